@@ -1,0 +1,1 @@
+# milter/: the signing engine (no libmilter dependency) and keyturnd.

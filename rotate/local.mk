@@ -1,0 +1,1 @@
+# rotate/: DNS propagation checks and the rotation policy engine.

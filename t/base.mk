@@ -1,0 +1,8 @@
+# Unit tests of the shared helpers in keystore/ (tag=value, durations).
+
+check_PROGRAMS += t/check_base
+TESTS += t/check_base
+UNIT_TESTS += t/check_base
+t_check_base_SOURCES = t/check_base.c
+t_check_base_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+t_check_base_LDADD = $(KEYSTORE_LIBS) $(CHECK_LIBS)
