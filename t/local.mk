@@ -2,3 +2,7 @@
 # its own fragment.
 
 include t/base.mk
+include t/engine.mk
+include t/keystore.mk
+include t/rotate.mk
+include t/milter.mk

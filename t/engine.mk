@@ -1,0 +1,1 @@
+# t/engine.mk: tests of this area, included from t/local.mk.

@@ -1,0 +1,1 @@
+# t/milter.mk: tests of this area, included from t/local.mk.

@@ -1,0 +1,1 @@
+# t/rotate.mk: tests of this area, included from t/local.mk.
