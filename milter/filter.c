@@ -1,0 +1,346 @@
+/*
+ * filter - the libmilter callbacks of keyturnd
+ *
+ * Negotiation: only connect, MAIL, header, body, end of message, abort and
+ * close are used. The MTA is asked not to send HELO, RCPT, end of header,
+ * DATA and unknown commands, and to expect no reply to connect, header and
+ * body (SMFIP_NR_*; libmilter fakes the reply for an MTA that cannot do
+ * without). MAIL keeps its reply: a message that is not ours is answered
+ * SMFIS_ACCEPT there, so the MTA does not send us its header and body.
+ * SMFIP_HDR_LEADSPC is not requested: under relaxed header canonicalization
+ * the space after the colon does not count, and without it the MTA writes
+ * "DKIM-Signature: " itself when it inserts our field.
+ *
+ * Per message: MAIL takes a reference on the current snapshot and decides
+ * whether the client may be signed for; headers go to dkim_msg_header as
+ * the MTA gives them (Postfix: folded with bare LF, leading space
+ * stripped), body chunks to dkim_msg_body (hashed as they stream); the end
+ * of message picks the domain and keys and inserts the signatures at the
+ * top. Every log line starts with the queue id.
+ */
+#include "config.h"
+
+#include <netinet/in.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <libmilter/mfapi.h>
+
+#include "conf.h"
+#include "decide.h"
+#include "dkim.h"
+#include "filter.h"
+#include "log.h"
+#include "snapshot.h"
+#include "xmalloc.h"
+
+/* One MTA connection; at most one message at a time. */
+struct filter_conn {
+	struct sockaddr_storage	 addr;
+	int			 has_addr;
+	struct snapshot		*snap;		/* held for the message */
+	struct dkim_msg		*msg;		/* NULL: not signing */
+	char			 herr[256];	/* first header error */
+	int			 bad;
+	unsigned long		 pflags;	/* negotiated SMFIP_* */
+};
+
+static atomic_uint filter_nmsg;
+static atomic_uint filter_nconn;
+
+unsigned int
+filter_inflight(void)
+{
+	return atomic_load(&filter_nmsg);
+}
+
+unsigned int
+filter_sessions(void)
+{
+	return atomic_load(&filter_nconn);
+}
+
+/* filter_qid - the queue id for log lines; Postfix may not know it at MAIL */
+static const char *
+filter_qid(SMFICTX *ctx)
+{
+	const char *q = smfi_getsymval(ctx, "i");
+
+	return q != NULL && *q != '\0' ? q : "NOQUEUE";
+}
+
+/* filter_conn_get - the connection state, made at negotiation or connect */
+static struct filter_conn *
+filter_conn_get(SMFICTX *ctx)
+{
+	struct filter_conn *c = smfi_getpriv(ctx);
+
+	if (c == NULL) {
+		c = xcalloc(1, sizeof(*c));
+		smfi_setpriv(ctx, c);
+		atomic_fetch_add(&filter_nconn, 1);
+	}
+	return c;
+}
+
+/* filter_noreply - NOREPLY only where it was negotiated, else CONTINUE */
+static sfsistat
+filter_noreply(const struct filter_conn *c, unsigned long nr)
+{
+	return (c->pflags & nr) ? SMFIS_NOREPLY : SMFIS_CONTINUE;
+}
+
+/* filter_end - the message is over: drop the engine state and snapshot */
+static void
+filter_end(struct filter_conn *c)
+{
+	if (c->snap == NULL)
+		return;
+	dkim_msg_free(c->msg);
+	c->msg = NULL;
+	snapshot_unref(c->snap);
+	c->snap = NULL;
+	c->bad = 0;
+	c->herr[0] = '\0';
+	atomic_fetch_sub(&filter_nmsg, 1);
+}
+
+/* filter_onerror - the failure policy for a domain we sign */
+static sfsistat
+filter_onerror(SMFICTX *ctx, const struct snapshot *s, const char *why)
+{
+	if (s->conf->on_error == CONF_ONERROR_ACCEPT) {
+		log_warnx("%s: not signed: %s (OnError accept)",
+		    filter_qid(ctx), why);
+		return SMFIS_ACCEPT;
+	}
+	log_warnx("%s: tempfail: %s", filter_qid(ctx), why);
+	smfi_setreply(ctx, "451", "4.7.1", "DKIM signing temporarily unavailable");
+	return SMFIS_TEMPFAIL;
+}
+
+static sfsistat
+filter_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
+    unsigned long f2, unsigned long f3, unsigned long *pf0,
+    unsigned long *pf1, unsigned long *pf2, unsigned long *pf3)
+{
+	static const unsigned long wanted = SMFIP_NOHELO | SMFIP_NORCPT |
+	    SMFIP_NOEOH | SMFIP_NODATA | SMFIP_NOUNKNOWN | SMFIP_NR_CONN |
+	    SMFIP_NR_HDR | SMFIP_NR_BODY | SMFIP_NR_HELO | SMFIP_NR_RCPT |
+	    SMFIP_NR_EOH | SMFIP_NR_DATA | SMFIP_NR_UNKN;
+
+	if ((f0 & SMFIF_ADDHDRS) == 0) {
+		log_warnx("MTA does not allow adding header fields; "
+		    "keyturnd cannot sign through it");
+		return SMFIS_REJECT;
+	}
+	*pf0 = SMFIF_ADDHDRS;
+	*pf1 = f1 & wanted;
+	*pf2 = *pf3 = 0;
+	filter_conn_get(ctx)->pflags = *pf1;
+	if (f0 & SMFIF_SETSYMLIST) {
+		*pf0 |= SMFIF_SETSYMLIST;
+		smfi_setsymlist(ctx, SMFIM_CONNECT, "{daemon_name}");
+		smfi_setsymlist(ctx, SMFIM_ENVFROM,
+		    "i {auth_authen} {auth_type}");
+		smfi_setsymlist(ctx, SMFIM_EOM, "i");
+	}
+	return SMFIS_CONTINUE;
+}
+
+static sfsistat
+filter_connect(SMFICTX *ctx, char *host, _SOCK_ADDR *sa)
+{
+	struct filter_conn *c = filter_conn_get(ctx);
+
+	if (sa != NULL && (sa->sa_family == AF_INET ||
+	    sa->sa_family == AF_INET6)) {
+		memcpy(&c->addr, sa, sa->sa_family == AF_INET ?
+		    sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6));
+		c->has_addr = 1;
+	}
+	return filter_noreply(c, SMFIP_NR_CONN);
+}
+
+static sfsistat
+filter_envfrom(SMFICTX *ctx, char **argv)
+{
+	struct filter_conn *c = smfi_getpriv(ctx);
+	struct decide_client dc;
+	char why[256];
+
+	if (c == NULL)
+		return SMFIS_ACCEPT;
+	filter_end(c);
+	if ((c->snap = snapshot_current()) == NULL)
+		return SMFIS_TEMPFAIL;
+	atomic_fetch_add(&filter_nmsg, 1);
+	dc.addr = c->has_addr ? (struct sockaddr *)&c->addr : NULL;
+	dc.auth_authen = smfi_getsymval(ctx, "{auth_authen}");
+	dc.auth_type = smfi_getsymval(ctx, "{auth_type}");
+	dc.daemon_name = smfi_getsymval(ctx, "{daemon_name}");
+	if (!decide_client(c->snap->conf, &dc, why, sizeof(why))) {
+		log_info("%s: not signed: %s", filter_qid(ctx), why);
+		filter_end(c);
+		return SMFIS_ACCEPT;
+	}
+	c->msg = dkim_msg_new(DKIM_CANON_RELAXED, DKIM_CANON_RELAXED);
+	return SMFIS_CONTINUE;
+}
+
+static sfsistat
+filter_header(SMFICTX *ctx, char *name, char *value)
+{
+	struct filter_conn *c = smfi_getpriv(ctx);
+
+	if (c == NULL)
+		return SMFIS_CONTINUE;
+	if (c->msg == NULL || c->bad)
+		return filter_noreply(c, SMFIP_NR_HDR);
+	if (name == NULL || value == NULL) {
+		snprintf(c->herr, sizeof(c->herr), "header field without value");
+		c->bad = 1;
+	} else if (dkim_msg_header(c->msg, name, value, strlen(value),
+	    c->herr, sizeof(c->herr)) != DKIM_OK)
+		c->bad = 1;
+	return filter_noreply(c, SMFIP_NR_HDR);
+}
+
+static sfsistat
+filter_body(SMFICTX *ctx, unsigned char *chunk, size_t len)
+{
+	struct filter_conn *c = smfi_getpriv(ctx);
+
+	if (c == NULL)
+		return SMFIS_CONTINUE;
+	if (c->msg != NULL && !c->bad)
+		dkim_msg_body(c->msg, chunk, len);
+	return filter_noreply(c, SMFIP_NR_BODY);
+}
+
+/* filter_insert - sign with each planned key, then insert in stable order */
+static sfsistat
+filter_insert(SMFICTX *ctx, struct filter_conn *c, struct dkim_sign *plan,
+    size_t n)
+{
+	char *value[SNAP_NALG] = { NULL, NULL };
+	char err[256];
+	sfsistat r = SMFIS_CONTINUE;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (dkim_msg_sign(c->msg, &plan[i], &value[i], err,
+		    sizeof(err)) != DKIM_OK) {
+			char why[320];
+
+			snprintf(why, sizeof(why), "signing d=%s s=%s: %s",
+			    plan[i].domain, plan[i].selector, err);
+			r = filter_onerror(ctx, c->snap, why);
+			goto out;
+		}
+	/* index 0 pushes earlier insertions down: insert the last first */
+	for (i = n; i-- > 0;)
+		if (smfi_insheader(ctx, 0, "DKIM-Signature", value[i]) !=
+		    MI_SUCCESS) {
+			r = filter_onerror(ctx, c->snap,
+			    "the MTA refused the DKIM-Signature field");
+			goto out;
+		}
+	for (i = 0; i < n; i++)
+		log_info("%s: signed d=%s s=%s a=%s", filter_qid(ctx),
+		    plan[i].domain, plan[i].selector,
+		    dkim_alg_name(plan[i].alg));
+out:
+	for (i = 0; i < n; i++)
+		free(value[i]);
+	return r;
+}
+
+static sfsistat
+filter_eom(SMFICTX *ctx)
+{
+	struct filter_conn *c = smfi_getpriv(ctx);
+	struct dkim_sign plan[SNAP_NALG];
+	struct snap_domain *d;
+	char domain[256], err[256];
+	size_t n;
+	sfsistat r;
+
+	if (c == NULL || c->msg == NULL) {
+		if (c != NULL)
+			filter_end(c);
+		return SMFIS_CONTINUE;
+	}
+	if (c->bad) {
+		log_info("%s: not signed: %s", filter_qid(ctx), c->herr);
+		filter_end(c);
+		return SMFIS_CONTINUE;
+	}
+	if (dkim_msg_from_domain(c->msg, domain, sizeof(domain), err,
+	    sizeof(err)) != DKIM_OK) {
+		log_info("%s: not signed: %s", filter_qid(ctx), err);
+		filter_end(c);
+		return SMFIS_CONTINUE;
+	}
+	d = snapshot_find(c->snap, domain, c->snap->conf->subdomains);
+	if (d == NULL) {
+		log_info("%s: not signed: domain %s not in the keystore",
+		    filter_qid(ctx), domain);
+		filter_end(c);
+		return SMFIS_CONTINUE;
+	}
+	n = decide_plan(c->snap, d, time(NULL), plan, err, sizeof(err));
+	if (n == 0)
+		r = filter_onerror(ctx, c->snap, err);
+	else
+		r = filter_insert(ctx, c, plan, n);
+	filter_end(c);
+	return r;
+}
+
+static sfsistat
+filter_abort(SMFICTX *ctx)
+{
+	struct filter_conn *c = smfi_getpriv(ctx);
+
+	if (c != NULL)
+		filter_end(c);
+	return SMFIS_CONTINUE;
+}
+
+static sfsistat
+filter_close(SMFICTX *ctx)
+{
+	struct filter_conn *c = smfi_getpriv(ctx);
+
+	if (c == NULL)
+		return SMFIS_CONTINUE;
+	filter_end(c);
+	free(c);
+	smfi_setpriv(ctx, NULL);
+	atomic_fetch_sub(&filter_nconn, 1);
+	return SMFIS_CONTINUE;
+}
+
+static struct smfiDesc filter_desc = {
+	.xxfi_name = "keyturnd",
+	.xxfi_version = SMFI_VERSION,
+	.xxfi_flags = SMFIF_ADDHDRS,
+	.xxfi_connect = filter_connect,
+	.xxfi_envfrom = filter_envfrom,
+	.xxfi_header = filter_header,
+	.xxfi_body = filter_body,
+	.xxfi_eom = filter_eom,
+	.xxfi_abort = filter_abort,
+	.xxfi_close = filter_close,
+	.xxfi_negotiate = filter_negotiate,
+};
+
+int
+filter_register(void)
+{
+	return smfi_register(filter_desc) == MI_SUCCESS ? 0 : -1;
+}
