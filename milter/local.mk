@@ -10,6 +10,7 @@ milter_libdkim_a_SOURCES = \
 	milter/sigval.c milter/sigval.h
 milter_libdkim_a_CFLAGS = $(AM_CFLAGS) $(CRYPTO_CFLAGS)
 DKIM_LIBS = milter/libdkim.a $(KEYSTORE_LIBS) $(CRYPTO_LIBS) $(PTHREAD_LIBS)
+
 # keyturnd: the libmilter edge (filter.c) over the decision, snapshot and
 # loader modules, which have no libmilter dependency.
 sbin_PROGRAMS += keyturnd

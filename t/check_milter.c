@@ -162,7 +162,7 @@ fixture(struct kt_conf *c)
 	addkey(d, "a", DKIM_ALG_RSA_SHA256, 0);
 	addkey(d, "b", DKIM_ALG_RSA_SHA256, 0);
 	addkey(d, "c", DKIM_ALG_RSA_SHA256, 0);
-	addkey(d, "e", DKIM_ALG_ED25519_SHA256, 5000);
+	addkey(d, "e", DKIM_ALG_ED25519_SHA256, 3000);
 	d = snapshot_add_domain(s, "sub.example.net");
 	addkey(d, "s1", DKIM_ALG_ED25519_SHA256, 0);
 	snapshot_add_domain(s, "Empty.org");
@@ -325,7 +325,7 @@ static const struct plan_case {
 	const char *why;
 } plan_cases[] = {
 	{ "example.com", NULL, 0, 2, "a", "e", 0, 0, NULL },
-	{ "example.com", NULL, 3600, 2, "a", "e", 4600, 5000, NULL },
+	{ "example.com", NULL, 3600, 2, "a", "e", 4600, 3000, NULL },
 	{ "example.com", "ed25519", 0, 1, "e", NULL, 0, 0, NULL },
 	{ "example.com", "rsa", 0, 1, "a", NULL, 0, 0, NULL },
 	{ "sub.example.net", "rsa", 0, 0, NULL, NULL, 0, 0,
