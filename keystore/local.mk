@@ -10,3 +10,9 @@ keystore_libkeystore_a_SOURCES = \
 	keystore/conf.c keystore/conf.h
 keystore_libkeystore_a_CFLAGS = $(AM_CFLAGS) $(CRYPTO_CFLAGS) $(BSD_CFLAGS)
 KEYSTORE_LIBS = keystore/libkeystore.a $(CRYPTO_LIBS) $(BSD_LIBS)
+
+# The keystore library (store.h) and the keyturn CLI.
+keystore_libkeystore_a_SOURCES += \
+	keystore/store.h keystore/store_int.h keystore/store.c \
+	keystore/storefile.c keystore/storefmt.c keystore/storekey.c \
+	keystore/storeload.c keystore/storewrite.c keystore/storedomain.c
