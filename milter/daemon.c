@@ -393,22 +393,29 @@ daemon_reload(void)
 	pthread_mutex_unlock(&daemon_reload_lock);
 }
 
-/* daemon_drain - after smfi_stop: let the messages in flight finish */
+/*
+ * daemon_drain - after smfi_stop: wait while any message is in flight,
+ * then until the sessions close or have been quiet for DAEMON_LINGER_MS
+ * (the last replies are on their way; an MTA may keep a session open).
+ */
 static void
 daemon_drain(void)
 {
 	struct timespec nap = { 0, 10 * 1000000L };
 	time_t until = time(NULL) + DAEMON_DRAIN_S;
-	unsigned int n;
-	int ms;
+	unsigned int n = 0;
+	int quiet = 0;
 
-	while ((n = filter_inflight()) > 0 && time(NULL) < until)
+	while (time(NULL) < until) {
+		if ((n = filter_inflight()) > 0)
+			quiet = 0;
+		else if (filter_sessions() == 0 || quiet >= DAEMON_LINGER_MS)
+			return;
 		nanosleep(&nap, NULL);
-	if (n > 0)
-		log_warnx("exiting with %u message%s still in flight", n,
-		    n == 1 ? "" : "s");
-	for (ms = 0; ms < DAEMON_LINGER_MS && filter_sessions() > 0; ms += 10)
-		nanosleep(&nap, NULL);
+		quiet += 10;
+	}
+	log_warnx("exiting with %u message%s still in flight", n,
+	    n == 1 ? "" : "s");
 }
 
 /* daemon_loop - the main thread: wait for a signal or for libmilter's end */
