@@ -16,10 +16,11 @@
  * stops libmilter the same way smfi_stop does; the main thread then
  * drains and exits as for its own SIGTERM.)
  *
- * Stopping: smfi_stop closes the listening socket; the sessions in flight
- * go on (libmilter aborts them only on MILTER_ABRT), and keyturnd waits
- * until no message is between MAIL and its end, plus a moment for the last
- * replies to reach the MTA, before it exits 0.
+ * Stopping: the socket file is removed and smfi_stop closes the listening
+ * socket; the sessions in flight go on (libmilter aborts them only on
+ * MILTER_ABRT), and keyturnd waits until no message is between MAIL and
+ * its end, plus a moment for the last replies to reach the MTA, before it
+ * exits 0.
  *
  * Keystore changes: a watcher thread polls the keystore's generation
  * every DAEMON_POLL_MS and builds a new snapshot when it moved; SIGHUP does
@@ -65,6 +66,7 @@ static pthread_cond_t daemon_stop_cond = PTHREAD_COND_INITIALIZER;
 static int daemon_stopping;
 static struct loader *daemon_loader;
 static const char *daemon_confpath;
+static char *daemon_sockpath;		/* a unix socket's file, or NULL */
 static int daemon_milter_status;
 
 /* daemon_report - conf_load's per-error callback for -n and start-up */
@@ -175,6 +177,7 @@ daemon_socket(const struct kt_conf *conf, const struct privs_id *user,
 	}
 	if ((path = daemon_socket_path(conf->socket)) == NULL)
 		return 0;
+	daemon_sockpath = xstrdup(path);
 	if (conf->socket_mode >= 0 && chmod(path, conf->socket_mode) == -1) {
 		log_warn("%s: chmod", path);
 		return -1;
@@ -418,8 +421,40 @@ daemon_drain(void)
 	    n == 1 ? "" : "s");
 }
 
-/* daemon_loop - the main thread: wait for a signal or for libmilter's end */
+/* daemon_stopper - smfi_stop waits for libmilter's accept loop to poll */
+static void *
+daemon_stopper(void *arg)
+{
+	smfi_stop();
+	return NULL;
+}
+
+/*
+ * daemon_stop_milter - stop accepting at once: the socket file goes now
+ * (an MTA connecting gets an error and applies its default action), the
+ * listening socket when libmilter's accept loop next wakes (it holds its
+ * lock for up to 5 seconds), in a thread of its own so that the drain
+ * starts now. A session accepted meanwhile is drained like the others.
+ */
 static void
+daemon_stop_milter(void)
+{
+	pthread_t t;
+
+	if (daemon_sockpath != NULL && unlink(daemon_sockpath) == -1 &&
+	    errno != ENOENT)
+		log_warn("%s", daemon_sockpath);
+	if (daemon_spawn(&t, daemon_stopper, NULL) != 0)
+		smfi_stop();
+	else
+		pthread_detach(t);
+}
+
+/*
+ * daemon_loop - the main thread: wait for a signal or for libmilter's end.
+ * 1 when stopped by a signal, 0 when smfi_main returned by itself.
+ */
+static int
 daemon_loop(void)
 {
 	unsigned char c;
@@ -430,19 +465,21 @@ daemon_loop(void)
 		if (r == -1 && errno == EINTR)
 			continue;
 		if (r != 1)
-			return;
+			return 0;
 		if (c == SIGHUP) {
 			log_info("SIGHUP: reloading");
 			daemon_reload();
 			continue;
 		}
 		if (c == SIGTERM || c == SIGINT) {
-			log_info("%s: finishing the messages in flight",
-			    c == SIGTERM ? "SIGTERM" : "SIGINT");
-			smfi_stop();
-			return;
+			log_info("%s: finishing %u message%s in flight",
+			    c == SIGTERM ? "SIGTERM" : "SIGINT",
+			    filter_inflight(), filter_inflight() == 1 ? "" :
+			    "s");
+			daemon_stop_milter();
+			return 1;
 		}
-		return;		/* smfi_main returned by itself */
+		return 0;	/* smfi_main returned by itself */
 	}
 }
 
@@ -534,11 +571,20 @@ daemon_run(struct kt_conf *conf, const struct daemon_opts *o)
 		}
 	log_info("keyturnd %s started on %s", PACKAGE_VERSION,
 	    sock);
-	daemon_loop();
-	pthread_join(milter, NULL);
-	daemon_drain();
+	/*
+	 * After smfi_stop, libmilter's accept loop notices only at its next
+	 * poll timeout (seconds); the socket is closed already, so there is
+	 * no need to wait for it: drain the sessions and leave.
+	 */
+	if (daemon_loop()) {
+		status = 0;
+		daemon_drain();
+	} else {
+		pthread_join(milter, NULL);
+		status = daemon_milter_status;
+		daemon_drain();
+	}
 	daemon_stop_services(svc, DAEMON_NSERVICES);
-	status = daemon_milter_status;
 	log_info("stopped");
 	if (pidfile != NULL)
 		(void)unlink(pidfile);
@@ -546,5 +592,6 @@ daemon_run(struct kt_conf *conf, const struct daemon_opts *o)
 	loader_free(daemon_loader);
 	free(pidfile);
 	free(sock);
+	free(daemon_sockpath);
 	return status;
 }

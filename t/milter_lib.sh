@@ -83,7 +83,7 @@ kt_conf() {
 		echo "Socket unix:$W/sock"
 		echo "KeyStore $KS"
 		echo "PidFile $W/keyturnd.pid"
-		echo "LogLevel debug"
+		case "$*" in *LogLevel*) ;; *) echo "LogLevel debug" ;; esac
 		[ "$(id -u)" = 0 ] && echo "AllowRoot yes"
 		for l in "$@"; do echo "$l"; done
 	} >"$W/keyturn.conf"

@@ -1,0 +1,42 @@
+#!/bin/sh
+# milter_onerror - a domain keyturnd signs but cannot sign for: tempfail
+# (the MTA keeps the mail), or with OnError accept, unsigned.
+. "$top_srcdir/t/milter_lib.sh"
+
+kt_init milter_onerror
+kt_cli domain add nokey.test --algorithms rsa
+kt_cli key new nokey.test --algorithm rsa --selector p1	# pending only
+kt_cli domain add edonly.test --algorithms ed25519
+kt_key edonly.test ed25519 e1
+kt_msg "$W/nokey.eml" "From: alice@nokey.test"
+kt_msg "$W/edonly.eml" "From: alice@edonly.test"
+
+# expect NAME DECISION - and no modification
+expect() {
+	kt_miltc --client 127.0.0.1 "$W/$1.eml" >"$W/$1.txt" ||
+	    kt_fail "$1: miltc failed"
+	head -1 "$W/$1.txt" | grep -q "	$2" ||
+	    kt_fail "$1: want $2: $(head -1 "$W/$1.txt")"
+	[ "$(kt_count "	insheader	" "$W/$1.txt")" = 0 ] ||
+	    kt_fail "$1: signed"
+}
+
+kt_conf "Algorithms rsa"
+kt_start
+expect nokey tempfail
+grep -q "	tempfail	451 4.7.1 " "$W/nokey.txt" || kt_fail "no 451 4.7.1 reply"
+grep -q "MC[0-9]*: tempfail: domain nokey.test has no active key" \
+    "$W/keyturnd.log" || kt_fail "no tempfail log line"
+expect edonly tempfail		# only an ed25519 key, Algorithms rsa
+kt_ok "no active key: tempfail 451 4.7.1"
+kt_stop
+
+kt_conf "Algorithms rsa" "OnError accept"
+kt_start
+expect nokey accept
+expect edonly accept
+grep -q "not signed: domain nokey.test has no active key.* (OnError accept)" \
+    "$W/keyturnd.log" || kt_fail "no OnError accept log line"
+kt_ok "no active key, OnError accept: accepted unsigned"
+kt_stop
+exit 0
