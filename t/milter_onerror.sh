@@ -29,10 +29,16 @@ grep -q "MC[0-9]*: tempfail: domain nokey.test has no active key" \
     "$W/keyturnd.log" || kt_fail "no tempfail log line"
 expect edonly tempfail		# only an ed25519 key, Algorithms rsa
 kt_ok "no active key: tempfail 451 4.7.1"
-kt_stop
 
+# the policy changes with the configuration at SIGHUP, no restart
 kt_conf "Algorithms rsa" "OnError accept"
-kt_start
+kill -HUP "$KPID"
+i=0
+until grep -q "reload: 2 domains loaded" "$W/keyturnd.log"; do
+	i=$((i + 1))
+	[ $i -gt 100 ] && kt_fail "no reload after SIGHUP"
+	sleep 0.05
+done
 expect nokey accept
 expect edonly accept
 grep -q "not signed: domain nokey.test has no active key.* (OnError accept)" \
