@@ -92,6 +92,12 @@ decide_client(const struct kt_conf *conf, const struct decide_client *c,
 	return 0;
 }
 
+/*
+ * decide_expiry - a key past its planned retirement is overdue (the
+ * rotation has not swapped it yet); it stays published for the keystore's
+ * retire_after once it retires, so its signatures get the full TTL rather
+ * than an x= that has already passed.
+ */
 time_t
 decide_expiry(time_t now, long long ttl, time_t retire_at)
 {
@@ -100,10 +106,8 @@ decide_expiry(time_t now, long long ttl, time_t retire_at)
 	if (ttl <= 0)
 		return 0;
 	x = now + (time_t)ttl;
-	if (retire_at > 0 && retire_at < x)
+	if (retire_at > now && retire_at < x)
 		x = retire_at;
-	if (x <= now)
-		x = now + 1;
 	return x;
 }
 

@@ -40,7 +40,10 @@ int	decide_client(const struct kt_conf *, const struct decide_client *,
 size_t	decide_plan(const struct snapshot *, struct snap_domain *, time_t now,
 	    struct dkim_sign out[SNAP_NALG], char *why, size_t whylen);
 
-/* decide_expiry - x= for t=now: now + ttl, never past retire_at; 0: none */
+/*
+ * decide_expiry - x= for t=now: now + ttl, but not past retire_at when
+ * that is still ahead; 0: no x=
+ */
 time_t	decide_expiry(time_t now, long long ttl, time_t retire_at);
 
 #endif

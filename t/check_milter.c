@@ -9,15 +9,21 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <check.h>
+#include <ftw.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <openssl/evp.h>
 
 #include "conf.h"
 #include "decide.h"
+#include "loader.h"
 #include "snapshot.h"
+#include "store.h"
 #include "xmalloc.h"
 
 /* addr - a sockaddr from text; NULL for "" (local submission) */
@@ -114,8 +120,9 @@ static const struct expiry_case {
 	{ 1000, 600, 0, 1600 },
 	{ 1000, 600, 1300, 1300 },	/* never past retirement */
 	{ 1000, 600, 9000, 1600 },
-	{ 1000, 600, 1000, 1001 },	/* retirement now: x= still after t= */
-	{ 1000, 600, 10, 1001 },
+	{ 1000, 600, 1001, 1001 },
+	{ 1000, 600, 1000, 1600 },	/* overdue: never an x= already past */
+	{ 1000, 600, 10, 1600 },
 };
 
 START_TEST(test_decide_expiry)
@@ -375,6 +382,121 @@ START_TEST(test_decide_plan)
 }
 END_TEST
 
+/* rm_entry - nftw callback of rm_tree */
+static int
+rm_entry(const char *path, const struct stat *st, int flag, struct FTW *f)
+{
+	return remove(path);
+}
+
+/* rm_tree - the test keystore goes away */
+static void
+rm_tree(const char *dir)
+{
+	nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* ks_key - a new Ed25519 key, made active unless pending is asked */
+static void
+ks_key(struct store *st, const char *sel, int active, time_t now)
+{
+	struct store_change c = { sel, STORE_PENDING, STORE_ACTIVE, "test" };
+	char err[512], out[64];
+
+	ck_assert_msg(store_key_new(st, "example.com", STORE_ALG_ED25519, 0,
+	    sel, now, "test", out, sizeof(out), err, sizeof(err)) == 0,
+	    "%s", err);
+	if (active)
+		ck_assert_msg(store_apply(st, "example.com", &c, 1, now,
+		    STORE_FORCE, err, sizeof(err)) == 0, "%s", err);
+}
+
+/* ks_selectors - the snapshot's ed25519 selectors, space-separated */
+static void
+ks_selectors(struct snapshot *s, char *buf, size_t len)
+{
+	struct snap_domain *d = snapshot_find(s, "example.com", 0);
+	size_t i, off = 0;
+
+	buf[0] = '\0';
+	ck_assert_ptr_nonnull(d);
+	for (i = 0; i < d->nkeys[DKIM_ALG_ED25519_SHA256]; i++)
+		off += snprintf(buf + off, len - off, "%s%s", i > 0 ? " " : "",
+		    d->keys[DKIM_ALG_ED25519_SHA256][i].selector);
+}
+
+START_TEST(test_loader)
+{
+	char dir[] = "/tmp/check_milter.XXXXXX", err[1024], sels[64];
+	struct store_policy p;
+	struct kt_conf *c = conf_defaults();
+	struct snapshot *s1, *s2;
+	struct loader *l = loader_new();
+	struct store *st;
+	struct snap_domain *d;
+	time_t now = time(NULL);
+	FILE *fp;
+	char *path;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	ck_assert_msg(store_init(dir, err, sizeof(err)) == 0, "%s", err);
+	st = store_open(dir, 0, err, sizeof(err));
+	ck_assert_msg(st != NULL, "%s", err);
+	store_policy_default(&p);
+	p.algs = STORE_ALGBIT(STORE_ALG_ED25519);
+	p.active_keys = 3;
+	ck_assert_msg(store_domain_add(st, "example.com", &p, now, err,
+	    sizeof(err)) == 0, "%s", err);
+	ks_key(st, "e1", 1, now);
+	ks_key(st, "e2", 1, now);
+	ks_key(st, "e3", 0, now);			/* pending: never signs */
+	free(c->keystore);
+	c->keystore = xstrdup(dir);
+
+	s1 = loader_build(l, c, NULL, err, sizeof(err));
+	ck_assert_msg(s1 != NULL, "%s", err);
+	ks_selectors(s1, sels, sizeof(sels));
+	ck_assert_str_eq(sels, "e1 e2");
+	d = snapshot_find(s1, "example.com", 0);
+	ck_assert_int_eq(d->keys[DKIM_ALG_ED25519_SHA256][0].retire_at,
+	    now + p.rotate_after);
+	ck_assert_uint_eq(d->nkeys[DKIM_ALG_RSA_SHA256], 0);
+	ck_assert_int_eq(loader_changed(l), 0);
+	snapshot_next_key(d, DKIM_ALG_ED25519_SHA256);	/* e1 */
+
+	/* a write by the keystore's owner: noticed, reloaded, same conf */
+	ks_key(st, "e4", 1, now);
+	ck_assert_int_eq(loader_changed(l), 1);
+	s2 = loader_build(l, NULL, s1, err, sizeof(err));
+	ck_assert_msg(s2 != NULL, "%s", err);
+	ck_assert_ptr_eq(s2->conf, s1->conf);
+	ks_selectors(s2, sels, sizeof(sels));
+	ck_assert_str_eq(sels, "e1 e2 e4");
+	ck_assert_int_eq(loader_changed(l), 0);
+	/* the rotation goes on where s1 left it */
+	ck_assert_str_eq(snapshot_next_key(snapshot_find(s2, "example.com", 0),
+	    DKIM_ALG_ED25519_SHA256)->selector, "e2");
+	snapshot_unref(s1);
+
+	/* a broken state file: refused with file:line, s2 unharmed */
+	path = xasprintf("%s/example.com/state", dir);
+	ck_assert_ptr_nonnull(fp = fopen(path, "a"));
+	fputs("garbage\n", fp);
+	fclose(fp);
+	ck_assert_ptr_null(loader_build(l, NULL, s2, err, sizeof(err)));
+	ck_assert_msg(strstr(err, "example.com/state:") != NULL, "%s", err);
+	loader_free(l);
+	store_close(st);
+	rm_tree(dir);
+	/* the keys outlive the loader and the keystore files */
+	d = snapshot_find(s2, "example.com", 0);
+	ck_assert_int_eq(EVP_PKEY_get_id(d->keys[DKIM_ALG_ED25519_SHA256][2].pkey),
+	    EVP_PKEY_ED25519);
+	snapshot_unref(s2);
+	free(path);
+}
+END_TEST
+
 static Suite *
 milter_suite(void)
 {
@@ -393,6 +515,7 @@ milter_suite(void)
 	tcase_add_test(ts, test_snapshot_roundrobin);
 	tcase_add_test(ts, test_snapshot_roundrobin_threads);
 	tcase_add_test(ts, test_snapshot_swap);
+	tcase_add_test(ts, test_loader);
 	suite_add_tcase(s, tc);
 	suite_add_tcase(s, ts);
 	return s;
