@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "store_int.h"
@@ -414,7 +415,7 @@ sload_history_removed(struct store *s, const char *domain,
 		free(buf);
 	}
 	free(path);
-	return r == 0 ? 0 : -1;
+	return r;
 }
 
 /* sload_history_committed - the first histsize bytes of a live history */

@@ -329,6 +329,19 @@ swrite_taken(const struct store_domain *d, const struct store_event *ev,
 	return 0;
 }
 
+/* swrite_suffix - base-N, the base cut so that the result is one label */
+static void
+swrite_suffix(char *out, size_t outlen, const char *base, int n)
+{
+	char suf[16];
+	size_t room;
+
+	snprintf(suf, sizeof(suf), "-%d", n);
+	room = outlen - strlen(suf);
+	strlcpy(out, base, room < outlen ? room : outlen);
+	strlcat(out, suf, outlen);
+}
+
 /* swrite_selector - the caller's selector, or the template's first free */
 static int
 swrite_selector(struct store *s, const struct store_domain *d,
@@ -355,7 +368,7 @@ swrite_selector(struct store *s, const struct store_domain *d,
 		    sizeof(base));
 		strlcpy(out, base, outlen);
 		for (i = 2; swrite_taken(d, ev, nev, out); i++)
-			snprintf(out, outlen, "%s-%d", base, i);
+			swrite_suffix(out, outlen, base, i);
 	}
 	store_history_free(ev, nev);
 	return r;
