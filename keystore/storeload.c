@@ -107,9 +107,17 @@ static int
 sload_keys(struct store *s, struct store_domain *d, int flags, char *err,
     size_t errlen)
 {
-	char why[512];
+	char why[512], *kdir;
 	size_t i;
+	int r = 0;
 
+	if (flags & (STORE_KEYS_ACTIVE | STORE_KEYS_ALL)) {
+		kdir = store_path(s, d->name, STORE_KEYS, NULL);
+		r = sfile_check_dir(kdir, err, errlen);
+		free(kdir);
+		if (r == -1)
+			return -1;
+	}
 	for (i = 0; i < d->nkeys; i++) {
 		struct store_key *k = &d->keys[i];
 

@@ -127,9 +127,8 @@ store_transition_ok(enum store_state from, enum store_state to, int flags,
 		*why = "it is already in that state";
 	else if (from == STORE_REVOKED)
 		*why = "a revoked key is never used again";
-	else if (flags & STORE_COMPROMISE)
-		return to == STORE_REVOKED ? 0 : (*why = "compromised keys "
-		    "are revoked", -1);
+	else if ((flags & STORE_COMPROMISE) && to == STORE_REVOKED)
+		return 0;
 	else if (from == STORE_PENDING && to == STORE_ACTIVE)
 		return (flags & STORE_FORCE) ? 0 : (*why = "its DNS record is "
 		    "not confirmed yet, so mail signed with it may fail "
