@@ -275,7 +275,7 @@ cmd_history(struct cli *c, int argc, char **argv)
 	if ((s = cli_open(c, 1)) == NULL)
 		return CLI_FAIL;
 	domain = cli_lower(argv[optind]);
-	if (store_history_load(s, domain, &ev, &n, err, sizeof(err)) == -1) {
+	if (store_history_load(s, domain, &ev, &n, err, sizeof(err)) != 0) {
 		free(domain);
 		store_close(s);
 		return cli_fail("%s", err);
