@@ -92,11 +92,20 @@ static struct store_domain *
 swrite_begin(struct store *s, const char *domain, char *err, size_t errlen)
 {
 	struct store_domain *d;
+	char *p;
 
 	if (store_lock(s, err, errlen) == -1)
 		return NULL;
-	if ((d = sload_domain(s, domain, 0, 1, err, errlen)) == NULL)
+	if ((d = sload_domain(s, domain, 0, 1, err, errlen)) == NULL) {
 		store_unlock(s);
+		return NULL;
+	}
+	p = store_path(s, domain, NULL, NULL);
+	sfile_clean_tmp(p);
+	free(p);
+	p = store_path(s, domain, STORE_KEYS, NULL);
+	sfile_clean_tmp(p);
+	free(p);
 	return d;
 }
 
