@@ -212,8 +212,13 @@ store_open(const char *dir, int flags, char *err, size_t errlen)
 	struct store *s;
 
 	err[0] = '\0';
-	if (sfile_check_dir(dir, err, errlen) == -1)
+	if (sfile_check_dir(dir, err, errlen) == -1) {
+		if (errno == ENOENT)
+			snprintf(err, errlen, "%s: no such keystore: create it "
+			    "with keyturn init, or name another with -K DIR",
+			    dir);
 		return NULL;
+	}
 	s = xcalloc(1, sizeof(*s));
 	s->dir = xstrdup(dir);
 	s->flags = flags;

@@ -291,7 +291,8 @@ time_t		 store_key_planned(const struct store_domain *,
  * in UTC (2026-11-22T21:40:00Z), FROM "-" when the key was created,
  * SELECTOR "-" for domain events (added, policy changed, removed).
  * store_history_load reads the committed part of a domain's history, or
- * the kept history of a removed domain.
+ * the kept history of a removed domain; -2 (and err set) when the keystore
+ * never had that domain.
  */
 struct store_event {
 	time_t		 when;

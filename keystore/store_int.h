@@ -40,6 +40,7 @@ int	 sfile_check_dir(const char *path, char *err, size_t errlen);
 int	 sfile_fsync_dir(const char *dir, char *err, size_t errlen);
 int	 sfile_mkdir(const char *path, char *err, size_t errlen);
 void	 sfile_rmtree(const char *path);
+void	 sfile_clean_tmp(const char *dir);
 void	 sfile_wipe_free(char *buf, size_t len);
 
 /* storefmt.c: policy, state and history text */

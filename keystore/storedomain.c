@@ -25,16 +25,18 @@
 static char *
 sdom_policy_text(const char *what, const struct store_policy *p)
 {
-	char *text = sfmt_policy(p), *q, *out;
+	char rot[32], ret[32];
 
-	/* drop the format line, join the rest with ", " */
-	q = strchr(text, '\n') + 1;
-	out = xasprintf("operator: %s: %s", what, q);
-	free(text);
-	for (q = out; *q; q++)
-		if (*q == '\n')
-			*q = q[1] ? ',' : '\0';
-	return out;
+	return xasprintf("operator: %s: algorithms=%s%s%s bits=%d "
+	    "active-keys=%d rotate-after=%s retire-after=%s "
+	    "selector-prefix=%s", what,
+	    (p->algs & STORE_ALGBIT(STORE_ALG_RSA)) ? "rsa" : "",
+	    p->algs == (STORE_ALGBIT(STORE_ALG_RSA) |
+	    STORE_ALGBIT(STORE_ALG_ED25519)) ? "," : "",
+	    (p->algs & STORE_ALGBIT(STORE_ALG_ED25519)) ? "ed25519" : "",
+	    p->bits, p->active_keys,
+	    duration_format(p->rotate_after, rot, sizeof(rot)),
+	    duration_format(p->retire_after, ret, sizeof(ret)), p->prefix);
 }
 
 /* sdom_old_history - the kept history of an earlier domain of that name */

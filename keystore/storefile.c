@@ -276,3 +276,26 @@ sfile_wipe_free(char *buf, size_t len)
 	explicit_bzero(buf, len);
 	free(buf);
 }
+
+/*
+ * sfile_clean_tmp - remove the temporary files of writes that died; only
+ * under the lock, where no live writer can own one
+ */
+void
+sfile_clean_tmp(const char *dir)
+{
+	DIR *d;
+	struct dirent *de;
+	char *p;
+
+	if ((d = opendir(dir)) == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		if (strstr(de->d_name, ".tmp.") == NULL)
+			continue;
+		p = xasprintf("%s/%s", dir, de->d_name);
+		(void)unlink(p);
+		free(p);
+	}
+	closedir(d);
+}

@@ -15,7 +15,6 @@
  */
 #include "config.h"
 
-#include <bsd/stdlib.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>

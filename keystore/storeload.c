@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "store_int.h"
@@ -106,9 +107,17 @@ static int
 sload_keys(struct store *s, struct store_domain *d, int flags, char *err,
     size_t errlen)
 {
-	char why[512];
+	char why[512], *kdir;
 	size_t i;
+	int r = 0;
 
+	if (flags & (STORE_KEYS_ACTIVE | STORE_KEYS_ALL)) {
+		kdir = store_path(s, d->name, STORE_KEYS, NULL);
+		r = sfile_check_dir(kdir, err, errlen);
+		free(kdir);
+		if (r == -1)
+			return -1;
+	}
 	for (i = 0; i < d->nkeys; i++) {
 		struct store_key *k = &d->keys[i];
 
@@ -414,7 +423,7 @@ sload_history_removed(struct store *s, const char *domain,
 		free(buf);
 	}
 	free(path);
-	return r == 0 ? 0 : -1;
+	return r;
 }
 
 /* sload_history_committed - the first histsize bytes of a live history */

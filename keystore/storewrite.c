@@ -92,11 +92,20 @@ static struct store_domain *
 swrite_begin(struct store *s, const char *domain, char *err, size_t errlen)
 {
 	struct store_domain *d;
+	char *p;
 
 	if (store_lock(s, err, errlen) == -1)
 		return NULL;
-	if ((d = sload_domain(s, domain, 0, 1, err, errlen)) == NULL)
+	if ((d = sload_domain(s, domain, 0, 1, err, errlen)) == NULL) {
 		store_unlock(s);
+		return NULL;
+	}
+	p = store_path(s, domain, NULL, NULL);
+	sfile_clean_tmp(p);
+	free(p);
+	p = store_path(s, domain, STORE_KEYS, NULL);
+	sfile_clean_tmp(p);
+	free(p);
 	return d;
 }
 
@@ -127,9 +136,8 @@ store_transition_ok(enum store_state from, enum store_state to, int flags,
 		*why = "it is already in that state";
 	else if (from == STORE_REVOKED)
 		*why = "a revoked key is never used again";
-	else if (flags & STORE_COMPROMISE)
-		return to == STORE_REVOKED ? 0 : (*why = "compromised keys "
-		    "are revoked", -1);
+	else if ((flags & STORE_COMPROMISE) && to == STORE_REVOKED)
+		return 0;
 	else if (from == STORE_PENDING && to == STORE_ACTIVE)
 		return (flags & STORE_FORCE) ? 0 : (*why = "its DNS record is "
 		    "not confirmed yet, so mail signed with it may fail "
@@ -329,6 +337,19 @@ swrite_taken(const struct store_domain *d, const struct store_event *ev,
 	return 0;
 }
 
+/* swrite_suffix - base-N, the base cut so that the result is one label */
+static void
+swrite_suffix(char *out, size_t outlen, const char *base, int n)
+{
+	char suf[16];
+	size_t room;
+
+	snprintf(suf, sizeof(suf), "-%d", n);
+	room = outlen - strlen(suf);
+	strlcpy(out, base, room < outlen ? room : outlen);
+	strlcat(out, suf, outlen);
+}
+
 /* swrite_selector - the caller's selector, or the template's first free */
 static int
 swrite_selector(struct store *s, const struct store_domain *d,
@@ -355,7 +376,7 @@ swrite_selector(struct store *s, const struct store_domain *d,
 		    sizeof(base));
 		strlcpy(out, base, outlen);
 		for (i = 2; swrite_taken(d, ev, nev, out); i++)
-			snprintf(out, outlen, "%s-%d", base, i);
+			swrite_suffix(out, outlen, base, i);
 	}
 	store_history_free(ev, nev);
 	return r;
