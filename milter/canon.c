@@ -53,6 +53,9 @@ canon_header_relaxed(struct buf *b, const char *name, size_t namelen,
 	size_t	 i;
 	int	 sp = 0, started = 0;
 
+	while (namelen > 0 && (name[namelen - 1] == ' ' ||
+	    name[namelen - 1] == '\t'))
+		namelen--;
 	buf_reserve(b, namelen + valuelen + 3);
 	for (i = 0; i < namelen; i++)
 		b->p[b->len++] = (char)canon_lower((unsigned char)name[i]);

@@ -30,6 +30,7 @@
 struct dkim_field {
 	size_t	 name;		/* offsets into the arena */
 	size_t	 namelen;
+	size_t	 namecore;	/* without WSP before the colon */
 	size_t	 value;
 	size_t	 valuelen;
 };
@@ -84,13 +85,20 @@ dkim_ftext(int c)
 	return c >= 33 && c <= 126 && c != ':';
 }
 
-/* dkim_check_name - a name the canonical forms and h= can carry */
+/*
+ * dkim_check_name - a name the canonical forms and h= can carry: ftext, then
+ * optional WSP before the colon (obs-optional); *core gets the length
+ * without that WSP.
+ */
 static enum dkim_status
-dkim_check_name(const char *name, size_t len, char *err, size_t errlen)
+dkim_check_name(const char *name, size_t len, size_t *core, char *err,
+    size_t errlen)
 {
-	size_t	 i;
+	size_t	 i, n = len;
 
-	if (len == 0) {
+	while (n > 0 && (name[n - 1] == ' ' || name[n - 1] == '\t'))
+		n--;
+	if (n == 0) {
 		snprintf(err, errlen, "header field without a name");
 		return DKIM_EHEADER;
 	}
@@ -99,12 +107,13 @@ dkim_check_name(const char *name, size_t len, char *err, size_t errlen)
 		    DKIM_MAX_HEADER);
 		return DKIM_ETOOLONG;
 	}
-	for (i = 0; i < len; i++)
+	for (i = 0; i < n; i++)
 		if (!dkim_ftext((unsigned char)name[i])) {
 			snprintf(err, errlen, "header field name: byte 0x%02x "
 			    "at %zu is not allowed", (unsigned char)name[i], i);
 			return DKIM_EHEADER;
 		}
+	*core = n;
 	return DKIM_OK;
 }
 
@@ -115,10 +124,11 @@ dkim_msg_header(struct dkim_msg *m, const char *name, const char *value,
 {
 	struct dkim_field *f;
 	enum dkim_status st;
-	size_t	 namelen, wire;
+	size_t	 namelen, core, wire;
 
 	namelen = name ? strnlen(name, DKIM_MAX_HEADER + 1) : 0;
-	if ((st = dkim_check_name(name, namelen, err, errlen)) != DKIM_OK)
+	if ((st = dkim_check_name(name, namelen, &core, err, errlen)) !=
+	    DKIM_OK)
 		return st;
 	if (value == NULL && valuelen > 0) {
 		snprintf(err, errlen, "header field %s: no value", name);
@@ -147,6 +157,7 @@ dkim_msg_header(struct dkim_msg *m, const char *name, const char *value,
 	f = &m->f[m->nf++];
 	f->name = m->arena.len;
 	f->namelen = namelen;
+	f->namecore = core;
 	buf_add(&m->arena, name, namelen);
 	f->value = m->arena.len;
 	f->valuelen = valuelen;
@@ -175,7 +186,7 @@ dkim_msg_from_domain(const struct dkim_msg *m, char *domain, size_t domainlen,
 	size_t	 i;
 
 	for (i = 0; i < m->nf; i++) {
-		if (m->f[i].namelen != 4 ||
+		if (m->f[i].namecore != 4 ||
 		    strncasecmp(m->arena.p + m->f[i].name, "from", 4) != 0)
 			continue;
 		if (from != NULL) {
@@ -317,7 +328,7 @@ dkim_signed_data(const struct dkim_msg *m, const struct dkim_hdrlist *l,
 	idx = xreallocarray(NULL, m->nf + 1, sizeof(*idx));
 	for (i = 0; i < m->nf; i++) {
 		names[i].name = m->arena.p + m->f[i].name;
-		names[i].len = m->f[i].namelen;
+		names[i].len = m->f[i].namecore;
 	}
 	n = hdrsel_select(l, names, m->nf, idx, hlist);
 	dkim_value(m, s, buf_cstr(hlist), v);

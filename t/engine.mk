@@ -13,3 +13,20 @@ t_ktsign_LDADD = t/libmsgfile.a $(DKIM_LIBS)
 # Independent verification with dkimpy (python3-dkim).
 TESTS += t/engine_verify.sh
 EXTRA_DIST += t/engine_verify.sh t/engine_verify.py
+
+ENGINE_CHECK_CFLAGS = $(AM_CFLAGS) $(CRYPTO_CFLAGS) $(CHECK_CFLAGS)
+ENGINE_CHECK_LIBS = t/libmsgfile.a $(DKIM_LIBS) $(CHECK_LIBS)
+
+check_PROGRAMS += t/check_engine_canon
+TESTS += t/check_engine_canon
+UNIT_TESTS += t/check_engine_canon
+t_check_engine_canon_SOURCES = t/check_engine_canon.c
+t_check_engine_canon_CFLAGS = $(ENGINE_CHECK_CFLAGS)
+t_check_engine_canon_LDADD = $(ENGINE_CHECK_LIBS)
+
+check_PROGRAMS += t/check_engine_from
+TESTS += t/check_engine_from
+UNIT_TESTS += t/check_engine_from
+t_check_engine_from_SOURCES = t/check_engine_from.c
+t_check_engine_from_CFLAGS = $(ENGINE_CHECK_CFLAGS)
+t_check_engine_from_LDADD = $(ENGINE_CHECK_LIBS)
