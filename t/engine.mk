@@ -30,3 +30,10 @@ UNIT_TESTS += t/check_engine_from
 t_check_engine_from_SOURCES = t/check_engine_from.c
 t_check_engine_from_CFLAGS = $(ENGINE_CHECK_CFLAGS)
 t_check_engine_from_LDADD = $(ENGINE_CHECK_LIBS)
+
+check_PROGRAMS += t/check_engine_sign
+TESTS += t/check_engine_sign
+UNIT_TESTS += t/check_engine_sign
+t_check_engine_sign_SOURCES = t/check_engine_sign.c
+t_check_engine_sign_CFLAGS = $(ENGINE_CHECK_CFLAGS)
+t_check_engine_sign_LDADD = $(ENGINE_CHECK_LIBS)
