@@ -37,3 +37,9 @@ UNIT_TESTS += t/check_engine_sign
 t_check_engine_sign_SOURCES = t/check_engine_sign.c
 t_check_engine_sign_CFLAGS = $(ENGINE_CHECK_CFLAGS)
 t_check_engine_sign_LDADD = $(ENGINE_CHECK_LIBS)
+
+# Benchmark (built by make, not run by make check): t/bench/bench_sign
+noinst_PROGRAMS += t/bench/bench_sign
+t_bench_bench_sign_SOURCES = t/bench/bench_sign.c
+t_bench_bench_sign_CFLAGS = $(AM_CFLAGS) $(CRYPTO_CFLAGS)
+t_bench_bench_sign_LDADD = $(DKIM_LIBS)
