@@ -12,6 +12,7 @@
 #include "config.h"
 
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,6 +51,24 @@ struct dkim_msg {
 	struct canon_body	 body;
 };
 
+static pthread_once_t	 dkim_md_once = PTHREAD_ONCE_INIT;
+static EVP_MD		*dkim_md_fetched;
+
+/* dkim_md_init - fetch SHA-256 once instead of on every digest */
+static void
+dkim_md_init(void)
+{
+	dkim_md_fetched = EVP_MD_fetch(NULL, "SHA256", NULL);
+}
+
+/* dkim_sha256 - the fetched SHA-256, or the implicit one if fetching failed */
+static const EVP_MD *
+dkim_sha256(void)
+{
+	pthread_once(&dkim_md_once, dkim_md_init);
+	return dkim_md_fetched ? dkim_md_fetched : EVP_sha256();
+}
+
 /* dkim_msg_new - an empty message; the body hash starts now */
 struct dkim_msg *
 dkim_msg_new(enum dkim_canon hcanon, enum dkim_canon bcanon)
@@ -60,7 +79,7 @@ dkim_msg_new(enum dkim_canon hcanon, enum dkim_canon bcanon)
 	m->bcanon = bcanon;
 	buf_init(&m->arena);
 	if ((m->bodymd = EVP_MD_CTX_new()) == NULL ||
-	    EVP_DigestInit_ex(m->bodymd, EVP_sha256(), NULL) != 1)
+	    EVP_DigestInit_ex(m->bodymd, dkim_sha256(), NULL) != 1)
 		m->bodyfail = 1;
 	canon_body_init(&m->body, bcanon, m->bodymd);
 	return m;
@@ -363,13 +382,13 @@ dkim_pkey_sign(const struct dkim_sign *s, const struct buf *data,
 		return DKIM_EINTERNAL;
 	}
 	if (s->alg == DKIM_ALG_RSA_SHA256)
-		ok = EVP_DigestSignInit(ctx, NULL, EVP_sha256(), NULL,
+		ok = EVP_DigestSignInit(ctx, NULL, dkim_sha256(), NULL,
 		    s->key) == 1 &&
 		    EVP_DigestSign(ctx, sig, siglen,
 		    (const unsigned char *)data->p, data->len) == 1;
 	else
-		ok = EVP_Digest(data->p, data->len, hash, &hlen, EVP_sha256(),
-		    NULL) == 1 &&
+		ok = EVP_Digest(data->p, data->len, hash, &hlen,
+		    dkim_sha256(), NULL) == 1 &&
 		    EVP_DigestSignInit(ctx, NULL, NULL, NULL, s->key) == 1 &&
 		    EVP_DigestSign(ctx, sig, siglen, hash, hlen) == 1;
 	EVP_MD_CTX_free(ctx);
