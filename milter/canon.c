@@ -224,12 +224,17 @@ canon_words(const struct canon_body *cb, const unsigned char *p,
 		next = le ? lt21 >> 8 : lt21 << 8;
 		next |= last * (end - p > 8 ? (uint64_t)(p[8] <= 0x20) : 1);
 		bad = lt20 | (lt21 & ~lt20 & next);
-		if (bad != 0) {
-			p += (le ? __builtin_ctzll(bad) :
-			    __builtin_clzll(bad)) / 8;
-			break;
+		if (bad == 0) {
+			p += 8;
+			continue;
 		}
-		p += 8;
+		p += (le ? __builtin_ctzll(bad) : __builtin_clzll(bad)) / 8;
+		if (end - p >= 3 && p[0] == '\r' && p[1] == '\n' &&
+		    !canon_special(cb, p[2])) {
+			p += 3;		/* CRLF and content: the usual line end */
+			continue;
+		}
+		break;
 	}
 	return p;
 }
