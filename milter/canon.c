@@ -53,6 +53,9 @@ canon_header_relaxed(struct buf *b, const char *name, size_t namelen,
 	size_t	 i;
 	int	 sp = 0, started = 0;
 
+	while (namelen > 0 && (name[namelen - 1] == ' ' ||
+	    name[namelen - 1] == '\t'))
+		namelen--;
 	buf_reserve(b, namelen + valuelen + 3);
 	for (i = 0; i < namelen; i++)
 		b->p[b->len++] = (char)canon_lower((unsigned char)name[i]);
@@ -182,11 +185,58 @@ canon_step(struct canon_body *cb, unsigned char c)
 		canon_content(cb, c);
 }
 
-/* canon_has_low - does any byte of the word lie below 0x21? (exact) */
-static inline int
-canon_has_low(uint64_t w)
+#define CANON_ONES	0x0101010101010101ULL
+#define CANON_HIGHS	0x8080808080808080ULL
+
+/* canon_below - the high bit of every byte of w that is below n (exact) */
+static inline uint64_t
+canon_below(uint64_t w, unsigned int n)
 {
-	return ((w - 0x2121212121212121ULL) & ~w & 0x8080808080808080ULL) != 0;
+	return ~(((w & ~CANON_HIGHS) + (0x80 - n) * CANON_ONES) | w) &
+	    CANON_HIGHS;
+}
+
+/*
+ * canon_words - skip whole 8-byte words that are their own canonical form:
+ * no byte below 0x20 and no SP followed by a byte up to 0x20 (the next
+ * word's first byte included). In simple form only CR and LF matter, and
+ * any byte up to 0x20 stops the word. Relaxed returns the first byte that
+ * needs a look, simple the start of its word. The byte order decides which
+ * bit is which byte; both orders are handled.
+ */
+static const unsigned char *
+canon_words(const struct canon_body *cb, const unsigned char *p,
+    const unsigned char *end)
+{
+	const int le = __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__;
+	uint64_t w, lt21, lt20, next, last, bad;
+
+	while (end - p >= 8) {
+		memcpy(&w, p, sizeof(w));
+		if ((lt21 = canon_below(w, 0x21)) == 0) {
+			p += 8;
+			continue;
+		}
+		if (!cb->relaxed)
+			break;
+		lt20 = canon_below(w, 0x20);
+		last = le ? 0x80ULL << 56 : 0x80ULL;
+		next = le ? lt21 >> 8 : lt21 << 8;
+		next |= last * (end - p > 8 ? (uint64_t)(p[8] <= 0x20) : 1);
+		bad = lt20 | (lt21 & ~lt20 & next);
+		if (bad == 0) {
+			p += 8;
+			continue;
+		}
+		p += (le ? __builtin_ctzll(bad) : __builtin_clzll(bad)) / 8;
+		if (end - p >= 3 && p[0] == '\r' && p[1] == '\n' &&
+		    !canon_special(cb, p[2])) {
+			p += 3;		/* CRLF and content: the usual line end */
+			continue;
+		}
+		break;
+	}
+	return p;
 }
 
 /*
@@ -197,31 +247,31 @@ static const unsigned char *
 canon_scan(const struct canon_body *cb, const unsigned char *p,
     const unsigned char *end)
 {
-	uint64_t w;
+	const unsigned char *stop;
 
 	while (p < end) {
-		while (end - p >= 8) {
-			memcpy(&w, p, sizeof(w));
-			if (canon_has_low(w))
-				break;
-			p += 8;
-		}
+		p = canon_words(cb, p, end);
 		if (p == end)
 			break;
-		if (!canon_special(cb, *p)) {
-			p++;
-			continue;
+		/* at most a word byte by byte, then words again */
+		stop = end - p > 8 ? p + 8 : end;
+		while (p < stop) {
+			if (!canon_special(cb, *p)) {
+				p++;
+				continue;
+			}
+			if (*p == ' ' && end - p >= 2 &&
+			    !canon_special(cb, p[1])) {
+				p += 2;
+				continue;
+			}
+			if (*p == '\r' && end - p >= 3 && p[1] == '\n' &&
+			    !canon_special(cb, p[2])) {
+				p += 3;
+				continue;
+			}
+			return p;
 		}
-		if (*p == ' ' && end - p >= 2 && !canon_special(cb, p[1])) {
-			p += 2;
-			continue;
-		}
-		if (*p == '\r' && end - p >= 3 && p[1] == '\n' &&
-		    !canon_special(cb, p[2])) {
-			p += 3;
-			continue;
-		}
-		break;
 	}
 	return p;
 }

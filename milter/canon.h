@@ -1,9 +1,12 @@
 /*
  * canon - RFC 6376 canonicalization (3.4.1 to 3.4.4)
  *
- * Header fields: one field given as the MTA hands it (name, value folded
- * with bare LF or CRLF, with or without the leading space) is appended in
- * canonical form to a buf.
+ * Header fields: one field given as the MTA hands it (name, possibly with
+ * the WSP that preceded the colon; value folded with bare LF or CRLF, with
+ * or without the leading space) is appended in canonical form to a buf.
+ * Simple form: the value is taken as exactly what followed the colon when
+ * it starts with WSP (SMFIP_HDR_LEADSPC); otherwise the MTA stripped one
+ * SP, which is put back.
  *
  * Body: a streaming canonicalizer with O(1) state that feeds SHA-256
  * directly. Chunks may split anything (a CRLF, a run of whitespace, the

@@ -12,6 +12,7 @@
 #include "config.h"
 
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +31,7 @@
 struct dkim_field {
 	size_t	 name;		/* offsets into the arena */
 	size_t	 namelen;
+	size_t	 namecore;	/* without WSP before the colon */
 	size_t	 value;
 	size_t	 valuelen;
 };
@@ -49,6 +51,24 @@ struct dkim_msg {
 	struct canon_body	 body;
 };
 
+static pthread_once_t	 dkim_md_once = PTHREAD_ONCE_INIT;
+static EVP_MD		*dkim_md_fetched;
+
+/* dkim_md_init - fetch SHA-256 once instead of on every digest */
+static void
+dkim_md_init(void)
+{
+	dkim_md_fetched = EVP_MD_fetch(NULL, "SHA256", NULL);
+}
+
+/* dkim_sha256 - the fetched SHA-256, or the implicit one if fetching failed */
+static const EVP_MD *
+dkim_sha256(void)
+{
+	pthread_once(&dkim_md_once, dkim_md_init);
+	return dkim_md_fetched ? dkim_md_fetched : EVP_sha256();
+}
+
 /* dkim_msg_new - an empty message; the body hash starts now */
 struct dkim_msg *
 dkim_msg_new(enum dkim_canon hcanon, enum dkim_canon bcanon)
@@ -59,7 +79,7 @@ dkim_msg_new(enum dkim_canon hcanon, enum dkim_canon bcanon)
 	m->bcanon = bcanon;
 	buf_init(&m->arena);
 	if ((m->bodymd = EVP_MD_CTX_new()) == NULL ||
-	    EVP_DigestInit_ex(m->bodymd, EVP_sha256(), NULL) != 1)
+	    EVP_DigestInit_ex(m->bodymd, dkim_sha256(), NULL) != 1)
 		m->bodyfail = 1;
 	canon_body_init(&m->body, bcanon, m->bodymd);
 	return m;
@@ -84,13 +104,20 @@ dkim_ftext(int c)
 	return c >= 33 && c <= 126 && c != ':';
 }
 
-/* dkim_check_name - a name the canonical forms and h= can carry */
+/*
+ * dkim_check_name - a name the canonical forms and h= can carry: ftext, then
+ * optional WSP before the colon (obs-optional); *core gets the length
+ * without that WSP.
+ */
 static enum dkim_status
-dkim_check_name(const char *name, size_t len, char *err, size_t errlen)
+dkim_check_name(const char *name, size_t len, size_t *core, char *err,
+    size_t errlen)
 {
-	size_t	 i;
+	size_t	 i, n = len;
 
-	if (len == 0) {
+	while (n > 0 && (name[n - 1] == ' ' || name[n - 1] == '\t'))
+		n--;
+	if (n == 0) {
 		snprintf(err, errlen, "header field without a name");
 		return DKIM_EHEADER;
 	}
@@ -99,12 +126,13 @@ dkim_check_name(const char *name, size_t len, char *err, size_t errlen)
 		    DKIM_MAX_HEADER);
 		return DKIM_ETOOLONG;
 	}
-	for (i = 0; i < len; i++)
+	for (i = 0; i < n; i++)
 		if (!dkim_ftext((unsigned char)name[i])) {
 			snprintf(err, errlen, "header field name: byte 0x%02x "
 			    "at %zu is not allowed", (unsigned char)name[i], i);
 			return DKIM_EHEADER;
 		}
+	*core = n;
 	return DKIM_OK;
 }
 
@@ -115,10 +143,11 @@ dkim_msg_header(struct dkim_msg *m, const char *name, const char *value,
 {
 	struct dkim_field *f;
 	enum dkim_status st;
-	size_t	 namelen, wire;
+	size_t	 namelen, core, wire;
 
 	namelen = name ? strnlen(name, DKIM_MAX_HEADER + 1) : 0;
-	if ((st = dkim_check_name(name, namelen, err, errlen)) != DKIM_OK)
+	if ((st = dkim_check_name(name, namelen, &core, err, errlen)) !=
+	    DKIM_OK)
 		return st;
 	if (value == NULL && valuelen > 0) {
 		snprintf(err, errlen, "header field %s: no value", name);
@@ -147,6 +176,7 @@ dkim_msg_header(struct dkim_msg *m, const char *name, const char *value,
 	f = &m->f[m->nf++];
 	f->name = m->arena.len;
 	f->namelen = namelen;
+	f->namecore = core;
 	buf_add(&m->arena, name, namelen);
 	f->value = m->arena.len;
 	f->valuelen = valuelen;
@@ -175,7 +205,7 @@ dkim_msg_from_domain(const struct dkim_msg *m, char *domain, size_t domainlen,
 	size_t	 i;
 
 	for (i = 0; i < m->nf; i++) {
-		if (m->f[i].namelen != 4 ||
+		if (m->f[i].namecore != 4 ||
 		    strncasecmp(m->arena.p + m->f[i].name, "from", 4) != 0)
 			continue;
 		if (from != NULL) {
@@ -317,7 +347,7 @@ dkim_signed_data(const struct dkim_msg *m, const struct dkim_hdrlist *l,
 	idx = xreallocarray(NULL, m->nf + 1, sizeof(*idx));
 	for (i = 0; i < m->nf; i++) {
 		names[i].name = m->arena.p + m->f[i].name;
-		names[i].len = m->f[i].namelen;
+		names[i].len = m->f[i].namecore;
 	}
 	n = hdrsel_select(l, names, m->nf, idx, hlist);
 	dkim_value(m, s, buf_cstr(hlist), v);
@@ -352,13 +382,13 @@ dkim_pkey_sign(const struct dkim_sign *s, const struct buf *data,
 		return DKIM_EINTERNAL;
 	}
 	if (s->alg == DKIM_ALG_RSA_SHA256)
-		ok = EVP_DigestSignInit(ctx, NULL, EVP_sha256(), NULL,
+		ok = EVP_DigestSignInit(ctx, NULL, dkim_sha256(), NULL,
 		    s->key) == 1 &&
 		    EVP_DigestSign(ctx, sig, siglen,
 		    (const unsigned char *)data->p, data->len) == 1;
 	else
-		ok = EVP_Digest(data->p, data->len, hash, &hlen, EVP_sha256(),
-		    NULL) == 1 &&
+		ok = EVP_Digest(data->p, data->len, hash, &hlen,
+		    dkim_sha256(), NULL) == 1 &&
 		    EVP_DigestSignInit(ctx, NULL, NULL, NULL, s->key) == 1 &&
 		    EVP_DigestSign(ctx, sig, siglen, hash, hlen) == 1;
 	EVP_MD_CTX_free(ctx);

@@ -29,7 +29,8 @@ struct hdrsel_field {
 
 /*
  * hdrsel_select - fill idx with the positions of the fields to sign, in the
- * order they are hashed (at most nfields), and append the h= value to h.
+ * order they are hashed (at most nfields), and put the h= value in h, which
+ * must be empty.
  * Returns the number of positions.
  */
 size_t	hdrsel_select(const struct dkim_hdrlist *, const struct hdrsel_field *,
