@@ -18,10 +18,16 @@
  *	discard, accept at end of message instead of inserting; -C "451 4.7.1
  *	text" replies with that code (SMFIR_REPLYCODE); -V adds
  *	"X-Floor-Subject" carrying the Subject value as received, with LF
- *	shown as "\n".
+ *	shown as "\n", "X-Floor-Macros" with {daemon_name}, {auth_authen}, i
+ *	and j as seen at end of message, and "X-Floor-Client" with the host
+ *	name, address and port of the connect data.
  *
  *	Runs in the foreground until killed.
  */
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +41,7 @@ struct floor_msg {
 	unsigned long	 hdrs;
 	unsigned long	 body;
 	char		*subject;
+	char		 client[256];
 };
 
 static int	 floor_index;
@@ -67,10 +74,39 @@ floor_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
 	return SMFIS_CONTINUE;
 }
 
+/* floor_client - "host [addr] port" of the connect data, for -V */
+static void
+floor_client(char *buf, size_t size, const char *host, _SOCK_ADDR *sa)
+{
+	char addr[INET6_ADDRSTRLEN] = "none";
+	unsigned int port = 0;
+
+	if (sa != NULL && sa->sa_family == AF_INET) {
+		struct sockaddr_in *sin = (struct sockaddr_in *)sa;
+
+		inet_ntop(AF_INET, &sin->sin_addr, addr, sizeof(addr));
+		port = ntohs(sin->sin_port);
+	} else if (sa != NULL && sa->sa_family == AF_INET6) {
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)sa;
+
+		inet_ntop(AF_INET6, &sin6->sin6_addr, addr, sizeof(addr));
+		port = ntohs(sin6->sin6_port);
+	}
+	snprintf(buf, size, "%s [%s] %u", host, addr, port);
+}
+
 /* floor_connect - the signing decision would look at the client here */
 static sfsistat
 floor_connect(SMFICTX *ctx, char *host, _SOCK_ADDR *sa)
 {
+	struct floor_msg *m = smfi_getpriv(ctx);
+
+	if (floor_echo) {
+		if (m == NULL && (m = calloc(1, sizeof(*m))) == NULL)
+			return SMFIS_TEMPFAIL;
+		smfi_setpriv(ctx, m);
+		floor_client(m->client, sizeof(m->client), host, sa);
+	}
 	return floor_noreply ? SMFIS_NOREPLY : SMFIS_CONTINUE;
 }
 
@@ -83,7 +119,8 @@ floor_envfrom(SMFICTX *ctx, char **argv)
 	if (m == NULL && (m = calloc(1, sizeof(*m))) == NULL)
 		return SMFIS_TEMPFAIL;
 	free(m->subject);
-	memset(m, 0, sizeof(*m));
+	m->subject = NULL;
+	m->hdrs = m->body = 0;
 	smfi_setpriv(ctx, m);
 	return floor_noreply ? SMFIS_NOREPLY : SMFIS_CONTINUE;
 }
@@ -139,6 +176,27 @@ floor_echo_subject(SMFICTX *ctx, const char *s)
 	smfi_addheader(ctx, "X-Floor-Subject", buf);
 }
 
+/* floor_echo_macros - what the MTA told about the session, for -V */
+static void
+floor_echo_macros(SMFICTX *ctx, const struct floor_msg *m)
+{
+	static const char *names[] = { "{daemon_name}", "{auth_authen}", "i",
+	    "j" };
+	char buf[1024];
+	const char *v;
+	size_t i, n = 0;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		v = smfi_getsymval(ctx, (char *)names[i]);
+		n += snprintf(buf + n, sizeof(buf) - n, "%s%s=%s", i ? " " : "",
+		    names[i], v != NULL ? v : "(unset)");
+		if (n >= sizeof(buf))
+			n = sizeof(buf) - 1;
+	}
+	smfi_addheader(ctx, "X-Floor-Macros", buf);
+	smfi_addheader(ctx, "X-Floor-Client", (char *)m->client);
+}
+
 /* floor_eom - insert the one header, or give the decision asked for */
 static sfsistat
 floor_eom(SMFICTX *ctx)
@@ -166,6 +224,8 @@ floor_eom(SMFICTX *ctx)
 		return SMFIS_TEMPFAIL;
 	if (floor_echo && m->subject != NULL)
 		floor_echo_subject(ctx, m->subject);
+	if (floor_echo)
+		floor_echo_macros(ctx, m);
 	return SMFIS_CONTINUE;
 }
 
