@@ -125,6 +125,7 @@ daemon_first_load(struct loader *l, struct kt_conf *conf, char *err,
 	return s;
 }
 
+/* daemon_check - keyturnd -n: what start-up would load, without serving */
 int
 daemon_check(struct kt_conf *conf, const char *confpath)
 {
@@ -531,6 +532,7 @@ daemon_prepare(struct kt_conf *conf, const struct daemon_opts *o,
 	return 0;
 }
 
+/* daemon_run - the start-up order of STYLE.md 9, then the main loop */
 int
 daemon_run(struct kt_conf *conf, const struct daemon_opts *o)
 {

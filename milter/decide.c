@@ -71,6 +71,7 @@ decide_authenticated(const struct decide_client *c)
 	    (c->auth_type != NULL && c->auth_type[0] != '\0');
 }
 
+/* decide_client - DaemonNames first, then internal, then SMTP AUTH */
 int
 decide_client(const struct kt_conf *conf, const struct decide_client *c,
     char *why, size_t whylen)
@@ -126,6 +127,7 @@ decide_alg_wanted(const struct kt_conf *conf, enum dkim_alg alg)
 	return 0;
 }
 
+/* decide_plan - rsa-sha256 before ed25519-sha256: a stable order */
 size_t
 decide_plan(const struct snapshot *s, struct snap_domain *d, time_t now,
     struct dkim_sign out[SNAP_NALG], char *why, size_t whylen)

@@ -51,12 +51,14 @@ struct filter_conn {
 static atomic_uint filter_nmsg;
 static atomic_uint filter_nconn;
 
+/* filter_inflight - what SIGTERM must wait for */
 unsigned int
 filter_inflight(void)
 {
 	return atomic_load(&filter_nmsg);
 }
 
+/* filter_sessions - open connections, for the drain's last moment */
 unsigned int
 filter_sessions(void)
 {
@@ -122,15 +124,16 @@ filter_onerror(SMFICTX *ctx, const struct snapshot *s, const char *why)
 	return SMFIS_TEMPFAIL;
 }
 
+/* filter_negotiate - ask for the least traffic and the macros we read */
 static sfsistat
 filter_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
     unsigned long f2, unsigned long f3, unsigned long *pf0,
     unsigned long *pf1, unsigned long *pf2, unsigned long *pf3)
 {
+	/* no-reply only for steps with a callback that returns NOREPLY */
 	static const unsigned long wanted = SMFIP_NOHELO | SMFIP_NORCPT |
 	    SMFIP_NOEOH | SMFIP_NODATA | SMFIP_NOUNKNOWN | SMFIP_NR_CONN |
-	    SMFIP_NR_HDR | SMFIP_NR_BODY | SMFIP_NR_HELO | SMFIP_NR_RCPT |
-	    SMFIP_NR_EOH | SMFIP_NR_DATA | SMFIP_NR_UNKN;
+	    SMFIP_NR_HDR | SMFIP_NR_BODY;
 
 	if ((f0 & SMFIF_ADDHDRS) == 0) {
 		log_warnx("MTA does not allow adding header fields; "
@@ -151,6 +154,7 @@ filter_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
 	return SMFIS_CONTINUE;
 }
 
+/* filter_connect - only the client address matters, and later */
 static sfsistat
 filter_connect(SMFICTX *ctx, char *host, _SOCK_ADDR *sa)
 {
@@ -165,6 +169,7 @@ filter_connect(SMFICTX *ctx, char *host, _SOCK_ADDR *sa)
 	return filter_noreply(c, SMFIP_NR_CONN);
 }
 
+/* filter_envfrom - a message starts: its snapshot and the client verdict */
 static sfsistat
 filter_envfrom(SMFICTX *ctx, char **argv)
 {
@@ -191,6 +196,7 @@ filter_envfrom(SMFICTX *ctx, char **argv)
 	return SMFIS_CONTINUE;
 }
 
+/* filter_header - to the engine as given; an error only marks the message */
 static sfsistat
 filter_header(SMFICTX *ctx, char *name, char *value)
 {
@@ -209,6 +215,7 @@ filter_header(SMFICTX *ctx, char *name, char *value)
 	return filter_noreply(c, SMFIP_NR_HDR);
 }
 
+/* filter_body - hashed as it streams, nothing kept */
 static sfsistat
 filter_body(SMFICTX *ctx, unsigned char *chunk, size_t len)
 {
@@ -259,6 +266,7 @@ out:
 	return r;
 }
 
+/* filter_eom - pick the domain and keys, sign, insert at the top */
 static sfsistat
 filter_eom(SMFICTX *ctx)
 {
@@ -301,6 +309,7 @@ filter_eom(SMFICTX *ctx)
 	return r;
 }
 
+/* filter_abort - the MTA dropped the message: release it */
 static sfsistat
 filter_abort(SMFICTX *ctx)
 {
@@ -311,6 +320,7 @@ filter_abort(SMFICTX *ctx)
 	return SMFIS_CONTINUE;
 }
 
+/* filter_close - the connection ends, maybe mid-message */
 static sfsistat
 filter_close(SMFICTX *ctx)
 {
@@ -339,6 +349,7 @@ static struct smfiDesc filter_desc = {
 	.xxfi_negotiate = filter_negotiate,
 };
 
+/* filter_register - before smfi_opensocket, as libmilter requires */
 int
 filter_register(void)
 {

@@ -20,6 +20,7 @@
 
 #define KEYTURND_CONF	SYSCONFDIR "/keyturn.conf"
 
+/* usage - exit 2, as for any usage error */
 static void
 usage(void)
 {
@@ -34,6 +35,7 @@ keyturnd_report(const char *msg, void *arg)
 	fprintf(stderr, "keyturnd: %s\n", msg);
 }
 
+/* main - options, configuration, then -n or the daemon */
 int
 main(int argc, char *argv[])
 {

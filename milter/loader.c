@@ -28,6 +28,7 @@ struct loader {
 	struct store_set *set;
 };
 
+/* loader_new - nothing opened until the first build */
 struct loader *
 loader_new(void)
 {
@@ -48,6 +49,7 @@ loader_reset(struct loader *l)
 	l->dir = NULL;
 }
 
+/* loader_free - the snapshots it built live on */
 void
 loader_free(struct loader *l)
 {
@@ -116,6 +118,7 @@ loader_set(struct loader *l, char *err, size_t errlen)
 	    err, errlen);
 }
 
+/* loader_build - all of the keystore or nothing; the set kept for reloads */
 struct snapshot *
 loader_build(struct loader *l, struct kt_conf *conf,
     const struct snapshot *prev, char *err, size_t errlen)
@@ -147,6 +150,7 @@ loader_build(struct loader *l, struct kt_conf *conf,
 	return s;
 }
 
+/* loader_changed - one small file read: cheap enough to poll every second */
 int
 loader_changed(struct loader *l)
 {

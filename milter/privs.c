@@ -31,6 +31,7 @@ privs_group(const char *name, gid_t *gid, char *err, size_t errlen)
 	return 0;
 }
 
+/* privs_lookup - names resolved while /etc is still readable, as root */
 int
 privs_lookup(const char *spec, struct privs_id *id, char *err, size_t errlen)
 {
@@ -58,6 +59,7 @@ privs_lookup(const char *spec, struct privs_id *id, char *err, size_t errlen)
 	return 0;
 }
 
+/* privs_drop - groups first, then gid, then uid; then prove it held */
 int
 privs_drop(const struct privs_id *id, char *err, size_t errlen)
 {
@@ -85,6 +87,7 @@ privs_drop(const struct privs_id *id, char *err, size_t errlen)
 	return 0;
 }
 
+/* privs_borrow - effective ids only, so that privs_return can undo it */
 int
 privs_borrow(const struct privs_id *id, char *err, size_t errlen)
 {
@@ -96,6 +99,7 @@ privs_borrow(const struct privs_id *id, char *err, size_t errlen)
 	return 0;
 }
 
+/* privs_return - root again, uid first (setegid needs it) */
 int
 privs_return(char *err, size_t errlen)
 {

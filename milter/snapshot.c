@@ -160,6 +160,7 @@ snapshot_free(struct snapshot *s)
 	free(s);
 }
 
+/* snapshot_ref - one more holder (a message, the current pointer) */
 struct snapshot *
 snapshot_ref(struct snapshot *s)
 {
@@ -167,6 +168,7 @@ snapshot_ref(struct snapshot *s)
 	return s;
 }
 
+/* snapshot_unref - the last holder frees, whichever thread it is */
 void
 snapshot_unref(struct snapshot *s)
 {
@@ -231,6 +233,7 @@ snapshot_next_key(struct snap_domain *d, enum dkim_alg alg)
 	return &d->keys[alg][n % d->nkeys[alg]];
 }
 
+/* snapshot_carry - copy each domain's counters from the snapshot it replaces */
 void
 snapshot_carry(struct snapshot *s, const struct snapshot *old)
 {
@@ -275,6 +278,7 @@ snapshot_current(void)
 	return s;
 }
 
+/* snapshot_shutdown - at exit: no current snapshot, new messages tempfail */
 void
 snapshot_shutdown(void)
 {
