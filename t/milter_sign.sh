@@ -60,6 +60,24 @@ expect_untouched() {
 	kt_ok "$name untouched ($dec)"
 }
 
+# negotiation: add header fields and choose macros; no HELO, RCPT, end of
+# header, DATA or unknown commands; no reply to connect, header, body
+kt_miltc -v --client 127.0.0.1 "$M/plain.eml" >"$W/out/neg.txt" ||
+    kt_fail "miltc -v"
+grep -q "^negotiated	version=6	actions=0x101	protocol=0x813ca$" \
+    "$W/out/neg.txt" || kt_fail "negotiated: $(head -1 "$W/out/neg.txt")"
+kt_ok "negotiates SMFIF_ADDHDRS|SETSYMLIST, NO{HELO,RCPT,EOH,DATA,UNKNOWN}, NR_{CONN,HDR,BODY}"
+# an MTA without no-reply steps or macro lists: same signatures
+expect_signed plain "r1 e1" --client 127.0.0.1 --offer-protocol 0x7f \
+    --offer-actions 0x1
+# an MTA that cannot add header fields is refused at negotiation
+if kt_miltc --offer-actions 0x10 --client 127.0.0.1 "$M/plain.eml" \
+    >/dev/null 2>&1; then
+	kt_fail "negotiated without SMFIF_ADDHDRS"
+fi
+grep -q "MTA does not allow adding header fields" "$W/keyturnd.log" ||
+    kt_fail "no log line for the refused negotiation"
+
 # internal clients: loopback (default InternalHosts), IPv6, local submission
 expect_signed plain "r1 e1" --client 127.0.0.1
 expect_signed plain "r1 e1" --client ::1
