@@ -45,11 +45,17 @@ struct filter_conn {
 	struct dkim_msg		*msg;		/* NULL: not signing */
 	char			 herr[256];	/* first header error */
 	int			 bad;
-	unsigned long		 pflags;	/* negotiated SMFIP_* */
 };
 
 static atomic_uint filter_nmsg;
 static atomic_uint filter_nconn;
+/*
+ * The SMFIP_* flags negotiated. Process-wide rather than per connection:
+ * after SMFIC_QUIT_NC libmilter reuses the negotiated context for a new
+ * session (close, then connect, no new negotiation), and libmilter offers
+ * the same flags to every connection since it fakes the NR_* steps.
+ */
+static atomic_ulong filter_pflags;
 
 /* filter_inflight - what SIGTERM must wait for */
 unsigned int
@@ -90,9 +96,10 @@ filter_conn_get(SMFICTX *ctx)
 
 /* filter_noreply - NOREPLY only where it was negotiated, else CONTINUE */
 static sfsistat
-filter_noreply(const struct filter_conn *c, unsigned long nr)
+filter_noreply(unsigned long nr)
 {
-	return (c->pflags & nr) ? SMFIS_NOREPLY : SMFIS_CONTINUE;
+	return (atomic_load(&filter_pflags) & nr) ? SMFIS_NOREPLY :
+	    SMFIS_CONTINUE;
 }
 
 /* filter_end - the message is over: drop the engine state and snapshot */
@@ -143,7 +150,8 @@ filter_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
 	*pf0 = SMFIF_ADDHDRS;
 	*pf1 = f1 & wanted;
 	*pf2 = *pf3 = 0;
-	filter_conn_get(ctx)->pflags = *pf1;
+	atomic_store(&filter_pflags, *pf1);
+	filter_conn_get(ctx);
 	if (f0 & SMFIF_SETSYMLIST) {
 		*pf0 |= SMFIF_SETSYMLIST;
 		smfi_setsymlist(ctx, SMFIM_CONNECT, "{daemon_name}");
@@ -166,7 +174,7 @@ filter_connect(SMFICTX *ctx, char *host, _SOCK_ADDR *sa)
 		    sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6));
 		c->has_addr = 1;
 	}
-	return filter_noreply(c, SMFIP_NR_CONN);
+	return filter_noreply(SMFIP_NR_CONN);
 }
 
 /* filter_envfrom - a message starts: its snapshot and the client verdict */
@@ -202,17 +210,15 @@ filter_header(SMFICTX *ctx, char *name, char *value)
 {
 	struct filter_conn *c = smfi_getpriv(ctx);
 
-	if (c == NULL)
-		return SMFIS_CONTINUE;
-	if (c->msg == NULL || c->bad)
-		return filter_noreply(c, SMFIP_NR_HDR);
+	if (c == NULL || c->msg == NULL || c->bad)
+		return filter_noreply(SMFIP_NR_HDR);
 	if (name == NULL || value == NULL) {
 		snprintf(c->herr, sizeof(c->herr), "header field without value");
 		c->bad = 1;
 	} else if (dkim_msg_header(c->msg, name, value, strlen(value),
 	    c->herr, sizeof(c->herr)) != DKIM_OK)
 		c->bad = 1;
-	return filter_noreply(c, SMFIP_NR_HDR);
+	return filter_noreply(SMFIP_NR_HDR);
 }
 
 /* filter_body - hashed as it streams, nothing kept */
@@ -221,11 +227,9 @@ filter_body(SMFICTX *ctx, unsigned char *chunk, size_t len)
 {
 	struct filter_conn *c = smfi_getpriv(ctx);
 
-	if (c == NULL)
-		return SMFIS_CONTINUE;
-	if (c->msg != NULL && !c->bad)
+	if (c != NULL && c->msg != NULL && !c->bad)
 		dkim_msg_body(c->msg, chunk, len);
-	return filter_noreply(c, SMFIP_NR_BODY);
+	return filter_noreply(SMFIP_NR_BODY);
 }
 
 /* filter_insert - sign with each planned key, then insert in stable order */
