@@ -116,10 +116,11 @@ daemon_first_load(struct loader *l, struct kt_conf *conf, char *err,
 	if (borrowed) {
 		char perr[256];
 
+		/* a start-up invariant: nothing sane follows if it breaks */
 		if (privs_return(perr, sizeof(perr)) == -1) {
-			snapshot_unref(s);
-			snprintf(err, errlen, "%s", perr);
-			return NULL;
+			fprintf(stderr, "keyturnd: %s\n", perr);
+			log_warnx("%s", perr);
+			exit(1);
 		}
 	}
 	return s;
