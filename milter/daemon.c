@@ -126,6 +126,48 @@ daemon_first_load(struct loader *l, struct kt_conf *conf, char *err,
 	return s;
 }
 
+/*
+ * daemon_first_degraded - a keystore with a broken domain still starts:
+ * the domains that load sign, the broken one's mail tempfails (the failure
+ * policy), and the watcher keeps trying the whole keystore.
+ */
+static struct snapshot *
+daemon_first_degraded(struct loader *l, struct kt_conf *conf,
+    const struct privs_id *id, int hasuser, char *err, size_t errlen)
+{
+	struct snapshot *s;
+	char perr[256];
+	int borrowed = 0;
+
+	if (hasuser && geteuid() == 0 && id->uid != 0) {
+		if (privs_borrow(id, err, errlen) == -1)
+			return NULL;
+		borrowed = 1;
+	}
+	s = loader_build_degraded(l, conf, err, errlen);
+	if (borrowed && privs_return(perr, sizeof(perr)) == -1) {
+		log_warnx("%s", perr);
+		exit(1);
+	}
+	return s;
+}
+
+/* daemon_log_unusable - say which domains will tempfail, and why */
+static void
+daemon_log_unusable(const struct snapshot *s)
+{
+	size_t i;
+
+	for (i = 0; i < s->ndomains; i++)
+		if (s->domains[i]->error != NULL)
+			log_warnx("domain %s unusable, its mail is %s until "
+			    "the keystore loads (fix it, then SIGHUP): %s",
+			    s->domains[i]->name,
+			    s->conf->on_error == CONF_ONERROR_ACCEPT ?
+			    "passed unsigned" : "tempfailed",
+			    s->domains[i]->error);
+}
+
 /* daemon_check - keyturnd -n: what start-up would load, without serving */
 int
 daemon_check(struct kt_conf *conf, const char *confpath)
@@ -527,7 +569,12 @@ daemon_prepare(struct kt_conf *conf, const struct daemon_opts *o,
 	if ((s = daemon_first_load(daemon_loader, conf, err,
 	    sizeof(err))) == NULL) {
 		log_warnx("keystore: %s", err);
-		return -1;
+		if ((s = daemon_first_degraded(daemon_loader, conf, id,
+		    *hasuser, err, sizeof(err))) == NULL) {
+			log_warnx("keystore: %s", err);
+			return -1;
+		}
+		daemon_log_unusable(s);
 	}
 	snapshot_install(s);
 	return 0;

@@ -10,6 +10,7 @@
  */
 #include "config.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +27,7 @@ struct loader {
 	char		*dir;
 	struct store	*store;
 	struct store_set *set;
+	uint64_t	 gen;		/* keystore generation last built */
 };
 
 /* loader_new - nothing opened until the first build */
@@ -147,6 +149,53 @@ loader_build(struct loader *l, struct kt_conf *conf,
 	if (l->set != NULL)
 		store_set_free(l->set);
 	l->set = set;
+	l->gen = set->generation;
+	return s;
+}
+
+/* loader_degraded_domain - one domain on its own; a failure marks it */
+static int
+loader_degraded_domain(struct loader *l, struct snapshot *s, const char *name,
+    char *err, size_t errlen)
+{
+	struct store_domain *sd;
+	char derr[1024];
+
+	if ((sd = store_domain_load(l->store, name, STORE_KEYS_ACTIVE, derr,
+	    sizeof(derr))) == NULL) {
+		snapshot_domain_error(snapshot_add_domain(s, name), derr);
+		if (err[0] == '\0')
+			snprintf(err, errlen, "%s", derr);
+		return -1;
+	}
+	loader_domain(s, sd);
+	store_domain_free(sd);
+	return 0;
+}
+
+/* loader_build_degraded - serve what loads rather than nothing */
+struct snapshot *
+loader_build_degraded(struct loader *l, struct kt_conf *conf, char *err,
+    size_t errlen)
+{
+	struct snapshot *s;
+	char **names;
+	size_t i, n;
+
+	if (loader_open(l, conf->keystore, err, errlen) == -1)
+		return NULL;
+	l->gen = store_generation(l->store);
+	if (store_domain_names(l->store, &names, &n, err, errlen) == -1)
+		return NULL;
+	if ((s = snapshot_new(conf, err, errlen)) == NULL) {
+		store_names_free(names, n);
+		return NULL;
+	}
+	err[0] = '\0';
+	for (i = 0; i < n; i++)
+		loader_degraded_domain(l, s, names[i], err, errlen);
+	store_names_free(names, n);
+	snapshot_seal(s);
 	return s;
 }
 
@@ -154,7 +203,7 @@ loader_build(struct loader *l, struct kt_conf *conf,
 int
 loader_changed(struct loader *l)
 {
-	if (l->store == NULL || l->set == NULL)
+	if (l->store == NULL)
 		return 1;
-	return store_generation(l->store) != l->set->generation;
+	return store_generation(l->store) != l->gen;
 }

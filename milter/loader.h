@@ -28,6 +28,16 @@ void		 loader_free(struct loader *);
 struct snapshot	*loader_build(struct loader *, struct kt_conf *conf,
 		    const struct snapshot *prev, char *err, size_t errlen);
 
+/*
+ * loader_build_degraded - at start-up, when loader_build failed: every
+ * domain that loads, and each one that does not marked unusable (its mail
+ * tempfails) with its error; err gets the first failure. NULL only when
+ * the keystore cannot be opened or listed at all. The next loader_build
+ * (at the next keystore write, or SIGHUP) starts from scratch.
+ */
+struct snapshot	*loader_build_degraded(struct loader *, struct kt_conf *conf,
+		    char *err, size_t errlen);
+
 /* loader_changed - has the keystore been written since the last build? */
 int		 loader_changed(struct loader *);
 

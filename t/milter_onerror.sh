@@ -45,4 +45,36 @@ grep -q "not signed: domain nokey.test has no active key.* (OnError accept)" \
     "$W/keyturnd.log" || kt_fail "no OnError accept log line"
 kt_ok "no active key, OnError accept: accepted unsigned"
 kt_stop
+
+# a domain whose key does not load at start-up: the daemon starts, that
+# domain's mail tempfails with the reason logged, the others sign; once
+# fixed, SIGHUP brings it back
+kt_cli domain add broken.test --algorithms ed25519
+kt_key broken.test ed25519 b1
+chmod 0644 "$KS/broken.test/keys/b1.pem"
+kt_msg "$W/broken.eml" "From: alice@broken.test"
+kt_conf
+kt_start
+expect broken tempfail
+grep -q "domain broken.test unusable: .*b1.pem" "$W/keyturnd.log" ||
+    kt_fail "the tempfail does not name the key file"
+kt_miltc --client 127.0.0.1 "$W/edonly.eml" >"$W/edonly.txt" ||
+    kt_fail "miltc (edonly)"
+grep -q "	insheader	0	DKIM-Signature	.*s=e1;" "$W/edonly.txt" ||
+    kt_fail "a sound domain does not sign beside a broken one"
+kt_ok "a broken domain at start-up tempfails alone"
+chmod 0600 "$KS/broken.test/keys/b1.pem"
+kill -HUP "$KPID"
+i=0
+until grep -q "reload: 3 domains loaded" "$W/keyturnd.log"; do
+	i=$((i + 1))
+	[ $i -gt 100 ] && kt_fail "no reload after the fix"
+	sleep 0.05
+done
+kt_miltc --client 127.0.0.1 "$W/broken.eml" >"$W/broken.txt" ||
+    kt_fail "miltc (broken, fixed)"
+grep -q "	insheader	0	DKIM-Signature	.*s=b1;" "$W/broken.txt" ||
+    kt_fail "the fixed domain does not sign after SIGHUP"
+kt_ok "fixed and SIGHUP: the domain signs"
+kt_stop
 exit 0
