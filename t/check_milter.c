@@ -486,6 +486,22 @@ START_TEST(test_loader)
 	ck_assert_ptr_null(loader_build(l, NULL, s2, err, sizeof(err)));
 	ck_assert_msg(strstr(err, "example.com/state:") != NULL, "%s", err);
 	loader_free(l);
+
+	/* at start-up: the broken domain is there, marked, with its reason */
+	l = loader_new();
+	c = conf_defaults();
+	free(c->keystore);
+	c->keystore = xstrdup(dir);
+	ck_assert_ptr_null(loader_build(l, c, NULL, err, sizeof(err)));
+	s1 = loader_build_degraded(l, c, err, sizeof(err));
+	ck_assert_msg(s1 != NULL, "%s", err);
+	d = snapshot_find(s1, "example.com", 0);
+	ck_assert_ptr_nonnull(d);
+	ck_assert_msg(d->error != NULL && strstr(d->error, "state:") != NULL,
+	    "%s", d->error != NULL ? d->error : "no error");
+	ck_assert_msg(strstr(err, "example.com/state:") != NULL, "%s", err);
+	snapshot_unref(s1);
+	loader_free(l);
 	store_close(st);
 	rm_tree(dir);
 	/* the keys outlive the loader and the keystore files */
