@@ -134,6 +134,41 @@ last=$(pf_messages "$PF" | tail -1)
 grep -qi '^DKIM-Signature:' "$last" && kt_fail "outside client's mail signed"
 kt_ok "outside client's mail delivered untouched"
 
+# DaemonNames, as contrib/postfix/master.cf sets it up: the name given to
+# cleanup (non_smtpd_milters) signs local submissions; smtpd keeps the
+# default name ($myhostname) and its mail passes untouched
+sed -i 's/^cleanup .*/&\n  -o milter_macro_daemon_name=ORIGINATING/' \
+    "$PF/etc/master.cf"
+postfix -c "$PF/etc" reload >/dev/null 2>&1 || kt_fail "postfix reload"
+kt_conf "SocketOwner postfix" "SocketMode 0660" "LogLevel info" \
+    "DaemonNames ORIGINATING"
+kill -HUP "$KPID"
+i=0
+until [ "$(grep -c "reload: 3 domains loaded" "$W/keyturnd.log")" -ge 2 ]; do
+	i=$((i + 1))
+	[ $i -gt 100 ] && kt_fail "no second reload"
+	sleep 0.05
+done
+sleep 1		# postfix reload: cleanup restarts
+before=$(pf_count "$PF")
+kt_msg "$W/in/dn-smtp.eml" "From: alice@example.com"
+pf_send "$PF" alice@example.com bob@sink.test "$W/in/dn-smtp.eml" \
+    >"$W/send.out" || kt_fail "daemon name smtp: $(cat "$W/send.out")"
+pf_wait "$PF" $((before + 1)) 30 || kt_fail "smtp message not delivered"
+grep -qi '^DKIM-Signature:' "$(pf_messages "$PF" | tail -1)" &&
+    kt_fail "smtpd mail signed though its daemon name is not listed"
+kt_msg "$W/in/dn-local.eml" "From: Local User <local@example.com>"
+sendmail -C "$PF/etc" -f local@example.com bob@sink.test \
+    <"$W/in/dn-local.eml" || kt_fail "sendmail(1)"
+pf_wait "$PF" $((before + 2)) 60 || kt_fail "local message not delivered"
+last=$(pf_messages "$PF" | tail -1)
+[ "$(grep -ci '^DKIM-Signature:' "$last")" = 2 ] ||
+    kt_fail "local submission on ORIGINATING not signed"
+vf_dkimpy "$W" "$last" >>"$W/dkimpy.out" 2>&1 || kt_fail "dkimpy (local)"
+grep -q "not signed: daemon name mx.test not in DaemonNames" \
+    "$W/keyturnd.log" || kt_fail "no DaemonNames log line"
+kt_ok "DaemonNames: cleanup's name signs local mail, smtpd's does not"
+
 pf_stop "$PF"
 kt_stop
 exit 0
