@@ -1,18 +1,22 @@
 /*
  * filter - the libmilter callbacks of keyturnd
  *
- * Negotiation: only connect, MAIL, header, body, end of message, abort and
- * close are used. The MTA is asked not to send HELO, RCPT, end of header,
- * DATA and unknown commands, and to expect no reply to connect, header and
- * body (SMFIP_NR_*; libmilter fakes the reply for an MTA that cannot do
- * without). MAIL keeps its reply: a message that is not ours is answered
- * SMFIS_ACCEPT there, so the MTA does not send us its header and body.
+ * Negotiation: only connect, MAIL, DATA, header, body, end of message,
+ * abort and close are used. The MTA is asked not to send HELO, RCPT, end
+ * of header and unknown commands, and to expect no reply to connect, MAIL,
+ * header and body (SMFIP_NR_*; libmilter fakes the reply for an MTA that
+ * cannot do without). DATA keeps its reply: the signing decision is made
+ * there, where Postfix has a queue id to log, and a message that is not
+ * ours is answered SMFIS_ACCEPT, so the MTA does not send its header and
+ * body.
  * SMFIP_HDR_LEADSPC is not requested: under relaxed header canonicalization
  * the space after the colon does not count, and without it the MTA writes
  * "DKIM-Signature: " itself when it inserts our field.
  *
- * Per message: MAIL takes a reference on the current snapshot and decides
- * whether the client may be signed for; headers go to dkim_msg_header as
+ * Per message: MAIL starts it (in flight for SIGTERM); DATA takes a
+ * reference on the current snapshot and decides whether the client may be
+ * signed for (an MTA without DATA: the first header); headers go to
+ * dkim_msg_header as
  * the MTA gives them (Postfix: folded with bare LF, leading space
  * stripped), body chunks to dkim_msg_body (hashed as they stream); the end
  * of message picks the domain and keys and inserts the signatures at the
@@ -41,6 +45,8 @@
 struct filter_conn {
 	struct sockaddr_storage	 addr;
 	int			 has_addr;
+	int			 inmsg;		/* between MAIL and its end */
+	int			 begun;		/* filter_begin ran */
 	struct snapshot		*snap;		/* held for the message */
 	struct dkim_msg		*msg;		/* NULL: not signing */
 	char			 herr[256];	/* first header error */
@@ -106,15 +112,17 @@ filter_noreply(unsigned long nr)
 static void
 filter_end(struct filter_conn *c)
 {
-	if (c->snap == NULL)
-		return;
 	dkim_msg_free(c->msg);
 	c->msg = NULL;
 	snapshot_unref(c->snap);
 	c->snap = NULL;
 	c->bad = 0;
+	c->begun = 0;
 	c->herr[0] = '\0';
-	atomic_fetch_sub(&filter_nmsg, 1);
+	if (c->inmsg) {
+		c->inmsg = 0;
+		atomic_fetch_sub(&filter_nmsg, 1);
+	}
 }
 
 /* filter_onerror - the failure policy for a domain we sign */
@@ -139,7 +147,7 @@ filter_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
 {
 	/* no-reply only for steps with a callback that returns NOREPLY */
 	static const unsigned long wanted = SMFIP_NOHELO | SMFIP_NORCPT |
-	    SMFIP_NOEOH | SMFIP_NODATA | SMFIP_NOUNKNOWN | SMFIP_NR_CONN |
+	    SMFIP_NOEOH | SMFIP_NOUNKNOWN | SMFIP_NR_CONN | SMFIP_NR_MAIL |
 	    SMFIP_NR_HDR | SMFIP_NR_BODY;
 
 	if ((f0 & SMFIF_ADDHDRS) == 0) {
@@ -156,7 +164,8 @@ filter_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
 		*pf0 |= SMFIF_SETSYMLIST;
 		smfi_setsymlist(ctx, SMFIM_CONNECT, "{daemon_name}");
 		smfi_setsymlist(ctx, SMFIM_ENVFROM,
-		    "i {auth_authen} {auth_type}");
+		    "{auth_authen} {auth_type}");
+		smfi_setsymlist(ctx, SMFIM_DATA, "i");
 		smfi_setsymlist(ctx, SMFIM_EOM, "i");
 	}
 	return SMFIS_CONTINUE;
@@ -177,20 +186,33 @@ filter_connect(SMFICTX *ctx, char *host, _SOCK_ADDR *sa)
 	return filter_noreply(SMFIP_NR_CONN);
 }
 
-/* filter_envfrom - a message starts: its snapshot and the client verdict */
+/* filter_envfrom - a message starts: in flight from now on */
 static sfsistat
 filter_envfrom(SMFICTX *ctx, char **argv)
 {
-	struct filter_conn *c = smfi_getpriv(ctx);
+	struct filter_conn *c = filter_conn_get(ctx);
+
+	filter_end(c);
+	c->inmsg = 1;
+	atomic_fetch_add(&filter_nmsg, 1);
+	return filter_noreply(SMFIP_NR_MAIL);
+}
+
+/*
+ * filter_begin - the message's snapshot and the client verdict. Made at
+ * DATA, where Postfix has a queue id for the log line (at MAIL it often
+ * has none yet), and all the envelope macros are known. SMFIS_ACCEPT: not
+ * ours, and the MTA sends nothing more of this message.
+ */
+static sfsistat
+filter_begin(SMFICTX *ctx, struct filter_conn *c)
+{
 	struct decide_client dc;
 	char why[256];
 
-	if (c == NULL)
-		return SMFIS_ACCEPT;
-	filter_end(c);
+	c->begun = 1;
 	if ((c->snap = snapshot_current()) == NULL)
-		return SMFIS_TEMPFAIL;
-	atomic_fetch_add(&filter_nmsg, 1);
+		return SMFIS_TEMPFAIL;		/* shutting down */
 	dc.addr = c->has_addr ? (struct sockaddr *)&c->addr : NULL;
 	dc.auth_authen = smfi_getsymval(ctx, "{auth_authen}");
 	dc.auth_type = smfi_getsymval(ctx, "{auth_type}");
@@ -204,13 +226,43 @@ filter_envfrom(SMFICTX *ctx, char **argv)
 	return SMFIS_CONTINUE;
 }
 
+/* filter_data - the signing decision, answered: ACCEPT spares the rest */
+static sfsistat
+filter_data(SMFICTX *ctx)
+{
+	struct filter_conn *c = filter_conn_get(ctx);
+
+	if (!c->inmsg) {			/* no MAIL seen: be safe */
+		c->inmsg = 1;
+		atomic_fetch_add(&filter_nmsg, 1);
+	}
+	if (c->begun)
+		return SMFIS_CONTINUE;
+	return filter_begin(ctx, c);
+}
+
+/* filter_late - an MTA that sends no DATA: decide at the first header */
+static void
+filter_late(SMFICTX *ctx, struct filter_conn *c)
+{
+	if (c->begun)
+		return;
+	if (!c->inmsg) {
+		c->inmsg = 1;
+		atomic_fetch_add(&filter_nmsg, 1);
+	}
+	(void)filter_begin(ctx, c);
+	c->begun = 1;
+}
+
 /* filter_header - to the engine as given; an error only marks the message */
 static sfsistat
 filter_header(SMFICTX *ctx, char *name, char *value)
 {
-	struct filter_conn *c = smfi_getpriv(ctx);
+	struct filter_conn *c = filter_conn_get(ctx);
 
-	if (c == NULL || c->msg == NULL || c->bad)
+	filter_late(ctx, c);
+	if (c->msg == NULL || c->bad)
 		return filter_noreply(SMFIP_NR_HDR);
 	if (name == NULL || value == NULL) {
 		snprintf(c->herr, sizeof(c->herr), "header field without value");
@@ -274,16 +326,16 @@ out:
 static sfsistat
 filter_eom(SMFICTX *ctx)
 {
-	struct filter_conn *c = smfi_getpriv(ctx);
+	struct filter_conn *c = filter_conn_get(ctx);
 	struct dkim_sign plan[SNAP_NALG];
 	struct snap_domain *d;
 	char domain[256], err[256];
 	size_t n;
 	sfsistat r;
 
-	if (c == NULL || c->msg == NULL) {
-		if (c != NULL)
-			filter_end(c);
+	filter_late(ctx, c);
+	if (c->msg == NULL) {
+		filter_end(c);
 		return SMFIS_CONTINUE;
 	}
 	if (c->bad) {
@@ -350,6 +402,7 @@ static struct smfiDesc filter_desc = {
 	.xxfi_eom = filter_eom,
 	.xxfi_abort = filter_abort,
 	.xxfi_close = filter_close,
+	.xxfi_data = filter_data,
 	.xxfi_negotiate = filter_negotiate,
 };
 

@@ -132,6 +132,8 @@ pf_send "$PF" alice@example.com bob@sink.test "$W/in/outside.eml" \
 pf_wait "$PF" $((before + 1)) 30 || kt_fail "outside message not delivered"
 last=$(pf_messages "$PF" | tail -1)
 grep -qi '^DKIM-Signature:' "$last" && kt_fail "outside client's mail signed"
+grep -q "[0-9A-F]\{6,\}: not signed: client 127.0.0.1 is not internal" \
+    "$W/keyturnd.log" || kt_fail "no queue id on the 'not signed' line"
 kt_ok "outside client's mail delivered untouched"
 
 # DaemonNames, as contrib/postfix/master.cf sets it up: the name given to
@@ -167,6 +169,7 @@ last=$(pf_messages "$PF" | tail -1)
 vf_dkimpy "$W" "$last" >>"$W/dkimpy.out" 2>&1 || kt_fail "dkimpy (local)"
 grep -q "not signed: daemon name mx.test not in DaemonNames" \
     "$W/keyturnd.log" || kt_fail "no DaemonNames log line"
+grep -q "NOQUEUE" "$W/keyturnd.log" && kt_fail "a log line without queue id"
 kt_ok "DaemonNames: cleanup's name signs local mail, smtpd's does not"
 
 pf_stop "$PF"

@@ -61,12 +61,12 @@ expect_untouched() {
 }
 
 # negotiation: add header fields and choose macros; no HELO, RCPT, end of
-# header, DATA or unknown commands; no reply to connect, header, body
+# header or unknown commands; no reply to connect, MAIL, header, body
 kt_miltc -v --client 127.0.0.1 "$M/plain.eml" >"$W/out/neg.txt" ||
     kt_fail "miltc -v"
-grep -q "^negotiated	version=6	actions=0x101	protocol=0x813ca$" \
+grep -q "^negotiated	version=6	actions=0x101	protocol=0x851ca$" \
     "$W/out/neg.txt" || kt_fail "negotiated: $(head -1 "$W/out/neg.txt")"
-kt_ok "negotiates SMFIF_ADDHDRS|SETSYMLIST, NO{HELO,RCPT,EOH,DATA,UNKNOWN}, NR_{CONN,HDR,BODY}"
+kt_ok "negotiates SMFIF_ADDHDRS|SETSYMLIST, NO{HELO,RCPT,EOH,UNKNOWN}, NR_{CONN,MAIL,HDR,BODY}"
 # an MTA without no-reply steps or macro lists: same signatures
 expect_signed plain "r1 e1" --client 127.0.0.1 --offer-protocol 0x7f \
     --offer-actions 0x1
