@@ -1,44 +1,28 @@
 """milter_verify - check every DKIM-Signature of messages with dkimpy.
 
-usage: milter_verify.py KEYSTORE FILE...
+usage: milter_verify.py KEYTURN KEYSTORE FILE...
 
-The public keys come from the keystore's private key files
-(KEYSTORE/<domain>/keys/<selector>.pem, keystore/store.h), served to dkimpy
-through its dnsfunc hook as "v=DKIM1; k=...; p=..." records, so no DNS is
-involved. Prints one line per signature, "FILE<TAB>N<TAB>d=D s=S a=A<TAB>ok"
-(or "fail"); exits 0 only when every message has at least one signature and
-every signature verifies.
+The DKIM records come from the keystore through the CLI (`KEYTURN -K
+KEYSTORE dns --json`, what an operator publishes) and are served to dkimpy
+through its dnsfunc hook, so no DNS is involved. Prints one line per
+signature, "FILE<TAB>N<TAB>d=D s=S a=A<TAB>ok" (or "fail"); exits 0 only
+when every message has at least one signature and every signature
+verifies.
 """
-import base64
-import os
+import json
 import re
+import subprocess
 import sys
 
 import dkim
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ed25519
 
 
-def txt_record(keystore, name):
-    """The DKIM TXT record for SELECTOR._domainkey.DOMAIN."""
-    name = name.decode() if isinstance(name, bytes) else name
-    m = re.match(r"^([^.]+)\._domainkey\.(.+?)\.?$", name)
-    if m is None:
-        return None
-    path = os.path.join(keystore, m.group(2), "keys", m.group(1) + ".pem")
-    try:
-        with open(path, "rb") as f:
-            key = serialization.load_pem_private_key(f.read(), password=None)
-    except OSError:
-        return None
-    pub = key.public_key()
-    if isinstance(key, ed25519.Ed25519PrivateKey):
-        raw = pub.public_bytes(serialization.Encoding.Raw,
-                               serialization.PublicFormat.Raw)
-        return b"v=DKIM1; k=ed25519; p=" + base64.b64encode(raw)
-    der = pub.public_bytes(serialization.Encoding.DER,
-                           serialization.PublicFormat.SubjectPublicKeyInfo)
-    return b"v=DKIM1; k=rsa; p=" + base64.b64encode(der)
+def records(keyturn, keystore):
+    """name (no trailing dot, lowercase) -> TXT value, for every key."""
+    out = subprocess.run([keyturn, "-K", keystore, "dns", "--json"],
+                         check=True, capture_output=True).stdout
+    return {r["name"].rstrip(".").lower(): r["value"].encode()
+            for r in json.loads(out)}
 
 
 def tags(value):
@@ -52,10 +36,12 @@ def tags(value):
 
 
 def main():
-    keystore, files = sys.argv[1], sys.argv[2:]
+    keyturn, keystore, files = sys.argv[1], sys.argv[2], sys.argv[3:]
+    txt = records(keyturn, keystore)
 
     def dnsfunc(name, timeout=5):
-        return txt_record(keystore, name)
+        name = name.decode() if isinstance(name, bytes) else name
+        return txt.get(name.rstrip(".").lower())
 
     status = 0
     for path in files:
