@@ -34,6 +34,26 @@ grep -q "e1.pem" "$W/n.out" || kt_fail "-n does not name the key: $(cat "$W/n.ou
 chmod 0600 "$KS/example.com/keys/e1.pem"
 kt_ok "-n refuses a private key with group/other access, naming it"
 
+# a loopback TCP socket (IPv4 and IPv6) instead of a unix one
+for fam in inet:127.0.0.1 inet6:::1; do
+	port=$((40000 + $$ % 10000))
+	spec="${fam%%:*}:$port@${fam#*:}"
+	kt_conf
+	sed -i "s|^Socket .*|Socket $spec|" "$W/keyturn.conf"
+	"$KEYTURND" -f -c "$W/keyturn.conf" >>"$W/keyturnd.log" 2>&1 &
+	KPID=$!
+	i=0
+	until "$MILTC" -s "$spec" -t 10 --client 127.0.0.1 "$W/m.eml" \
+	    >"$W/inet.txt" 2>/dev/null; do
+		i=$((i + 1))
+		[ $i -gt 100 ] && kt_fail "no answer on $spec"
+		sleep 0.05
+	done
+	grep -q "s=e1;" "$W/inet.txt" || kt_fail "not signed over $spec"
+	kt_stop
+	kt_ok "signs over $spec"
+done
+
 [ "$(id -u)" = 0 ] || { kt_ok "not root: privilege tests skipped"; exit 0; }
 
 { echo "Socket unix:$W/sock"; echo "KeyStore $KS"; } >"$W/keyturn.conf"
