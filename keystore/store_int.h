@@ -71,8 +71,10 @@ int	 skey_describe(EVP_PKEY *, enum store_alg *, int *bits, char *err,
 int	 skey_pem(EVP_PKEY *, char **pem, size_t *len, char *err,
 	    size_t errlen);
 int	 skey_key_pub(struct store_key *, char *err, size_t errlen);
+EVP_PKEY *skey_load(const char *name, const char *buf, size_t len,
+	    enum store_alg, char *err, size_t errlen);
 EVP_PKEY *skey_parse(const char *name, const char *buf, size_t len,
-	    char *err, size_t errlen);
+	    int validate, char *err, size_t errlen);
 
 /* storewrite.c */
 int	 swrite_commit(struct store *, struct store_domain *, char **lines,

@@ -50,14 +50,15 @@ sload_key(struct store *s, const char *domain, struct store_key *k,
 		free(path);
 		return -1;
 	}
-	pk = skey_parse(path, buf, len, err, errlen);
+	pk = skey_load(path, buf, len, k->alg, err, errlen);
 	sfile_wipe_free(buf, len + 1);
 	if (pk == NULL) {
 		free(path);
 		return -1;
 	}
 	if (store_pkey_pub(pk, &spki, &p, err, errlen) == 0) {
-		if (strcmp(spki, k->spki) != 0)
+		if (strcmp(spki, k->spki) != 0 ||
+		    (k->alg == STORE_ALG_RSA && EVP_PKEY_get_bits(pk) != k->bits))
 			snprintf(err, errlen, "%s: private key does not match "
 			    "the public key of %s in the state file", path,
 			    k->selector);

@@ -507,7 +507,7 @@ swrite_read_pem(const char *path, char *err, size_t errlen)
 		explicit_bzero(buf, sizeof(buf));
 		return NULL;
 	}
-	pk = skey_parse(path, buf, len, err, errlen);
+	pk = skey_parse(path, buf, len, 1, err, errlen);
 	explicit_bzero(buf, sizeof(buf));
 	return pk;
 }
