@@ -1,1 +1,2 @@
 # man/: keyturnd(8), keyturn(8), keyturn.conf(5).
+dist_man_MANS += man/keyturn.8
