@@ -523,7 +523,7 @@ static const struct damage damages[] = {
 	{ "keys/kt-202611-ed.pem", "openssl genpkey -algorithm ed25519 "
 	    "-out keys/kt-202611-ed.pem", "does not match" },
 	{ "keys/kt-202611-ed.pem", "echo garbage > keys/kt-202611-ed.pem",
-	    "not a PEM private key" },
+	    "not a PKCS#8 PEM ed25519 private key" },
 	{ "keys", "chmod 755 keys", "keys: mode 0755" },
 	{ ".", "chmod 750 .", "mode 0750" },
 	{ "history", "truncate -s 40 history", "truncated" },
