@@ -216,6 +216,26 @@ cmd_revoke(struct cli *c, int argc, char **argv)
 	return key_move(c, argc, argv, STORE_REVOKED, 0);
 }
 
+/* key_warn_unsigned - say so when an algorithm has no active key left */
+static void
+key_warn_unsigned(struct store *s, const char *domain)
+{
+	struct store_domain *d;
+	char err[1024];
+	int a;
+
+	if ((d = store_domain_load(s, domain, 0, err, sizeof(err))) == NULL)
+		return;
+	for (a = 0; a < STORE_NALGS; a++)
+		if ((d->policy.algs & STORE_ALGBIT(a)) &&
+		    store_domain_count(d, a, STORE_ACTIVE) == 0)
+			fprintf(stderr, "keyturn: warning: %s has no active %s "
+			    "key now and no ready standby: create one (keyturn "
+			    "key new %s), publish it and activate it\n", domain,
+			    store_alg_name(a), domain);
+	store_domain_free(d);
+}
+
 int
 cmd_compromised(struct cli *c, int argc, char **argv)
 {
@@ -237,6 +257,8 @@ cmd_compromised(struct cli *c, int argc, char **argv)
 		    "now (keyturn dns %s)\n", argv[optind + 1], domain, domain);
 		if (promoted[0] != '\0')
 			printf("standby key %s is active now\n", promoted);
+		else
+			key_warn_unsigned(s, domain);
 	}
 	free(domain);
 	store_close(s);
