@@ -126,7 +126,7 @@ store_dir(const struct store *s)
 int
 store_init(const char *dir, char *err, size_t errlen)
 {
-	struct store s = { (char *)dir, 0, -1, 0 };
+	struct store s = { (char *)dir, 0, -1, 0, geteuid() };
 	char *p;
 	int r;
 
@@ -145,7 +145,7 @@ store_init(const char *dir, char *err, size_t errlen)
 		free(p);
 		return -1;
 	}
-	if (sfile_check_dir(dir, err, errlen) == -1) {
+	if (sfile_check_dir(s.owner, dir, err, errlen) == -1) {
 		free(p);
 		return -1;
 	}
@@ -177,7 +177,7 @@ store_check_version(struct store *s, char *err, size_t errlen)
 	char *end;
 	int r;
 
-	r = sfile_read(p, SFILE_OPTIONAL, &buf, &len, NULL, err, errlen);
+	r = sfile_read(s->owner, p, SFILE_OPTIONAL, &buf, &len, NULL, err, errlen);
 	if (r == -2)
 		snprintf(err, errlen, "%s: not a keystore (no %s): create one "
 		    "with keyturn init", s->dir, STORE_VERSION_FILE);
@@ -209,10 +209,17 @@ store_check_version(struct store *s, char *err, size_t errlen)
 struct store *
 store_open(const char *dir, int flags, char *err, size_t errlen)
 {
+	return store_open_owner(dir, flags, geteuid(), err, errlen);
+}
+
+struct store *
+store_open_owner(const char *dir, int flags, uid_t owner, char *err,
+    size_t errlen)
+{
 	struct store *s;
 
 	err[0] = '\0';
-	if (sfile_check_dir(dir, err, errlen) == -1) {
+	if (sfile_check_dir(owner, dir, err, errlen) == -1) {
 		if (errno == ENOENT)
 			snprintf(err, errlen, "%s: no such keystore: create it "
 			    "with keyturn init, or name another with -K DIR",
@@ -223,6 +230,7 @@ store_open(const char *dir, int flags, char *err, size_t errlen)
 	s->dir = xstrdup(dir);
 	s->flags = flags;
 	s->lockfd = -1;
+	s->owner = owner;
 	if (store_check_version(s, err, errlen) == -1) {
 		store_close(s);
 		return NULL;
@@ -299,7 +307,8 @@ store_generation(struct store *s)
 	size_t len;
 	uint64_t g = 0;
 
-	if (sfile_read(p, 0, &buf, &len, NULL, err, sizeof(err)) == 0) {
+	if (sfile_read(s->owner, p, 0, &buf, &len, NULL, err,
+	    sizeof(err)) == 0) {
 		g = strtoull(buf, NULL, 10);
 		free(buf);
 	}

@@ -142,6 +142,13 @@ struct store;
 int		 store_init(const char *dir, char *err, size_t errlen);
 struct store	*store_open(const char *dir, int flags, char *err,
 		    size_t errlen);
+/*
+ * store_open_owner - the same for a keystore owned by another user: the
+ * daemon, started as root, loads the keys of its unprivileged user's
+ * keystore before it drops privileges. Writes must be made as the owner.
+ */
+struct store	*store_open_owner(const char *dir, int flags, uid_t owner,
+		    char *err, size_t errlen);
 void		 store_close(struct store *);
 const char	*store_dir(const struct store *);
 

@@ -48,7 +48,7 @@ sdom_old_history(struct store *s, const char *name, size_t *len, char *err,
 	char *buf;
 	int r;
 
-	r = sfile_read(path, SFILE_OPTIONAL, &buf, len, NULL, err, errlen);
+	r = sfile_read(s->owner, path, SFILE_OPTIONAL, &buf, len, NULL, err, errlen);
 	free(path);
 	if (r == -2) {
 		*len = strlen(SFMT_HISTORY_HEADER);

@@ -45,7 +45,7 @@ sload_key(struct store *s, const char *domain, struct store_key *k,
 
 	path = store_path(s, domain, STORE_KEYS, file);
 	free(file);
-	if (sfile_read(path, SFILE_SECRET, &buf, &len, NULL, err,
+	if (sfile_read(s->owner, path, SFILE_SECRET, &buf, &len, NULL, err,
 	    errlen) != 0) {
 		free(path);
 		return -1;
@@ -86,7 +86,7 @@ sload_file(struct store *s, struct store_domain *d, int which, char *err,
 	struct stat st;
 	int r;
 
-	if (sfile_read(path, 0, &buf, &len, &st, err, errlen) != 0) {
+	if (sfile_read(s->owner, path, 0, &buf, &len, &st, err, errlen) != 0) {
 		free(path);
 		return -1;
 	}
@@ -114,7 +114,7 @@ sload_keys(struct store *s, struct store_domain *d, int flags, char *err,
 
 	if (flags & (STORE_KEYS_ACTIVE | STORE_KEYS_ALL)) {
 		kdir = store_path(s, d->name, STORE_KEYS, NULL);
-		r = sfile_check_dir(kdir, err, errlen);
+		r = sfile_check_dir(s->owner, kdir, err, errlen);
 		free(kdir);
 		if (r == -1)
 			return -1;
@@ -144,7 +144,7 @@ sload_domain(struct store *s, const char *name, int flags, int with_policy,
 	char *dir = store_path(s, name, NULL, NULL);
 
 	d->name = xstrdup(name);
-	if (sfile_check_dir(dir, err, errlen) == -1 ||
+	if (sfile_check_dir(s->owner, dir, err, errlen) == -1 ||
 	    (with_policy && sload_file(s, d, 0, err, errlen) == -1) ||
 	    sload_file(s, d, 1, err, errlen) == -1 ||
 	    sload_keys(s, d, flags, err, errlen) == -1) {
@@ -415,7 +415,7 @@ sload_history_removed(struct store *s, const char *domain,
 	size_t len;
 	int r;
 
-	r = sfile_read(path, SFILE_OPTIONAL, &buf, &len, NULL, err, errlen);
+	r = sfile_read(s->owner, path, SFILE_OPTIONAL, &buf, &len, NULL, err, errlen);
 	if (r == -2)
 		snprintf(err, errlen, "no domain %s in %s, and no history of "
 		    "one", domain, s->dir);
@@ -436,7 +436,7 @@ sload_history_committed(struct store *s, const struct store_domain *d,
 	size_t len;
 	int r = -1;
 
-	if (sfile_read(path, 0, &buf, &len, NULL, err, errlen) != 0) {
+	if (sfile_read(s->owner, path, 0, &buf, &len, NULL, err, errlen) != 0) {
 		free(path);
 		return -1;
 	}

@@ -392,7 +392,7 @@ swrite_key_file(struct store *s, const char *domain, const char *sel,
 	int r;
 
 	dir = store_path(s, domain, STORE_KEYS, NULL);
-	r = sfile_check_dir(dir, err, errlen);
+	r = sfile_check_dir(s->owner, dir, err, errlen);
 	free(dir);
 	if (r == -1 || skey_pem(pk, &pem, &len, err, errlen) == -1)
 		return -1;
