@@ -220,7 +220,7 @@ store_open_owner(const char *dir, int flags, uid_t owner, char *err,
 
 	err[0] = '\0';
 	if (sfile_check_dir(owner, dir, err, errlen) == -1) {
-		if (errno == ENOENT)
+		if (access(dir, F_OK) == -1 && errno == ENOENT)
 			snprintf(err, errlen, "%s: no such keystore: create it "
 			    "with keyturn init, or name another with -K DIR",
 			    dir);
