@@ -188,6 +188,7 @@ int		 store_domain_count(const struct store_domain *, enum store_alg,
  * Snapshots. store_set_load parses every domain; store_set_reload shares
  * the domains of old that did not change (*nparsed: how many it parsed).
  * Any domain that fails fails the whole set: the caller keeps the old one.
+ * A reload must use the flags the old set was loaded with.
  */
 struct store_set *store_set_load(struct store *, int flags, char *err,
 		    size_t errlen);

@@ -527,6 +527,10 @@ static const struct damage damages[] = {
 	{ "keys", "chmod 755 keys", "keys: mode 0755" },
 	{ ".", "chmod 750 .", "mode 0750" },
 	{ "history", "truncate -s 40 history", "truncated" },
+	{ "history", "sed -i '3s/ pending / pendingx /' history",
+	    "history:3: bad time, selector or state" },
+	{ "history", "sed -i '1s/1/2/' history",
+	    "history:1: expected \"keyturn-history 1\"" },
 };
 
 /* file_text - the content of a file, "" when it is missing */
