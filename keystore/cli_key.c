@@ -58,6 +58,7 @@ key_default_alg(struct store *s, const char *domain, enum store_alg *alg)
 	return CLI_OK;
 }
 
+/* cmd_key_new - keyturn key new DOMAIN [--algorithm A] [--bits N] ... */
 int
 cmd_key_new(struct cli *c, int argc, char **argv)
 {
@@ -107,6 +108,7 @@ cmd_key_new(struct cli *c, int argc, char **argv)
 	return r;
 }
 
+/* cmd_key_import - keyturn key import DOMAIN SELECTOR FILE.pem */
 int
 cmd_key_import(struct cli *c, int argc, char **argv)
 {
@@ -198,18 +200,21 @@ key_move(struct cli *c, int argc, char **argv, enum store_state to,
 	return r;
 }
 
+/* cmd_activate - keyturn activate DOMAIN SELECTOR [--force] */
 int
 cmd_activate(struct cli *c, int argc, char **argv)
 {
 	return key_move(c, argc, argv, STORE_ACTIVE, 1);
 }
 
+/* cmd_retire - keyturn retire DOMAIN SELECTOR */
 int
 cmd_retire(struct cli *c, int argc, char **argv)
 {
 	return key_move(c, argc, argv, STORE_RETIRING, 0);
 }
 
+/* cmd_revoke - keyturn revoke DOMAIN SELECTOR */
 int
 cmd_revoke(struct cli *c, int argc, char **argv)
 {
@@ -236,6 +241,7 @@ key_warn_unsigned(struct store *s, const char *domain)
 	store_domain_free(d);
 }
 
+/* cmd_compromised - keyturn compromised DOMAIN SELECTOR */
 int
 cmd_compromised(struct cli *c, int argc, char **argv)
 {

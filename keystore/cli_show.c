@@ -96,6 +96,7 @@ list_row(struct cli *c, const struct store_domain *d,
 	printf("}");
 }
 
+/* cmd_list - keyturn list [DOMAIN] */
 int
 cmd_list(struct cli *c, int argc, char **argv)
 {
@@ -160,6 +161,7 @@ dns_row(struct cli *c, int zone, const struct store_domain *d,
 	free(txt);
 }
 
+/* cmd_dns - keyturn dns [DOMAIN] [--zone] */
 int
 cmd_dns(struct cli *c, int argc, char **argv)
 {
@@ -198,6 +200,7 @@ cmd_dns(struct cli *c, int argc, char **argv)
 	return CLI_OK;
 }
 
+/* cmd_pubkey - keyturn pubkey DOMAIN SELECTOR */
 int
 cmd_pubkey(struct cli *c, int argc, char **argv)
 {
@@ -256,6 +259,7 @@ history_row(struct cli *c, const struct store_event *e, int *first)
 	printf("}");
 }
 
+/* cmd_history - keyturn history DOMAIN [SELECTOR] */
 int
 cmd_history(struct cli *c, int argc, char **argv)
 {

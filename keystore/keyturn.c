@@ -118,6 +118,7 @@ find(int argc, char **argv, int *words)
 	return NULL;
 }
 
+/* main - global options, keystore, then one command of the table */
 int
 main(int argc, char **argv)
 {

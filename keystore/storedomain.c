@@ -140,6 +140,7 @@ out:
 	return r;
 }
 
+/* store_domain_add - a domain appears whole (built aside) or not at all */
 int
 store_domain_add(struct store *s, const char *name,
     const struct store_policy *pol, time_t now, char *err, size_t errlen)
@@ -155,6 +156,7 @@ store_domain_add(struct store *s, const char *name,
 	return r;
 }
 
+/* store_domain_set - a policy change, recorded in the history too */
 int
 store_domain_set(struct store *s, const char *name,
     const struct store_policy *pol, time_t now, char *err, size_t errlen)
@@ -252,6 +254,7 @@ out:
 	return r;
 }
 
+/* store_domain_remove - never stop signing by accident; keep history */
 int
 store_domain_remove(struct store *s, const char *name, int force, time_t now,
     char *err, size_t errlen)

@@ -61,6 +61,7 @@ skey_check_bits(enum store_alg alg, int bits, char *err, size_t errlen)
 	return 0;
 }
 
+/* skey_generate - a new key pair of an allowed size, from OpenSSL */
 EVP_PKEY *
 skey_generate(enum store_alg alg, int bits, char *err, size_t errlen)
 {
@@ -274,6 +275,7 @@ skey_p_of(EVP_PKEY *pub, char *err, size_t errlen)
 	return skey_b64(raw, rawlen);
 }
 
+/* store_pkey_pub - the two public forms kept in the state: SPKI and p= */
 int
 store_pkey_pub(EVP_PKEY *k, char **spki, char **p, char *err, size_t errlen)
 {
@@ -356,6 +358,7 @@ skey_key_pub(struct store_key *key, char *err, size_t errlen)
 	return 0;
 }
 
+/* store_key_txt - what the DNS record of the key must say in its state */
 char *
 store_key_txt(const struct store_key *k)
 {
@@ -364,6 +367,7 @@ store_key_txt(const struct store_key *k)
 	return xasprintf("v=DKIM1; k=%s; p=%s", store_alg_name(k->alg), k->p);
 }
 
+/* store_key_pubpem - the public key for operators and other tools */
 char *
 store_key_pubpem(const struct store_key *key, char *err, size_t errlen)
 {
@@ -384,6 +388,7 @@ store_key_pubpem(const struct store_key *key, char *err, size_t errlen)
 	return out;
 }
 
+/* store_selector_template - the default selector: prefix, month, algorithm */
 void
 store_selector_template(const char *prefix, enum store_alg alg, int bits,
     time_t now, char *buf, size_t len)
@@ -399,6 +404,7 @@ store_selector_template(const char *prefix, enum store_alg alg, int bits,
 		snprintf(buf, len, "%s-%s-r%d", prefix, ym, bits);
 }
 
+/* store_key_planned - when the policy moves the key on, for list and x= */
 time_t
 store_key_planned(const struct store_domain *d, const struct store_key *k,
     enum store_state *next)
