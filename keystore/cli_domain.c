@@ -186,8 +186,9 @@ domain_row(struct cli *c, const struct store_domain *d, int *first)
 	duration_format(p->rotate_after, rot, sizeof(rot));
 	duration_format(p->retire_after, ret, sizeof(ret));
 	if (!c->json) {
-		printf("%-30s %-12s %5d %6d %8s %8s %-10s %4zu\n", d->name, algs,
-		    p->bits, p->active_keys, rot, ret, p->prefix, d->nkeys);
+		printf("%-30s %-12s %5d %6d %8s %8s %-10s %4zu\n", d->name,
+		    algs, p->bits, p->active_keys, rot, ret, p->prefix,
+		    d->nkeys);
 		return;
 	}
 	cli_json_sep(first);

@@ -138,7 +138,8 @@ static void
 dns_row(struct cli *c, int zone, const struct store_domain *d,
     const struct store_key *k, int *first)
 {
-	char *name = cli_dns_name(k->selector, d->name), *txt = store_key_txt(k);
+	char *name = cli_dns_name(k->selector, d->name);
+	char *txt = store_key_txt(k);
 
 	if (c->json) {
 		cli_json_sep(first);

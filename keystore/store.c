@@ -184,7 +184,8 @@ store_check_version(struct store *s, char *err, size_t errlen)
 	char *end;
 	int r;
 
-	r = sfile_read(s->owner, p, SFILE_OPTIONAL, &buf, &len, NULL, err, errlen);
+	r = sfile_read(s->owner, p, SFILE_OPTIONAL, &buf, &len, NULL, err,
+	    errlen);
 	if (r == -2)
 		snprintf(err, errlen, "%s: not a keystore (no %s): create one "
 		    "with keyturn init", s->dir, STORE_VERSION_FILE);

@@ -58,8 +58,8 @@ sload_key(struct store *s, const char *domain, struct store_key *k,
 		return -1;
 	}
 	if (store_pkey_pub(pk, &spki, &p, err, errlen) == 0) {
-		if (strcmp(spki, k->spki) != 0 ||
-		    (k->alg == STORE_ALG_RSA && EVP_PKEY_get_bits(pk) != k->bits))
+		if (strcmp(spki, k->spki) != 0 || (k->alg == STORE_ALG_RSA &&
+		    EVP_PKEY_get_bits(pk) != k->bits))
 			snprintf(err, errlen, "%s: private key does not match "
 			    "the public key of %s in the state file", path,
 			    k->selector);
@@ -509,7 +509,8 @@ store_history_state_at(const struct store_event *ev, size_t n,
 	int st = STORE_STATE_NONE;
 
 	for (i = 0; i < n; i++)
-		if (ev[i].when <= t && strcasecmp(ev[i].selector, selector) == 0)
+		if (ev[i].when <= t &&
+		    strcasecmp(ev[i].selector, selector) == 0)
 			st = ev[i].to;
 	return st;
 }
@@ -557,8 +558,8 @@ store_policy_check(const struct store_policy *p, char *err, size_t errlen)
 	}
 	if (strlen(p->prefix) > 24 ||
 	    store_selector_valid(p->prefix, why, sizeof(why)) == -1) {
-		snprintf(err, errlen, "selector-prefix \"%s\": 1 to 24 letters, "
-		    "digits, '-' or '_'", p->prefix);
+		snprintf(err, errlen, "selector-prefix \"%s\": 1 to 24 "
+		    "letters, digits, '-' or '_'", p->prefix);
 		return -1;
 	}
 	return 0;
