@@ -33,10 +33,12 @@
 # BENCH_SCALE (multiplies the message counts; default 1),
 # BENCH_MILTC_OPTS (more t/miltc options: "-R" opens a new milter
 # connection per SMTP session as Postfix does, "-k 10" sends ten messages
-# per session), KEYTURND_CMD
-# (a command running keyturnd in the foreground on $BENCH_DIR/keyturnd.sock
-# with the keys $BENCH_DIR/rsa.pem / ed.pem for example.com, selectors
-# "rsa" and "ed"), BENCH_KEEP=1 keeps the work directory.
+# per session), KEYTURND_SETUP (a shell command run once after the keys
+# $BENCH_DIR/rsa.pem and ed.pem exist, e.g. to build a keystore for
+# example.com with selectors "rsa" and "ed"), KEYTURND_CMD (a shell command
+# running keyturnd in the foreground, exec'd so that its pid is keyturnd's;
+# $BENCH_DIR is exported to both), KEYTURND_SOCKET (default
+# unix:$BENCH_DIR/keyturnd.sock), BENCH_KEEP=1 keeps the work directory.
 #
 # OpenDKIM runs with Mode s, Canonicalization relaxed/relaxed, its other
 # settings at their defaults, except RequireSafeKeys no (the work directory
@@ -297,8 +299,12 @@ all)
 		run opendkim-ed "unix:$W/opendkim-ed.sock" \
 		    opendkim -f -x "$W/opendkim-ed.conf"
 		if [ -n "${KEYTURND_CMD:-}" ]; then
-			# shellcheck disable=SC2086
-			run keyturnd "unix:$W/keyturnd.sock" $KEYTURND_CMD
+			if [ -n "${KEYTURND_SETUP:-}" ]; then
+				sh -c "$KEYTURND_SETUP" >&2 ||
+				    { echo "milter_bench: KEYTURND_SETUP failed" >&2; exit 1; }
+			fi
+			run keyturnd "${KEYTURND_SOCKET:-unix:$W/keyturnd.sock}" \
+			    sh -c "exec $KEYTURND_CMD"
 		fi
 	} | tee "$W/table"
 	rawcost_table
