@@ -202,6 +202,7 @@ audit_header(struct audit *a, const char *hdr)
 	return nsig;
 }
 
+/* cmd_audit - keyturn audit FILE|- */
 int
 cmd_audit(struct cli *c, int argc, char **argv)
 {

@@ -16,6 +16,7 @@
 	{ "json", no_argument, NULL, 'J' }, \
 	{ "help", no_argument, NULL, 'h' }
 
+/* cmd_init - keyturn init */
 int
 cmd_init(struct cli *c, int argc, char **argv)
 {
@@ -110,6 +111,7 @@ policy_args(struct cli *c, int argc, char **argv, struct store_policy *pol,
 	return CLI_OK;
 }
 
+/* cmd_domain_add - keyturn domain add DOMAIN [policy options] */
 int
 cmd_domain_add(struct cli *c, int argc, char **argv)
 {
@@ -134,6 +136,7 @@ cmd_domain_add(struct cli *c, int argc, char **argv)
 	return r;
 }
 
+/* cmd_domain_set - keyturn domain set DOMAIN policy options */
 int
 cmd_domain_set(struct cli *c, int argc, char **argv)
 {
@@ -183,8 +186,9 @@ domain_row(struct cli *c, const struct store_domain *d, int *first)
 	duration_format(p->rotate_after, rot, sizeof(rot));
 	duration_format(p->retire_after, ret, sizeof(ret));
 	if (!c->json) {
-		printf("%-30s %-12s %5d %6d %8s %8s %-10s %4zu\n", d->name, algs,
-		    p->bits, p->active_keys, rot, ret, p->prefix, d->nkeys);
+		printf("%-30s %-12s %5d %6d %8s %8s %-10s %4zu\n", d->name,
+		    algs, p->bits, p->active_keys, rot, ret, p->prefix,
+		    d->nkeys);
 		return;
 	}
 	cli_json_sep(first);
@@ -198,6 +202,7 @@ domain_row(struct cli *c, const struct store_domain *d, int *first)
 	printf(", \"keys\": %zu}", d->nkeys);
 }
 
+/* cmd_domain_list - keyturn domain list */
 int
 cmd_domain_list(struct cli *c, int argc, char **argv)
 {
@@ -233,6 +238,7 @@ cmd_domain_list(struct cli *c, int argc, char **argv)
 	return CLI_OK;
 }
 
+/* cmd_domain_remove - keyturn domain remove DOMAIN [--force] */
 int
 cmd_domain_remove(struct cli *c, int argc, char **argv)
 {

@@ -58,6 +58,7 @@ key_default_alg(struct store *s, const char *domain, enum store_alg *alg)
 	return CLI_OK;
 }
 
+/* cmd_key_new - keyturn key new DOMAIN [--algorithm A] [--bits N] ... */
 int
 cmd_key_new(struct cli *c, int argc, char **argv)
 {
@@ -107,6 +108,7 @@ cmd_key_new(struct cli *c, int argc, char **argv)
 	return r;
 }
 
+/* cmd_key_import - keyturn key import DOMAIN SELECTOR FILE.pem */
 int
 cmd_key_import(struct cli *c, int argc, char **argv)
 {
@@ -198,24 +200,48 @@ key_move(struct cli *c, int argc, char **argv, enum store_state to,
 	return r;
 }
 
+/* cmd_activate - keyturn activate DOMAIN SELECTOR [--force] */
 int
 cmd_activate(struct cli *c, int argc, char **argv)
 {
 	return key_move(c, argc, argv, STORE_ACTIVE, 1);
 }
 
+/* cmd_retire - keyturn retire DOMAIN SELECTOR */
 int
 cmd_retire(struct cli *c, int argc, char **argv)
 {
 	return key_move(c, argc, argv, STORE_RETIRING, 0);
 }
 
+/* cmd_revoke - keyturn revoke DOMAIN SELECTOR */
 int
 cmd_revoke(struct cli *c, int argc, char **argv)
 {
 	return key_move(c, argc, argv, STORE_REVOKED, 0);
 }
 
+/* key_warn_unsigned - say so when an algorithm has no active key left */
+static void
+key_warn_unsigned(struct store *s, const char *domain)
+{
+	struct store_domain *d;
+	char err[1024];
+	int a;
+
+	if ((d = store_domain_load(s, domain, 0, err, sizeof(err))) == NULL)
+		return;
+	for (a = 0; a < STORE_NALGS; a++)
+		if ((d->policy.algs & STORE_ALGBIT(a)) &&
+		    store_domain_count(d, a, STORE_ACTIVE) == 0)
+			fprintf(stderr, "keyturn: warning: %s has no active %s "
+			    "key now and no ready standby: create one (keyturn "
+			    "key new %s), publish it and activate it\n", domain,
+			    store_alg_name(a), domain);
+	store_domain_free(d);
+}
+
+/* cmd_compromised - keyturn compromised DOMAIN SELECTOR */
 int
 cmd_compromised(struct cli *c, int argc, char **argv)
 {
@@ -237,6 +263,8 @@ cmd_compromised(struct cli *c, int argc, char **argv)
 		    "now (keyturn dns %s)\n", argv[optind + 1], domain, domain);
 		if (promoted[0] != '\0')
 			printf("standby key %s is active now\n", promoted);
+		else
+			key_warn_unsigned(s, domain);
 	}
 	free(domain);
 	store_close(s);

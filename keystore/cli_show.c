@@ -96,6 +96,7 @@ list_row(struct cli *c, const struct store_domain *d,
 	printf("}");
 }
 
+/* cmd_list - keyturn list [DOMAIN] */
 int
 cmd_list(struct cli *c, int argc, char **argv)
 {
@@ -137,7 +138,8 @@ static void
 dns_row(struct cli *c, int zone, const struct store_domain *d,
     const struct store_key *k, int *first)
 {
-	char *name = cli_dns_name(k->selector, d->name), *txt = store_key_txt(k);
+	char *name = cli_dns_name(k->selector, d->name);
+	char *txt = store_key_txt(k);
 
 	if (c->json) {
 		cli_json_sep(first);
@@ -160,6 +162,7 @@ dns_row(struct cli *c, int zone, const struct store_domain *d,
 	free(txt);
 }
 
+/* cmd_dns - keyturn dns [DOMAIN] [--zone] */
 int
 cmd_dns(struct cli *c, int argc, char **argv)
 {
@@ -198,6 +201,7 @@ cmd_dns(struct cli *c, int argc, char **argv)
 	return CLI_OK;
 }
 
+/* cmd_pubkey - keyturn pubkey DOMAIN SELECTOR */
 int
 cmd_pubkey(struct cli *c, int argc, char **argv)
 {
@@ -256,6 +260,7 @@ history_row(struct cli *c, const struct store_event *e, int *first)
 	printf("}");
 }
 
+/* cmd_history - keyturn history DOMAIN [SELECTOR] */
 int
 cmd_history(struct cli *c, int argc, char **argv)
 {

@@ -42,6 +42,7 @@ cli_fail(const char *fmt, ...)
 	return CLI_FAIL;
 }
 
+/* cli_open - open the keystore, or say why not on stderr */
 struct store *
 cli_open(struct cli *c, int rdonly)
 {
@@ -86,6 +87,7 @@ cli_getopt(struct cli *c, int argc, char **argv, const char *shortopts,
 	}
 }
 
+/* cli_lower - domain names are stored lowercase */
 char *
 cli_lower(const char *s)
 {
@@ -113,6 +115,7 @@ cli_age(long long secs, char *buf, size_t len)
 	return buf;
 }
 
+/* cli_json_str - a JSON string literal */
 void
 cli_json_str(FILE *f, const char *s)
 {
@@ -130,6 +133,7 @@ cli_json_str(FILE *f, const char *s)
 	fputc('"', f);
 }
 
+/* cli_json_sep - the comma between array elements */
 void
 cli_json_sep(int *first)
 {
@@ -138,6 +142,7 @@ cli_json_sep(int *first)
 	*first = 0;
 }
 
+/* cli_dns_name - the owner name of a key record */
 char *
 cli_dns_name(const char *selector, const char *domain)
 {
@@ -160,6 +165,7 @@ cli_zone_line(FILE *f, const char *name, const char *value)
 	fputc('\n', f);
 }
 
+/* cli_parse_int - a bounded integer option (strtonum) */
 int
 cli_parse_int(const char *opt, const char *s, int min, int max, int *out)
 {

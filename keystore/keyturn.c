@@ -118,6 +118,7 @@ find(int argc, char **argv, int *words)
 	return NULL;
 }
 
+/* main - global options, keystore, then one command of the table */
 int
 main(int argc, char **argv)
 {
@@ -129,7 +130,7 @@ main(int argc, char **argv)
 	struct cli c = { NULL, NULL, 0, 0, NULL, NULL };
 	const struct cli_cmd *cmd;
 	char name[64];
-	int ch, words, r;
+	int ch, words, r, owned;
 
 	log_init("keyturn", 1, LOG_WARNING);
 	while ((ch = getopt_long(argc, argv, "+c:K:h", opts, NULL)) != -1) {
@@ -155,9 +156,13 @@ main(int argc, char **argv)
 	c.cmdname = name;
 	c.usage = cmd->usage;
 	c.now = time(NULL);
+	owned = c.keystore == NULL;
 	if ((r = keystore_dir(&c)) != CLI_OK)
 		return r;
 	/* the command sees argv[0] = its last word, options after it */
 	optind = 0;
-	return cmd->fn(&c, argc - words + 1, argv + words - 1);
+	r = cmd->fn(&c, argc - words + 1, argv + words - 1);
+	if (owned)
+		free((char *)c.keystore);
+	return r;
 }

@@ -31,12 +31,14 @@ static const char *const store_states[STORE_NSTATES] = {
 };
 static const char *const store_algs[STORE_NALGS] = { "rsa", "ed25519" };
 
+/* store_alg_name - the spelling used in files, selectors and output */
 const char *
 store_alg_name(enum store_alg a)
 {
 	return (unsigned)a < STORE_NALGS ? store_algs[a] : "?";
 }
 
+/* store_alg_parse - "rsa" or "ed25519", as files and options spell them */
 int
 store_alg_parse(const char *s, enum store_alg *a)
 {
@@ -50,6 +52,7 @@ store_alg_parse(const char *s, enum store_alg *a)
 	return -1;
 }
 
+/* store_state_name - the spelling used in files and output; "-" for none */
 const char *
 store_state_name(int s)
 {
@@ -58,6 +61,7 @@ store_state_name(int s)
 	return (unsigned)s < STORE_NSTATES ? store_states[s] : "?";
 }
 
+/* store_state_parse - exact lowercase names only: files stay canonical */
 int
 store_state_parse(const char *s, enum store_state *st)
 {
@@ -83,6 +87,7 @@ store_time_format(time_t t, char *buf, size_t len)
 	return buf;
 }
 
+/* store_time_parse - the inverse of store_time_format, nothing looser */
 int
 store_time_parse(const char *s, time_t *t)
 {
@@ -109,6 +114,7 @@ store_path(const struct store *s, const char *a, const char *b,
 	return xasprintf("%s/%s/%s/%s", s->dir, a, b, c);
 }
 
+/* store_domain_path - where another module keeps its own file for a domain */
 char *
 store_domain_path(const struct store *s, const char *domain,
     const char *file)
@@ -116,6 +122,7 @@ store_domain_path(const struct store *s, const char *domain,
 	return store_path(s, domain, file, NULL);
 }
 
+/* store_dir - the keystore directory, for messages */
 const char *
 store_dir(const struct store *s)
 {
@@ -126,7 +133,7 @@ store_dir(const struct store *s)
 int
 store_init(const char *dir, char *err, size_t errlen)
 {
-	struct store s = { (char *)dir, 0, -1, 0 };
+	struct store s = { (char *)dir, 0, -1, 0, geteuid() };
 	char *p;
 	int r;
 
@@ -145,7 +152,7 @@ store_init(const char *dir, char *err, size_t errlen)
 		free(p);
 		return -1;
 	}
-	if (sfile_check_dir(dir, err, errlen) == -1) {
+	if (sfile_check_dir(s.owner, dir, err, errlen) == -1) {
 		free(p);
 		return -1;
 	}
@@ -177,7 +184,8 @@ store_check_version(struct store *s, char *err, size_t errlen)
 	char *end;
 	int r;
 
-	r = sfile_read(p, SFILE_OPTIONAL, &buf, &len, NULL, err, errlen);
+	r = sfile_read(s->owner, p, SFILE_OPTIONAL, &buf, &len, NULL, err,
+	    errlen);
 	if (r == -2)
 		snprintf(err, errlen, "%s: not a keystore (no %s): create one "
 		    "with keyturn init", s->dir, STORE_VERSION_FILE);
@@ -206,14 +214,23 @@ store_check_version(struct store *s, char *err, size_t errlen)
 	return 0;
 }
 
+/* store_open - open a keystore owned by the user running this process */
 struct store *
 store_open(const char *dir, int flags, char *err, size_t errlen)
+{
+	return store_open_owner(dir, flags, geteuid(), err, errlen);
+}
+
+/* store_open_owner - open after checking owner, mode and format version */
+struct store *
+store_open_owner(const char *dir, int flags, uid_t owner, char *err,
+    size_t errlen)
 {
 	struct store *s;
 
 	err[0] = '\0';
-	if (sfile_check_dir(dir, err, errlen) == -1) {
-		if (errno == ENOENT)
+	if (sfile_check_dir(owner, dir, err, errlen) == -1) {
+		if (access(dir, F_OK) == -1 && errno == ENOENT)
 			snprintf(err, errlen, "%s: no such keystore: create it "
 			    "with keyturn init, or name another with -K DIR",
 			    dir);
@@ -223,6 +240,7 @@ store_open(const char *dir, int flags, char *err, size_t errlen)
 	s->dir = xstrdup(dir);
 	s->flags = flags;
 	s->lockfd = -1;
+	s->owner = owner;
 	if (store_check_version(s, err, errlen) == -1) {
 		store_close(s);
 		return NULL;
@@ -237,6 +255,7 @@ store_open(const char *dir, int flags, char *err, size_t errlen)
 	return s;
 }
 
+/* store_close - drop the lock file and the handle */
 void
 store_close(struct store *s)
 {
@@ -282,6 +301,7 @@ store_lock(struct store *s, char *err, size_t errlen)
 	return 0;
 }
 
+/* store_unlock - release the lock when the outermost holder is done */
 void
 store_unlock(struct store *s)
 {
@@ -299,7 +319,8 @@ store_generation(struct store *s)
 	size_t len;
 	uint64_t g = 0;
 
-	if (sfile_read(p, 0, &buf, &len, NULL, err, sizeof(err)) == 0) {
+	if (sfile_read(s->owner, p, 0, &buf, &len, NULL, err,
+	    sizeof(err)) == 0) {
 		g = strtoull(buf, NULL, 10);
 		free(buf);
 	}

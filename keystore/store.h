@@ -49,7 +49,7 @@
 #include <openssl/evp.h>
 
 #define STORE_FORMAT		1	/* keyturn.keystore version */
-#define STORE_MAX_ACTIVE	3	/* active keys per domain and algorithm */
+#define STORE_MAX_ACTIVE	3	/* active keys per domain and alg. */
 #define STORE_SELECTOR_MAX	63	/* one DNS label */
 #define STORE_DOMAIN_MAX	253
 #define STORE_PREFIX_MAX	32
@@ -102,7 +102,7 @@ struct store_policy {
 	int		 bits;		/* RSA bits of new keys */
 	int		 active_keys;	/* 1-3 per algorithm */
 	long long	 rotate_after;	/* seconds an active key signs */
-	long long	 retire_after;	/* seconds a retiring key stays published */
+	long long	 retire_after;	/* seconds retiring keys stay in DNS */
 	char		 prefix[STORE_PREFIX_MAX + 1];	/* selector prefix */
 };
 
@@ -142,6 +142,13 @@ struct store;
 int		 store_init(const char *dir, char *err, size_t errlen);
 struct store	*store_open(const char *dir, int flags, char *err,
 		    size_t errlen);
+/*
+ * store_open_owner - the same for a keystore owned by another user: the
+ * daemon, started as root, loads the keys of its unprivileged user's
+ * keystore before it drops privileges. Writes must be made as the owner.
+ */
+struct store	*store_open_owner(const char *dir, int flags, uid_t owner,
+		    char *err, size_t errlen);
 void		 store_close(struct store *);
 const char	*store_dir(const struct store *);
 
@@ -181,6 +188,7 @@ int		 store_domain_count(const struct store_domain *, enum store_alg,
  * Snapshots. store_set_load parses every domain; store_set_reload shares
  * the domains of old that did not change (*nparsed: how many it parsed).
  * Any domain that fails fails the whole set: the caller keeps the old one.
+ * A reload must use the flags the old set was loaded with.
  */
 struct store_set *store_set_load(struct store *, int flags, char *err,
 		    size_t errlen);
@@ -206,8 +214,8 @@ int		 store_domain_add(struct store *, const char *name,
 int		 store_domain_set(struct store *, const char *name,
 		    const struct store_policy *, time_t now, char *err,
 		    size_t errlen);
-int		 store_domain_remove(struct store *, const char *name, int force,
-		    time_t now, char *err, size_t errlen);
+int		 store_domain_remove(struct store *, const char *name,
+		    int force, time_t now, char *err, size_t errlen);
 /* store_domain_valid - a DNS name keyturn will store; 0 or -1 */
 int		 store_domain_valid(const char *name, char *err, size_t errlen);
 
@@ -226,12 +234,12 @@ struct store_change {
 	const char	*selector;
 	enum store_state from;
 	enum store_state to;
-	const char	*reason;	/* "policy: ...", "operator: ...", "dns: ..." */
+	const char	*reason;	/* "policy: ...", "dns: ...", ... */
 };
 
 int		 store_apply(struct store *, const char *domain,
-		    const struct store_change *, size_t n, time_t now, int flags,
-		    char *err, size_t errlen);
+		    const struct store_change *, size_t n, time_t now,
+		    int flags, char *err, size_t errlen);
 /* store_transition_ok - is from -> to legal? 0, or -1 and *why */
 int		 store_transition_ok(enum store_state from, enum store_state to,
 		    int flags, const char **why);
@@ -297,8 +305,8 @@ time_t		 store_key_planned(const struct store_domain *,
 struct store_event {
 	time_t		 when;
 	char		 selector[STORE_SELECTOR_MAX + 1];
-	int		 from;		/* enum store_state or STORE_STATE_NONE */
-	int		 to;		/* enum store_state or STORE_STATE_NONE */
+	int		 from;		/* a store_state or STORE_STATE_NONE */
+	int		 to;		/* a store_state or STORE_STATE_NONE */
 	char		*reason;
 };
 

@@ -29,14 +29,17 @@ struct store {
 	int	 flags;
 	int	 lockfd;
 	int	 lockdepth;
+	uid_t	 owner;		/* every file and directory belongs to it */
 };
 
 /* storefile.c: files, modes, atomic replacement */
 #define SFILE_SECRET	0x01	/* a private key: no group/other bits at all */
 #define SFILE_OPTIONAL	0x02	/* a missing file is not an error (-2) */
-int	 sfile_read(const char *path, int flags, char **buf, size_t *len,
+int	 sfile_read(uid_t owner, const char *path, int flags, char **buf,
+	    size_t *len,
 	    struct stat *st, char *err, size_t errlen);
-int	 sfile_check_dir(const char *path, char *err, size_t errlen);
+int	 sfile_check_dir(uid_t owner, const char *path, char *err,
+	    size_t errlen);
 int	 sfile_fsync_dir(const char *dir, char *err, size_t errlen);
 int	 sfile_mkdir(const char *path, char *err, size_t errlen);
 void	 sfile_rmtree(const char *path);
@@ -71,8 +74,10 @@ int	 skey_describe(EVP_PKEY *, enum store_alg *, int *bits, char *err,
 int	 skey_pem(EVP_PKEY *, char **pem, size_t *len, char *err,
 	    size_t errlen);
 int	 skey_key_pub(struct store_key *, char *err, size_t errlen);
+EVP_PKEY *skey_load(const char *name, const char *buf, size_t len,
+	    enum store_alg, char *err, size_t errlen);
 EVP_PKEY *skey_parse(const char *name, const char *buf, size_t len,
-	    char *err, size_t errlen);
+	    int validate, char *err, size_t errlen);
 
 /* storewrite.c */
 int	 swrite_commit(struct store *, struct store_domain *, char **lines,

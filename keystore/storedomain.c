@@ -48,7 +48,8 @@ sdom_old_history(struct store *s, const char *name, size_t *len, char *err,
 	char *buf;
 	int r;
 
-	r = sfile_read(path, SFILE_OPTIONAL, &buf, len, NULL, err, errlen);
+	r = sfile_read(s->owner, path, SFILE_OPTIONAL, &buf, len, NULL, err,
+	    errlen);
 	free(path);
 	if (r == -2) {
 		*len = strlen(SFMT_HISTORY_HEADER);
@@ -85,14 +86,16 @@ sdom_build(struct store *s, const char *dir, const char *name,
 	if (r == 0) {
 		text = sfmt_policy(pol);
 		p = xasprintf("%s/%s", dir, STORE_POLICY);
-		r = store_file_replace(p, text, strlen(text), 0600, err, errlen);
+		r = store_file_replace(p, text, strlen(text), 0600, err,
+		    errlen);
 		free(p);
 		free(text);
 	}
 	if (r == 0) {
 		text = sfmt_state(&d);
 		p = xasprintf("%s/%s", dir, STORE_STATE);
-		r = store_file_replace(p, text, strlen(text), 0600, err, errlen);
+		r = store_file_replace(p, text, strlen(text), 0600, err,
+		    errlen);
 		free(p);
 		free(text);
 	}
@@ -112,8 +115,8 @@ sdom_add_locked(struct store *s, const char *name,
 	keys = store_path(s, tname, STORE_KEYS, NULL);
 	old = store_path(s, STORE_REMOVED_DIR, name, NULL);
 	if (access(dir, F_OK) == 0) {
-		snprintf(err, errlen, "domain %s already exists (change it with "
-		    "keyturn domain set)", name);
+		snprintf(err, errlen, "domain %s already exists (change it "
+		    "with keyturn domain set)", name);
 		goto out;
 	}
 	sfile_rmtree(tmp);	/* an earlier attempt that crashed */
@@ -140,6 +143,7 @@ out:
 	return r;
 }
 
+/* store_domain_add - a domain appears whole (built aside) or not at all */
 int
 store_domain_add(struct store *s, const char *name,
     const struct store_policy *pol, time_t now, char *err, size_t errlen)
@@ -155,6 +159,7 @@ store_domain_add(struct store *s, const char *name,
 	return r;
 }
 
+/* store_domain_set - a policy change, recorded in the history too */
 int
 store_domain_set(struct store *s, const char *name,
     const struct store_policy *pol, time_t now, char *err, size_t errlen)
@@ -252,6 +257,7 @@ out:
 	return r;
 }
 
+/* store_domain_remove - never stop signing by accident; keep history */
 int
 store_domain_remove(struct store *s, const char *name, int force, time_t now,
     char *err, size_t errlen)

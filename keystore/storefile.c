@@ -28,16 +28,16 @@
 
 /* sfile_check_stat - owner and mode rules shared by files and directories */
 static int
-sfile_check_stat(const char *path, const struct stat *st, int secret,
-    char *err, size_t errlen)
+sfile_check_stat(uid_t owner, const char *path, const struct stat *st,
+    int secret, char *err, size_t errlen)
 {
 	mode_t bad = secret ? 077 : 022;
 
-	if (st->st_uid != geteuid()) {
+	if (st->st_uid != owner) {
 		snprintf(err, errlen, "%s: owned by uid %lu, not by uid %lu "
 		    "that runs keyturn: run as the keystore's owner or chown "
 		    "it", path, (unsigned long)st->st_uid,
-		    (unsigned long)geteuid());
+		    (unsigned long)owner);
 		return -1;
 	}
 	if (st->st_mode & bad) {
@@ -53,7 +53,7 @@ sfile_check_stat(const char *path, const struct stat *st, int secret,
 
 /* sfile_check_dir - a keystore directory: ours, 0700 */
 int
-sfile_check_dir(const char *path, char *err, size_t errlen)
+sfile_check_dir(uid_t owner, const char *path, char *err, size_t errlen)
 {
 	struct stat st;
 
@@ -65,7 +65,7 @@ sfile_check_dir(const char *path, char *err, size_t errlen)
 		snprintf(err, errlen, "%s: not a directory", path);
 		return -1;
 	}
-	return sfile_check_stat(path, &st, 1, err, errlen);
+	return sfile_check_stat(owner, path, &st, 1, err, errlen);
 }
 
 /* sfile_read_fd - the whole file into a NUL-terminated buffer */
@@ -100,7 +100,7 @@ sfile_read_fd(const char *path, int fd, size_t size, char **buf, size_t *len,
  * -2 when it does not exist and SFILE_OPTIONAL
  */
 int
-sfile_read(const char *path, int flags, char **buf, size_t *len,
+sfile_read(uid_t owner, const char *path, int flags, char **buf, size_t *len,
     struct stat *stp, char *err, size_t errlen)
 {
 	struct stat st;
@@ -128,7 +128,7 @@ sfile_read(const char *path, int flags, char **buf, size_t *len,
 		close(fd);
 		return -1;
 	}
-	if (sfile_check_stat(path, &st, flags & SFILE_SECRET, err,
+	if (sfile_check_stat(owner, path, &st, flags & SFILE_SECRET, err,
 	    errlen) == -1) {
 		close(fd);
 		return -1;

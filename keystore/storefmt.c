@@ -197,6 +197,7 @@ policy_line(struct lines *l, struct store_policy *pol, unsigned *seen,
 	return 0;
 }
 
+/* sfmt_policy_parse - every keyword once, then the whole policy checked */
 int
 sfmt_policy_parse(const char *path, const char *buf, size_t len,
     struct store_policy *pol, char *err, size_t errlen)
@@ -229,6 +230,7 @@ sfmt_policy_parse(const char *path, const char *buf, size_t len,
 	return 0;
 }
 
+/* sfmt_policy - the canonical policy text, one keyword per line */
 char *
 sfmt_policy(const struct store_policy *pol)
 {
@@ -387,6 +389,7 @@ state_keys(struct lines *l, struct store_domain *d, char *err, size_t errlen)
 	return 0;
 }
 
+/* sfmt_state_parse - header, counters, keys, "end N": truncation shows */
 int
 sfmt_state_parse(const char *path, const char *buf, size_t len,
     struct store_domain *d, char *err, size_t errlen)
@@ -412,6 +415,7 @@ sfmt_state_parse(const char *path, const char *buf, size_t len,
 	return 0;
 }
 
+/* sfmt_state - the canonical state text; sfmt_state_parse reads it back */
 char *
 sfmt_state(const struct store_domain *d)
 {
@@ -439,6 +443,7 @@ sfmt_state(const struct store_domain *d)
 
 /* ---- history ---- */
 
+/* sfmt_event - one history line; control characters in a reason become "?" */
 char *
 sfmt_event(time_t when, const char *selector, int from, int to,
     const char *reason)
@@ -502,6 +507,7 @@ event_line(struct lines *l, struct store_event *ev, char *err, size_t errlen)
 	return 0;
 }
 
+/* sfmt_history_parse - every line, or file:line of the first bad one */
 int
 sfmt_history_parse(const char *path, const char *buf, size_t len,
     struct store_event **evp, size_t *np, char *err, size_t errlen)

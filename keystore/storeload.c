@@ -24,6 +24,7 @@
 #include "store_int.h"
 #include "xmalloc.h"
 
+/* sload_new - a domain with one reference, to be filled by the loader */
 struct store_domain *
 sload_new(void)
 {
@@ -45,19 +46,20 @@ sload_key(struct store *s, const char *domain, struct store_key *k,
 
 	path = store_path(s, domain, STORE_KEYS, file);
 	free(file);
-	if (sfile_read(path, SFILE_SECRET, &buf, &len, NULL, err,
+	if (sfile_read(s->owner, path, SFILE_SECRET, &buf, &len, NULL, err,
 	    errlen) != 0) {
 		free(path);
 		return -1;
 	}
-	pk = skey_parse(path, buf, len, err, errlen);
+	pk = skey_load(path, buf, len, k->alg, err, errlen);
 	sfile_wipe_free(buf, len + 1);
 	if (pk == NULL) {
 		free(path);
 		return -1;
 	}
 	if (store_pkey_pub(pk, &spki, &p, err, errlen) == 0) {
-		if (strcmp(spki, k->spki) != 0)
+		if (strcmp(spki, k->spki) != 0 || (k->alg == STORE_ALG_RSA &&
+		    EVP_PKEY_get_bits(pk) != k->bits))
 			snprintf(err, errlen, "%s: private key does not match "
 			    "the public key of %s in the state file", path,
 			    k->selector);
@@ -85,7 +87,7 @@ sload_file(struct store *s, struct store_domain *d, int which, char *err,
 	struct stat st;
 	int r;
 
-	if (sfile_read(path, 0, &buf, &len, &st, err, errlen) != 0) {
+	if (sfile_read(s->owner, path, 0, &buf, &len, &st, err, errlen) != 0) {
 		free(path);
 		return -1;
 	}
@@ -113,7 +115,7 @@ sload_keys(struct store *s, struct store_domain *d, int flags, char *err,
 
 	if (flags & (STORE_KEYS_ACTIVE | STORE_KEYS_ALL)) {
 		kdir = store_path(s, d->name, STORE_KEYS, NULL);
-		r = sfile_check_dir(kdir, err, errlen);
+		r = sfile_check_dir(s->owner, kdir, err, errlen);
 		free(kdir);
 		if (r == -1)
 			return -1;
@@ -143,7 +145,7 @@ sload_domain(struct store *s, const char *name, int flags, int with_policy,
 	char *dir = store_path(s, name, NULL, NULL);
 
 	d->name = xstrdup(name);
-	if (sfile_check_dir(dir, err, errlen) == -1 ||
+	if (sfile_check_dir(s->owner, dir, err, errlen) == -1 ||
 	    (with_policy && sload_file(s, d, 0, err, errlen) == -1) ||
 	    sload_file(s, d, 1, err, errlen) == -1 ||
 	    sload_keys(s, d, flags, err, errlen) == -1) {
@@ -158,6 +160,7 @@ sload_domain(struct store *s, const char *name, int flags, int with_policy,
 	return d;
 }
 
+/* store_domain_load - a domain as readers see it; retried on a race */
 struct store_domain *
 store_domain_load(struct store *s, const char *name, int flags, char *err,
     size_t errlen)
@@ -184,6 +187,7 @@ store_domain_load(struct store *s, const char *name, int flags, char *err,
 	return d;
 }
 
+/* store_domain_ref - share a loaded domain with another snapshot */
 struct store_domain *
 store_domain_ref(struct store_domain *d)
 {
@@ -191,6 +195,7 @@ store_domain_ref(struct store_domain *d)
 	return d;
 }
 
+/* store_domain_free - drop a reference; the last one frees everything */
 void
 store_domain_free(struct store_domain *d)
 {
@@ -222,6 +227,7 @@ sload_same(const struct store_domain *d, const char *path, int which)
 	    st.st_mtim.tv_nsec == d->st_mtim[which].tv_nsec;
 }
 
+/* store_domain_changed - two stats: lets a reload skip a domain */
 int
 store_domain_changed(struct store *s, const struct store_domain *d)
 {
@@ -234,6 +240,7 @@ store_domain_changed(struct store *s, const struct store_domain *d)
 	return changed;
 }
 
+/* store_domain_key - selectors compare without case, as DNS labels do */
 const struct store_key *
 store_domain_key(const struct store_domain *d, const char *selector)
 {
@@ -245,6 +252,7 @@ store_domain_key(const struct store_domain *d, const char *selector)
 	return NULL;
 }
 
+/* store_domain_count - for the active limit and the standby rules */
 int
 store_domain_count(const struct store_domain *d, enum store_alg alg,
     enum store_state st)
@@ -258,6 +266,7 @@ store_domain_count(const struct store_domain *d, enum store_alg alg,
 	return n;
 }
 
+/* sload_strcmp - qsort order of domain names, also bsearch order */
 static int
 sload_strcmp(const void *a, const void *b)
 {
@@ -280,6 +289,7 @@ sload_is_dir(struct store *s, const struct dirent *de)
 	return r;
 }
 
+/* store_domain_names - every domain; dot names are the keystore's own */
 int
 store_domain_names(struct store *s, char ***namesp, size_t *np, char *err,
     size_t errlen)
@@ -308,6 +318,7 @@ store_domain_names(struct store *s, char ***namesp, size_t *np, char *err,
 	return 0;
 }
 
+/* store_names_free - free what store_domain_names returned */
 void
 store_names_free(char **names, size_t n)
 {
@@ -320,6 +331,7 @@ store_names_free(char **names, size_t n)
 
 /* ---- snapshots ---- */
 
+/* store_set_load - a first snapshot: a reload with nothing to share */
 struct store_set *
 store_set_load(struct store *s, int flags, char *err, size_t errlen)
 {
@@ -338,6 +350,7 @@ sload_old(struct store *s, const struct store_set *old, const char *name)
 	return store_domain_ref((struct store_domain *)d);
 }
 
+/* store_set_reload - a snapshot sharing every unchanged domain of old */
 struct store_set *
 store_set_reload(struct store *s, const struct store_set *old, int flags,
     size_t *nparsed, char *err, size_t errlen)
@@ -373,12 +386,14 @@ store_set_reload(struct store *s, const struct store_set *old, int flags,
 	return set;
 }
 
+/* sload_find_cmp - bsearch comparison of a name with a domain */
 static int
 sload_find_cmp(const void *key, const void *elt)
 {
 	return strcmp(key, (*(struct store_domain *const *)elt)->name);
 }
 
+/* store_set_find - the domain of a name in a snapshot, by binary search */
 const struct store_domain *
 store_set_find(const struct store_set *set, const char *domain)
 {
@@ -389,6 +404,7 @@ store_set_find(const struct store_set *set, const char *domain)
 	return d ? *d : NULL;
 }
 
+/* store_set_free - drop the snapshot's reference on each domain */
 void
 store_set_free(struct store_set *set)
 {
@@ -414,7 +430,8 @@ sload_history_removed(struct store *s, const char *domain,
 	size_t len;
 	int r;
 
-	r = sfile_read(path, SFILE_OPTIONAL, &buf, &len, NULL, err, errlen);
+	r = sfile_read(s->owner, path, SFILE_OPTIONAL, &buf, &len, NULL, err,
+	    errlen);
 	if (r == -2)
 		snprintf(err, errlen, "no domain %s in %s, and no history of "
 		    "one", domain, s->dir);
@@ -435,7 +452,7 @@ sload_history_committed(struct store *s, const struct store_domain *d,
 	size_t len;
 	int r = -1;
 
-	if (sfile_read(path, 0, &buf, &len, NULL, err, errlen) != 0) {
+	if (sfile_read(s->owner, path, 0, &buf, &len, NULL, err, errlen) != 0) {
 		free(path);
 		return -1;
 	}
@@ -451,6 +468,7 @@ sload_history_committed(struct store *s, const struct store_domain *d,
 	return r;
 }
 
+/* store_history_load - the committed history of a domain, live or removed */
 int
 store_history_load(struct store *s, const char *domain,
     struct store_event **ev, size_t *n, char *err, size_t errlen)
@@ -471,6 +489,7 @@ store_history_load(struct store *s, const char *domain,
 	return r;
 }
 
+/* store_history_free - free what store_history_load returned */
 void
 store_history_free(struct store_event *ev, size_t n)
 {
@@ -481,6 +500,7 @@ store_history_free(struct store_event *ev, size_t n)
 	free(ev);
 }
 
+/* store_history_state_at - replay the history of one selector up to time t */
 int
 store_history_state_at(const struct store_event *ev, size_t n,
     const char *selector, time_t t)
@@ -489,13 +509,15 @@ store_history_state_at(const struct store_event *ev, size_t n,
 	int st = STORE_STATE_NONE;
 
 	for (i = 0; i < n; i++)
-		if (ev[i].when <= t && strcasecmp(ev[i].selector, selector) == 0)
+		if (ev[i].when <= t &&
+		    strcasecmp(ev[i].selector, selector) == 0)
 			st = ev[i].to;
 	return st;
 }
 
 /* ---- policy ---- */
 
+/* store_policy_default - the policy of a domain added without options */
 void
 store_policy_default(struct store_policy *p)
 {
@@ -508,6 +530,7 @@ store_policy_default(struct store_policy *p)
 	strlcpy(p->prefix, "kt", sizeof(p->prefix));
 }
 
+/* store_policy_check - the bounds files and options must respect */
 int
 store_policy_check(const struct store_policy *p, char *err, size_t errlen)
 {
@@ -535,8 +558,8 @@ store_policy_check(const struct store_policy *p, char *err, size_t errlen)
 	}
 	if (strlen(p->prefix) > 24 ||
 	    store_selector_valid(p->prefix, why, sizeof(why)) == -1) {
-		snprintf(err, errlen, "selector-prefix \"%s\": 1 to 24 letters, "
-		    "digits, '-' or '_'", p->prefix);
+		snprintf(err, errlen, "selector-prefix \"%s\": 1 to 24 "
+		    "letters, digits, '-' or '_'", p->prefix);
 		return -1;
 	}
 	return 0;

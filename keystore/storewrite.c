@@ -109,6 +109,7 @@ swrite_begin(struct store *s, const char *domain, char *err, size_t errlen)
 	return d;
 }
 
+/* swrite_end - release what swrite_begin took */
 static void
 swrite_end(struct store *s, struct store_domain *d)
 {
@@ -116,6 +117,7 @@ swrite_end(struct store *s, struct store_domain *d)
 	store_unlock(s);
 }
 
+/* swrite_lines_free - free history lines once written */
 static void
 swrite_lines_free(char **lines, size_t n)
 {
@@ -128,6 +130,7 @@ swrite_lines_free(char **lines, size_t n)
 
 /* ---- transitions ---- */
 
+/* store_transition_ok - the lifecycle rules, a pure function */
 int
 store_transition_ok(enum store_state from, enum store_state to, int flags,
     const char **why)
@@ -253,6 +256,7 @@ swrite_apply(struct store *s, struct store_domain *d,
 	return r;
 }
 
+/* store_apply - one atomic write of a set of transitions */
 int
 store_apply(struct store *s, const char *domain,
     const struct store_change *c, size_t n, time_t now, int flags, char *err,
@@ -283,6 +287,7 @@ swrite_standby(const struct store_domain *d, enum store_alg alg)
 	return best;
 }
 
+/* store_compromised - revoke now; promote the standby in the same write */
 int
 store_compromised(struct store *s, const char *domain, const char *selector,
     time_t now, const char *reason, char *promoted, size_t promotedlen,
@@ -392,7 +397,7 @@ swrite_key_file(struct store *s, const char *domain, const char *sel,
 	int r;
 
 	dir = store_path(s, domain, STORE_KEYS, NULL);
-	r = sfile_check_dir(dir, err, errlen);
+	r = sfile_check_dir(s->owner, dir, err, errlen);
 	free(dir);
 	if (r == -1 || skey_pem(pk, &pem, &len, err, errlen) == -1)
 		return -1;
@@ -467,6 +472,7 @@ swrite_policy_allows(struct store *s, const char *domain, enum store_alg alg,
 	return r;
 }
 
+/* store_key_new - generate outside the lock, then name and store under it */
 int
 store_key_new(struct store *s, const char *domain, enum store_alg alg,
     int bits, const char *selector, time_t now, const char *reason,
@@ -507,11 +513,12 @@ swrite_read_pem(const char *path, char *err, size_t errlen)
 		explicit_bzero(buf, sizeof(buf));
 		return NULL;
 	}
-	pk = skey_parse(path, buf, len, err, errlen);
+	pk = skey_parse(path, buf, len, 1, err, errlen);
 	explicit_bzero(buf, sizeof(buf));
 	return pk;
 }
 
+/* store_key_import - an operator's key, fully validated, stored as PKCS#8 */
 int
 store_key_import(struct store *s, const char *domain, const char *selector,
     const char *pemfile, time_t now, const char *reason, char *err,

@@ -523,10 +523,14 @@ static const struct damage damages[] = {
 	{ "keys/kt-202611-ed.pem", "openssl genpkey -algorithm ed25519 "
 	    "-out keys/kt-202611-ed.pem", "does not match" },
 	{ "keys/kt-202611-ed.pem", "echo garbage > keys/kt-202611-ed.pem",
-	    "not a PEM private key" },
+	    "not a PKCS#8 PEM ed25519 private key" },
 	{ "keys", "chmod 755 keys", "keys: mode 0755" },
 	{ ".", "chmod 750 .", "mode 0750" },
 	{ "history", "truncate -s 40 history", "truncated" },
+	{ "history", "sed -i '3s/ pending / pendingx /' history",
+	    "history:3: bad time, selector or state" },
+	{ "history", "sed -i '1s/1/2/' history",
+	    "history:1: expected \"keyturn-history 1\"" },
 };
 
 /* file_text - the content of a file, "" when it is missing */
@@ -612,6 +616,42 @@ START_TEST(test_keystore_open)
 	ck_assert_int_eq(system(cmd), 0);
 	s = store_open(ks_dir, 0, err, sizeof(err));
 	ck_assert_ptr_nonnull(s);
+	ks_done(s);
+}
+END_TEST
+
+/* root (the daemon before it drops privileges) reads a user's keystore */
+START_TEST(test_open_owner)
+{
+	struct store *s = ks_new(), *r;
+	struct store_domain *d;
+	char sel[64], cmd[256];
+
+	dom_add(s, "example.org", STORE_ALGBIT(ED));
+	key_in(s, "example.org", STORE_ACTIVE, sel);
+	if (geteuid() != 0) {	/* chown needs root */
+		ks_done(s);
+		return;
+	}
+	snprintf(cmd, sizeof(cmd), "chown -R 65534 %s", ks_dir);
+	ck_assert_int_eq(system(cmd), 0);
+	ck_assert_ptr_null(store_open(ks_dir, STORE_RDONLY, err, sizeof(err)));
+	ck_assert_msg(strstr(err, "owned by uid 65534") != NULL, "%s", err);
+	r = store_open_owner(ks_dir, STORE_RDONLY, 65534, err, sizeof(err));
+	ck_assert_msg(r != NULL, "%s", err);
+	d = store_domain_load(r, "example.org", STORE_KEYS_ACTIVE, err,
+	    sizeof(err));
+	ck_assert_msg(d != NULL, "%s", err);
+	ck_assert_ptr_nonnull(d->keys[0].pkey);
+	store_domain_free(d);
+	/* one file of another owner is refused */
+	snprintf(cmd, sizeof(cmd), "chown 0 %s/example.org/keys/%s.pem",
+	    ks_dir, sel);
+	ck_assert_int_eq(system(cmd), 0);
+	ck_assert_ptr_null(store_domain_load(r, "example.org",
+	    STORE_KEYS_ACTIVE, err, sizeof(err)));
+	ck_assert_ptr_nonnull(strstr(err, "owned by uid 0"));
+	store_close(r);
 	ks_done(s);
 }
 END_TEST
@@ -749,6 +789,7 @@ keystore_suite(void)
 	tcase_add_loop_test(tc, test_damage, 0,
 	    sizeof(damages) / sizeof(damages[0]));
 	tcase_add_test(tc, test_keystore_open);
+	tcase_add_test(tc, test_open_owner);
 	tcase_add_test(tc, test_uncommitted_tail);
 	tcase_add_test(tc, test_reload);
 	tcase_add_test(tc, test_names);

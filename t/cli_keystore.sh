@@ -153,6 +153,8 @@ run 1 kt retire example.com nosuch; has "$T/err" "has no key nosuch"
 # --- compromised: out at once, no grace
 run 0 kt compromised example.com custom1
 has "$T/out" "revoked"
+run 0 kt compromised example.com t1-$ym-ed-2
+has "$T/err" "has no active ed25519 key now"
 run 0 kt list example.com --json
 json "x=[k for k in d if k['selector']=='custom1'][0]; assert x['state']=='revoked', x" <"$T/out"
 run 1 kt compromised example.com custom1; has "$T/err" "revoked"

@@ -179,7 +179,21 @@ check "-e mismatch exits 3" 3 $?
     grep -q 'messages=10 errors=0 .* tempfail=10' &&
     ok "tempfail then new sessions" || fail "tempfail stream"
 
-# 9. errors: no socket, a peer speaking nonsense, a peer that never answers
+# 9. the other modifications: header changed and deleted, body replaced,
+#    recipient added
+floor_start edit -E
+"$MILTC" -s "unix:$T/edit.sock" -o "$T/edit.eml" "$T/m1.eml" >"$T/edit.r"
+check "subject changed" "Subject: changed by floor" "$(grep '^Subject' "$T/edit.eml")"
+check "continuation gone with it" "" "$(grep 'folded tab line' "$T/edit.eml")"
+check "message-id deleted" "" "$(grep -i '^Message-ID' "$T/edit.eml")"
+check "body replaced" "replaced by floor" "$(sed '1,/^$/d' "$T/edit.eml")"
+grep -q '	addrcpt	0	<extra@example.net>	$' "$T/edit.r" && ok "recipient added" ||
+    fail "recipient added: $(cat "$T/edit.r")"
+check "header count" 5 "$(sed '/^$/q' "$T/edit.eml" | grep -c '^[A-Za-z-]*:')"
+"$MILTC" -s "unix:$T/edit.sock" --offer-actions 1 "$T/m1.eml" >/dev/null 2>&1
+check "actions not offered: filter refuses, exit 1" 1 $?
+
+# 10. errors: no socket, a peer speaking nonsense, a peer that never answers
 "$MILTC" -s "unix:$T/none.sock" -t 2 "$T/m1.eml" 2>"$T/e1"
 check "no socket exits 1" 1 $?
 grep -q 'connect .*none.sock' "$T/e1" && ok "no socket message" ||

@@ -25,7 +25,7 @@ fi
 
 T=$(mktemp -d /tmp/kt-pfx.XXXXXX)
 chmod 755 "$T"
-PORT=$((20000 + $$ % 20000))
+PORT=$(pf_free_port)
 pids=
 failures=0
 cleanup() {

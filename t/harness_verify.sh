@@ -26,7 +26,7 @@ fi
 
 T=$(mktemp -d /tmp/kt-vfy.XXXXXX)
 chmod 755 "$T"
-DNSPORT=$((30000 + $$ % 20000))
+DNSPORT=$(pf_free_port)
 failures=0
 cleanup() {
 	pf_stop "$T/pf" 2>/dev/null
@@ -122,7 +122,7 @@ neither "unsigned message" "$T/m.eml"
 # the whole chain through a private Postfix with OpenDKIM signing
 if command -v postfix >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
 	chmod 666 "$T/sign-rsa.sock"
-	PFPORT=$((DNSPORT + 1))
+	PFPORT=$(pf_free_port)
 	pf_init "$T/pf" 127.0.0.1 "$PFPORT" "unix:$T/sign-rsa.sock" &&
 	    pf_start "$T/pf" || fail "postfix"
 	for i in 1 2 3; do

@@ -17,3 +17,9 @@ TESTS += t/cli_keystore.sh t/keystore_concurrent.sh t/keystore_crash.sh \
 	t/keystore_perms.sh
 EXTRA_DIST += t/cli_keystore.sh t/keystore_concurrent.sh \
 	t/keystore_crash.sh t/keystore_perms.sh t/keystore_lib.sh
+
+# Scale benchmark (built by make, run by hand): t/bench/keystore_bench
+noinst_PROGRAMS += t/bench/keystore_bench
+t_bench_keystore_bench_SOURCES = t/bench/keystore_bench.c
+t_bench_keystore_bench_CFLAGS = $(AM_CFLAGS) $(CRYPTO_CFLAGS)
+t_bench_keystore_bench_LDADD = $(KEYSTORE_LIBS)

@@ -26,7 +26,18 @@ adder w2 a.example &
 p2=$!
 adder w3 b.example &
 p3=$!
-wait $p1 $p2 $p3
+# a reader meanwhile: never blocked, never a half-written state
+(
+	while kill -0 $p1 2>/dev/null || kill -0 $p2 2>/dev/null; do
+		kt dns a.example >/dev/null 2>>"$T/reader.err" ||
+		    echo "reader failed" >>"$T/reader.fail"
+		kt history a.example >/dev/null 2>>"$T/reader.err" ||
+		    echo "history failed" >>"$T/reader.fail"
+	done
+) &
+p4=$!
+wait $p1 $p2 $p3 $p4
+[ ! -e "$T/reader.fail" ] || { cat "$T/reader.err" >&2; fail "a reader failed"; }
 for w in w1 w2 w3; do
 	[ ! -e "$T/$w.fail" ] || { cat "$T/$w.err" >&2; fail "$w had errors"; }
 done

@@ -569,6 +569,14 @@ main(int argc, char **argv)
 		summary(&run, (now_us() - t0) / 1e6);
 	for (i = 0; i < run.nmsgs; i++)
 		mc_msg_free(&run.msgs[i]);
+	for (i = 0; i < run.opts.nmacros; i++) {
+		free(run.opts.macros[i].name);
+		free(run.opts.macros[i].value);
+	}
+	free(run.opts.macros);
+	free(run.msgs);
+	free(run.lat_us);
+	free(tids);
 	if (run.errors > 0 || run.next < run.total)
 		return 1;
 	return run.mismatches > 0 ? 3 : 0;

@@ -15,7 +15,6 @@
 #include <netdb.h>
 
 #include <errno.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,6 +38,25 @@ wire_err(struct mc_conn *c, const char *what)
 	return -1;
 }
 
+/* wire_socket - a stream socket whose connect, reads and writes time out */
+static int
+wire_socket(struct mc_conn *c, int family)
+{
+	struct timeval tv;
+	int fd;
+
+	if ((fd = socket(family, SOCK_STREAM, 0)) == -1)
+		return wire_err(c, "socket");
+	tv.tv_sec = c->timeout;
+	tv.tv_usec = 0;
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) == -1 ||
+	    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) == -1) {
+		close(fd);
+		return wire_err(c, "setsockopt");
+	}
+	return fd;
+}
+
 /* wire_unix - connect to a unix-domain socket */
 static int
 wire_unix(struct mc_conn *c, const char *path)
@@ -53,8 +71,8 @@ wire_unix(struct mc_conn *c, const char *path)
 		return -1;
 	}
 	strcpy(sun.sun_path, path);
-	if ((fd = socket(AF_UNIX, SOCK_STREAM, 0)) == -1)
-		return wire_err(c, "socket");
+	if ((fd = wire_socket(c, AF_UNIX)) == -1)
+		return -1;
 	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
 		close(fd);
 		snprintf(c->err, sizeof(c->err), "connect %s: %s", path,
@@ -80,7 +98,7 @@ wire_inet(struct mc_conn *c, const char *host, const char *port, int family)
 		return -1;
 	}
 	for (ai = res; ai != NULL; ai = ai->ai_next) {
-		if ((fd = socket(ai->ai_family, SOCK_STREAM, 0)) == -1)
+		if ((fd = wire_socket(c, ai->ai_family)) == -1)
 			continue;
 		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
 			break;
@@ -140,25 +158,13 @@ wire_connect(struct mc_conn *c, const char *spec)
 	return fd;
 }
 
-/* mc_wire_open - connect and bound all later I/O by the timeout */
+/* mc_wire_open - connect, all I/O bounded by the timeout */
 int
 mc_wire_open(struct mc_conn *c, const char *spec, int timeout)
 {
-	struct timeval tv;
-
 	c->timeout = timeout;
-	c->fd = -1;
-	if ((c->fd = wire_connect(c, spec)) == -1)
-		return -1;
-	tv.tv_sec = timeout;
-	tv.tv_usec = 0;
-	if (setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) == -1 ||
-	    setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) == -1) {
-		wire_err(c, "setsockopt");
-		mc_wire_close(c);
-		return -1;
-	}
-	return 0;
+	c->fd = wire_connect(c, spec);
+	return c->fd == -1 ? -1 : 0;
 }
 
 /* mc_wire_close - drop the socket and the receive buffer */

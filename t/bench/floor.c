@@ -2,7 +2,7 @@
  * floor - a libmilter filter that does nothing but what every signer must
  *
  * SYNOPSIS
- *	floor -s SOCKET [-x INDEX] [-H] [-L] [-N] [-T|-R|-D|-A|-C CODE]
+ *	floor -s SOCKET [-x INDEX] [-H] [-L] [-N] [-V] [-E] [-T|-R|-D|-A|-C CODE]
  *
  * DESCRIPTION
  *	Negotiates like a DKIM signer (connect and MAIL for the signing
@@ -20,7 +20,9 @@
  *	"X-Floor-Subject" carrying the Subject value as received, with LF
  *	shown as "\n", "X-Floor-Macros" with {daemon_name}, {auth_authen}, i
  *	and j as seen at end of message, and "X-Floor-Client" with the host
- *	name, address and port of the connect data.
+ *	name, address and port of the connect data. -E also changes the
+ *	Subject, deletes the Message-ID, replaces the body and adds the
+ *	recipient <extra@example.net>.
  *
  *	Runs in the foreground until killed.
  */
@@ -46,6 +48,7 @@ struct floor_msg {
 
 static int	 floor_index;
 static int	 floor_append, floor_leadspc, floor_noreply = 1, floor_echo;
+static int	 floor_edit;
 static char	 floor_reply;
 static char	*floor_code;		/* "451 4.7.1 text" for -C */
 static char	 floor_rcode[4], floor_xcode[16];
@@ -69,6 +72,10 @@ floor_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
 	if (floor_leadspc)
 		want |= SMFIP_HDR_LEADSPC;
 	*pf0 = SMFIF_ADDHDRS;
+	if (floor_edit)
+		*pf0 |= SMFIF_CHGHDRS | SMFIF_CHGBODY | SMFIF_ADDRCPT;
+	if ((*pf0 & f0) != *pf0)
+		return SMFIS_REJECT;
 	*pf1 = want & f1;
 	*pf2 = *pf3 = 0;
 	return SMFIS_CONTINUE;
@@ -197,6 +204,20 @@ floor_echo_macros(SMFICTX *ctx, const struct floor_msg *m)
 	smfi_addheader(ctx, "X-Floor-Client", (char *)m->client);
 }
 
+/* floor_edits - the other modifications, for -E */
+static int
+floor_edits(SMFICTX *ctx)
+{
+	static char body[] = "replaced by floor\r\n";
+
+	if (smfi_chgheader(ctx, "Subject", 1, "changed by floor") != MI_SUCCESS ||
+	    smfi_chgheader(ctx, "Message-ID", 1, NULL) != MI_SUCCESS ||
+	    smfi_replacebody(ctx, (unsigned char *)body, sizeof(body) - 1) !=
+	    MI_SUCCESS || smfi_addrcpt(ctx, "<extra@example.net>") != MI_SUCCESS)
+		return -1;
+	return 0;
+}
+
 /* floor_eom - insert the one header, or give the decision asked for */
 static sfsistat
 floor_eom(SMFICTX *ctx)
@@ -226,6 +247,8 @@ floor_eom(SMFICTX *ctx)
 		floor_echo_subject(ctx, m->subject);
 	if (floor_echo)
 		floor_echo_macros(ctx, m);
+	if (floor_edit && floor_edits(ctx) == -1)
+		return SMFIS_TEMPFAIL;
 	return SMFIS_CONTINUE;
 }
 
@@ -273,10 +296,11 @@ main(int argc, char **argv)
 	char *end;
 	int ch;
 
-	while ((ch = getopt(argc, argv, "ADHLNRs:TVx:C:")) != -1) {
+	while ((ch = getopt(argc, argv, "ADEHLNRs:TVx:C:")) != -1) {
 		switch (ch) {
 		case 'A': case 'D': case 'R': case 'T': floor_reply = ch; break;
 		case 'C': floor_code = optarg; break;
+		case 'E': floor_edit = 1; break;
 		case 'H': floor_append = 1; break;
 		case 'L': floor_leadspc = 1; break;
 		case 'N': floor_noreply = 0; break;
@@ -302,7 +326,7 @@ main(int argc, char **argv)
 	}
 	return smfi_main() == MI_SUCCESS ? 0 : 1;
 usage:
-	fprintf(stderr, "usage: floor -s SOCKET [-x INDEX] [-H] [-L] [-N] [-V] "
+	fprintf(stderr, "usage: floor -s SOCKET [-x INDEX] [-H] [-L] [-N] [-V] [-E] "
 	    "[-T|-R|-D|-A|-C 'CODE X.Y.Z text']\n");
 	return 2;
 }

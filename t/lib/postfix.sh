@@ -8,6 +8,7 @@
 #   pf_wait DIR N [SECONDS]        wait until N messages were delivered
 #   pf_messages DIR                the delivered message files, oldest first
 #   pf_log DIR                     the instance's log file
+#   pf_free_port                   a TCP and UDP port free on loopback
 #
 # The instance is all under DIR: DIR/etc (main.cf, master.cf; passed to
 # postfix and postconf with -c), DIR/queue (queue_directory), DIR/data
@@ -100,6 +101,18 @@ scache    unix  - - n - 1 scache
 postlog   unix-dgram n - n - 1 postlogd
 EOF
 	postconf -c "$_d/etc" -n >/dev/null || return 1
+}
+
+# pf_free_port - a port nobody listens on (TCP or UDP), from a random
+# start in 20000-59999 so that tests running in parallel do not pick the
+# same one
+pf_free_port() {
+	_p=$(( 20000 + $(od -An -N2 -tu2 /dev/urandom) % 40000 ))
+	while ss -Hltun "sport = :$_p" 2>/dev/null | grep -q .; do
+		_p=$(( _p + 1 ))
+		[ $_p -gt 60000 ] && _p=20000
+	done
+	echo "$_p"
 }
 
 # pf_set - change main.cf settings of an instance
