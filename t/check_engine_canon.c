@@ -87,7 +87,12 @@ static const struct bcase {
 	/* no final line end */
 	{ R, "a", "a\r\n" },
 	{ S, "a", "a\r\n" },
+	/* the CRLF is added first: trailing WSP goes as on any line (3.4.4) */
 	{ R, "a \t ", "a\r\n" },
+	{ R, "a\r\nb  \t", "a\r\nb\r\n" },
+	{ R, "a\r\n \t", "a\r\n" },
+	{ R, " ", "" },
+	{ S, " ", " \r\n" },
 	{ S, "a  ", "a  \r\n" },
 	/* whitespace */
 	{ R, "a \t b  \r\n", "a b\r\n" },
