@@ -1,1 +1,11 @@
 # rotate/: DNS propagation checks and the rotation policy engine.
+# librotate.a: propagate (ldns, sockets), policy (pure), evidence (pure).
+
+noinst_LIBRARIES += rotate/librotate.a
+rotate_librotate_a_SOURCES = \
+	rotate/propagate.c rotate/propagate.h \
+	rotate/policy.c rotate/policy.h \
+	rotate/evidence.c rotate/evidence.h
+rotate_librotate_a_CFLAGS = $(AM_CFLAGS) $(LDNS_CFLAGS) $(CRYPTO_CFLAGS) \
+	$(BSD_CFLAGS)
+ROTATE_LIBS = rotate/librotate.a $(KEYSTORE_LIBS) $(LDNS_LIBS)
