@@ -76,5 +76,11 @@ int		 conf_internal(const struct kt_conf *, const struct sockaddr *);
 /* conf_net_parse - "192.0.2.0/24", "::1", ...; 0 or -1 */
 int		 conf_net_parse(const char *, struct conf_net *);
 int		 conf_net_match(const struct conf_net *, const struct sockaddr *);
+/*
+ * conf_addrport - "192.0.2.1", "192.0.2.1:5353", "::1", "[::1]:5353" into
+ * a sockaddr (port defport when none is given); 0 or -1
+ */
+int		 conf_addrport(const char *, int defport,
+		    struct sockaddr_storage *, socklen_t *);
 
 #endif

@@ -44,13 +44,14 @@ xcalloc(size_t nmemb, size_t size)
 void *
 xreallocarray(void *ptr, size_t nmemb, size_t size)
 {
+	size_t n;
 	void *p;
 
 	if (size && nmemb > (size_t)-1 / size)
 		oom("reallocarray overflow", nmemb);
-	p = realloc(ptr, nmemb * size ? nmemb * size : 1);
-	if (p == NULL)
-		oom("realloc", nmemb * size);
+	n = nmemb * size;
+	if ((p = realloc(ptr, n != 0 ? n : 1)) == NULL)
+		oom("realloc", n);
 	return p;
 }
 

@@ -1,0 +1,296 @@
+/*
+ * check_conf - keyturn.conf parsing: values, defaults, and every error with
+ * its file and line
+ */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "conf.h"
+#include "log.h"
+
+struct errs {
+	char	text[4096];
+	int	n;
+};
+
+static void
+collect(const char *msg, void *arg)
+{
+	struct errs *e = arg;
+
+	strlcat(e->text, msg, sizeof(e->text));
+	strlcat(e->text, "\n", sizeof(e->text));
+	e->n++;
+}
+
+/* load_text - write text to a temporary file and load it */
+static struct kt_conf *
+load_text(const char *text, struct errs *e, char *path, size_t pathlen)
+{
+	int fd;
+
+	snprintf(path, pathlen, "/tmp/check_conf.XXXXXX");
+	fd = mkstemp(path);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+	memset(e, 0, sizeof(*e));
+	return conf_load(path, collect, e);
+}
+
+START_TEST(test_defaults)
+{
+	struct kt_conf *c = conf_defaults();
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+
+	ck_assert_int_eq(c->sign_authenticated, 1);
+	ck_assert_int_eq(c->on_error, CONF_ONERROR_TEMPFAIL);
+	ck_assert_int_eq(c->dns_port, 53);
+	ck_assert_int_eq(c->signature_ttl, 0);
+	ck_assert_ptr_null(c->userid);
+	inet_pton(AF_INET, "127.0.0.1", &sin.sin_addr);
+	ck_assert(conf_internal(c, (struct sockaddr *)&sin));
+	inet_pton(AF_INET, "192.0.2.1", &sin.sin_addr);
+	ck_assert(!conf_internal(c, (struct sockaddr *)&sin));
+	conf_free(c);
+}
+END_TEST
+
+START_TEST(test_full)
+{
+	const char *text =
+	    "# keyturn.conf\n"
+	    "\n"
+	    "Socket      inet:8891@127.0.0.1   # trailing comment\n"
+	    "KeyStore    /var/lib/keyturn\n"
+	    "UserID      nobody\n"
+	    "InternalHosts 10.0.0.0/8, 192.0.2.7\n"
+	    "internalhosts 2001:db8::/32\n"
+	    "SignAuthenticated no\n"
+	    "DaemonNames ORIGINATING submission\n"
+	    "SubDomains yes\n"
+	    "SignHeaders From:To , Subject\n"
+	    "SignatureTTL 7d\n"
+	    "Algorithms rsa-sha256, ed25519\n"
+	    "OnError accept\n"
+	    "LogLevel debug\n"
+	    "Rotation yes\n"
+	    "RotationInterval 30s\n"
+	    "Resolver [::1]:5353\n"
+	    "PropagationResolvers 127.0.0.2:53 127.0.0.3\n"
+	    "DNSPort 5300\n"
+	    "DNSTimeout 2s\n"
+	    "PublishCommand /usr/local/bin/publish --zone example.com\n";
+	char path[64];
+	struct errs e;
+	struct kt_conf *c = load_text(text, &e, path, sizeof(path));
+	struct sockaddr_in6 sin6 = { .sin6_family = AF_INET6 };
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+
+	ck_assert_msg(c != NULL, "%s", e.text);
+	ck_assert_str_eq(c->socket, "inet:8891@127.0.0.1");
+	ck_assert_str_eq(c->userid, "nobody");
+	ck_assert_uint_eq(c->ninternal, 3);
+	inet_pton(AF_INET, "10.1.2.3", &sin.sin_addr);
+	ck_assert(conf_internal(c, (struct sockaddr *)&sin));
+	inet_pton(AF_INET, "127.0.0.1", &sin.sin_addr);
+	ck_assert(!conf_internal(c, (struct sockaddr *)&sin));
+	inet_pton(AF_INET6, "2001:db8:1::5", &sin6.sin6_addr);
+	ck_assert(conf_internal(c, (struct sockaddr *)&sin6));
+	inet_pton(AF_INET6, "::ffff:192.0.2.7", &sin6.sin6_addr);
+	ck_assert(conf_internal(c, (struct sockaddr *)&sin6));
+	ck_assert_int_eq(c->sign_authenticated, 0);
+	ck_assert_uint_eq(c->ndaemon_names, 2);
+	ck_assert_str_eq(c->daemon_names[1], "submission");
+	ck_assert_int_eq(c->subdomains, 1);
+	ck_assert_str_eq(c->sign_headers, "from:to:subject");
+	ck_assert_int_eq(c->signature_ttl, 7 * 86400);
+	ck_assert_uint_eq(c->nalgorithms, 2);
+	ck_assert_str_eq(c->algorithms[0], "rsa");
+	ck_assert_str_eq(c->algorithms[1], "ed25519");
+	ck_assert_int_eq(c->on_error, CONF_ONERROR_ACCEPT);
+	ck_assert_int_eq(c->log_level, LOG_DEBUG);
+	ck_assert_int_eq(c->rotation, 1);
+	ck_assert_int_eq(c->rotation_interval, 30);
+	ck_assert_str_eq(c->resolver, "[::1]:5353");
+	ck_assert_uint_eq(c->npropagation_resolvers, 2);
+	ck_assert_int_eq(c->dns_port, 5300);
+	ck_assert_int_eq(c->dns_timeout, 2);
+	ck_assert_str_eq(c->publish_command,
+	    "/usr/local/bin/publish --zone example.com");
+	conf_free(c);
+	unlink(path);
+}
+END_TEST
+
+/* Each bad line, alone after two good lines, must be reported at line 3. */
+static const struct bad_case {
+	const char *line;
+	const char *want;	/* a part of the message */
+} bad_cases[] = {
+	{ "Frobnicate yes", "unknown keyword \"Frobnicate\"" },
+	{ "Socket", "Socket needs a value" },
+	{ "Socket tcp:25", "socket must be" },
+	{ "Socket inet:99999@localhost", "bad port" },
+	{ "Socket unix:relative/path", "absolute path" },
+	{ "KeyStore relative", "absolute path" },
+	{ "UserID no-such-user-kt", "no such user" },
+	{ "UserID nobody:no-such-group-kt", "no such group" },
+	{ "SignAuthenticated perhaps", "expected yes or no" },
+	{ "SocketMode 0999", "octal mode" },
+	{ "InternalHosts 10.0.0.0/33", "bad address or CIDR" },
+	{ "InternalHosts example.com", "bad address or CIDR" },
+	{ "SignatureTTL 5 days", "unknown duration unit" },
+	{ "SignatureTTL 20000d", "out of range" },
+	{ "SignHeaders From:T\xc3\xb6", "bad header field name" },
+	{ "Algorithms rsa dsa", "unknown algorithm \"dsa\"" },
+	{ "OnError reject", "expected tempfail or accept" },
+	{ "LogLevel chatty", "expected error, warning" },
+	{ "RotationInterval 0s", "out of range" },
+	{ "Resolver 127.0.0.1:0", "expected an IP address" },
+	{ "Resolver ns1.example", "expected an IP address" },
+	{ "PropagationResolvers 127.0.0.1 bogus", "bad address \"bogus\"" },
+	{ "DNSPort 0", "expected a number from 1 to 65535" },
+	{ "DNSTimeout 2m", "out of range" },
+	{ "SubDomains yes", "SubDomains already set at line 2" },
+};
+
+START_TEST(test_bad)
+{
+	const struct bad_case *bc = &bad_cases[_i];
+	char text[512], path[64], want[256];
+	struct kt_conf *c;
+	struct errs e;
+
+	snprintf(text, sizeof(text), "# comment\nSubDomains no\n%s\n",
+	    bc->line);
+	c = load_text(text, &e, path, sizeof(path));
+	ck_assert_msg(c == NULL, "accepted \"%s\"", bc->line);
+	ck_assert_int_eq(e.n, 1);
+	snprintf(want, sizeof(want), "%s:3: ", path);
+	ck_assert_msg(strncmp(e.text, want, strlen(want)) == 0,
+	    "\"%s\": got \"%s\"", bc->line, e.text);
+	ck_assert_msg(strstr(e.text, bc->want) != NULL,
+	    "\"%s\": got \"%s\", want \"%s\"", bc->line, e.text, bc->want);
+	unlink(path);
+}
+END_TEST
+
+START_TEST(test_all_errors_reported)
+{
+	char path[64];
+	struct errs e;
+	struct kt_conf *c = load_text("Bogus 1\nOnError x\nDNSPort 1\n"
+	    "Other 2\n", &e, path, sizeof(path));
+
+	ck_assert_ptr_null(c);
+	ck_assert_int_eq(e.n, 3);
+	ck_assert_ptr_nonnull(strstr(e.text, ":1: unknown keyword"));
+	ck_assert_ptr_nonnull(strstr(e.text, ":2: OnError"));
+	ck_assert_ptr_nonnull(strstr(e.text, ":4: unknown keyword"));
+	unlink(path);
+}
+END_TEST
+
+START_TEST(test_missing_file)
+{
+	struct errs e;
+
+	memset(&e, 0, sizeof(e));
+	ck_assert_ptr_null(conf_load("/nonexistent/keyturn.conf", collect,
+	    &e));
+	ck_assert_ptr_nonnull(strstr(e.text, "/nonexistent/keyturn.conf:0: "
+	    "cannot open"));
+}
+END_TEST
+
+START_TEST(test_binary_garbage)
+{
+	static const char junk[] = "Socket unix:/a\0b\nLogLevel info\n";
+	char path[64];
+	struct errs e;
+	struct kt_conf *c;
+	FILE *fp;
+	int fd;
+
+	snprintf(path, sizeof(path), "/tmp/check_conf.XXXXXX");
+	fd = mkstemp(path);
+	fp = fdopen(fd, "w");
+	fwrite(junk, 1, sizeof(junk) - 1, fp);
+	fclose(fp);
+	memset(&e, 0, sizeof(e));
+	c = conf_load(path, collect, &e);
+	ck_assert_ptr_null(c);
+	ck_assert_ptr_nonnull(strstr(e.text, ":1: NUL byte"));
+	unlink(path);
+}
+END_TEST
+
+static const struct addr_case {
+	const char *in;
+	int ok, family, port;
+} addr_cases[] = {
+	{ "127.0.0.1", 1, AF_INET, 53 },
+	{ "127.0.0.1:5353", 1, AF_INET, 5353 },
+	{ "::1", 1, AF_INET6, 53 },
+	{ "[::1]:5353", 1, AF_INET6, 5353 },
+	{ "[::1]", 1, AF_INET6, 53 },
+	{ "[::1]x", 0, 0, 0 },
+	{ "127.0.0.1:", 0, 0, 0 },
+	{ "256.0.0.1", 0, 0, 0 },
+	{ "", 0, 0, 0 },
+};
+
+START_TEST(test_addrport)
+{
+	const struct addr_case *ac = &addr_cases[_i];
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int r = conf_addrport(ac->in, 53, &ss, &len);
+
+	ck_assert_int_eq(r, ac->ok ? 0 : -1);
+	if (!ac->ok)
+		return;
+	ck_assert_int_eq(ss.ss_family, ac->family);
+	ck_assert_int_eq(ntohs(ac->family == AF_INET ?
+	    ((struct sockaddr_in *)&ss)->sin_port :
+	    ((struct sockaddr_in6 *)&ss)->sin6_port), ac->port);
+}
+END_TEST
+
+static Suite *
+conf_suite(void)
+{
+	Suite *s = suite_create("conf");
+	TCase *tc = tcase_create("core");
+
+	tcase_add_test(tc, test_defaults);
+	tcase_add_test(tc, test_full);
+	tcase_add_loop_test(tc, test_bad, 0,
+	    sizeof(bad_cases) / sizeof(bad_cases[0]));
+	tcase_add_test(tc, test_all_errors_reported);
+	tcase_add_test(tc, test_missing_file);
+	tcase_add_test(tc, test_binary_garbage);
+	tcase_add_loop_test(tc, test_addrport, 0,
+	    sizeof(addr_cases) / sizeof(addr_cases[0]));
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner *sr = srunner_create(conf_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
