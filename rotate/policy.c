@@ -131,7 +131,7 @@ static void
 pol_revoke(struct pass *p, size_t i, const char *why)
 {
 	pol_set(p, i, POL_REVOKED);
-	pol_emit(p, POL_REVOKE, i, "%s", why);
+	pol_emit(p, POL_A_REVOKE, i, "%s", why);
 }
 
 /* rule_compromised - no grace period for a key the operator gave up */
@@ -161,14 +161,14 @@ rule_pending(struct pass *p)
 		if (p->st[i] != POL_PENDING)
 			continue;
 		if (k->obs.dns == POL_DNS_MISMATCH) {
-			pol_emit(p, POL_ALARM, i, "a nameserver serves another "
+			pol_emit(p, POL_A_ALARM, i, "a nameserver serves another "
 			    "key for %s (%s): not confirmed", k->selector,
 			    k->obs.detail);
 			continue;
 		}
 		if (k->obs.dns != POL_DNS_PUBLISHED) {
 			if (k->published == POL_PUB_NONE)
-				pol_emit(p, POL_PUBLISH, i, "new key %s: "
+				pol_emit(p, POL_A_PUBLISH, i, "new key %s: "
 				    "record to publish", k->selector);
 			continue;
 		}
@@ -176,7 +176,7 @@ rule_pending(struct pass *p)
 		if ((long long)p->now < due)
 			continue;
 		pol_set(p, i, POL_READY);
-		pol_emit(p, POL_READY, i, "every nameserver serves %s since "
+		pol_emit(p, POL_A_READY, i, "every nameserver serves %s since "
 		    "%lld, TTL hold %llds passed", k->selector,
 		    (long long)k->obs.since, k->obs.hold);
 	}
@@ -211,21 +211,21 @@ rule_broken(struct pass *p)
 			continue;
 		what = k->obs.dns == POL_DNS_MISMATCH ?
 		    "serves another key" : "has no record";
-		pol_emit(p, POL_ALARM, i, "%s key %s: a nameserver %s (%s)",
+		pol_emit(p, POL_A_ALARM, i, "%s key %s: a nameserver %s (%s)",
 		    pol_state_name(p->st[i]), k->selector, what,
 		    k->obs.detail);
 		if (p->st[i] != POL_ACTIVE)
 			continue;
 		if (pol_confirmed_peer(p, i)) {
 			pol_set(p, i, POL_RETIRING);
-			pol_emit(p, POL_RETIRE, i, "alarm: %s taken out of "
+			pol_emit(p, POL_A_RETIRE, i, "alarm: %s taken out of "
 			    "the round-robin, other active keys remain "
 			    "confirmed", k->selector);
 		} else if ((sb = pol_oldest(p, k->alg, POL_READY, i)) !=
 		    POL_NONE) {
 			pol_set(p, i, POL_RETIRING);
 			pol_set(p, sb, POL_ACTIVE);
-			pol_emit(p, POL_SWAP, sb, "alarm: %s replaced by the "
+			pol_emit(p, POL_A_SWAP, sb, "alarm: %s replaced by the "
 			    "confirmed standby %s", k->selector,
 			    p->keys[sb].selector)->other = i;
 		}
@@ -263,7 +263,7 @@ rule_shrink(struct pass *p)
 		a = p->keys[i].alg;
 		if (p->st[i] == POL_ACTIVE && !p->pol->algs[a]) {
 			pol_set(p, i, POL_RETIRING);
-			pol_emit(p, POL_RETIRE, i, "algorithm %s no longer in "
+			pol_emit(p, POL_A_RETIRE, i, "algorithm %s no longer in "
 			    "the policy", pol_alg_name(a));
 		}
 	}
@@ -271,7 +271,7 @@ rule_shrink(struct pass *p)
 		while (pol_count(p, a, POL_ACTIVE) > p->pol->active_keys) {
 			i = pol_oldest(p, a, POL_ACTIVE, POL_NONE);
 			pol_set(p, i, POL_RETIRING);
-			pol_emit(p, POL_RETIRE, i, "more active %s keys than "
+			pol_emit(p, POL_A_RETIRE, i, "more active %s keys than "
 			    "the policy's %d", pol_alg_name(a),
 			    p->pol->active_keys);
 		}
@@ -289,7 +289,7 @@ rule_fill(struct pass *p, enum pol_alg a)
 		if ((i = pol_oldest(p, a, POL_READY, POL_NONE)) == POL_NONE)
 			return;
 		pol_set(p, i, POL_ACTIVE);
-		pol_emit(p, POL_ACTIVATE, i, "%d of %d active %s keys: %s "
+		pol_emit(p, POL_A_ACTIVATE, i, "%d of %d active %s keys: %s "
 		    "is confirmed", n, p->pol->active_keys, pol_alg_name(a),
 		    p->keys[i].selector);
 	}
@@ -313,7 +313,7 @@ rule_swap(struct pass *p, enum pol_alg a)
 		return;
 	pol_set(p, old, POL_RETIRING);
 	pol_set(p, sb, POL_ACTIVE);
-	pol_emit(p, POL_SWAP, sb, "%s active for %llds (rotate_after %llds): "
+	pol_emit(p, POL_A_SWAP, sb, "%s active for %llds (rotate_after %llds): "
 	    "swapped for %s", p->keys[old].selector, age,
 	    p->pol->rotate_after, p->keys[sb].selector)->other = old;
 }
@@ -327,7 +327,7 @@ rule_unpublish(struct pass *p)
 	for (i = 0; i < p->nkeys; i++)
 		if (p->st[i] == POL_REVOKED &&
 		    p->keys[i].published != POL_PUB_REVOKED)
-			pol_emit(p, POL_UNPUBLISH, i, "revoked key %s: record "
+			pol_emit(p, POL_A_UNPUBLISH, i, "revoked key %s: record "
 			    "becomes \"v=DKIM1; p=\"", p->keys[i].selector);
 }
 
@@ -344,7 +344,7 @@ rule_standby(struct pass *p, enum pol_alg a)
 		if (p->st[i] == POL_PENDING || pol_standby_ok(p, i))
 			return;
 	}
-	act = pol_emit(p, POL_GENERATE, POL_NONE, "no standby %s key",
+	act = pol_emit(p, POL_A_GENERATE, POL_NONE, "no standby %s key",
 	    pol_alg_name(a));
 	act->alg = a;
 	act->bits = a == POL_ALG_RSA ? p->pol->rsa_bits : 256;

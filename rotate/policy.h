@@ -6,7 +6,7 @@
  * history. It reads no clock, opens no socket and no file: the caller
  * passes the time, the keystore state of every key and what DNS said about
  * each key (struct pol_obs). The caller applies the actions in the order
- * given; a POL_SWAP is one keystore write.
+ * given; a POL_A_SWAP is one keystore write.
  *
  * The TTL hold is applied here, not by the propagation check: an
  * observation says "every nameserver and resolver has agreed without a
@@ -16,9 +16,9 @@
  * it); losing it only restarts the hold, never shortens it.
  *
  * A broken active key (its record vanished or changed at some nameserver)
- * raises POL_ALARM every pass. When a confirmed replacement exists it is
- * taken out of the round-robin by POL_RETIRE (active -> retiring, reason
- * "alarm"), or by POL_SWAP with a confirmed standby; a key leaves the
+ * raises POL_A_ALARM every pass. When a confirmed replacement exists it is
+ * taken out of the round-robin by POL_A_RETIRE (active -> retiring, reason
+ * "alarm"), or by POL_A_SWAP with a confirmed standby; a key leaves the
  * active set for good, there is no suspended state. With no confirmed
  * replacement it keeps signing and the alarm stands.
  */
@@ -83,30 +83,30 @@ struct pol_key {
 
 struct pol_policy {
 	int		 algs[POL_NALG];	/* non-zero: keep keys of it */
-	int		 rsa_bits;		/* for POL_GENERATE */
+	int		 rsa_bits;		/* for POL_A_GENERATE */
 	int		 active_keys;		/* per algorithm, 1..3 */
 	long long	 rotate_after;		/* seconds */
 	long long	 retire_after;		/* seconds */
 };
 
 enum pol_act {
-	POL_GENERATE,	/* make a pending key of alg/bits */
-	POL_PUBLISH,	/* run the publish hook: the record with p= */
-	POL_READY,	/* pending -> ready */
-	POL_ACTIVATE,	/* ready -> active */
-	POL_SWAP,	/* key: ready -> active, other: active -> retiring */
-	POL_RETIRE,	/* active -> retiring */
-	POL_REVOKE,	/* any state -> revoked */
-	POL_UNPUBLISH,	/* run the publish hook: "v=DKIM1; p=" */
-	POL_ALARM	/* no change; log, status and history */
+	POL_A_GENERATE,	/* make a pending key of alg/bits */
+	POL_A_PUBLISH,	/* run the publish hook: the record with p= */
+	POL_A_READY,	/* pending -> ready */
+	POL_A_ACTIVATE,	/* ready -> active */
+	POL_A_SWAP,	/* key: ready -> active, other: active -> retiring */
+	POL_A_RETIRE,	/* active -> retiring */
+	POL_A_REVOKE,	/* any state -> revoked */
+	POL_A_UNPUBLISH,	/* run the publish hook: "v=DKIM1; p=" */
+	POL_A_ALARM	/* no change; log, status and history */
 };
 
 struct pol_action {
 	enum pol_act	 type;
-	size_t		 key;	/* index into keys[]; POL_NONE for GENERATE */
-	size_t		 other;	/* POL_SWAP: the key that retires */
-	enum pol_alg	 alg;	/* POL_GENERATE */
-	int		 bits;	/* POL_GENERATE */
+	size_t		 key;	/* index into keys[]; POL_NONE for generate */
+	size_t		 other;	/* POL_A_SWAP: the key that retires */
+	enum pol_alg	 alg;	/* POL_A_GENERATE */
+	int		 bits;	/* POL_A_GENERATE */
 	char		 reason[192];
 };
 

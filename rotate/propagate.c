@@ -33,7 +33,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <bsd/stdlib.h>
 #include <ldns/ldns.h>
 #include <openssl/evp.h>
 
@@ -46,9 +45,9 @@
 #define PROP_MAX_ADDRS	32	/* addresses per zone */
 
 enum xstatus {
-	X_OK,
-	X_TIMEOUT,
-	X_ERROR
+	XS_OK,
+	XS_TIMEOUT,
+	XS_ERROR
 };
 
 struct addr {
@@ -114,9 +113,9 @@ addr_parse(struct addr *a, const char *s, int defport)
 {
 	char host[INET6_ADDRSTRLEN + 1];
 	const char *colon, *port = NULL, *end;
-	const char *errstr = NULL;
+	char *ep;
 	size_t hl;
-	long long p;
+	long p;
 
 	if (*s == '[') {
 		if ((end = strchr(s, ']')) == NULL)
@@ -139,8 +138,10 @@ addr_parse(struct addr *a, const char *s, int defport)
 	host[hl] = '\0';
 	p = defport;
 	if (port != NULL) {
-		p = strtonum(port, 1, 65535, &errstr);
-		if (errstr != NULL)
+		errno = 0;
+		p = strtol(port, &ep, 10);
+		if (*port < '0' || *port > '9' || *ep != '\0' || errno ||
+		    p < 1 || p > 65535)
 			return -1;
 	}
 	return addr_set(a, host, (int)p);
@@ -221,7 +222,7 @@ xchg_udp(struct ctx *c, const struct addr *to, const ldns_pkt *q,
 		*err = xasprintf("udp: %s", strerror(errno));
 		if (fd != -1)
 			close(fd);
-		return X_ERROR;
+		return XS_ERROR;
 	}
 	for (t = 0; t < c->tries; t++) {
 		if (send(fd, wire, wlen, 0) == -1)
@@ -232,7 +233,7 @@ xchg_udp(struct ctx *c, const struct addr *to, const ldns_pkt *q,
 				break;
 			if ((*ans = reply_for(q, buf, n)) != NULL) {
 				close(fd);
-				return X_OK;
+				return XS_OK;
 			}
 		}
 		if (w != 0)
@@ -241,11 +242,11 @@ xchg_udp(struct ctx *c, const struct addr *to, const ldns_pkt *q,
 	if (t == c->tries) {
 		close(fd);
 		*err = xasprintf("no answer in %d ms", c->timeout_ms);
-		return X_TIMEOUT;
+		return XS_TIMEOUT;
 	}
 	*err = xasprintf("udp: %s", strerror(errno));
 	close(fd);
-	return X_ERROR;
+	return XS_ERROR;
 }
 
 /* read_full - read exactly len bytes before the deadline */
@@ -258,17 +259,17 @@ read_full(int fd, uint8_t *buf, size_t len, long long deadline)
 
 	while (got < len) {
 		if ((w = wait_fd(fd, POLLIN, deadline)) != 1)
-			return w == 0 ? X_TIMEOUT : X_ERROR;
+			return w == 0 ? XS_TIMEOUT : XS_ERROR;
 		if ((n = read(fd, buf + got, len - got)) <= 0) {
 			if (n == -1 && errno == EINTR)
 				continue;
 			if (n == 0)
 				errno = ECONNRESET;
-			return X_ERROR;
+			return XS_ERROR;
 		}
 		got += n;
 	}
-	return X_OK;
+	return XS_OK;
 }
 
 /* tcp_connect - non-blocking connect bounded by the deadline */
@@ -280,16 +281,16 @@ tcp_connect(int fd, const struct addr *to, long long deadline)
 
 	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
 	if (connect(fd, (const struct sockaddr *)&to->ss, to->len) == 0)
-		return X_OK;
+		return XS_OK;
 	if (errno != EINPROGRESS)
-		return X_ERROR;
+		return XS_ERROR;
 	if ((w = wait_fd(fd, POLLOUT, deadline)) != 1)
-		return w == 0 ? X_TIMEOUT : X_ERROR;
+		return w == 0 ? XS_TIMEOUT : XS_ERROR;
 	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &sl) == -1 || e != 0) {
 		errno = e;
-		return X_ERROR;
+		return XS_ERROR;
 	}
-	return X_OK;
+	return XS_OK;
 }
 
 /* xchg_tcp - one query over TCP, RFC 7766 two-byte length framing */
@@ -305,29 +306,29 @@ xchg_tcp(struct ctx *c, const struct addr *to, const ldns_pkt *q,
 
 	if ((fd = socket(to->ss.ss_family, SOCK_STREAM, 0)) == -1) {
 		*err = xasprintf("tcp: %s", strerror(errno));
-		return X_ERROR;
+		return XS_ERROR;
 	}
 	buf = xmalloc(wlen + 2);
 	buf[0] = wlen >> 8;
 	buf[1] = wlen & 0xff;
 	memcpy(buf + 2, wire, wlen);
 	errno = 0;
-	if ((x = tcp_connect(fd, to, deadline)) == X_OK &&
+	if ((x = tcp_connect(fd, to, deadline)) == XS_OK &&
 	    write(fd, buf, wlen + 2) == (ssize_t)(wlen + 2) &&
-	    (x = read_full(fd, hdr, 2, deadline)) == X_OK) {
+	    (x = read_full(fd, hdr, 2, deadline)) == XS_OK) {
 		len = (hdr[0] << 8) | hdr[1];
 		free(buf);
 		buf = xmalloc(len + 1);
-		if ((x = read_full(fd, buf, len, deadline)) == X_OK &&
+		if ((x = read_full(fd, buf, len, deadline)) == XS_OK &&
 		    (*ans = reply_for(q, buf, len)) == NULL) {
-			x = X_ERROR;
+			x = XS_ERROR;
 			errno = EBADMSG;
 		}
-	} else if (x == X_OK)
-		x = X_ERROR;
-	if (x == X_TIMEOUT)
+	} else if (x == XS_OK)
+		x = XS_ERROR;
+	if (x == XS_TIMEOUT)
 		*err = xasprintf("tcp: no answer in %d ms", c->timeout_ms);
-	else if (x == X_ERROR)
+	else if (x == XS_ERROR)
 		*err = xasprintf("tcp: %s", strerror(errno));
 	free(buf);
 	close(fd);
@@ -350,7 +351,7 @@ prop_exchange(struct ctx *c, const struct addr *to, const char *name,
 	*tcp = 0;
 	if ((dn = ldns_dname_new_frm_str(name)) == NULL) {
 		*err = xasprintf("bad name %s", name);
-		return X_ERROR;
+		return XS_ERROR;
 	}
 	q = ldns_pkt_query_new(dn, type, LDNS_RR_CLASS_IN, rd ? LDNS_RD : 0);
 	ldns_pkt_set_random_id(q);
@@ -358,10 +359,10 @@ prop_exchange(struct ctx *c, const struct addr *to, const char *name,
 	if (ldns_pkt2wire(&wire, q, &wlen) != LDNS_STATUS_OK) {
 		ldns_pkt_free(q);
 		*err = xasprintf("cannot build a query for %s", name);
-		return X_ERROR;
+		return XS_ERROR;
 	}
 	x = xchg_udp(c, to, q, wire, wlen, ans, err);
-	if (x == X_OK && ldns_pkt_tc(*ans)) {
+	if (x == XS_OK && ldns_pkt_tc(*ans)) {
 		ldns_pkt_free(*ans);
 		*ans = NULL;
 		*tcp = 1;
@@ -492,7 +493,7 @@ referral_addrs(struct ctx *c, const ldns_pkt *p, ldns_rr **ns, size_t nns,
 			    g, 8);
 			a = NULL;
 			if (k == 0 && prop_lookup(c, name, types[j], depth + 1,
-			    &a, &err) == X_OK)
+			    &a, &err) == XS_OK)
 				k = rrs_of(a, name, types[j],
 				    LDNS_SECTION_ANSWER, g, 8);
 			else if (k == 0)
@@ -547,7 +548,7 @@ prop_lookup(struct ctx *c, const char *name, ldns_rr_type type, int depth,
 	ldns_rdf *cut = NULL;
 	ldns_rr *ns[16];
 	size_t nsrv = 1, i, nns;
-	enum xstatus x = X_ERROR;
+	enum xstatus x = XS_ERROR;
 	int tcp, hop;
 
 	srv[0] = c->resolver;
@@ -558,10 +559,10 @@ prop_lookup(struct ctx *c, const char *name, ldns_rr_type type, int depth,
 			free(*err);
 			x = prop_exchange(c, &srv[i], name, type, hop == 0,
 			    ans, &tcp, err);
-			if (x == X_OK)
+			if (x == XS_OK)
 				break;
 		}
-		if (x != X_OK)
+		if (x != XS_OK)
 			break;
 		if ((nns = referral(*ans, name, cut, ns, 16)) == 0)
 			break;
@@ -576,17 +577,17 @@ prop_lookup(struct ctx *c, const char *name, ldns_rr_type type, int depth,
 		if (nsrv == 0) {
 			*err = xasprintf("referral for %s without a reachable "
 			    "address", name);
-			x = X_ERROR;
+			x = XS_ERROR;
 			break;
 		}
 	}
 	if (cut != NULL)
 		ldns_rdf_deep_free(cut);
-	if (x == X_OK && *ans == NULL) {
+	if (x == XS_OK && *ans == NULL) {
 		*err = xasprintf("too many referrals for %s", name);
-		x = X_ERROR;
+		x = XS_ERROR;
 	}
-	if (x != X_OK && *ans != NULL) {
+	if (x != XS_OK && *ans != NULL) {
 		ldns_pkt_free(*ans);
 		*ans = NULL;
 	}
@@ -628,7 +629,7 @@ zone_cut(struct ctx *c, const char *name, uint32_t *neg, char **err)
 	while (apex == NULL && cand != NULL) {
 		free(*err);
 		if (prop_lookup(c, cand, LDNS_RR_TYPE_SOA, 0, &p, err) !=
-		    X_OK)
+		    XS_OK)
 			break;
 		if (rrs_of(p, cand, LDNS_RR_TYPE_SOA, LDNS_SECTION_ANSWER,
 		    soa, 1) == 1) {
@@ -664,7 +665,7 @@ zone_ns(struct ctx *c, const char *apex, char **names, size_t max,
 	ldns_pkt *p;
 	size_t n, i;
 
-	if (prop_lookup(c, apex, LDNS_RR_TYPE_NS, 0, &p, err) != X_OK)
+	if (prop_lookup(c, apex, LDNS_RR_TYPE_NS, 0, &p, err) != XS_OK)
 		return 0;
 	n = rrs_of(p, apex, LDNS_RR_TYPE_NS, LDNS_SECTION_ANSWER, ns,
 	    max < 16 ? max : 16);
@@ -688,7 +689,7 @@ ns_addrs(struct ctx *c, const char *ns, struct nsaddr *out, size_t max)
 	char *err, *end, *txt;
 
 	for (j = 0; j < 2; j++) {
-		if (prop_lookup(c, ns, types[j], 0, &p, &err) != X_OK) {
+		if (prop_lookup(c, ns, types[j], 0, &p, &err) != XS_OK) {
 			free(err);
 			continue;
 		}
@@ -826,8 +827,8 @@ ask_auth(struct ctx *c, const char *zone, const struct nsaddr *na,
 	}
 	x = prop_exchange(c, &na->a, name, LDNS_RR_TYPE_TXT, 0, &p, &o->tcp,
 	    &err);
-	if (x != X_OK) {
-		o->status = x == X_TIMEOUT ? PROP_TIMEOUT : PROP_ERROR;
+	if (x != XS_OK) {
+		o->status = x == XS_TIMEOUT ? PROP_TIMEOUT : PROP_ERROR;
 		o->detail = err;
 		return;
 	}
@@ -928,8 +929,8 @@ ask_resolver(struct ctx *c, const char *spec)
 	    c->q->name);
 	x = prop_exchange(c, &a, c->q->name, LDNS_RR_TYPE_TXT, 1, &p,
 	    &o->tcp, &err);
-	if (x != X_OK) {
-		o->status = x == X_TIMEOUT ? PROP_TIMEOUT : PROP_ERROR;
+	if (x != XS_OK) {
+		o->status = x == XS_TIMEOUT ? PROP_TIMEOUT : PROP_ERROR;
 		o->detail = err;
 		return;
 	}
