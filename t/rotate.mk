@@ -1,1 +1,9 @@
-# t/rotate.mk: tests of this area, included from t/local.mk.
+# t/rotate.mk: tests of rotate/ (propagation check, policy engine), and
+# the Knot DNS test library t/lib/knot.sh.
+
+check_PROGRAMS += t/check_rotate_policy
+TESTS += t/check_rotate_policy
+UNIT_TESTS += t/check_rotate_policy
+t_check_rotate_policy_SOURCES = t/check_rotate_policy.c
+t_check_rotate_policy_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+t_check_rotate_policy_LDADD = $(ROTATE_LIBS) $(CHECK_LIBS)
