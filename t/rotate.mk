@@ -7,3 +7,10 @@ UNIT_TESTS += t/check_rotate_policy
 t_check_rotate_policy_SOURCES = t/check_rotate_policy.c
 t_check_rotate_policy_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 t_check_rotate_policy_LDADD = $(ROTATE_LIBS) $(CHECK_LIBS)
+
+check_PROGRAMS += t/check_rotate_prop
+TESTS += t/check_rotate_prop
+UNIT_TESTS += t/check_rotate_prop
+t_check_rotate_prop_SOURCES = t/check_rotate_prop.c
+t_check_rotate_prop_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(CRYPTO_CFLAGS)
+t_check_rotate_prop_LDADD = $(ROTATE_LIBS) $(CHECK_LIBS)
