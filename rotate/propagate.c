@@ -1111,6 +1111,27 @@ prop_result_free(struct prop_result *r)
 	memset(r, 0, sizeof(*r));
 }
 
+void
+prop_result_print(const struct prop_result *r, FILE *fp)
+{
+	const struct prop_obs *o;
+	size_t i;
+
+	for (i = 0; i < r->nobs; i++) {
+		o = &r->obs[i];
+		fprintf(fp, "%s %s %s %s %s %s ttl=%u neg=%u tcp=%d %s\n",
+		    o->source == PROP_SRC_AUTH ? "auth" : "resolver",
+		    o->zone ? o->zone : "-", o->server, o->addr, o->qname,
+		    o->chained ? "cname" : prop_status_name(o->status),
+		    o->ttl, o->neg_ttl, o->tcp, o->detail ? o->detail : "");
+	}
+	if (r->error != NULL)
+		fprintf(fp, "error %s\n", r->error);
+	fprintf(fp, "verdict %s published=%d revoked=%d ttl=%u neg=%u "
+	    "hold=%lld\n", prop_verdict_name(r->verdict), r->published,
+	    r->revoked, r->max_ttl, r->neg_ttl, prop_hold(r));
+}
+
 const char *
 prop_status_name(enum prop_status s)
 {

@@ -20,6 +20,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 enum prop_alg {
 	PROP_ALG_RSA,
@@ -115,6 +116,13 @@ enum prop_status prop_judge(const struct prop_query *, char * const *txt,
 void		 prop_summarize(struct prop_result *);
 /* prop_hold - max(record TTL, SOA negative TTL), the hold in seconds */
 long long	 prop_hold(const struct prop_result *);
+
+/*
+ * prop_result_print - one line per observation, then the verdict:
+ *	auth example.test ns1.example.test 127.0.0.11:53 s._domainkey.example.test match ttl=300 neg=0 tcp=0 k=rsa, p= matches
+ *	verdict published published=1 revoked=0 ttl=300 neg=3600 hold=3600
+ */
+void		 prop_result_print(const struct prop_result *, FILE *);
 
 const char	*prop_status_name(enum prop_status);
 const char	*prop_verdict_name(enum prop_verdict);

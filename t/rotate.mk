@@ -14,3 +14,12 @@ UNIT_TESTS += t/check_rotate_prop
 t_check_rotate_prop_SOURCES = t/check_rotate_prop.c
 t_check_rotate_prop_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(CRYPTO_CFLAGS)
 t_check_rotate_prop_LDADD = $(ROTATE_LIBS) $(CHECK_LIBS)
+
+# rotate_probe: prop_check + evidence + policy against live servers
+check_PROGRAMS += t/rotate_probe
+t_rotate_probe_SOURCES = t/rotate_probe.c
+t_rotate_probe_CFLAGS = $(AM_CFLAGS) $(CRYPTO_CFLAGS)
+t_rotate_probe_LDADD = $(ROTATE_LIBS)
+
+TESTS += t/rotate_dns.sh
+EXTRA_DIST += t/rotate_dns.sh t/lib/knot.sh t/lib/silent_udp.py
