@@ -267,7 +267,53 @@ expect rev2 "^auth example.test ns2.example.test 127.0.0.12:$KNOT_PORT $S1 nxdom
     "ns2 has no record, negative TTL from its SOA"
 expect rev2 "^verdict revoked published=0 revoked=1" "revocation confirmed"
 
-# --- 8. no zone cut ------------------------------------------------------
+# --- 8. RFC 2136 update at a primary, secondary follows by NOTIFY ------
+echo "== dynamic update, primary and secondary"
+SECRET=$(openssl rand -base64 32)
+{
+	soa ns1.dyn.test.
+	echo "@ NS ns1"
+	echo "@ NS ns2"
+	echo "ns1 A 127.0.0.31"
+	echo "ns2 A 127.0.0.32"
+} > "$T/dyn.zone"
+knot_server prim 127.0.0.31
+knot_key prim upd "$SECRET"
+knot_zone prim dyn.test "$T/dyn.zone" update=upd notify=127.0.0.32
+knot_server sec 127.0.0.32
+knot_secondary sec dyn.test 127.0.0.31
+{ knot_start prim && knot_start sec; } || fail "primary/secondary start"
+knotc_ parent zone-begin test >/dev/null
+knotc_ parent zone-set test dyn 2 NS ns1.dyn.test. >/dev/null
+knotc_ parent zone-set test dyn 2 NS ns2.dyn.test. >/dev/null
+knotc_ parent zone-set test ns1.dyn 2 A 127.0.0.31 >/dev/null
+knotc_ parent zone-set test ns2.dyn 2 A 127.0.0.32 >/dev/null
+knotc_ parent zone-commit test >/dev/null
+serial=$(knot_serial prim dyn.test)
+knsupdate > "$T/upd.out" 2>&1 <<EOF
+server 127.0.0.31 $KNOT_PORT
+zone dyn.test
+key hmac-sha256:upd $SECRET
+update add d1._domainkey.dyn.test. 2 TXT $(rec ed25519 "$KA")
+send
+EOF
+[ $? -eq 0 ] || { cat "$T/upd.out"; fail "signed update refused"; }
+knot_wait_serial sec dyn.test $((serial + 1)) 10 ||
+    fail "secondary did not follow the primary (NOTIFY/IXFR)"
+probe dyn ed25519 "$KA" d1._domainkey.dyn.test -n 20 -i 250 -u
+expect dyn "^auth dyn.test ns2.dyn.test 127.0.0.32:$KNOT_PORT d1._domainkey.dyn.test match" \
+    "the secondary serves the updated record"
+expect dyn "action=ready" "update confirmed at primary and secondary"
+# an update without the key is refused
+knsupdate -t 2 > "$T/upd2.out" 2>&1 <<EOF
+server 127.0.0.31 $KNOT_PORT
+zone dyn.test
+update add d2._domainkey.dyn.test. 2 TXT "v=DKIM1; p="
+send
+EOF
+[ $? -ne 0 ] || fail "unsigned update accepted"
+
+# --- 9. no zone cut ------------------------------------------------------
 echo "== name outside every zone"
 probe nocut rsa "$KR" s._domainkey.nowhere.invalid
 expect nocut "^verdict unknown published=0" "no zone, no verdict"

@@ -95,6 +95,12 @@ knot_remote() {
 		{
 			echo "  - id: $_rid"
 			echo "    address: $(knot_addr "$2")"
+			# speak from our own address, so that ACLs by
+			# address (NOTIFY, transfers) see who we are
+			_via=$(knot_first_addr "$1")
+			case $2 in *:*) _f6=1 ;; *) _f6=0 ;; esac
+			case $_via in *:*) _v6=1 ;; *) _v6=0 ;; esac
+			[ $_f6 = $_v6 ] && echo "    via: $_via"
 			[ -n "${3:-}" ] && echo "    key: $3"
 		} >> "$KNOT_DIR/$1/remotes"
 	fi
