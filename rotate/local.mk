@@ -3,6 +3,7 @@
 
 noinst_LIBRARIES += rotate/librotate.a
 rotate_librotate_a_SOURCES = \
+	rotate/dnsio.c rotate/dnsio.h \
 	rotate/propagate.c rotate/propagate.h \
 	rotate/policy.c rotate/policy.h \
 	rotate/evidence.c rotate/evidence.h

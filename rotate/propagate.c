@@ -1,64 +1,42 @@
 /*
  * propagate - ask every authoritative address for a DKIM key record
  *
- * Three layers, bottom up:
+ * Two layers over dnsio (one query to one address):
  *
- *	prop_exchange	one query to one address: UDP with EDNS0, TCP
- *			when the answer is truncated; timeout or error
- *			told apart
  *	prop_lookup	an answer for (name, type) starting at the
- *			configured resolver and following referrals, so
- *			that an authoritative parent works as a resolver
- *	prop_zone	the zone cut, its NS set, every NS address; then
- *			each address is asked for the TXT record and a
- *			CNAME is followed into the target zone
+ *			configured resolver and following referrals
+ *			downward, so that an authoritative server of a
+ *			parent zone can stand in for a resolver
+ *	check_name	the zone cut (walking up with SOA queries), its
+ *			NS set, every A and AAAA of every NS name; then
+ *			each address is asked for the TXT record (RD=0)
+ *			and a CNAME is followed into the target zone,
+ *			whose own servers are asked in turn
  *
- * ldns builds and parses the packets; the sockets are ours, so that a
- * timeout, a refusal and a truncation are each seen for what they are.
+ * The judging of one TXT answer (prop_judge) and the summary over all
+ * observations (prop_summarize) are pure and tested on their own.
  */
 #include "config.h"
 
-#include <sys/types.h>
-#include <sys/socket.h>
-#include <netinet/in.h>
-#include <arpa/inet.h>
-
-#include <errno.h>
-#include <fcntl.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
-#include <unistd.h>
 
 #include <ldns/ldns.h>
 #include <openssl/evp.h>
 
+#include "dnsio.h"
 #include "propagate.h"
 #include "tagvalue.h"
 #include "xmalloc.h"
 
-#define PROP_EDNS_SIZE	1232
 #define PROP_MAX_DEPTH	8	/* referrals, CNAMEs, NS lookups */
 #define PROP_MAX_ADDRS	32	/* addresses per zone */
 
-enum xstatus {
-	XS_OK,
-	XS_TIMEOUT,
-	XS_ERROR
-};
-
-struct addr {
-	struct sockaddr_storage	ss;
-	socklen_t		len;
-	char			text[INET6_ADDRSTRLEN + 8];
-};
-
 struct nsaddr {
 	char		*ns;
-	struct addr	 a;
+	struct dnsio_addr	 a;
 	int		 none;	/* the NS name has no address */
 };
 
@@ -66,312 +44,11 @@ struct ctx {
 	const struct prop_query		*q;
 	const struct prop_options	*opt;
 	struct prop_result		*res;
-	struct addr			 resolver;
+	struct dnsio_addr			 resolver;
 	int				 port;
-	int				 timeout_ms;
-	int				 tries;
+	struct dnsio_opts		 io;
 };
 
-/* now_ms - a monotonic clock for deadlines */
-static long long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* addr_set - fill an address from text and a port; -1 when not one */
-static int
-addr_set(struct addr *a, const char *host, int port)
-{
-	struct sockaddr_in *s4 = (struct sockaddr_in *)&a->ss;
-	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&a->ss;
-
-	memset(a, 0, sizeof(*a));
-	if (inet_pton(AF_INET, host, &s4->sin_addr) == 1) {
-		s4->sin_family = AF_INET;
-		s4->sin_port = htons(port);
-		a->len = sizeof(*s4);
-		snprintf(a->text, sizeof(a->text), "%s:%d", host, port);
-		return 0;
-	}
-	if (inet_pton(AF_INET6, host, &s6->sin6_addr) == 1) {
-		s6->sin6_family = AF_INET6;
-		s6->sin6_port = htons(port);
-		a->len = sizeof(*s6);
-		snprintf(a->text, sizeof(a->text), "[%s]:%d", host, port);
-		return 0;
-	}
-	return -1;
-}
-
-/* addr_parse - "192.0.2.1", "192.0.2.1:53", "::1", "[::1]:53" */
-static int
-addr_parse(struct addr *a, const char *s, int defport)
-{
-	char host[INET6_ADDRSTRLEN + 1];
-	const char *colon, *port = NULL, *end;
-	char *ep;
-	size_t hl;
-	long p;
-
-	if (*s == '[') {
-		if ((end = strchr(s, ']')) == NULL)
-			return -1;
-		hl = end - s - 1;
-		s++;
-		if (end[1] == ':')
-			port = end + 2;
-		else if (end[1] != '\0')
-			return -1;
-	} else if ((colon = strchr(s, ':')) != NULL &&
-	    strchr(colon + 1, ':') == NULL) {
-		hl = colon - s;
-		port = colon + 1;
-	} else
-		hl = strlen(s);
-	if (hl == 0 || hl >= sizeof(host))
-		return -1;
-	memcpy(host, s, hl);
-	host[hl] = '\0';
-	p = defport;
-	if (port != NULL) {
-		errno = 0;
-		p = strtol(port, &ep, 10);
-		if (*port < '0' || *port > '9' || *ep != '\0' || errno ||
-		    p < 1 || p > 65535)
-			return -1;
-	}
-	return addr_set(a, host, (int)p);
-}
-
-/* resolv_conf - the first nameserver of /etc/resolv.conf */
-static int
-resolv_conf(struct addr *a)
-{
-	char line[512], ns[INET6_ADDRSTRLEN + 1];
-	FILE *fp;
-	int r = -1;
-
-	if ((fp = fopen("/etc/resolv.conf", "r")) == NULL)
-		return -1;
-	while (r == -1 && fgets(line, sizeof(line), fp) != NULL)
-		if (sscanf(line, " nameserver %46s", ns) == 1)
-			r = addr_set(a, ns, 53);
-	fclose(fp);
-	return r;
-}
-
-/* wait_fd - poll one descriptor until the deadline; 1 ready, 0 timeout */
-static int
-wait_fd(int fd, short events, long long deadline)
-{
-	struct pollfd pfd;
-	long long left;
-	int r;
-
-	for (;;) {
-		if ((left = deadline - now_ms()) <= 0)
-			return 0;
-		pfd.fd = fd;
-		pfd.events = events;
-		r = poll(&pfd, 1, (int)left);
-		if (r > 0)
-			return 1;
-		if (r == 0)
-			return 0;
-		if (errno != EINTR)
-			return -1;
-	}
-}
-
-/* reply_for - is this packet the answer to our query? */
-static ldns_pkt *
-reply_for(const ldns_pkt *q, const uint8_t *buf, size_t len)
-{
-	ldns_pkt *a = NULL;
-	ldns_rr *qq, *aq;
-
-	if (ldns_wire2pkt(&a, buf, len) != LDNS_STATUS_OK)
-		return NULL;
-	qq = ldns_rr_list_rr(ldns_pkt_question(q), 0);
-	aq = ldns_rr_list_rr(ldns_pkt_question(a), 0);
-	if (ldns_pkt_id(a) != ldns_pkt_id(q) || !ldns_pkt_qr(a) ||
-	    aq == NULL || ldns_rr_get_type(aq) != ldns_rr_get_type(qq) ||
-	    ldns_dname_compare(ldns_rr_owner(aq), ldns_rr_owner(qq)) != 0) {
-		ldns_pkt_free(a);
-		return NULL;
-	}
-	return a;
-}
-
-/* xchg_udp - send up to tries times, wait for the matching reply */
-static enum xstatus
-xchg_udp(struct ctx *c, const struct addr *to, const ldns_pkt *q,
-    const uint8_t *wire, size_t wlen, ldns_pkt **ans, char **err)
-{
-	uint8_t buf[65535];
-	long long deadline;
-	ssize_t n;
-	int fd, t, w;
-
-	if ((fd = socket(to->ss.ss_family, SOCK_DGRAM, 0)) == -1 ||
-	    connect(fd, (const struct sockaddr *)&to->ss, to->len) == -1) {
-		*err = xasprintf("udp: %s", strerror(errno));
-		if (fd != -1)
-			close(fd);
-		return XS_ERROR;
-	}
-	for (t = 0; t < c->tries; t++) {
-		if (send(fd, wire, wlen, 0) == -1)
-			break;
-		deadline = now_ms() + c->timeout_ms / c->tries;
-		while ((w = wait_fd(fd, POLLIN, deadline)) == 1) {
-			if ((n = recv(fd, buf, sizeof(buf), 0)) == -1)
-				break;
-			if ((*ans = reply_for(q, buf, n)) != NULL) {
-				close(fd);
-				return XS_OK;
-			}
-		}
-		if (w != 0)
-			break;
-	}
-	if (t == c->tries) {
-		close(fd);
-		*err = xasprintf("no answer in %d ms", c->timeout_ms);
-		return XS_TIMEOUT;
-	}
-	*err = xasprintf("udp: %s", strerror(errno));
-	close(fd);
-	return XS_ERROR;
-}
-
-/* read_full - read exactly len bytes before the deadline */
-static enum xstatus
-read_full(int fd, uint8_t *buf, size_t len, long long deadline)
-{
-	size_t got = 0;
-	ssize_t n;
-	int w;
-
-	while (got < len) {
-		if ((w = wait_fd(fd, POLLIN, deadline)) != 1)
-			return w == 0 ? XS_TIMEOUT : XS_ERROR;
-		if ((n = read(fd, buf + got, len - got)) <= 0) {
-			if (n == -1 && errno == EINTR)
-				continue;
-			if (n == 0)
-				errno = ECONNRESET;
-			return XS_ERROR;
-		}
-		got += n;
-	}
-	return XS_OK;
-}
-
-/* tcp_connect - non-blocking connect bounded by the deadline */
-static enum xstatus
-tcp_connect(int fd, const struct addr *to, long long deadline)
-{
-	socklen_t sl = sizeof(int);
-	int e = 0, w;
-
-	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
-	if (connect(fd, (const struct sockaddr *)&to->ss, to->len) == 0)
-		return XS_OK;
-	if (errno != EINPROGRESS)
-		return XS_ERROR;
-	if ((w = wait_fd(fd, POLLOUT, deadline)) != 1)
-		return w == 0 ? XS_TIMEOUT : XS_ERROR;
-	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &sl) == -1 || e != 0) {
-		errno = e;
-		return XS_ERROR;
-	}
-	return XS_OK;
-}
-
-/* xchg_tcp - one query over TCP, RFC 7766 two-byte length framing */
-static enum xstatus
-xchg_tcp(struct ctx *c, const struct addr *to, const ldns_pkt *q,
-    const uint8_t *wire, size_t wlen, ldns_pkt **ans, char **err)
-{
-	uint8_t *buf, hdr[2];
-	long long deadline = now_ms() + c->timeout_ms;
-	enum xstatus x;
-	size_t len;
-	int fd;
-
-	if ((fd = socket(to->ss.ss_family, SOCK_STREAM, 0)) == -1) {
-		*err = xasprintf("tcp: %s", strerror(errno));
-		return XS_ERROR;
-	}
-	buf = xmalloc(wlen + 2);
-	buf[0] = wlen >> 8;
-	buf[1] = wlen & 0xff;
-	memcpy(buf + 2, wire, wlen);
-	errno = 0;
-	if ((x = tcp_connect(fd, to, deadline)) == XS_OK &&
-	    write(fd, buf, wlen + 2) == (ssize_t)(wlen + 2) &&
-	    (x = read_full(fd, hdr, 2, deadline)) == XS_OK) {
-		len = (hdr[0] << 8) | hdr[1];
-		free(buf);
-		buf = xmalloc(len + 1);
-		if ((x = read_full(fd, buf, len, deadline)) == XS_OK &&
-		    (*ans = reply_for(q, buf, len)) == NULL) {
-			x = XS_ERROR;
-			errno = EBADMSG;
-		}
-	} else if (x == XS_OK)
-		x = XS_ERROR;
-	if (x == XS_TIMEOUT)
-		*err = xasprintf("tcp: no answer in %d ms", c->timeout_ms);
-	else if (x == XS_ERROR)
-		*err = xasprintf("tcp: %s", strerror(errno));
-	free(buf);
-	close(fd);
-	return x;
-}
-
-/* prop_exchange - ask one address; TCP when the UDP answer is truncated */
-static enum xstatus
-prop_exchange(struct ctx *c, const struct addr *to, const char *name,
-    ldns_rr_type type, int rd, ldns_pkt **ans, int *tcp, char **err)
-{
-	ldns_rdf *dn;
-	ldns_pkt *q;
-	uint8_t *wire = NULL;
-	size_t wlen;
-	enum xstatus x;
-
-	*ans = NULL;
-	*err = NULL;
-	*tcp = 0;
-	if ((dn = ldns_dname_new_frm_str(name)) == NULL) {
-		*err = xasprintf("bad name %s", name);
-		return XS_ERROR;
-	}
-	q = ldns_pkt_query_new(dn, type, LDNS_RR_CLASS_IN, rd ? LDNS_RD : 0);
-	ldns_pkt_set_random_id(q);
-	ldns_pkt_set_edns_udp_size(q, PROP_EDNS_SIZE);
-	if (ldns_pkt2wire(&wire, q, &wlen) != LDNS_STATUS_OK) {
-		ldns_pkt_free(q);
-		*err = xasprintf("cannot build a query for %s", name);
-		return XS_ERROR;
-	}
-	x = xchg_udp(c, to, q, wire, wlen, ans, err);
-	if (x == XS_OK && ldns_pkt_tc(*ans)) {
-		ldns_pkt_free(*ans);
-		*ans = NULL;
-		*tcp = 1;
-		x = xchg_tcp(c, to, q, wire, wlen, ans, err);
-	}
-	free(wire);
-	ldns_pkt_free(q);
-	return x;
-}
 
 /* dname_str - a domain name as text, without the trailing dot */
 static char *
@@ -472,13 +149,13 @@ chase(const ldns_pkt *p, const char *name, uint32_t *ttl)
 	return cur;
 }
 
-static enum xstatus prop_lookup(struct ctx *, const char *, ldns_rr_type,
+static enum dnsio_status prop_lookup(struct ctx *, const char *, ldns_rr_type,
     int, ldns_pkt **, char **);
 
 /* referral_addrs - where a referral points: glue, or looked up */
 static size_t
 referral_addrs(struct ctx *c, const ldns_pkt *p, ldns_rr **ns, size_t nns,
-    int depth, struct addr *out, size_t max)
+    int depth, struct dnsio_addr *out, size_t max)
 {
 	ldns_rr *g[8];
 	ldns_pkt *a;
@@ -493,14 +170,14 @@ referral_addrs(struct ctx *c, const ldns_pkt *p, ldns_rr **ns, size_t nns,
 			    g, 8);
 			a = NULL;
 			if (k == 0 && prop_lookup(c, name, types[j], depth + 1,
-			    &a, &err) == XS_OK)
+			    &a, &err) == DNSIO_OK)
 				k = rrs_of(a, name, types[j],
 				    LDNS_SECTION_ANSWER, g, 8);
 			else if (k == 0)
 				free(err);
 			while (k > 0 && n < max) {
 				txt = ldns_rdf2str(ldns_rr_rdf(g[--k], 0));
-				if (txt != NULL && addr_set(&out[n], txt,
+				if (txt != NULL && dnsio_addr_set(&out[n], txt,
 				    c->port) == 0)
 					n++;
 				free(txt);
@@ -540,15 +217,15 @@ referral(const ldns_pkt *p, const char *name, ldns_rdf *cut, ldns_rr **ns,
  * prop_lookup - ask the resolver; follow referrals downward, so an
  * authoritative server of a parent zone can stand in for a resolver
  */
-static enum xstatus
+static enum dnsio_status
 prop_lookup(struct ctx *c, const char *name, ldns_rr_type type, int depth,
     ldns_pkt **ans, char **err)
 {
-	struct addr srv[PROP_MAX_ADDRS];
+	struct dnsio_addr srv[PROP_MAX_ADDRS];
 	ldns_rdf *cut = NULL;
 	ldns_rr *ns[16];
 	size_t nsrv = 1, i, nns;
-	enum xstatus x = XS_ERROR;
+	enum dnsio_status x = DNSIO_ERROR;
 	int tcp, hop;
 
 	srv[0] = c->resolver;
@@ -557,12 +234,12 @@ prop_lookup(struct ctx *c, const char *name, ldns_rr_type type, int depth,
 	for (hop = 0; depth < PROP_MAX_DEPTH && hop < PROP_MAX_DEPTH; hop++) {
 		for (i = 0; i < nsrv; i++) {
 			free(*err);
-			x = prop_exchange(c, &srv[i], name, type, hop == 0,
+			x = dnsio_query(&c->io, &srv[i], name, type, hop == 0,
 			    ans, &tcp, err);
-			if (x == XS_OK)
+			if (x == DNSIO_OK)
 				break;
 		}
-		if (x != XS_OK)
+		if (x != DNSIO_OK)
 			break;
 		if ((nns = referral(*ans, name, cut, ns, 16)) == 0)
 			break;
@@ -577,17 +254,17 @@ prop_lookup(struct ctx *c, const char *name, ldns_rr_type type, int depth,
 		if (nsrv == 0) {
 			*err = xasprintf("referral for %s without a reachable "
 			    "address", name);
-			x = XS_ERROR;
+			x = DNSIO_ERROR;
 			break;
 		}
 	}
 	if (cut != NULL)
 		ldns_rdf_deep_free(cut);
-	if (x == XS_OK && *ans == NULL) {
+	if (x == DNSIO_OK && *ans == NULL) {
 		*err = xasprintf("too many referrals for %s", name);
-		x = XS_ERROR;
+		x = DNSIO_ERROR;
 	}
-	if (x != XS_OK && *ans != NULL) {
+	if (x != DNSIO_OK && *ans != NULL) {
 		ldns_pkt_free(*ans);
 		*ans = NULL;
 	}
@@ -629,7 +306,7 @@ zone_cut(struct ctx *c, const char *name, uint32_t *neg, char **err)
 	while (apex == NULL && cand != NULL) {
 		free(*err);
 		if (prop_lookup(c, cand, LDNS_RR_TYPE_SOA, 0, &p, err) !=
-		    XS_OK)
+		    DNSIO_OK)
 			break;
 		if (rrs_of(p, cand, LDNS_RR_TYPE_SOA, LDNS_SECTION_ANSWER,
 		    soa, 1) == 1) {
@@ -665,7 +342,7 @@ zone_ns(struct ctx *c, const char *apex, char **names, size_t max,
 	ldns_pkt *p;
 	size_t n, i;
 
-	if (prop_lookup(c, apex, LDNS_RR_TYPE_NS, 0, &p, err) != XS_OK)
+	if (prop_lookup(c, apex, LDNS_RR_TYPE_NS, 0, &p, err) != DNSIO_OK)
 		return 0;
 	n = rrs_of(p, apex, LDNS_RR_TYPE_NS, LDNS_SECTION_ANSWER, ns,
 	    max < 16 ? max : 16);
@@ -689,7 +366,7 @@ ns_addrs(struct ctx *c, const char *ns, struct nsaddr *out, size_t max)
 	char *err, *end, *txt;
 
 	for (j = 0; j < 2; j++) {
-		if (prop_lookup(c, ns, types[j], 0, &p, &err) != XS_OK) {
+		if (prop_lookup(c, ns, types[j], 0, &p, &err) != DNSIO_OK) {
 			free(err);
 			continue;
 		}
@@ -699,7 +376,7 @@ ns_addrs(struct ctx *c, const char *ns, struct nsaddr *out, size_t max)
 		for (i = 0; i < k; i++) {
 			txt = ldns_rdf2str(ldns_rr_rdf(rr[i], 0));
 			if (n < max && txt != NULL &&
-			    addr_set(&out[n].a, txt, c->port) == 0) {
+			    dnsio_addr_set(&out[n].a, txt, c->port) == 0) {
 				out[n].ns = xstrdup(ns);
 				out[n].none = 0;
 				n++;
@@ -816,7 +493,7 @@ ask_auth(struct ctx *c, const char *zone, const struct nsaddr *na,
 {
 	struct prop_obs *o;
 	ldns_pkt *p;
-	enum xstatus x;
+	enum dnsio_status x;
 	char *err;
 
 	o = obs_add(c->res, PROP_SRC_AUTH, zone, na->ns,
@@ -825,10 +502,10 @@ ask_auth(struct ctx *c, const char *zone, const struct nsaddr *na,
 		o->detail = xasprintf("%s has no address", na->ns);
 		return;
 	}
-	x = prop_exchange(c, &na->a, name, LDNS_RR_TYPE_TXT, 0, &p, &o->tcp,
+	x = dnsio_query(&c->io, &na->a, name, LDNS_RR_TYPE_TXT, 0, &p, &o->tcp,
 	    &err);
-	if (x != XS_OK) {
-		o->status = x == XS_TIMEOUT ? PROP_TIMEOUT : PROP_ERROR;
+	if (x != DNSIO_OK) {
+		o->status = x == DNSIO_TIMEOUT ? PROP_TIMEOUT : PROP_ERROR;
 		o->detail = err;
 		return;
 	}
@@ -914,12 +591,12 @@ static void
 ask_resolver(struct ctx *c, const char *spec)
 {
 	struct prop_obs *o;
-	struct addr a;
+	struct dnsio_addr a;
 	ldns_pkt *p;
-	enum xstatus x;
+	enum dnsio_status x;
 	char *err;
 
-	if (addr_parse(&a, spec, 53) == -1) {
+	if (dnsio_addr_parse(&a, spec, 53) == -1) {
 		o = obs_add(c->res, PROP_SRC_RESOLVER, NULL, spec, spec,
 		    c->q->name);
 		o->detail = xasprintf("bad resolver address %s", spec);
@@ -927,10 +604,10 @@ ask_resolver(struct ctx *c, const char *spec)
 	}
 	o = obs_add(c->res, PROP_SRC_RESOLVER, NULL, spec, a.text,
 	    c->q->name);
-	x = prop_exchange(c, &a, c->q->name, LDNS_RR_TYPE_TXT, 1, &p,
+	x = dnsio_query(&c->io, &a, c->q->name, LDNS_RR_TYPE_TXT, 1, &p,
 	    &o->tcp, &err);
-	if (x != XS_OK) {
-		o->status = x == XS_TIMEOUT ? PROP_TIMEOUT : PROP_ERROR;
+	if (x != DNSIO_OK) {
+		o->status = x == DNSIO_TIMEOUT ? PROP_TIMEOUT : PROP_ERROR;
 		o->detail = err;
 		return;
 	}
@@ -953,10 +630,10 @@ prop_check(const struct prop_query *q, const struct prop_options *opt,
 	c.opt = opt;
 	c.res = res;
 	c.port = opt->dns_port > 0 ? opt->dns_port : 53;
-	c.timeout_ms = opt->timeout_ms > 0 ? opt->timeout_ms : 3000;
-	c.tries = opt->tries > 0 ? opt->tries : 2;
-	r = opt->resolver != NULL ? addr_parse(&c.resolver, opt->resolver,
-	    53) : resolv_conf(&c.resolver);
+	c.io.timeout_ms = opt->timeout_ms > 0 ? opt->timeout_ms : 3000;
+	c.io.tries = opt->tries > 0 ? opt->tries : 2;
+	r = opt->resolver != NULL ? dnsio_addr_parse(&c.resolver, opt->resolver,
+	    53) : dnsio_resolv_conf(&c.resolver);
 	if (r == -1) {
 		res->error = xasprintf("no usable resolver (%s)",
 		    opt->resolver ? opt->resolver : "/etc/resolv.conf");

@@ -591,7 +591,7 @@ START_TEST(test_pass)
 	    .retire_after = 7 * DAY };
 	struct pol_key keys[4];
 	struct pol_plan plan = { 0 };
-	char sel[4][8], got[512];
+	char sel[4][24], got[512];
 	size_t i;
 
 	pol.algs[POL_ALG_RSA] = 1;
