@@ -11,8 +11,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <unistd.h>
+
 #include <openssl/evp.h>
 
+#include "dnsio.h"
 #include "evidence.h"
 #include "propagate.h"
 
@@ -257,6 +263,87 @@ START_TEST(test_evidence)
 }
 END_TEST
 
+
+static const struct addr_case {
+	const char	*in;
+	const char	*want;	/* NULL: refused */
+} addr_cases[] = {
+	{ "192.0.2.1", "192.0.2.1:53" },
+	{ "192.0.2.1:5353", "192.0.2.1:5353" },
+	{ "::1", "[::1]:53" },
+	{ "[::1]:5353", "[::1]:5353" },
+	{ "[2001:db8::1]", "[2001:db8::1]:53" },
+	{ "2001:db8::1", "[2001:db8::1]:53" },
+	{ "192.0.2.1:0", NULL },
+	{ "192.0.2.1:65536", NULL },
+	{ "192.0.2.1:53x", NULL },
+	{ "192.0.2.1:", NULL },
+	{ "[::1", NULL },
+	{ "[::1]x", NULL },
+	{ "ns1.example.test", NULL },
+	{ "", NULL },
+};
+
+START_TEST(test_addr)
+{
+	const struct addr_case *ac = &addr_cases[_i];
+	struct dnsio_addr a;
+	int r = dnsio_addr_parse(&a, ac->in, 53);
+
+	if (ac->want == NULL) {
+		ck_assert_msg(r == -1, "accepted \"%s\"", ac->in);
+		return;
+	}
+	ck_assert_msg(r == 0, "refused \"%s\"", ac->in);
+	ck_assert_str_eq(a.text, ac->want);
+}
+END_TEST
+
+/* udp_socket - a bound UDP socket on 127.0.0.1; its address in *a */
+static int
+udp_socket(struct dnsio_addr *a)
+{
+	struct sockaddr_in sin;
+	socklen_t sl = sizeof(sin);
+	int fd = socket(AF_INET, SOCK_DGRAM, 0);
+
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_ne(fd, -1);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sin, &sl), 0);
+	ck_assert_int_eq(dnsio_addr_set(a, "127.0.0.1", ntohs(sin.sin_port)),
+	    0);
+	return fd;
+}
+
+START_TEST(test_silent_and_refused)
+{
+	struct dnsio_opts io = { 300, 2 };
+	struct dnsio_addr a;
+	ldns_pkt *ans = NULL;
+	char *err = NULL;
+	int fd, tcp;
+
+	/* a socket that reads and never answers: a timeout */
+	fd = udp_socket(&a);
+	ck_assert_int_eq(dnsio_query(&io, &a, "example.test", LDNS_RR_TYPE_SOA,
+	    0, &ans, &tcp, &err), DNSIO_TIMEOUT);
+	ck_assert_ptr_null(ans);
+	ck_assert_ptr_nonnull(err);
+	free(err);
+	/* nothing bound there any more: the ICMP refusal is an error */
+	close(fd);
+	err = NULL;
+	ck_assert_int_eq(dnsio_query(&io, &a, "example.test", LDNS_RR_TYPE_SOA,
+	    0, &ans, &tcp, &err), DNSIO_ERROR);
+	ck_assert_ptr_nonnull(err);
+	ck_assert_msg(strstr(err, "refused") != NULL, "%s", err);
+	free(err);
+}
+END_TEST
+
 static Suite *
 prop_suite(void)
 {
@@ -268,6 +355,9 @@ prop_suite(void)
 	tcase_add_loop_test(tc, test_summarize, 0,
 	    sizeof(sum_cases) / sizeof(sum_cases[0]));
 	tcase_add_test(tc, test_evidence);
+	tcase_add_loop_test(tc, test_addr, 0,
+	    sizeof(addr_cases) / sizeof(addr_cases[0]));
+	tcase_add_test(tc, test_silent_and_refused);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -12,7 +12,8 @@ check_PROGRAMS += t/check_rotate_prop
 TESTS += t/check_rotate_prop
 UNIT_TESTS += t/check_rotate_prop
 t_check_rotate_prop_SOURCES = t/check_rotate_prop.c
-t_check_rotate_prop_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(CRYPTO_CFLAGS)
+t_check_rotate_prop_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(CRYPTO_CFLAGS) \
+	$(LDNS_CFLAGS)
 t_check_rotate_prop_LDADD = $(ROTATE_LIBS) $(CHECK_LIBS)
 
 # rotate_probe: prop_check + evidence + policy against live servers
