@@ -213,6 +213,16 @@ referral(const ldns_pkt *p, const char *name, ldns_rdf *cut, ldns_rr **ns,
 	return n;
 }
 
+/* server_failed - an answer that says nothing about the name */
+static int
+server_failed(const ldns_pkt *p)
+{
+	ldns_pkt_rcode rc = ldns_pkt_get_rcode(p);
+
+	return rc == LDNS_RCODE_SERVFAIL || rc == LDNS_RCODE_REFUSED ||
+	    rc == LDNS_RCODE_NOTIMPL;
+}
+
 /*
  * prop_lookup - ask the resolver; follow referrals downward, so an
  * authoritative server of a parent zone can stand in for a resolver
@@ -234,9 +244,12 @@ prop_lookup(struct ctx *c, const char *name, ldns_rr_type type, int depth,
 	for (hop = 0; depth < PROP_MAX_DEPTH && hop < PROP_MAX_DEPTH; hop++) {
 		for (i = 0; i < nsrv; i++) {
 			free(*err);
+			if (*ans != NULL)
+				ldns_pkt_free(*ans);
 			x = dnsio_query(&c->io, &srv[i], name, type, hop == 0,
 			    ans, &tcp, err);
-			if (x == DNSIO_OK)
+			/* a lame or failing server: try its peers */
+			if (x == DNSIO_OK && !server_failed(*ans))
 				break;
 		}
 		if (x != DNSIO_OK)
