@@ -10,3 +10,16 @@ keystore_libkeystore_a_SOURCES = \
 	keystore/conf.c keystore/conf.h
 keystore_libkeystore_a_CFLAGS = $(AM_CFLAGS) $(CRYPTO_CFLAGS) $(BSD_CFLAGS)
 KEYSTORE_LIBS = keystore/libkeystore.a $(CRYPTO_LIBS) $(BSD_LIBS)
+
+# The keystore library (store.h) and the keyturn CLI.
+keystore_libkeystore_a_SOURCES += \
+	keystore/store.h keystore/store_int.h keystore/store.c \
+	keystore/storefile.c keystore/storefmt.c keystore/storekey.c \
+	keystore/storeload.c keystore/storewrite.c keystore/storedomain.c
+
+sbin_PROGRAMS += keystore/keyturn
+keystore_keyturn_SOURCES = keystore/keyturn.c keystore/cli.h \
+	keystore/cli_util.c keystore/cli_domain.c keystore/cli_key.c \
+	keystore/cli_show.c keystore/cli_audit.c
+keystore_keyturn_CFLAGS = $(AM_CFLAGS) $(CRYPTO_CFLAGS) $(BSD_CFLAGS)
+keystore_keyturn_LDADD = $(KEYSTORE_LIBS)

@@ -1,1 +1,19 @@
 # t/keystore.mk: tests of this area, included from t/local.mk.
+
+check_PROGRAMS += t/check_keystore
+TESTS += t/check_keystore
+UNIT_TESTS += t/check_keystore
+t_check_keystore_SOURCES = t/check_keystore.c
+t_check_keystore_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(CRYPTO_CFLAGS) $(BSD_CFLAGS)
+t_check_keystore_LDADD = $(KEYSTORE_LIBS) $(CHECK_LIBS)
+
+# A helper of t/keystore_crash.sh (killed at random moments).
+check_PROGRAMS += t/keystore_writer
+t_keystore_writer_SOURCES = t/keystore_writer.c
+t_keystore_writer_CFLAGS = $(AM_CFLAGS) $(CRYPTO_CFLAGS)
+t_keystore_writer_LDADD = $(KEYSTORE_LIBS)
+
+TESTS += t/cli_keystore.sh t/keystore_concurrent.sh t/keystore_crash.sh \
+	t/keystore_perms.sh
+EXTRA_DIST += t/cli_keystore.sh t/keystore_concurrent.sh \
+	t/keystore_crash.sh t/keystore_perms.sh t/keystore_lib.sh

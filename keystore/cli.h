@@ -1,0 +1,74 @@
+/*
+ * cli - what the keyturn(8) command modules share
+ *
+ * Each command is a function of (context, argc, argv) returning the exit
+ * status: CLI_OK, CLI_FAIL (operational error, message on stderr) or
+ * CLI_USAGE. The command table lives in keyturn.c; a module adds its
+ * commands there (the rotation commands rotate, check and status go in
+ * the section marked for them).
+ */
+#ifndef KEYTURN_CLI_H
+#define KEYTURN_CLI_H
+
+#include <stdio.h>
+#include <time.h>
+
+#include "store.h"
+
+#define CLI_OK		0
+#define CLI_FAIL	1
+#define CLI_USAGE	2
+
+struct cli {
+	const char	*conffile;	/* -c */
+	const char	*keystore;	/* -K, or KeyStore from the config */
+	int		 json;		/* --json */
+	time_t		 now;
+	const char	*cmdname;	/* "domain add", for messages */
+	const char	*usage;		/* the command's usage line */
+};
+
+typedef int cli_fn(struct cli *, int argc, char **argv);
+
+struct cli_cmd {
+	const char	*name;
+	const char	*sub;		/* second word, or NULL */
+	cli_fn		*fn;
+	const char	*usage;		/* arguments after the command words */
+};
+
+/* cli_util.c */
+int	 cli_usage(struct cli *, const char *fmt, ...)
+	    __attribute__((format(printf, 2, 3)));
+int	 cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+struct store *cli_open(struct cli *, int rdonly);
+int	 cli_getopt(struct cli *, int argc, char **argv, const char *shortopts,
+	    const void *longopts, int *idx);
+char	*cli_lower(const char *);
+char	*cli_age(long long secs, char *buf, size_t len);
+void	 cli_json_str(FILE *, const char *);
+void	 cli_json_sep(int *first);
+void	 cli_zone_line(FILE *, const char *name, const char *value);
+char	*cli_dns_name(const char *selector, const char *domain);
+int	 cli_parse_int(const char *opt, const char *s, int min, int max,
+	    int *out);
+
+/* commands */
+int	 cmd_init(struct cli *, int, char **);
+int	 cmd_domain_add(struct cli *, int, char **);
+int	 cmd_domain_set(struct cli *, int, char **);
+int	 cmd_domain_list(struct cli *, int, char **);
+int	 cmd_domain_remove(struct cli *, int, char **);
+int	 cmd_key_new(struct cli *, int, char **);
+int	 cmd_key_import(struct cli *, int, char **);
+int	 cmd_activate(struct cli *, int, char **);
+int	 cmd_retire(struct cli *, int, char **);
+int	 cmd_revoke(struct cli *, int, char **);
+int	 cmd_compromised(struct cli *, int, char **);
+int	 cmd_list(struct cli *, int, char **);
+int	 cmd_dns(struct cli *, int, char **);
+int	 cmd_pubkey(struct cli *, int, char **);
+int	 cmd_history(struct cli *, int, char **);
+int	 cmd_audit(struct cli *, int, char **);
+
+#endif

@@ -1,0 +1,265 @@
+/*
+ * cli_domain - keyturn init and keyturn domain add|set|list|remove
+ */
+#include "config.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "duration.h"
+#include "xmalloc.h"
+
+#define CLI_COMMON_OPTS \
+	{ "json", no_argument, NULL, 'J' }, \
+	{ "help", no_argument, NULL, 'h' }
+
+int
+cmd_init(struct cli *c, int argc, char **argv)
+{
+	static const struct option opts[] = { CLI_COMMON_OPTS, { 0 } };
+	char err[1024];
+
+	if (cli_getopt(c, argc, argv, "", opts, NULL) != -1)
+		return CLI_USAGE;
+	if (optind != argc)
+		return cli_usage(c, "no arguments expected");
+	if (store_init(c->keystore, err, sizeof(err)) == -1)
+		return cli_fail("%s", err);
+	printf("keystore %s created\n", c->keystore);
+	return CLI_OK;
+}
+
+/* policy_algs - the --algorithms value */
+static int
+policy_algs(const char *v, unsigned *algs)
+{
+	if (strcmp(v, "rsa") == 0)
+		*algs = STORE_ALGBIT(STORE_ALG_RSA);
+	else if (strcmp(v, "ed25519") == 0)
+		*algs = STORE_ALGBIT(STORE_ALG_ED25519);
+	else if (strcmp(v, "rsa,ed25519") == 0 || strcmp(v, "ed25519,rsa") == 0)
+		*algs = STORE_ALGBIT(STORE_ALG_RSA) |
+		    STORE_ALGBIT(STORE_ALG_ED25519);
+	else
+		return -1;
+	return 0;
+}
+
+/* policy_opt - one policy option into pol; CLI_OK or CLI_USAGE */
+static int
+policy_opt(struct cli *c, int ch, const char *v, struct store_policy *pol)
+{
+	const char *errstr;
+
+	switch (ch) {
+	case 'a':
+		if (policy_algs(v, &pol->algs) == -1)
+			return cli_usage(c, "--algorithms %s: use rsa, ed25519 "
+			    "or rsa,ed25519", v);
+		return CLI_OK;
+	case 'b':
+		return cli_parse_int("--bits", v, 1, 65536, &pol->bits) ?
+		    CLI_USAGE : CLI_OK;
+	case 'n':
+		return cli_parse_int("--active-keys", v, 1, STORE_MAX_ACTIVE,
+		    &pol->active_keys) ? CLI_USAGE : CLI_OK;
+	case 'r':
+	case 't':
+		if (duration_parse(v, ch == 'r' ? &pol->rotate_after :
+		    &pol->retire_after, &errstr) == -1)
+			return cli_usage(c, "--%s %s: %s", ch == 'r' ?
+			    "rotate-after" : "retire-after", v, errstr);
+		return CLI_OK;
+	case 'p':
+		if (strlcpy(pol->prefix, v, sizeof(pol->prefix)) >=
+		    sizeof(pol->prefix))
+			return cli_usage(c, "--selector-prefix: too long");
+		return CLI_OK;
+	default:
+		return CLI_USAGE;
+	}
+}
+
+/* policy_args - the options of domain add/set; *given counts them */
+static int
+policy_args(struct cli *c, int argc, char **argv, struct store_policy *pol,
+    int *given)
+{
+	static const struct option opts[] = {
+		{ "algorithms", required_argument, NULL, 'a' },
+		{ "bits", required_argument, NULL, 'b' },
+		{ "active-keys", required_argument, NULL, 'n' },
+		{ "rotate-after", required_argument, NULL, 'r' },
+		{ "retire-after", required_argument, NULL, 't' },
+		{ "selector-prefix", required_argument, NULL, 'p' },
+		CLI_COMMON_OPTS, { 0 }
+	};
+	int ch;
+
+	*given = 0;
+	while ((ch = cli_getopt(c, argc, argv, "", opts, NULL)) != -1) {
+		if (ch == '?' || policy_opt(c, ch, optarg, pol) != CLI_OK)
+			return CLI_USAGE;
+		(*given)++;
+	}
+	if (optind != argc - 1)
+		return cli_usage(c, "expected one DOMAIN");
+	return CLI_OK;
+}
+
+int
+cmd_domain_add(struct cli *c, int argc, char **argv)
+{
+	struct store_policy pol;
+	struct store *s;
+	char err[1024], *name;
+	int given, r = CLI_OK;
+
+	store_policy_default(&pol);
+	if (policy_args(c, argc, argv, &pol, &given) != CLI_OK)
+		return CLI_USAGE;
+	if ((s = cli_open(c, 0)) == NULL)
+		return CLI_FAIL;
+	name = cli_lower(argv[optind]);
+	if (store_domain_add(s, name, &pol, c->now, err, sizeof(err)) == -1)
+		r = cli_fail("%s", err);
+	else
+		printf("domain %s added; create its first key with keyturn "
+		    "key new %s\n", name, name);
+	free(name);
+	store_close(s);
+	return r;
+}
+
+int
+cmd_domain_set(struct cli *c, int argc, char **argv)
+{
+	struct store_domain *d;
+	struct store_policy pol;
+	struct store *s;
+	char err[1024], *name;
+	int given, r = CLI_OK;
+
+	/* options are applied to the current policy: parse twice */
+	store_policy_default(&pol);
+	if (policy_args(c, argc, argv, &pol, &given) != CLI_OK)
+		return CLI_USAGE;
+	if (given == 0)
+		return cli_usage(c, "nothing to change");
+	if ((s = cli_open(c, 0)) == NULL)
+		return CLI_FAIL;
+	name = cli_lower(argv[optind]);
+	if ((d = store_domain_load(s, name, 0, err, sizeof(err))) == NULL) {
+		r = cli_fail("%s", err);
+		goto out;
+	}
+	pol = d->policy;
+	store_domain_free(d);
+	optind = 0;
+	(void)policy_args(c, argc, argv, &pol, &given);
+	if (store_domain_set(s, name, &pol, c->now, err, sizeof(err)) == -1)
+		r = cli_fail("%s", err);
+	else
+		printf("domain %s: policy changed\n", name);
+out:
+	free(name);
+	store_close(s);
+	return r;
+}
+
+/* domain_row - one domain of domain list */
+static void
+domain_row(struct cli *c, const struct store_domain *d, int *first)
+{
+	const struct store_policy *p = &d->policy;
+	const char *algs = p->algs == STORE_ALGBIT(STORE_ALG_RSA) ? "rsa" :
+	    p->algs == STORE_ALGBIT(STORE_ALG_ED25519) ? "ed25519" :
+	    "rsa,ed25519";
+	char rot[32], ret[32];
+
+	duration_format(p->rotate_after, rot, sizeof(rot));
+	duration_format(p->retire_after, ret, sizeof(ret));
+	if (!c->json) {
+		printf("%-30s %-12s %5d %6d %8s %8s %-10s %4zu\n", d->name, algs,
+		    p->bits, p->active_keys, rot, ret, p->prefix, d->nkeys);
+		return;
+	}
+	cli_json_sep(first);
+	printf("  {\"domain\": ");
+	cli_json_str(stdout, d->name);
+	printf(", \"algorithms\": \"%s\", \"bits\": %d, \"active_keys\": %d, "
+	    "\"rotate_after\": %lld, \"retire_after\": %lld, "
+	    "\"selector_prefix\": ", algs, p->bits, p->active_keys,
+	    p->rotate_after, p->retire_after);
+	cli_json_str(stdout, p->prefix);
+	printf(", \"keys\": %zu}", d->nkeys);
+}
+
+int
+cmd_domain_list(struct cli *c, int argc, char **argv)
+{
+	static const struct option opts[] = { CLI_COMMON_OPTS, { 0 } };
+	struct store_set *set;
+	struct store *s;
+	char err[1024];
+	size_t i;
+	int first = 1;
+
+	if (cli_getopt(c, argc, argv, "", opts, NULL) != -1)
+		return CLI_USAGE;
+	if (optind != argc)
+		return cli_usage(c, "no arguments expected");
+	if ((s = cli_open(c, 1)) == NULL)
+		return CLI_FAIL;
+	if ((set = store_set_load(s, 0, err, sizeof(err))) == NULL) {
+		store_close(s);
+		return cli_fail("%s", err);
+	}
+	if (c->json)
+		printf("[\n");
+	else
+		printf("%-30s %-12s %5s %6s %8s %8s %-10s %4s\n", "DOMAIN",
+		    "ALGORITHMS", "BITS", "ACTIVE", "ROTATE", "RETIRE",
+		    "PREFIX", "KEYS");
+	for (i = 0; i < set->n; i++)
+		domain_row(c, set->domains[i], &first);
+	if (c->json)
+		printf("%s]\n", first ? "" : "\n");
+	store_set_free(set);
+	store_close(s);
+	return CLI_OK;
+}
+
+int
+cmd_domain_remove(struct cli *c, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "force", no_argument, NULL, 'f' }, CLI_COMMON_OPTS, { 0 }
+	};
+	struct store *s;
+	char err[1024], *name;
+	int ch, force = 0, r = CLI_OK;
+
+	while ((ch = cli_getopt(c, argc, argv, "", opts, NULL)) != -1) {
+		if (ch != 'f')
+			return CLI_USAGE;
+		force = 1;
+	}
+	if (optind != argc - 1)
+		return cli_usage(c, "expected one DOMAIN");
+	if ((s = cli_open(c, 0)) == NULL)
+		return CLI_FAIL;
+	name = cli_lower(argv[optind]);
+	if (store_domain_remove(s, name, force, c->now, err,
+	    sizeof(err)) == -1)
+		r = cli_fail("%s", err);
+	else
+		printf("domain %s removed; its history is kept so its "
+		    "selectors are never reused\n", name);
+	free(name);
+	store_close(s);
+	return r;
+}

@@ -1,0 +1,244 @@
+/*
+ * cli_key - keyturn key new|import and the operator's transitions:
+ * activate, retire, revoke, compromised
+ */
+#include "config.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "xmalloc.h"
+
+#define CLI_COMMON_OPTS \
+	{ "json", no_argument, NULL, 'J' }, \
+	{ "help", no_argument, NULL, 'h' }
+
+/* key_show_record - the selector and the record to publish for it */
+static int
+key_show_record(struct store *s, const char *domain, const char *sel)
+{
+	struct store_domain *d;
+	const struct store_key *k;
+	char err[1024], *txt, *name;
+
+	if ((d = store_domain_load(s, domain, 0, err, sizeof(err))) == NULL)
+		return cli_fail("%s", err);
+	if ((k = store_domain_key(d, sel)) == NULL) {
+		store_domain_free(d);
+		return cli_fail("key %s vanished from %s", sel, domain);
+	}
+	txt = store_key_txt(k);
+	name = cli_dns_name(k->selector, domain);
+	printf("%s\n", k->selector);
+	cli_zone_line(stdout, name, txt);
+	fprintf(stderr, "keyturn: key %s of %s is pending: publish the record "
+	    "above; the rotation activates it once DNS confirms it\n",
+	    k->selector, domain);
+	free(txt);
+	free(name);
+	store_domain_free(d);
+	return CLI_OK;
+}
+
+/* key_default_alg - the first algorithm of the domain's policy */
+static int
+key_default_alg(struct store *s, const char *domain, enum store_alg *alg)
+{
+	struct store_domain *d;
+	char err[1024];
+
+	if ((d = store_domain_load(s, domain, 0, err, sizeof(err))) == NULL)
+		return cli_fail("%s", err);
+	*alg = (d->policy.algs & STORE_ALGBIT(STORE_ALG_RSA)) ?
+	    STORE_ALG_RSA : STORE_ALG_ED25519;
+	store_domain_free(d);
+	return CLI_OK;
+}
+
+int
+cmd_key_new(struct cli *c, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "algorithm", required_argument, NULL, 'a' },
+		{ "bits", required_argument, NULL, 'b' },
+		{ "selector", required_argument, NULL, 's' },
+		CLI_COMMON_OPTS, { 0 }
+	};
+	char err[1024], sel[STORE_SELECTOR_MAX + 1], *domain;
+	const char *want = NULL;
+	enum store_alg alg = STORE_ALG_RSA;
+	struct store *s;
+	int ch, bits = 0, have_alg = 0, r;
+
+	while ((ch = cli_getopt(c, argc, argv, "", opts, NULL)) != -1) {
+		if (ch == 'a' && store_alg_parse(optarg, &alg) == -1)
+			return cli_usage(c, "--algorithm %s: use rsa or "
+			    "ed25519", optarg);
+		else if (ch == 'a')
+			have_alg = 1;
+		else if (ch == 'b') {
+			if (cli_parse_int("--bits", optarg, 1, 65536,
+			    &bits) == -1)
+				return CLI_USAGE;
+		} else if (ch == 's')
+			want = optarg;
+		else
+			return CLI_USAGE;
+	}
+	if (optind != argc - 1)
+		return cli_usage(c, "expected one DOMAIN");
+	if (bits != 0 && have_alg && alg == STORE_ALG_ED25519)
+		return cli_usage(c, "--bits is for RSA keys only");
+	if ((s = cli_open(c, 0)) == NULL)
+		return CLI_FAIL;
+	domain = cli_lower(argv[optind]);
+	r = have_alg ? CLI_OK : key_default_alg(s, domain, &alg);
+	if (r == CLI_OK && store_key_new(s, domain, alg, bits, want, c->now,
+	    "operator: keyturn key new", sel, sizeof(sel), err,
+	    sizeof(err)) == -1)
+		r = cli_fail("%s", err);
+	if (r == CLI_OK)
+		r = key_show_record(s, domain, sel);
+	free(domain);
+	store_close(s);
+	return r;
+}
+
+int
+cmd_key_import(struct cli *c, int argc, char **argv)
+{
+	static const struct option opts[] = { CLI_COMMON_OPTS, { 0 } };
+	struct store *s;
+	char err[1024], *domain;
+	int r = CLI_OK;
+
+	if (cli_getopt(c, argc, argv, "", opts, NULL) != -1)
+		return CLI_USAGE;
+	if (optind != argc - 3)
+		return cli_usage(c, "expected DOMAIN SELECTOR FILE.pem");
+	if ((s = cli_open(c, 0)) == NULL)
+		return CLI_FAIL;
+	domain = cli_lower(argv[optind]);
+	if (store_key_import(s, domain, argv[optind + 1], argv[optind + 2],
+	    c->now, "operator: keyturn key import", err, sizeof(err)) == -1)
+		r = cli_fail("%s", err);
+	else
+		r = key_show_record(s, domain, argv[optind + 1]);
+	free(domain);
+	store_close(s);
+	return r;
+}
+
+/* key_args - DOMAIN SELECTOR [--force]; CLI_OK with them set */
+static int
+key_args(struct cli *c, int argc, char **argv, int allow_force, int *force)
+{
+	static const struct option opts[] = {
+		{ "force", no_argument, NULL, 'f' }, CLI_COMMON_OPTS, { 0 }
+	};
+	int ch;
+
+	*force = 0;
+	while ((ch = cli_getopt(c, argc, argv, "", opts, NULL)) != -1) {
+		if (ch != 'f' || !allow_force)
+			return ch == 'f' ? cli_usage(c, "--force is not an "
+			    "option of this command") : CLI_USAGE;
+		*force = 1;
+	}
+	if (optind != argc - 2)
+		return cli_usage(c, "expected DOMAIN SELECTOR");
+	return CLI_OK;
+}
+
+/* key_move - one operator transition of one key */
+static int
+key_move(struct cli *c, int argc, char **argv, enum store_state to,
+    int allow_force)
+{
+	struct store_domain *d;
+	const struct store_key *k;
+	struct store_change ch;
+	struct store *s;
+	char err[1024], reason[128], *domain;
+	int force, r = CLI_FAIL;
+
+	if (key_args(c, argc, argv, allow_force, &force) != CLI_OK)
+		return CLI_USAGE;
+	if ((s = cli_open(c, 0)) == NULL)
+		return CLI_FAIL;
+	domain = cli_lower(argv[optind]);
+	if ((d = store_domain_load(s, domain, 0, err, sizeof(err))) == NULL)
+		cli_fail("%s", err);
+	else if ((k = store_domain_key(d, argv[optind + 1])) == NULL)
+		cli_fail("domain %s has no key %s (see keyturn list %s)",
+		    domain, argv[optind + 1], domain);
+	else {
+		snprintf(reason, sizeof(reason), "operator: keyturn %s%s",
+		    c->cmdname, force ? " --force" : "");
+		ch = (struct store_change){ k->selector, k->state, to, reason };
+		if (force && k->state == STORE_PENDING)
+			fprintf(stderr, "keyturn: warning: %s is pending: its "
+			    "DNS record is not confirmed, mail signed with it "
+			    "may fail verification\n", k->selector);
+		if (store_apply(s, domain, &ch, 1, c->now,
+		    force ? STORE_FORCE : 0, err, sizeof(err)) == -1)
+			cli_fail("%s", err);
+		else {
+			printf("key %s of %s: %s -> %s\n", k->selector, domain,
+			    store_state_name(ch.from), store_state_name(to));
+			r = CLI_OK;
+		}
+	}
+	store_domain_free(d);
+	free(domain);
+	store_close(s);
+	return r;
+}
+
+int
+cmd_activate(struct cli *c, int argc, char **argv)
+{
+	return key_move(c, argc, argv, STORE_ACTIVE, 1);
+}
+
+int
+cmd_retire(struct cli *c, int argc, char **argv)
+{
+	return key_move(c, argc, argv, STORE_RETIRING, 0);
+}
+
+int
+cmd_revoke(struct cli *c, int argc, char **argv)
+{
+	return key_move(c, argc, argv, STORE_REVOKED, 0);
+}
+
+int
+cmd_compromised(struct cli *c, int argc, char **argv)
+{
+	struct store *s;
+	char err[1024], promoted[STORE_SELECTOR_MAX + 1], *domain;
+	int force, r = CLI_OK;
+
+	if (key_args(c, argc, argv, 0, &force) != CLI_OK)
+		return CLI_USAGE;
+	if ((s = cli_open(c, 0)) == NULL)
+		return CLI_FAIL;
+	domain = cli_lower(argv[optind]);
+	if (store_compromised(s, domain, argv[optind + 1], c->now,
+	    "operator: keyturn compromised", promoted, sizeof(promoted), err,
+	    sizeof(err)) == -1)
+		r = cli_fail("%s", err);
+	else {
+		printf("key %s of %s revoked: publish \"v=DKIM1; p=\" for it "
+		    "now (keyturn dns %s)\n", argv[optind + 1], domain, domain);
+		if (promoted[0] != '\0')
+			printf("standby key %s is active now\n", promoted);
+	}
+	free(domain);
+	store_close(s);
+	return r;
+}

@@ -1,0 +1,163 @@
+/*
+ * keyturn - the operator's command line for the keyturn keystore
+ *
+ *	keyturn [-c FILE | -K DIR] [--json] COMMAND [ARGS]
+ *
+ * Global options pick the keystore: -K names it, -c reads its KeyStore
+ * setting from a keyturn.conf(5) file, and without either the default
+ * configuration file is read when it exists. Each command is one entry in
+ * the table below and one function in a cli_*.c file. Exit status: 0 on
+ * success, 1 on an operational error, 2 on a usage error; every error goes
+ * to stderr and says what to do.
+ */
+#include "config.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "conf.h"
+#include "log.h"
+
+#define KEYTURN_CONF	SYSCONFDIR "/keyturn.conf"
+
+static const struct cli_cmd cli_cmds[] = {
+	{ "init", NULL, cmd_init, "" },
+	{ "domain", "add", cmd_domain_add, "DOMAIN [--algorithms rsa|ed25519|"
+	    "rsa,ed25519] [--bits N] [--active-keys 1-3] [--rotate-after DUR] "
+	    "[--retire-after DUR] [--selector-prefix P]" },
+	{ "domain", "set", cmd_domain_set, "DOMAIN [--algorithms ...] "
+	    "[--bits N] [--active-keys 1-3] [--rotate-after DUR] "
+	    "[--retire-after DUR] [--selector-prefix P]" },
+	{ "domain", "list", cmd_domain_list, "[--json]" },
+	{ "domain", "remove", cmd_domain_remove, "DOMAIN [--force]" },
+	{ "key", "new", cmd_key_new, "DOMAIN [--algorithm rsa|ed25519] "
+	    "[--bits N] [--selector S]" },
+	{ "key", "import", cmd_key_import, "DOMAIN SELECTOR FILE.pem" },
+	{ "list", NULL, cmd_list, "[DOMAIN] [--json]" },
+	{ "dns", NULL, cmd_dns, "[DOMAIN] [--zone] [--json]" },
+	{ "pubkey", NULL, cmd_pubkey, "DOMAIN SELECTOR" },
+	{ "activate", NULL, cmd_activate, "DOMAIN SELECTOR [--force]" },
+	{ "retire", NULL, cmd_retire, "DOMAIN SELECTOR" },
+	{ "revoke", NULL, cmd_revoke, "DOMAIN SELECTOR" },
+	{ "compromised", NULL, cmd_compromised, "DOMAIN SELECTOR" },
+	{ "history", NULL, cmd_history, "DOMAIN [SELECTOR] [--json]" },
+	{ "audit", NULL, cmd_audit, "FILE|- [--json]" },
+	/*
+	 * Rotation commands (rotate/): rotate, check and status are added
+	 * here, e.g. { "rotate", NULL, cmd_rotate, "[DOMAIN] [--dry-run]" },
+	 * with their functions declared in cli.h.
+	 */
+};
+#define CLI_NCMDS	(sizeof(cli_cmds) / sizeof(cli_cmds[0]))
+
+/* usage - every command, to stdout for -h, to stderr for a usage error */
+static int
+usage(FILE *f, int status)
+{
+	size_t i;
+
+	fprintf(f, "usage: keyturn [-c FILE | -K DIR] [--json] COMMAND "
+	    "[ARGS]\ncommands:\n");
+	for (i = 0; i < CLI_NCMDS; i++)
+		fprintf(f, "  %s%s%s %s\n", cli_cmds[i].name,
+		    cli_cmds[i].sub ? " " : "",
+		    cli_cmds[i].sub ? cli_cmds[i].sub : "", cli_cmds[i].usage);
+	return status;
+}
+
+/* conf_report - conf_load's errors, one line each */
+static void
+conf_report(const char *msg, void *arg)
+{
+	fprintf(stderr, "keyturn: %s\n", msg);
+}
+
+/* keystore_dir - -K, else KeyStore of -c or of the default file */
+static int
+keystore_dir(struct cli *c)
+{
+	struct kt_conf *conf;
+	const char *path = c->conffile;
+
+	if (c->keystore != NULL)
+		return CLI_OK;
+	if (path == NULL && access(KEYTURN_CONF, F_OK) == 0)
+		path = KEYTURN_CONF;
+	if (path == NULL)
+		conf = conf_defaults();
+	else if ((conf = conf_load(path, conf_report, NULL)) == NULL)
+		return cli_fail("%s: fix the errors above, or name the "
+		    "keystore with -K DIR", path);
+	c->keystore = strdup(conf->keystore);
+	conf_free(conf);
+	return c->keystore ? CLI_OK : CLI_FAIL;
+}
+
+/* find - the table entry for the command words */
+static const struct cli_cmd *
+find(int argc, char **argv, int *words)
+{
+	size_t i;
+
+	for (i = 0; i < CLI_NCMDS; i++) {
+		if (strcmp(argv[0], cli_cmds[i].name) != 0)
+			continue;
+		if (cli_cmds[i].sub == NULL) {
+			*words = 1;
+			return &cli_cmds[i];
+		}
+		if (argc > 1 && strcmp(argv[1], cli_cmds[i].sub) == 0) {
+			*words = 2;
+			return &cli_cmds[i];
+		}
+	}
+	return NULL;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'J' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct cli c = { NULL, NULL, 0, 0, NULL, NULL };
+	const struct cli_cmd *cmd;
+	char name[64];
+	int ch, words, r;
+
+	log_init("keyturn", 1, LOG_WARNING);
+	while ((ch = getopt_long(argc, argv, "+c:K:h", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'c': c.conffile = optarg; break;
+		case 'K': c.keystore = optarg; break;
+		case 'J': c.json = 1; break;
+		case 'h': return usage(stdout, CLI_OK);
+		default: return usage(stderr, CLI_USAGE);
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (argc == 0)
+		return usage(stderr, CLI_USAGE);
+	if ((cmd = find(argc, argv, &words)) == NULL) {
+		fprintf(stderr, "keyturn: unknown command \"%s%s%s\"\n",
+		    argv[0], argc > 1 ? " " : "", argc > 1 ? argv[1] : "");
+		return usage(stderr, CLI_USAGE);
+	}
+	snprintf(name, sizeof(name), "%s%s%s", cmd->name, cmd->sub ? " " : "",
+	    cmd->sub ? cmd->sub : "");
+	c.cmdname = name;
+	c.usage = cmd->usage;
+	c.now = time(NULL);
+	if ((r = keystore_dir(&c)) != CLI_OK)
+		return r;
+	/* the command sees argv[0] = its last word, options after it */
+	optind = 0;
+	return cmd->fn(&c, argc - words + 1, argv + words - 1);
+}

@@ -1,0 +1,378 @@
+/*
+ * store - opening a keystore, its lock, its change counter, and names
+ *
+ * store_open checks the directory (owner, 0700) and its format line before
+ * anything else touches it. Writers serialise on an flock(2) of
+ * KEYSTORE/lock; readers never take it. KEYSTORE/generation is bumped by
+ * every committed write so a daemon can tell "nothing changed" from one
+ * small read.
+ */
+#include "config.h"
+
+#include <sys/file.h>
+#include <sys/stat.h>
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "store_int.h"
+#include "xmalloc.h"
+
+#define STORE_VERSION_LINE	"keyturn-keystore 1\n"
+
+static const char *const store_states[STORE_NSTATES] = {
+	"pending", "ready", "active", "retiring", "revoked"
+};
+static const char *const store_algs[STORE_NALGS] = { "rsa", "ed25519" };
+
+const char *
+store_alg_name(enum store_alg a)
+{
+	return (unsigned)a < STORE_NALGS ? store_algs[a] : "?";
+}
+
+int
+store_alg_parse(const char *s, enum store_alg *a)
+{
+	int i;
+
+	for (i = 0; i < STORE_NALGS; i++)
+		if (strcmp(s, store_algs[i]) == 0) {
+			*a = i;
+			return 0;
+		}
+	return -1;
+}
+
+const char *
+store_state_name(int s)
+{
+	if (s == STORE_STATE_NONE)
+		return "-";
+	return (unsigned)s < STORE_NSTATES ? store_states[s] : "?";
+}
+
+int
+store_state_parse(const char *s, enum store_state *st)
+{
+	int i;
+
+	for (i = 0; i < STORE_NSTATES; i++)
+		if (strcmp(s, store_states[i]) == 0) {
+			*st = i;
+			return 0;
+		}
+	return -1;
+}
+
+/* store_time_format - the one spelling of a time in files and output */
+char *
+store_time_format(time_t t, char *buf, size_t len)
+{
+	struct tm tm;
+
+	if (gmtime_r(&t, &tm) == NULL ||
+	    strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		snprintf(buf, len, "?");
+	return buf;
+}
+
+int
+store_time_parse(const char *s, time_t *t)
+{
+	struct tm tm;
+	const char *end;
+
+	memset(&tm, 0, sizeof(tm));
+	if (strlen(s) != 20 || (end = strptime(s, "%Y-%m-%dT%H:%M:%SZ",
+	    &tm)) == NULL || *end != '\0')
+		return -1;
+	*t = timegm(&tm);
+	return 0;
+}
+
+/* store_path - KEYSTORE/a[/b[/c]], malloc'd */
+char *
+store_path(const struct store *s, const char *a, const char *b,
+    const char *c)
+{
+	if (b == NULL)
+		return xasprintf("%s/%s", s->dir, a);
+	if (c == NULL)
+		return xasprintf("%s/%s/%s", s->dir, a, b);
+	return xasprintf("%s/%s/%s/%s", s->dir, a, b, c);
+}
+
+char *
+store_domain_path(const struct store *s, const char *domain,
+    const char *file)
+{
+	return store_path(s, domain, file, NULL);
+}
+
+const char *
+store_dir(const struct store *s)
+{
+	return s->dir;
+}
+
+/* store_init - an empty keystore; an existing empty directory is fine */
+int
+store_init(const char *dir, char *err, size_t errlen)
+{
+	struct store s = { (char *)dir, 0, -1, 0 };
+	char *p;
+	int r;
+
+	if (mkdir(dir, 0700) == -1 && errno != EEXIST) {
+		snprintf(err, errlen, "%s: %s", dir, strerror(errno));
+		return -1;
+	}
+	p = store_path(&s, STORE_VERSION_FILE, NULL, NULL);
+	if (access(p, F_OK) == 0) {
+		snprintf(err, errlen, "%s: already a keystore", dir);
+		free(p);
+		return -1;
+	}
+	if (chmod(dir, 0700) == -1) {
+		snprintf(err, errlen, "%s: %s", dir, strerror(errno));
+		free(p);
+		return -1;
+	}
+	if (sfile_check_dir(dir, err, errlen) == -1) {
+		free(p);
+		return -1;
+	}
+	free(p);
+	p = store_path(&s, STORE_LOCK_FILE, NULL, NULL);
+	r = store_file_replace(p, "", 0, 0600, err, errlen);
+	free(p);
+	if (r == 0) {
+		p = store_path(&s, STORE_GEN_FILE, NULL, NULL);
+		r = store_file_replace(p, "0\n", 2, 0600, err, errlen);
+		free(p);
+	}
+	if (r == 0) {	/* last: the keystore exists once this is there */
+		p = store_path(&s, STORE_VERSION_FILE, NULL, NULL);
+		r = store_file_replace(p, STORE_VERSION_LINE,
+		    strlen(STORE_VERSION_LINE), 0600, err, errlen);
+		free(p);
+	}
+	return r;
+}
+
+/* store_check_version - refuse a format this code does not know */
+static int
+store_check_version(struct store *s, char *err, size_t errlen)
+{
+	char *p = store_path(s, STORE_VERSION_FILE, NULL, NULL), *buf;
+	size_t len;
+	unsigned long v;
+	char *end;
+	int r;
+
+	r = sfile_read(p, SFILE_OPTIONAL, &buf, &len, NULL, err, errlen);
+	if (r == -2)
+		snprintf(err, errlen, "%s: not a keystore (no %s): create one "
+		    "with keyturn init", s->dir, STORE_VERSION_FILE);
+	if (r != 0) {
+		free(p);
+		return -1;
+	}
+	if (strncmp(buf, "keyturn-keystore ", 17) != 0 ||
+	    (v = strtoul(buf + 17, &end, 10), *end != '\n') ||
+	    end[1] != '\0') {
+		snprintf(err, errlen, "%s:1: expected \"keyturn-keystore %d\"",
+		    p, STORE_FORMAT);
+		free(buf);
+		free(p);
+		return -1;
+	}
+	if (v != STORE_FORMAT) {
+		snprintf(err, errlen, "%s:1: keystore format %lu, this keyturn "
+		    "reads format %d", p, v, STORE_FORMAT);
+		free(buf);
+		free(p);
+		return -1;
+	}
+	free(buf);
+	free(p);
+	return 0;
+}
+
+struct store *
+store_open(const char *dir, int flags, char *err, size_t errlen)
+{
+	struct store *s;
+
+	err[0] = '\0';
+	if (sfile_check_dir(dir, err, errlen) == -1) {
+		if (errno == ENOENT)
+			snprintf(err, errlen, "%s: no such keystore: create it "
+			    "with keyturn init, or name another with -K DIR",
+			    dir);
+		return NULL;
+	}
+	s = xcalloc(1, sizeof(*s));
+	s->dir = xstrdup(dir);
+	s->flags = flags;
+	s->lockfd = -1;
+	if (store_check_version(s, err, errlen) == -1) {
+		store_close(s);
+		return NULL;
+	}
+	if (!(flags & STORE_RDONLY) && access(dir, W_OK) == -1) {
+		snprintf(err, errlen, "%s: %s: the keystore cannot be changed "
+		    "(mounted read-only or not writable)", dir,
+		    strerror(errno));
+		store_close(s);
+		return NULL;
+	}
+	return s;
+}
+
+void
+store_close(struct store *s)
+{
+	if (s == NULL)
+		return;
+	if (s->lockfd != -1)
+		close(s->lockfd);
+	free(s->dir);
+	free(s);
+}
+
+/* store_lock - writers serialise here; nested calls only count */
+int
+store_lock(struct store *s, char *err, size_t errlen)
+{
+	char *p;
+
+	if (s->flags & STORE_RDONLY) {
+		snprintf(err, errlen, "%s: opened read-only", s->dir);
+		return -1;
+	}
+	if (s->lockdepth++ > 0)
+		return 0;
+	if (s->lockfd == -1) {
+		p = store_path(s, STORE_LOCK_FILE, NULL, NULL);
+		s->lockfd = open(p, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+		if (s->lockfd == -1) {
+			snprintf(err, errlen, "%s: %s", p, strerror(errno));
+			free(p);
+			s->lockdepth = 0;
+			return -1;
+		}
+		free(p);
+	}
+	while (flock(s->lockfd, LOCK_EX) == -1) {
+		if (errno == EINTR)
+			continue;
+		snprintf(err, errlen, "%s/%s: flock: %s", s->dir,
+		    STORE_LOCK_FILE, strerror(errno));
+		s->lockdepth = 0;
+		return -1;
+	}
+	return 0;
+}
+
+void
+store_unlock(struct store *s)
+{
+	if (s->lockdepth == 0)
+		return;
+	if (--s->lockdepth == 0)
+		(void)flock(s->lockfd, LOCK_UN);
+}
+
+/* store_generation - cheap "did anything change" for the daemon */
+uint64_t
+store_generation(struct store *s)
+{
+	char *p = store_path(s, STORE_GEN_FILE, NULL, NULL), *buf, err[256];
+	size_t len;
+	uint64_t g = 0;
+
+	if (sfile_read(p, 0, &buf, &len, NULL, err, sizeof(err)) == 0) {
+		g = strtoull(buf, NULL, 10);
+		free(buf);
+	}
+	free(p);
+	return g;
+}
+
+/* swrite_bump - the last step of every write; the caller holds the lock */
+int
+swrite_bump(struct store *s, char *err, size_t errlen)
+{
+	char *p = store_path(s, STORE_GEN_FILE, NULL, NULL), buf[32];
+	int r;
+
+	snprintf(buf, sizeof(buf), "%llu\n",
+	    (unsigned long long)store_generation(s) + 1);
+	r = store_file_replace(p, buf, strlen(buf), 0600, err, errlen);
+	free(p);
+	return r;
+}
+
+/* store_domain_valid - LDH labels, lowercase, no leading dot or dash */
+int
+store_domain_valid(const char *name, char *err, size_t errlen)
+{
+	const char *p, *label = name;
+	size_t n = strlen(name);
+
+	if (n == 0 || n > STORE_DOMAIN_MAX || name[0] == '.' ||
+	    name[n - 1] == '.') {
+		snprintf(err, errlen, "\"%s\": not a domain name", name);
+		return -1;
+	}
+	for (p = name;; p++) {
+		if (*p == '.' || *p == '\0') {
+			if (p == label || p - label > 63 || *label == '-' ||
+			    p[-1] == '-') {
+				snprintf(err, errlen, "\"%s\": bad label in "
+				    "domain name", name);
+				return -1;
+			}
+			if (*p == '\0')
+				return 0;
+			label = p + 1;
+		} else if (!(islower((unsigned char)*p) ||
+		    isdigit((unsigned char)*p) || *p == '-' || *p == '_')) {
+			snprintf(err, errlen, "\"%s\": a domain name has "
+			    "lowercase letters, digits, '-' and '.' only",
+			    name);
+			return -1;
+		}
+	}
+}
+
+/* store_selector_valid - one label, safe as a file name */
+int
+store_selector_valid(const char *sel, char *err, size_t errlen)
+{
+	const char *p;
+	size_t n = strlen(sel);
+
+	if (n == 0 || n > STORE_SELECTOR_MAX || sel[0] == '-' ||
+	    sel[0] == '.') {
+		snprintf(err, errlen, "\"%s\": a selector is 1 to %d "
+		    "characters and does not start with '-'", sel,
+		    STORE_SELECTOR_MAX);
+		return -1;
+	}
+	for (p = sel; *p; p++)
+		if (!isalnum((unsigned char)*p) && *p != '-' && *p != '_') {
+			snprintf(err, errlen, "\"%s\": a selector has letters, "
+			    "digits, '-' and '_' only", sel);
+			return -1;
+		}
+	return 0;
+}

@@ -1,0 +1,328 @@
+/*
+ * store - the keyturn keystore: domains, DKIM keys and their lifecycle
+ *
+ * SYNOPSIS
+ *	A keystore is a directory (mode 0700, owned by the daemon's user):
+ *
+ *	KEYSTORE/keyturn.keystore	"keyturn-keystore 1" (format version)
+ *	KEYSTORE/lock			flock(2) target of every writer
+ *	KEYSTORE/generation		a counter bumped by every write
+ *	KEYSTORE/<domain>/policy	algorithms, bits, active keys, timers
+ *	KEYSTORE/<domain>/state		one line per key (tag=value)
+ *	KEYSTORE/<domain>/history	append-only transition log
+ *	KEYSTORE/<domain>/keys/<selector>.pem	private key, 0600
+ *	KEYSTORE/.removed/<domain>/history	history of a removed domain
+ *
+ * DESCRIPTION
+ *	The lifecycle of a key is pending -> ready -> active -> retiring ->
+ *	revoked. Only an active key signs. Every change to a domain is one
+ *	atomic write of its state file (temporary file, fsync, rename, fsync
+ *	of the directory) made under the keystore lock, after the key files
+ *	it names and the history lines that record it are on disk. The state
+ *	file says how many bytes of the history are committed, so a crash
+ *	between the two writes leaves an uncommitted history tail that
+ *	readers ignore and the next writer discards. Readers take no lock and
+ *	see the old or the new state, never a mix. Nothing is ever repaired:
+ *	a damaged file is reported as "file:line: what is wrong".
+ *
+ *	Loaded domains (struct store_domain) are immutable and reference
+ *	counted, so a daemon snapshot (struct store_set) can share every
+ *	unchanged domain with the next one: a reload re-parses only the
+ *	domains whose policy or state file changed.
+ *
+ *	A struct store is not thread-safe; use one per thread. Loaded domains
+ *	and sets are read-only and may be shared by any number of threads.
+ *
+ * DIAGNOSTICS
+ *	Functions that can fail return -1 (or NULL) and write a message a
+ *	human can act on into err. Warnings (an RSA key of 1024 bits) go to
+ *	log_warnx(). Private key material is never printed or logged.
+ */
+#ifndef KEYTURN_STORE_H
+#define KEYTURN_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include <openssl/evp.h>
+
+#define STORE_FORMAT		1	/* keyturn.keystore version */
+#define STORE_MAX_ACTIVE	3	/* active keys per domain and algorithm */
+#define STORE_SELECTOR_MAX	63	/* one DNS label */
+#define STORE_DOMAIN_MAX	253
+#define STORE_PREFIX_MAX	32
+#define STORE_RSA_MIN		1024	/* RFC 8301: below is refused */
+#define STORE_RSA_WARN		2048	/* below is accepted with a warning */
+#define STORE_RSA_MAX		4096
+#define STORE_RSA_DEFAULT	2048
+#define STORE_DEFAULT_DIR	LOCALSTATEDIR "/lib/keyturn"
+
+enum store_alg {
+	STORE_ALG_RSA = 0,
+	STORE_ALG_ED25519 = 1
+};
+#define STORE_NALGS		2
+#define STORE_ALGBIT(a)		(1u << (a))
+
+enum store_state {
+	STORE_PENDING = 0,	/* generated; its record is to be published */
+	STORE_READY,		/* record confirmed at every nameserver */
+	STORE_ACTIVE,		/* signs */
+	STORE_RETIRING,		/* out of rotation, record still published */
+	STORE_REVOKED		/* record must be "v=DKIM1; p="; never reused */
+};
+#define STORE_NSTATES		5
+#define STORE_STATE_NONE	(-1)	/* history: before the key existed */
+
+/* "rsa" / "ed25519"; parse returns 0 or -1 */
+const char	*store_alg_name(enum store_alg);
+int		 store_alg_parse(const char *, enum store_alg *);
+/* "pending" ... "revoked"; STORE_STATE_NONE is "-" */
+const char	*store_state_name(int);
+int		 store_state_parse(const char *, enum store_state *);
+
+/* One key of a domain, as its state line says. */
+struct store_key {
+	char		 selector[STORE_SELECTOR_MAX + 1];
+	enum store_alg	 alg;
+	int		 bits;		/* RSA modulus bits; 256 for Ed25519 */
+	enum store_state state;
+	time_t		 created;
+	time_t		 since;		/* when it entered its state */
+	char		*spki;		/* base64 DER SubjectPublicKeyInfo */
+	char		*p;		/* base64 p= value: the SPKI for RSA,
+					   the raw 32-byte key for Ed25519 */
+	EVP_PKEY	*pkey;		/* private key, NULL unless loaded */
+};
+
+struct store_policy {
+	unsigned	 algs;		/* STORE_ALGBIT(STORE_ALG_RSA) | ... */
+	int		 bits;		/* RSA bits of new keys */
+	int		 active_keys;	/* 1-3 per algorithm */
+	long long	 rotate_after;	/* seconds an active key signs */
+	long long	 retire_after;	/* seconds a retiring key stays published */
+	char		 prefix[STORE_PREFIX_MAX + 1];	/* selector prefix */
+};
+
+/* A loaded domain: immutable, reference counted. */
+struct store_domain {
+	char		*name;		/* lowercase */
+	struct store_policy policy;
+	struct store_key *keys;		/* in creation order */
+	size_t		 nkeys;
+	uint64_t	 gen;		/* state generation, +1 per write */
+	off_t		 histsize;	/* committed bytes of the history */
+
+	/* private: change detection and sharing */
+	dev_t		 st_dev;
+	ino_t		 st_ino[2];	/* policy, state */
+	struct timespec	 st_mtim[2];
+	off_t		 st_size[2];
+	int		 refs;
+};
+
+/* A snapshot of every domain, sorted by name. */
+struct store_set {
+	struct store_domain **domains;
+	size_t		 n;
+	uint64_t	 generation;	/* store_generation() when loaded */
+};
+
+struct store;
+
+/*
+ * Opening. store_init creates an empty keystore with safe modes (it may
+ * exist and be empty). store_open checks the format line, owner (the
+ * effective uid) and mode (no group/other access) of the directory.
+ * STORE_RDONLY: no write will be attempted (a read-only keystore opens).
+ */
+#define STORE_RDONLY		0x01
+int		 store_init(const char *dir, char *err, size_t errlen);
+struct store	*store_open(const char *dir, int flags, char *err,
+		    size_t errlen);
+void		 store_close(struct store *);
+const char	*store_dir(const struct store *);
+
+/* store_lock - take the writer lock (blocks; nests); store_unlock drops it */
+int		 store_lock(struct store *, char *err, size_t errlen);
+void		 store_unlock(struct store *);
+
+/* store_generation - the keystore-wide change counter; 0 when unreadable */
+uint64_t	 store_generation(struct store *);
+
+/*
+ * Loading. Flags say which private keys to parse into key->pkey (and
+ * check against the state's public key): none, the active ones (the
+ * daemon), or every key that has one (not revoked).
+ */
+#define STORE_KEYS_ACTIVE	0x01
+#define STORE_KEYS_ALL		0x02
+
+/* store_domain_names - sorted names of every domain; *names to free */
+int		 store_domain_names(struct store *, char ***names, size_t *n,
+		    char *err, size_t errlen);
+void		 store_names_free(char **, size_t);
+struct store_domain *store_domain_load(struct store *, const char *name,
+		    int flags, char *err, size_t errlen);
+struct store_domain *store_domain_ref(struct store_domain *);
+void		 store_domain_free(struct store_domain *);	/* unref */
+/* store_domain_changed - 1 when its policy or state file was replaced */
+int		 store_domain_changed(struct store *,
+		    const struct store_domain *);
+const struct store_key *store_domain_key(const struct store_domain *,
+		    const char *selector);
+/* store_domain_count - keys of this algorithm in this state */
+int		 store_domain_count(const struct store_domain *, enum store_alg,
+		    enum store_state);
+
+/*
+ * Snapshots. store_set_load parses every domain; store_set_reload shares
+ * the domains of old that did not change (*nparsed: how many it parsed).
+ * Any domain that fails fails the whole set: the caller keeps the old one.
+ */
+struct store_set *store_set_load(struct store *, int flags, char *err,
+		    size_t errlen);
+struct store_set *store_set_reload(struct store *, const struct store_set *old,
+		    int flags, size_t *nparsed, char *err, size_t errlen);
+const struct store_domain *store_set_find(const struct store_set *,
+		    const char *domain);
+void		 store_set_free(struct store_set *);
+
+/*
+ * Domains. store_policy_default fills the defaults (rsa 2048, one active
+ * key, rotate after 120d, retire after 7d, prefix "kt").
+ * store_domain_remove refuses while a key is active or retiring unless
+ * force; the domain's history is kept under .removed/ so its selectors
+ * stay taken if it is added again.
+ */
+void		 store_policy_default(struct store_policy *);
+int		 store_policy_check(const struct store_policy *, char *err,
+		    size_t errlen);
+int		 store_domain_add(struct store *, const char *name,
+		    const struct store_policy *, time_t now, char *err,
+		    size_t errlen);
+int		 store_domain_set(struct store *, const char *name,
+		    const struct store_policy *, time_t now, char *err,
+		    size_t errlen);
+int		 store_domain_remove(struct store *, const char *name, int force,
+		    time_t now, char *err, size_t errlen);
+/* store_domain_valid - a DNS name keyturn will store; 0 or -1 */
+int		 store_domain_valid(const char *name, char *err, size_t errlen);
+
+/*
+ * Transitions. store_apply re-reads the domain under the lock, checks that
+ * every key is still in its "from" state (else the caller decided on stale
+ * data and nothing is written), checks every transition and the active
+ * limit on the result, and writes them all in one atomic state write, each
+ * with its reason in the history. That is how the rotation swap (ready ->
+ * active and oldest active -> retiring) is made.
+ * STORE_FORCE allows pending -> active.
+ */
+#define STORE_FORCE		0x01
+
+struct store_change {
+	const char	*selector;
+	enum store_state from;
+	enum store_state to;
+	const char	*reason;	/* "policy: ...", "operator: ...", "dns: ..." */
+};
+
+int		 store_apply(struct store *, const char *domain,
+		    const struct store_change *, size_t n, time_t now, int flags,
+		    char *err, size_t errlen);
+/* store_transition_ok - is from -> to legal? 0, or -1 and *why */
+int		 store_transition_ok(enum store_state from, enum store_state to,
+		    int flags, const char **why);
+
+/*
+ * store_compromised - the key leaves the active set now and is revoked
+ * with no grace; when it was active, the oldest ready key of its
+ * algorithm is promoted (its selector in promoted, else "").
+ */
+int		 store_compromised(struct store *, const char *domain,
+		    const char *selector, time_t now, const char *reason,
+		    char *promoted, size_t promotedlen, char *err,
+		    size_t errlen);
+
+/*
+ * New keys, always pending. bits 0 means the policy's; selector NULL means
+ * the template <prefix>-<YYYYMM>-<alg><bits> ("kt-202611-r2048",
+ * "kt-202611-ed"), suffixed -2, -3, ... when taken. The chosen selector is
+ * copied to selout.
+ */
+int		 store_key_new(struct store *, const char *domain,
+		    enum store_alg, int bits, const char *selector, time_t now,
+		    const char *reason, char *selout, size_t sellen, char *err,
+		    size_t errlen);
+/* store_key_import - a PEM file (RSA or Ed25519, PKCS#1 or PKCS#8) */
+int		 store_key_import(struct store *, const char *domain,
+		    const char *selector, const char *pemfile, time_t now,
+		    const char *reason, char *err, size_t errlen);
+/* store_selector_valid - one DNS label of letters, digits, '-', '_' */
+int		 store_selector_valid(const char *, char *err, size_t errlen);
+/* store_selector_template - the untaken form of the template */
+void		 store_selector_template(const char *prefix, enum store_alg,
+		    int bits, time_t now, char *buf, size_t len);
+
+/*
+ * Public keys. store_key_txt: the TXT record value, "v=DKIM1; k=rsa;
+ * p=..." ("v=DKIM1; p=" for a revoked key), malloc'd.
+ * store_key_pubpem: the public key as PEM, malloc'd, NULL on error.
+ * store_pkey_pub: fill spki and p of key from a parsed key.
+ */
+char		*store_key_txt(const struct store_key *);
+char		*store_key_pubpem(const struct store_key *, char *err,
+		    size_t errlen);
+int		 store_pkey_pub(EVP_PKEY *, char **spki, char **p, char *err,
+		    size_t errlen);
+
+/*
+ * Planned times, from the policy: an active key retires at since +
+ * rotate_after, a retiring key is revoked at since + retire_after.
+ * 0 when nothing is planned (*next set to the state it will go to).
+ */
+time_t		 store_key_planned(const struct store_domain *,
+		    const struct store_key *, enum store_state *next);
+
+/*
+ * History: one line per transition, "TIME SELECTOR FROM TO REASON", time
+ * in UTC (2026-11-22T21:40:00Z), FROM "-" when the key was created,
+ * SELECTOR "-" for domain events (added, policy changed, removed).
+ * store_history_load reads the committed part of a domain's history, or
+ * the kept history of a removed domain; -2 (and err set) when the keystore
+ * never had that domain.
+ */
+struct store_event {
+	time_t		 when;
+	char		 selector[STORE_SELECTOR_MAX + 1];
+	int		 from;		/* enum store_state or STORE_STATE_NONE */
+	int		 to;		/* enum store_state or STORE_STATE_NONE */
+	char		*reason;
+};
+
+int		 store_history_load(struct store *, const char *domain,
+		    struct store_event **, size_t *, char *err, size_t errlen);
+void		 store_history_free(struct store_event *, size_t);
+/* store_history_state_at - state of selector at time t, or STORE_STATE_NONE */
+int		 store_history_state_at(const struct store_event *, size_t n,
+		    const char *selector, time_t t);
+
+/* Times in files and output: "2026-11-22T21:40:00Z"; parse 0 or -1. */
+char		*store_time_format(time_t, char *buf, size_t len);
+int		 store_time_parse(const char *, time_t *);
+
+/*
+ * Files for other modules (the rotation module keeps its DNS observations
+ * next to a domain's state). store_domain_path: KEYSTORE/<domain>/<file>,
+ * malloc'd; files named "rotate*" are the rotation module's and ignored by
+ * the loader. store_file_replace: write, fsync, rename, fsync the
+ * directory; the caller holds the lock.
+ */
+char		*store_domain_path(const struct store *, const char *domain,
+		    const char *file);
+int		 store_file_replace(const char *path, const void *data,
+		    size_t len, mode_t mode, char *err, size_t errlen);
+
+#endif

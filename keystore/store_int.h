@@ -1,0 +1,84 @@
+/*
+ * store_int - what the keystore's own files share and nobody else sees
+ *
+ * The layout constants, the struct store behind the opaque handle, and the
+ * helpers that read, check and replace files (storefile.c), parse and
+ * format the per-domain files (storefmt.c) and commit a change
+ * (storewrite.c).
+ */
+#ifndef KEYTURN_STORE_INT_H
+#define KEYTURN_STORE_INT_H
+
+#include <sys/stat.h>
+
+#include "store.h"
+
+#define STORE_VERSION_FILE	"keyturn.keystore"
+#define STORE_LOCK_FILE		"lock"
+#define STORE_GEN_FILE		"generation"
+#define STORE_REMOVED_DIR	".removed"
+#define STORE_POLICY		"policy"
+#define STORE_STATE		"state"
+#define STORE_HISTORY		"history"
+#define STORE_KEYS		"keys"
+
+#define STORE_COMPROMISE	0x100	/* store_apply: any state -> revoked */
+
+struct store {
+	char	*dir;
+	int	 flags;
+	int	 lockfd;
+	int	 lockdepth;
+};
+
+/* storefile.c: files, modes, atomic replacement */
+#define SFILE_SECRET	0x01	/* a private key: no group/other bits at all */
+#define SFILE_OPTIONAL	0x02	/* a missing file is not an error (-2) */
+int	 sfile_read(const char *path, int flags, char **buf, size_t *len,
+	    struct stat *st, char *err, size_t errlen);
+int	 sfile_check_dir(const char *path, char *err, size_t errlen);
+int	 sfile_fsync_dir(const char *dir, char *err, size_t errlen);
+int	 sfile_mkdir(const char *path, char *err, size_t errlen);
+void	 sfile_rmtree(const char *path);
+void	 sfile_clean_tmp(const char *dir);
+void	 sfile_wipe_free(char *buf, size_t len);
+
+/* storefmt.c: policy, state and history text */
+char	*sfmt_policy(const struct store_policy *);
+int	 sfmt_policy_parse(const char *path, const char *buf, size_t len,
+	    struct store_policy *, char *err, size_t errlen);
+char	*sfmt_state(const struct store_domain *);
+int	 sfmt_state_parse(const char *path, const char *buf, size_t len,
+	    struct store_domain *, char *err, size_t errlen);
+char	*sfmt_event(time_t, const char *selector, int from, int to,
+	    const char *reason);
+int	 sfmt_history_parse(const char *path, const char *buf, size_t len,
+	    struct store_event **, size_t *, char *err, size_t errlen);
+#define SFMT_HISTORY_HEADER	"keyturn-history 1\n"
+
+/* storeload.c */
+struct store_domain *sload_domain(struct store *, const char *name,
+	    int flags, int with_policy, char *err, size_t errlen);
+int	 sload_key(struct store *, const char *domain, struct store_key *,
+	    char *err, size_t errlen);
+struct store_domain *sload_new(void);
+
+/* storekey.c */
+EVP_PKEY *skey_generate(enum store_alg, int bits, char *err, size_t errlen);
+int	 skey_check_bits(enum store_alg, int bits, char *err, size_t errlen);
+int	 skey_describe(EVP_PKEY *, enum store_alg *, int *bits, char *err,
+	    size_t errlen);
+int	 skey_pem(EVP_PKEY *, char **pem, size_t *len, char *err,
+	    size_t errlen);
+int	 skey_key_pub(struct store_key *, char *err, size_t errlen);
+EVP_PKEY *skey_parse(const char *name, const char *buf, size_t len,
+	    char *err, size_t errlen);
+
+/* storewrite.c */
+int	 swrite_commit(struct store *, struct store_domain *, char **lines,
+	    size_t nlines, char *err, size_t errlen);
+int	 swrite_bump(struct store *, char *err, size_t errlen);
+char	*store_path(const struct store *, const char *a, const char *b,
+	    const char *c);
+
+#endif

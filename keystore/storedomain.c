@@ -1,0 +1,279 @@
+/*
+ * storedomain - adding, changing and removing a domain
+ *
+ * A new domain is built in KEYSTORE/.new-<domain> and renamed into place,
+ * so it appears whole or not at all. A removed domain is renamed to
+ * KEYSTORE/.removed/<domain> and stripped to its history there, so its
+ * selectors stay taken ("never reused") and keyturn audit can still
+ * answer for mail it signed; adding it again carries that history on.
+ */
+#include "config.h"
+
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "duration.h"
+#include "store_int.h"
+#include "xmalloc.h"
+
+/* sdom_policy_text - the policy as one history reason */
+static char *
+sdom_policy_text(const char *what, const struct store_policy *p)
+{
+	char rot[32], ret[32];
+
+	return xasprintf("operator: %s: algorithms=%s%s%s bits=%d "
+	    "active-keys=%d rotate-after=%s retire-after=%s "
+	    "selector-prefix=%s", what,
+	    (p->algs & STORE_ALGBIT(STORE_ALG_RSA)) ? "rsa" : "",
+	    p->algs == (STORE_ALGBIT(STORE_ALG_RSA) |
+	    STORE_ALGBIT(STORE_ALG_ED25519)) ? "," : "",
+	    (p->algs & STORE_ALGBIT(STORE_ALG_ED25519)) ? "ed25519" : "",
+	    p->bits, p->active_keys,
+	    duration_format(p->rotate_after, rot, sizeof(rot)),
+	    duration_format(p->retire_after, ret, sizeof(ret)), p->prefix);
+}
+
+/* sdom_old_history - the kept history of an earlier domain of that name */
+static char *
+sdom_old_history(struct store *s, const char *name, size_t *len, char *err,
+    size_t errlen)
+{
+	char *path = store_path(s, STORE_REMOVED_DIR, name, STORE_HISTORY);
+	char *buf;
+	int r;
+
+	r = sfile_read(path, SFILE_OPTIONAL, &buf, len, NULL, err, errlen);
+	free(path);
+	if (r == -2) {
+		*len = strlen(SFMT_HISTORY_HEADER);
+		return xstrdup(SFMT_HISTORY_HEADER);
+	}
+	return r == 0 ? buf : NULL;
+}
+
+/* sdom_build - the files of a new domain in dir */
+static int
+sdom_build(struct store *s, const char *dir, const char *name,
+    const struct store_policy *pol, time_t now, char *err, size_t errlen)
+{
+	struct store_domain d;
+	char *hist, *line, *all, *text, *p;
+	size_t len;
+	int r;
+
+	if ((hist = sdom_old_history(s, name, &len, err, errlen)) == NULL)
+		return -1;
+	text = sdom_policy_text("domain added", pol);
+	line = sfmt_event(now, "-", STORE_STATE_NONE, STORE_STATE_NONE, text);
+	free(text);
+	all = xasprintf("%s%s", hist, line);
+	free(hist);
+	free(line);
+	memset(&d, 0, sizeof(d));
+	d.gen = 1;
+	d.histsize = strlen(all);
+	p = xasprintf("%s/%s", dir, STORE_HISTORY);
+	r = store_file_replace(p, all, strlen(all), 0600, err, errlen);
+	free(p);
+	free(all);
+	if (r == 0) {
+		text = sfmt_policy(pol);
+		p = xasprintf("%s/%s", dir, STORE_POLICY);
+		r = store_file_replace(p, text, strlen(text), 0600, err, errlen);
+		free(p);
+		free(text);
+	}
+	if (r == 0) {
+		text = sfmt_state(&d);
+		p = xasprintf("%s/%s", dir, STORE_STATE);
+		r = store_file_replace(p, text, strlen(text), 0600, err, errlen);
+		free(p);
+		free(text);
+	}
+	return r;
+}
+
+/* sdom_add_locked - build aside, rename into place */
+static int
+sdom_add_locked(struct store *s, const char *name,
+    const struct store_policy *pol, time_t now, char *err, size_t errlen)
+{
+	char *dir = store_path(s, name, NULL, NULL), *tmp, *keys, *old;
+	char *tname = xasprintf(".new-%s", name);
+	int r = -1;
+
+	tmp = store_path(s, tname, NULL, NULL);
+	keys = store_path(s, tname, STORE_KEYS, NULL);
+	old = store_path(s, STORE_REMOVED_DIR, name, NULL);
+	if (access(dir, F_OK) == 0) {
+		snprintf(err, errlen, "domain %s already exists (change it with "
+		    "keyturn domain set)", name);
+		goto out;
+	}
+	sfile_rmtree(tmp);	/* an earlier attempt that crashed */
+	if (sfile_mkdir(tmp, err, errlen) == -1 ||
+	    sfile_mkdir(keys, err, errlen) == -1 ||
+	    sdom_build(s, tmp, name, pol, now, err, errlen) == -1)
+		goto out;
+	if (rename(tmp, dir) == -1) {
+		snprintf(err, errlen, "%s: %s", dir, strerror(errno));
+		goto out;
+	}
+	if (sfile_fsync_dir(s->dir, err, errlen) == -1)
+		goto out;
+	sfile_rmtree(old);	/* its history lives on in the new domain */
+	r = swrite_bump(s, err, errlen);
+out:
+	if (r == -1)
+		sfile_rmtree(tmp);
+	free(dir);
+	free(tname);
+	free(tmp);
+	free(keys);
+	free(old);
+	return r;
+}
+
+int
+store_domain_add(struct store *s, const char *name,
+    const struct store_policy *pol, time_t now, char *err, size_t errlen)
+{
+	int r;
+
+	if (store_domain_valid(name, err, errlen) == -1 ||
+	    store_policy_check(pol, err, errlen) == -1 ||
+	    store_lock(s, err, errlen) == -1)
+		return -1;
+	r = sdom_add_locked(s, name, pol, now, err, errlen);
+	store_unlock(s);
+	return r;
+}
+
+int
+store_domain_set(struct store *s, const char *name,
+    const struct store_policy *pol, time_t now, char *err, size_t errlen)
+{
+	struct store_domain *d;
+	char *text, *line, *path;
+	int r;
+
+	if (store_policy_check(pol, err, errlen) == -1 ||
+	    store_lock(s, err, errlen) == -1)
+		return -1;
+	if ((d = sload_domain(s, name, 0, 1, err, errlen)) == NULL) {
+		store_unlock(s);
+		return -1;
+	}
+	text = sdom_policy_text("policy changed", pol);
+	line = sfmt_event(now, "-", STORE_STATE_NONE, STORE_STATE_NONE, text);
+	free(text);
+	text = sfmt_policy(pol);
+	path = store_path(s, name, STORE_POLICY, NULL);
+	r = store_file_replace(path, text, strlen(text), 0600, err, errlen);
+	if (r == 0)
+		r = swrite_commit(s, d, &line, 1, err, errlen);
+	free(path);
+	free(text);
+	free(line);
+	store_domain_free(d);
+	store_unlock(s);
+	return r;
+}
+
+/* sdom_in_use - the first key that signs or may still be verified */
+static const struct store_key *
+sdom_in_use(const struct store_domain *d)
+{
+	size_t i;
+
+	for (i = 0; i < d->nkeys; i++)
+		if (d->keys[i].state == STORE_ACTIVE ||
+		    d->keys[i].state == STORE_RETIRING)
+			return &d->keys[i];
+	return NULL;
+}
+
+/* sdom_strip - a removed domain keeps nothing but its history */
+static void
+sdom_strip(struct store *s, const char *name)
+{
+	char *p;
+
+	p = store_path(s, STORE_REMOVED_DIR, name, STORE_KEYS);
+	sfile_rmtree(p);
+	free(p);
+	p = store_path(s, STORE_REMOVED_DIR, name, STORE_POLICY);
+	unlink(p);
+	free(p);
+	p = store_path(s, STORE_REMOVED_DIR, name, STORE_STATE);
+	unlink(p);
+	free(p);
+}
+
+/* sdom_remove_locked - record, move aside, strip */
+static int
+sdom_remove_locked(struct store *s, struct store_domain *d, time_t now,
+    char *err, size_t errlen)
+{
+	char *dir = store_path(s, d->name, NULL, NULL);
+	char *rdir = store_path(s, STORE_REMOVED_DIR, NULL, NULL);
+	char *dest = store_path(s, STORE_REMOVED_DIR, d->name, NULL);
+	char *line;
+	int r = -1;
+
+	/* the removal line goes in first: it is committed by the rename */
+	line = sfmt_event(now, "-", STORE_STATE_NONE, STORE_STATE_NONE,
+	    "operator: domain removed");
+	if (swrite_commit(s, d, &line, 1, err, errlen) == -1)
+		goto out;
+	sfile_rmtree(dest);
+	if (sfile_mkdir(rdir, err, errlen) == -1)
+		goto out;
+	if (rename(dir, dest) == -1) {
+		snprintf(err, errlen, "%s: %s", dir, strerror(errno));
+		goto out;
+	}
+	if (sfile_fsync_dir(s->dir, err, errlen) == -1 ||
+	    sfile_fsync_dir(rdir, err, errlen) == -1)
+		goto out;
+	sdom_strip(s, d->name);
+	r = swrite_bump(s, err, errlen);
+out:
+	free(line);
+	free(dir);
+	free(rdir);
+	free(dest);
+	return r;
+}
+
+int
+store_domain_remove(struct store *s, const char *name, int force, time_t now,
+    char *err, size_t errlen)
+{
+	struct store_domain *d;
+	const struct store_key *k;
+	int r = -1;
+
+	if (store_lock(s, err, errlen) == -1)
+		return -1;
+	if ((d = sload_domain(s, name, 0, 1, err, errlen)) == NULL) {
+		store_unlock(s);
+		return -1;
+	}
+	if (!force && (k = sdom_in_use(d)) != NULL)
+		snprintf(err, errlen, "domain %s still has %s key %s: retire "
+		    "and revoke its keys first, or use --force (its mail will "
+		    "no longer be signed)", name, store_state_name(k->state),
+		    k->selector);
+	else
+		r = sdom_remove_locked(s, d, now, err, errlen);
+	store_domain_free(d);
+	store_unlock(s);
+	return r;
+}

@@ -1,0 +1,543 @@
+/*
+ * storeload - reading domains, their keys and their history
+ *
+ * Readers take no lock. A domain is its policy and state file, each read
+ * whole from one descriptor; the key files a state line names were written
+ * before it, so a reader that sees a state sees its keys. The one race
+ * left, a key file unlinked (revoked) after the state the reader holds was
+ * replaced, is retried from the new state. A loaded domain remembers the
+ * identity of the files it came from so a reload can skip it.
+ */
+#include "config.h"
+
+#include <sys/stat.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "store_int.h"
+#include "xmalloc.h"
+
+struct store_domain *
+sload_new(void)
+{
+	struct store_domain *d = xcalloc(1, sizeof(*d));
+
+	d->refs = 1;
+	return d;
+}
+
+/* sload_key - parse a private key file and check it against the state */
+int
+sload_key(struct store *s, const char *domain, struct store_key *k,
+    char *err, size_t errlen)
+{
+	char *file = xasprintf("%s.pem", k->selector), *path, *buf, *spki, *p;
+	size_t len;
+	EVP_PKEY *pk;
+	int r = -1;
+
+	path = store_path(s, domain, STORE_KEYS, file);
+	free(file);
+	if (sfile_read(path, SFILE_SECRET, &buf, &len, NULL, err,
+	    errlen) != 0) {
+		free(path);
+		return -1;
+	}
+	pk = skey_parse(path, buf, len, err, errlen);
+	sfile_wipe_free(buf, len + 1);
+	if (pk == NULL) {
+		free(path);
+		return -1;
+	}
+	if (store_pkey_pub(pk, &spki, &p, err, errlen) == 0) {
+		if (strcmp(spki, k->spki) != 0)
+			snprintf(err, errlen, "%s: private key does not match "
+			    "the public key of %s in the state file", path,
+			    k->selector);
+		else
+			r = 0;
+		free(spki);
+		free(p);
+	}
+	free(path);
+	if (r == 0)
+		k->pkey = pk;
+	else
+		EVP_PKEY_free(pk);
+	return r;
+}
+
+/* sload_file - read and parse one of policy or state (which = 0 or 1) */
+static int
+sload_file(struct store *s, struct store_domain *d, int which, char *err,
+    size_t errlen)
+{
+	char *path = store_path(s, d->name, which ? STORE_STATE : STORE_POLICY,
+	    NULL), *buf;
+	size_t len;
+	struct stat st;
+	int r;
+
+	if (sfile_read(path, 0, &buf, &len, &st, err, errlen) != 0) {
+		free(path);
+		return -1;
+	}
+	if (which)
+		r = sfmt_state_parse(path, buf, len, d, err, errlen);
+	else
+		r = sfmt_policy_parse(path, buf, len, &d->policy, err, errlen);
+	free(buf);
+	free(path);
+	d->st_dev = st.st_dev;
+	d->st_ino[which] = st.st_ino;
+	d->st_mtim[which] = st.st_mtim;
+	d->st_size[which] = st.st_size;
+	return r;
+}
+
+/* sload_keys - public keys of every key, private keys as flags ask */
+static int
+sload_keys(struct store *s, struct store_domain *d, int flags, char *err,
+    size_t errlen)
+{
+	char why[512], *kdir;
+	size_t i;
+	int r = 0;
+
+	if (flags & (STORE_KEYS_ACTIVE | STORE_KEYS_ALL)) {
+		kdir = store_path(s, d->name, STORE_KEYS, NULL);
+		r = sfile_check_dir(kdir, err, errlen);
+		free(kdir);
+		if (r == -1)
+			return -1;
+	}
+	for (i = 0; i < d->nkeys; i++) {
+		struct store_key *k = &d->keys[i];
+
+		if (skey_key_pub(k, why, sizeof(why)) == -1) {
+			snprintf(err, errlen, "%s/%s/%s: key %s: %s", s->dir,
+			    d->name, STORE_STATE, k->selector, why);
+			return -1;
+		}
+		if (((flags & STORE_KEYS_ACTIVE) && k->state == STORE_ACTIVE) ||
+		    ((flags & STORE_KEYS_ALL) && k->state != STORE_REVOKED))
+			if (sload_key(s, d->name, k, err, errlen) == -1)
+				return -1;
+	}
+	return 0;
+}
+
+/* sload_domain - one attempt at reading a domain */
+struct store_domain *
+sload_domain(struct store *s, const char *name, int flags, int with_policy,
+    char *err, size_t errlen)
+{
+	struct store_domain *d = sload_new();
+	char *dir = store_path(s, name, NULL, NULL);
+
+	d->name = xstrdup(name);
+	if (sfile_check_dir(dir, err, errlen) == -1 ||
+	    (with_policy && sload_file(s, d, 0, err, errlen) == -1) ||
+	    sload_file(s, d, 1, err, errlen) == -1 ||
+	    sload_keys(s, d, flags, err, errlen) == -1) {
+		if (access(dir, F_OK) == -1 && errno == ENOENT)
+			snprintf(err, errlen, "no domain %s in %s: add it with "
+			    "keyturn domain add", name, s->dir);
+		free(dir);
+		store_domain_free(d);
+		return NULL;
+	}
+	free(dir);
+	return d;
+}
+
+struct store_domain *
+store_domain_load(struct store *s, const char *name, int flags, char *err,
+    size_t errlen)
+{
+	struct store_domain *d;
+	struct stat before, after;
+	char *sp = store_path(s, name, STORE_STATE, NULL);
+	int tries, changed;
+
+	for (tries = 0; tries < 3; tries++) {
+		err[0] = '\0';
+		if (stat(sp, &before) == -1)
+			memset(&before, 0, sizeof(before));
+		if ((d = sload_domain(s, name, flags, 1, err, errlen)) != NULL)
+			break;
+		/* a writer replaced the state under us: read the new one */
+		changed = stat(sp, &after) == 0 &&
+		    (after.st_ino != before.st_ino ||
+		    after.st_size != before.st_size);
+		if (!changed)
+			break;
+	}
+	free(sp);
+	return d;
+}
+
+struct store_domain *
+store_domain_ref(struct store_domain *d)
+{
+	__atomic_add_fetch(&d->refs, 1, __ATOMIC_RELAXED);
+	return d;
+}
+
+void
+store_domain_free(struct store_domain *d)
+{
+	size_t i;
+
+	if (d == NULL || __atomic_sub_fetch(&d->refs, 1, __ATOMIC_ACQ_REL) > 0)
+		return;
+	for (i = 0; i < d->nkeys; i++) {
+		free(d->keys[i].spki);
+		free(d->keys[i].p);
+		EVP_PKEY_free(d->keys[i].pkey);
+	}
+	free(d->keys);
+	free(d->name);
+	free(d);
+}
+
+/* sload_same - is the file at path the one we read? */
+static int
+sload_same(const struct store_domain *d, const char *path, int which)
+{
+	struct stat st;
+
+	if (stat(path, &st) == -1)
+		return 0;
+	return st.st_dev == d->st_dev && st.st_ino == d->st_ino[which] &&
+	    st.st_size == d->st_size[which] &&
+	    st.st_mtim.tv_sec == d->st_mtim[which].tv_sec &&
+	    st.st_mtim.tv_nsec == d->st_mtim[which].tv_nsec;
+}
+
+int
+store_domain_changed(struct store *s, const struct store_domain *d)
+{
+	char *pp = store_path(s, d->name, STORE_POLICY, NULL);
+	char *sp = store_path(s, d->name, STORE_STATE, NULL);
+	int changed = !sload_same(d, pp, 0) || !sload_same(d, sp, 1);
+
+	free(pp);
+	free(sp);
+	return changed;
+}
+
+const struct store_key *
+store_domain_key(const struct store_domain *d, const char *selector)
+{
+	size_t i;
+
+	for (i = 0; i < d->nkeys; i++)
+		if (strcasecmp(d->keys[i].selector, selector) == 0)
+			return &d->keys[i];
+	return NULL;
+}
+
+int
+store_domain_count(const struct store_domain *d, enum store_alg alg,
+    enum store_state st)
+{
+	size_t i;
+	int n = 0;
+
+	for (i = 0; i < d->nkeys; i++)
+		if (d->keys[i].alg == alg && d->keys[i].state == st)
+			n++;
+	return n;
+}
+
+static int
+sload_strcmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* sload_is_dir - d_type when the file system gives it, else lstat */
+static int
+sload_is_dir(struct store *s, const struct dirent *de)
+{
+	struct stat st;
+	char *p;
+	int r;
+
+	if (de->d_type != DT_UNKNOWN)
+		return de->d_type == DT_DIR;
+	p = store_path(s, de->d_name, NULL, NULL);
+	r = lstat(p, &st) == 0 && S_ISDIR(st.st_mode);
+	free(p);
+	return r;
+}
+
+int
+store_domain_names(struct store *s, char ***namesp, size_t *np, char *err,
+    size_t errlen)
+{
+	DIR *dir;
+	struct dirent *de;
+	char **names = NULL;
+	size_t n = 0;
+
+	if ((dir = opendir(s->dir)) == NULL) {
+		snprintf(err, errlen, "%s: %s", s->dir, strerror(errno));
+		return -1;
+	}
+	while ((de = readdir(dir)) != NULL) {
+		if (de->d_name[0] == '.' || !sload_is_dir(s, de) ||
+		    store_domain_valid(de->d_name, NULL, 0) == -1)
+			continue;
+		names = xreallocarray(names, n + 1, sizeof(*names));
+		names[n++] = xstrdup(de->d_name);
+	}
+	closedir(dir);
+	if (n > 0)
+		qsort(names, n, sizeof(*names), sload_strcmp);
+	*namesp = names;
+	*np = n;
+	return 0;
+}
+
+void
+store_names_free(char **names, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+}
+
+/* ---- snapshots ---- */
+
+struct store_set *
+store_set_load(struct store *s, int flags, char *err, size_t errlen)
+{
+	return store_set_reload(s, NULL, flags, NULL, err, errlen);
+}
+
+/* sload_old - the domain of that name in the old set, if unchanged */
+static struct store_domain *
+sload_old(struct store *s, const struct store_set *old, const char *name)
+{
+	const struct store_domain *d;
+
+	if (old == NULL || (d = store_set_find(old, name)) == NULL ||
+	    store_domain_changed(s, d))
+		return NULL;
+	return store_domain_ref((struct store_domain *)d);
+}
+
+struct store_set *
+store_set_reload(struct store *s, const struct store_set *old, int flags,
+    size_t *nparsed, char *err, size_t errlen)
+{
+	struct store_set *set;
+	char **names;
+	size_t n, i, parsed = 0;
+
+	set = xcalloc(1, sizeof(*set));
+	set->generation = store_generation(s);
+	if (store_domain_names(s, &names, &n, err, errlen) == -1) {
+		free(set);
+		return NULL;
+	}
+	set->domains = xcalloc(n ? n : 1, sizeof(*set->domains));
+	for (i = 0; i < n; i++) {
+		if ((set->domains[i] = sload_old(s, old, names[i])) == NULL) {
+			set->domains[i] = store_domain_load(s, names[i], flags,
+			    err, errlen);
+			parsed++;
+		}
+		if (set->domains[i] == NULL)
+			break;
+		set->n++;
+	}
+	store_names_free(names, n);
+	if (nparsed != NULL)
+		*nparsed = parsed;
+	if (set->n != n) {
+		store_set_free(set);
+		return NULL;
+	}
+	return set;
+}
+
+static int
+sload_find_cmp(const void *key, const void *elt)
+{
+	return strcmp(key, (*(struct store_domain *const *)elt)->name);
+}
+
+const struct store_domain *
+store_set_find(const struct store_set *set, const char *domain)
+{
+	struct store_domain *const *d;
+
+	d = bsearch(domain, set->domains, set->n, sizeof(*set->domains),
+	    sload_find_cmp);
+	return d ? *d : NULL;
+}
+
+void
+store_set_free(struct store_set *set)
+{
+	size_t i;
+
+	if (set == NULL)
+		return;
+	for (i = 0; i < set->n; i++)
+		store_domain_free(set->domains[i]);
+	free(set->domains);
+	free(set);
+}
+
+/* ---- history ---- */
+
+/* sload_history_removed - the kept history of a removed domain */
+static int
+sload_history_removed(struct store *s, const char *domain,
+    struct store_event **ev, size_t *n, char *err, size_t errlen)
+{
+	char *path = store_path(s, STORE_REMOVED_DIR, domain, STORE_HISTORY);
+	char *buf;
+	size_t len;
+	int r;
+
+	r = sfile_read(path, SFILE_OPTIONAL, &buf, &len, NULL, err, errlen);
+	if (r == -2)
+		snprintf(err, errlen, "no domain %s in %s, and no history of "
+		    "one", domain, s->dir);
+	if (r == 0) {
+		r = sfmt_history_parse(path, buf, len, ev, n, err, errlen);
+		free(buf);
+	}
+	free(path);
+	return r;
+}
+
+/* sload_history_committed - the first histsize bytes of a live history */
+static int
+sload_history_committed(struct store *s, const struct store_domain *d,
+    struct store_event **ev, size_t *n, char *err, size_t errlen)
+{
+	char *path = store_path(s, d->name, STORE_HISTORY, NULL), *buf;
+	size_t len;
+	int r = -1;
+
+	if (sfile_read(path, 0, &buf, &len, NULL, err, errlen) != 0) {
+		free(path);
+		return -1;
+	}
+	if ((off_t)len < d->histsize)
+		snprintf(err, errlen, "%s: %zu bytes, but the state file says "
+		    "%lld are committed (file truncated)", path, len,
+		    (long long)d->histsize);
+	else
+		r = sfmt_history_parse(path, buf, d->histsize, ev, n, err,
+		    errlen);
+	free(buf);
+	free(path);
+	return r;
+}
+
+int
+store_history_load(struct store *s, const char *domain,
+    struct store_event **ev, size_t *n, char *err, size_t errlen)
+{
+	struct store_domain *d;
+	char *dir = store_path(s, domain, NULL, NULL);
+	int r, live = access(dir, F_OK) == 0;
+
+	free(dir);
+	*ev = NULL;
+	*n = 0;
+	if (!live)
+		return sload_history_removed(s, domain, ev, n, err, errlen);
+	if ((d = sload_domain(s, domain, 0, 0, err, errlen)) == NULL)
+		return -1;
+	r = sload_history_committed(s, d, ev, n, err, errlen);
+	store_domain_free(d);
+	return r;
+}
+
+void
+store_history_free(struct store_event *ev, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		free(ev[i].reason);
+	free(ev);
+}
+
+int
+store_history_state_at(const struct store_event *ev, size_t n,
+    const char *selector, time_t t)
+{
+	size_t i;
+	int st = STORE_STATE_NONE;
+
+	for (i = 0; i < n; i++)
+		if (ev[i].when <= t && strcasecmp(ev[i].selector, selector) == 0)
+			st = ev[i].to;
+	return st;
+}
+
+/* ---- policy ---- */
+
+void
+store_policy_default(struct store_policy *p)
+{
+	memset(p, 0, sizeof(*p));
+	p->algs = STORE_ALGBIT(STORE_ALG_RSA);
+	p->bits = STORE_RSA_DEFAULT;
+	p->active_keys = 1;
+	p->rotate_after = 120 * 86400LL;
+	p->retire_after = 7 * 86400LL;
+	strlcpy(p->prefix, "kt", sizeof(p->prefix));
+}
+
+int
+store_policy_check(const struct store_policy *p, char *err, size_t errlen)
+{
+	char why[256];
+
+	if (p->algs == 0 || (p->algs & ~(STORE_ALGBIT(STORE_ALG_RSA) |
+	    STORE_ALGBIT(STORE_ALG_ED25519)))) {
+		snprintf(err, errlen, "algorithms: rsa, ed25519 or both");
+		return -1;
+	}
+	if (p->bits < STORE_RSA_MIN || p->bits > STORE_RSA_MAX) {
+		snprintf(err, errlen, "bits %d: RSA keys have %d to %d bits "
+		    "(RFC 8301)", p->bits, STORE_RSA_MIN, STORE_RSA_MAX);
+		return -1;
+	}
+	if (p->active_keys < 1 || p->active_keys > STORE_MAX_ACTIVE) {
+		snprintf(err, errlen, "active-keys %d: 1 to %d", p->active_keys,
+		    STORE_MAX_ACTIVE);
+		return -1;
+	}
+	if (p->rotate_after <= 0 || p->retire_after < 0) {
+		snprintf(err, errlen, "rotate-after must be positive and "
+		    "retire-after not negative");
+		return -1;
+	}
+	if (strlen(p->prefix) > 24 ||
+	    store_selector_valid(p->prefix, why, sizeof(why)) == -1) {
+		snprintf(err, errlen, "selector-prefix \"%s\": 1 to 24 letters, "
+		    "digits, '-' or '_'", p->prefix);
+		return -1;
+	}
+	return 0;
+}

@@ -1,0 +1,538 @@
+/*
+ * storewrite - every change to a keystore
+ *
+ * A change runs under the keystore lock on a domain re-read under that
+ * lock, in this order: new key files (temporary, fsync, rename), then the
+ * history lines (appended after cutting any uncommitted tail, fsync), then
+ * the state file (temporary, fsync, rename, fsync of the directory), which
+ * commits it, then the keystore generation. A crash before the state
+ * rename leaves the old state with at most an unused key file and a
+ * history tail past the committed size, both ignored; after it, the
+ * change is complete. Revoked keys' files are removed once the state that
+ * revokes them is on disk.
+ */
+#include "config.h"
+
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "duration.h"
+#include "store_int.h"
+#include "xmalloc.h"
+
+/* swrite_history - cut the uncommitted tail, append, fsync; new size */
+static off_t
+swrite_history(const char *path, off_t committed, char **lines, size_t n,
+    char *err, size_t errlen)
+{
+	off_t size = committed;
+	size_t i, len;
+	int fd;
+
+	if ((fd = open(path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC)) == -1) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (ftruncate(fd, committed) == -1 ||
+	    lseek(fd, committed, SEEK_SET) == -1)
+		goto fail;
+	for (i = 0; i < n; i++) {
+		len = strlen(lines[i]);
+		if (write(fd, lines[i], len) != (ssize_t)len)
+			goto fail;
+		size += len;
+	}
+	if (fsync(fd) == -1)
+		goto fail;
+	close(fd);
+	return size;
+fail:
+	snprintf(err, errlen, "%s: %s", path, errno ? strerror(errno) :
+	    "short write");
+	close(fd);
+	return -1;
+}
+
+/* swrite_commit - history lines, then the state file that commits them */
+int
+swrite_commit(struct store *s, struct store_domain *d, char **lines,
+    size_t nlines, char *err, size_t errlen)
+{
+	char *hp = store_path(s, d->name, STORE_HISTORY, NULL);
+	char *sp = store_path(s, d->name, STORE_STATE, NULL), *text;
+	off_t size;
+	int r = -1;
+
+	errno = 0;
+	if ((size = swrite_history(hp, d->histsize, lines, nlines, err,
+	    errlen)) != -1) {
+		d->histsize = size;
+		d->gen++;
+		text = sfmt_state(d);
+		r = store_file_replace(sp, text, strlen(text), 0600, err,
+		    errlen);
+		free(text);
+	}
+	if (r == 0)
+		r = swrite_bump(s, err, errlen);
+	free(hp);
+	free(sp);
+	return r;
+}
+
+/* swrite_begin - lock, then read the domain as it is now */
+static struct store_domain *
+swrite_begin(struct store *s, const char *domain, char *err, size_t errlen)
+{
+	struct store_domain *d;
+	char *p;
+
+	if (store_lock(s, err, errlen) == -1)
+		return NULL;
+	if ((d = sload_domain(s, domain, 0, 1, err, errlen)) == NULL) {
+		store_unlock(s);
+		return NULL;
+	}
+	p = store_path(s, domain, NULL, NULL);
+	sfile_clean_tmp(p);
+	free(p);
+	p = store_path(s, domain, STORE_KEYS, NULL);
+	sfile_clean_tmp(p);
+	free(p);
+	return d;
+}
+
+static void
+swrite_end(struct store *s, struct store_domain *d)
+{
+	store_domain_free(d);
+	store_unlock(s);
+}
+
+static void
+swrite_lines_free(char **lines, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		free(lines[i]);
+	free(lines);
+}
+
+/* ---- transitions ---- */
+
+int
+store_transition_ok(enum store_state from, enum store_state to, int flags,
+    const char **why)
+{
+	if (from == to)
+		*why = "it is already in that state";
+	else if (from == STORE_REVOKED)
+		*why = "a revoked key is never used again";
+	else if ((flags & STORE_COMPROMISE) && to == STORE_REVOKED)
+		return 0;
+	else if (from == STORE_PENDING && to == STORE_ACTIVE)
+		return (flags & STORE_FORCE) ? 0 : (*why = "its DNS record is "
+		    "not confirmed yet, so mail signed with it may fail "
+		    "verification (force it with --force)", -1);
+	else if ((from == STORE_PENDING && (to == STORE_READY ||
+	    to == STORE_REVOKED)) ||
+	    (from == STORE_READY && (to == STORE_ACTIVE ||
+	    to == STORE_PENDING || to == STORE_REVOKED)) ||
+	    (from == STORE_ACTIVE && to == STORE_RETIRING) ||
+	    (from == STORE_RETIRING && to == STORE_REVOKED))
+		return 0;
+	else if (from == STORE_ACTIVE && to == STORE_REVOKED)
+		*why = "an active key is retired first (keyturn retire), or "
+		    "revoked at once with keyturn compromised";
+	else if (to == STORE_RETIRING)
+		*why = "only an active key retires";
+	else if (to == STORE_ACTIVE)
+		*why = "only a ready key is activated";
+	else
+		*why = "the lifecycle is pending, ready, active, retiring, "
+		    "revoked";
+	return -1;
+}
+
+/* swrite_check_one - one change against the domain as it is */
+static int
+swrite_check_one(const struct store_domain *d, const struct store_change *c,
+    int flags, char *err, size_t errlen)
+{
+	const struct store_key *k = store_domain_key(d, c->selector);
+	const char *why;
+
+	if (k == NULL) {
+		snprintf(err, errlen, "domain %s has no key %s (see keyturn "
+		    "list %s)", d->name, c->selector, d->name);
+		return -1;
+	}
+	if (k->state != c->from) {
+		snprintf(err, errlen, "key %s of %s is %s, not %s: the "
+		    "keystore changed meanwhile; look again and retry",
+		    k->selector, d->name, store_state_name(k->state),
+		    store_state_name(c->from));
+		return -1;
+	}
+	if (store_transition_ok(c->from, c->to, flags, &why) == -1) {
+		snprintf(err, errlen, "key %s of %s is %s and cannot become "
+		    "%s: %s", k->selector, d->name, store_state_name(k->state),
+		    store_state_name(c->to), why);
+		return -1;
+	}
+	return 0;
+}
+
+/* swrite_check_limit - at most 3 active keys per algorithm */
+static int
+swrite_check_limit(const struct store_domain *d, char *err, size_t errlen)
+{
+	int a, n;
+
+	for (a = 0; a < STORE_NALGS; a++)
+		if ((n = store_domain_count(d, a, STORE_ACTIVE)) >
+		    STORE_MAX_ACTIVE) {
+			snprintf(err, errlen, "domain %s would have %d active "
+			    "%s keys; at most %d may sign: retire one first",
+			    d->name, n, store_alg_name(a), STORE_MAX_ACTIVE);
+			return -1;
+		}
+	return 0;
+}
+
+/* swrite_apply - checks, then changes d in memory and commits */
+static int
+swrite_apply(struct store *s, struct store_domain *d,
+    const struct store_change *c, size_t n, time_t now, int flags,
+    char *err, size_t errlen)
+{
+	char **lines = xcalloc(n ? n : 1, sizeof(*lines)), *pem, *file;
+	struct store_key *k;
+	size_t i, j;
+	int r;
+
+	for (i = 0; i < n; i++) {
+		for (j = 0; j < i; j++)
+			if (strcasecmp(c[i].selector, c[j].selector) == 0) {
+				snprintf(err, errlen, "key %s changes twice in "
+				    "one write", c[i].selector);
+				free(lines);
+				return -1;
+			}
+		if (swrite_check_one(d, &c[i], flags, err, errlen) == -1) {
+			free(lines);
+			return -1;
+		}
+	}
+	for (i = 0; i < n; i++) {
+		k = (struct store_key *)store_domain_key(d, c[i].selector);
+		lines[i] = sfmt_event(now, k->selector, k->state, c[i].to,
+		    c[i].reason);
+		k->state = c[i].to;
+		k->since = now;
+	}
+	if ((r = swrite_check_limit(d, err, errlen)) == 0)
+		r = swrite_commit(s, d, lines, n, err, errlen);
+	for (i = 0; r == 0 && i < n; i++)
+		if (c[i].to == STORE_REVOKED) {
+			file = xasprintf("%s.pem", c[i].selector);
+			pem = store_path(s, d->name, STORE_KEYS, file);
+			(void)unlink(pem);
+			free(pem);
+			free(file);
+		}
+	swrite_lines_free(lines, n);
+	return r;
+}
+
+int
+store_apply(struct store *s, const char *domain,
+    const struct store_change *c, size_t n, time_t now, int flags, char *err,
+    size_t errlen)
+{
+	struct store_domain *d;
+	int r;
+
+	if ((d = swrite_begin(s, domain, err, errlen)) == NULL)
+		return -1;
+	r = swrite_apply(s, d, c, n, now, flags & ~STORE_COMPROMISE, err,
+	    errlen);
+	swrite_end(s, d);
+	return r;
+}
+
+/* swrite_standby - the oldest ready key of an algorithm */
+static const struct store_key *
+swrite_standby(const struct store_domain *d, enum store_alg alg)
+{
+	const struct store_key *best = NULL;
+	size_t i;
+
+	for (i = 0; i < d->nkeys; i++)
+		if (d->keys[i].alg == alg && d->keys[i].state == STORE_READY &&
+		    (best == NULL || d->keys[i].created < best->created))
+			best = &d->keys[i];
+	return best;
+}
+
+int
+store_compromised(struct store *s, const char *domain, const char *selector,
+    time_t now, const char *reason, char *promoted, size_t promotedlen,
+    char *err, size_t errlen)
+{
+	struct store_domain *d;
+	const struct store_key *k, *sb = NULL;
+	struct store_change c[2];
+	char why[256];
+	int r;
+
+	promoted[0] = '\0';
+	if ((d = swrite_begin(s, domain, err, errlen)) == NULL)
+		return -1;
+	if ((k = store_domain_key(d, selector)) == NULL) {
+		snprintf(err, errlen, "domain %s has no key %s", domain,
+		    selector);
+		swrite_end(s, d);
+		return -1;
+	}
+	c[0] = (struct store_change){ k->selector, k->state, STORE_REVOKED,
+	    reason };
+	if (k->state == STORE_ACTIVE && (sb = swrite_standby(d, k->alg)))
+		c[1] = (struct store_change){ sb->selector, STORE_READY,
+		    STORE_ACTIVE, why };
+	snprintf(why, sizeof(why), "policy: standby promoted after %s was "
+	    "compromised", k->selector);
+	if (sb != NULL)
+		strlcpy(promoted, sb->selector, promotedlen);
+	r = swrite_apply(s, d, c, sb ? 2 : 1, now, STORE_COMPROMISE, err,
+	    errlen);
+	if (r == -1)
+		promoted[0] = '\0';
+	swrite_end(s, d);
+	return r;
+}
+
+/* ---- new keys ---- */
+
+/* swrite_taken - selector in the state or anywhere in the history */
+static int
+swrite_taken(const struct store_domain *d, const struct store_event *ev,
+    size_t nev, const char *sel)
+{
+	size_t i;
+
+	if (store_domain_key(d, sel) != NULL)
+		return 1;
+	for (i = 0; i < nev; i++)
+		if (strcasecmp(ev[i].selector, sel) == 0)
+			return 1;
+	return 0;
+}
+
+/* swrite_suffix - base-N, the base cut so that the result is one label */
+static void
+swrite_suffix(char *out, size_t outlen, const char *base, int n)
+{
+	char suf[16];
+	size_t room;
+
+	snprintf(suf, sizeof(suf), "-%d", n);
+	room = outlen - strlen(suf);
+	strlcpy(out, base, room < outlen ? room : outlen);
+	strlcat(out, suf, outlen);
+}
+
+/* swrite_selector - the caller's selector, or the template's first free */
+static int
+swrite_selector(struct store *s, const struct store_domain *d,
+    const char *want, enum store_alg alg, int bits, time_t now, char *out,
+    size_t outlen, char *err, size_t errlen)
+{
+	struct store_event *ev;
+	size_t nev;
+	char base[STORE_SELECTOR_MAX + 1];
+	int i, r = 0;
+
+	if (store_history_load(s, d->name, &ev, &nev, err, errlen) == -1)
+		return -1;
+	if (want != NULL) {
+		if (swrite_taken(d, ev, nev, want)) {
+			snprintf(err, errlen, "selector %s was already used in "
+			    "%s and selectors are never reused: choose another",
+			    want, d->name);
+			r = -1;
+		} else
+			strlcpy(out, want, outlen);
+	} else {
+		store_selector_template(d->policy.prefix, alg, bits, now, base,
+		    sizeof(base));
+		strlcpy(out, base, outlen);
+		for (i = 2; swrite_taken(d, ev, nev, out); i++)
+			swrite_suffix(out, outlen, base, i);
+	}
+	store_history_free(ev, nev);
+	return r;
+}
+
+/* swrite_key_file - the private key file, before any state names it */
+static int
+swrite_key_file(struct store *s, const char *domain, const char *sel,
+    EVP_PKEY *pk, char *err, size_t errlen)
+{
+	char *pem, *file, *path, *dir;
+	size_t len;
+	int r;
+
+	dir = store_path(s, domain, STORE_KEYS, NULL);
+	r = sfile_check_dir(dir, err, errlen);
+	free(dir);
+	if (r == -1 || skey_pem(pk, &pem, &len, err, errlen) == -1)
+		return -1;
+	file = xasprintf("%s.pem", sel);
+	path = store_path(s, domain, STORE_KEYS, file);
+	r = store_file_replace(path, pem, len, 0600, err, errlen);
+	sfile_wipe_free(pem, len + 1);
+	free(path);
+	free(file);
+	return r;
+}
+
+/* swrite_key_add - a parsed key becomes a pending key of the domain */
+static int
+swrite_key_add(struct store *s, const char *domain, EVP_PKEY *pk,
+    const char *want, time_t now, const char *reason, char *selout,
+    size_t sellen, char *err, size_t errlen)
+{
+	struct store_domain *d;
+	struct store_key k;
+	char *line;
+	int r = -1;
+
+	memset(&k, 0, sizeof(k));
+	if (skey_describe(pk, &k.alg, &k.bits, err, errlen) == -1 ||
+	    store_pkey_pub(pk, &k.spki, &k.p, err, errlen) == -1)
+		return -1;
+	k.state = STORE_PENDING;
+	k.created = k.since = now;
+	if ((d = swrite_begin(s, domain, err, errlen)) == NULL)
+		goto out;
+	if (swrite_selector(s, d, want, k.alg, k.bits, now, k.selector,
+	    sizeof(k.selector), err, errlen) == 0 &&
+	    swrite_key_file(s, domain, k.selector, pk, err, errlen) == 0) {
+		d->keys = xreallocarray(d->keys, d->nkeys + 1,
+		    sizeof(*d->keys));
+		d->keys[d->nkeys++] = k;
+		memset(&k, 0, sizeof(k));	/* d owns the strings now */
+		line = sfmt_event(now, d->keys[d->nkeys - 1].selector,
+		    STORE_STATE_NONE, STORE_PENDING, reason);
+		r = swrite_commit(s, d, &line, 1, err, errlen);
+		free(line);
+		if (r == 0)
+			strlcpy(selout, d->keys[d->nkeys - 1].selector, sellen);
+	}
+	swrite_end(s, d);
+out:
+	free(k.spki);
+	free(k.p);
+	return r;
+}
+
+/* swrite_policy_allows - a key of an algorithm the domain signs with */
+static int
+swrite_policy_allows(struct store *s, const char *domain, enum store_alg alg,
+    int *bits, char *err, size_t errlen)
+{
+	struct store_domain *d;
+	int r = 0;
+
+	if ((d = sload_domain(s, domain, 0, 1, err, errlen)) == NULL)
+		return -1;
+	if (!(d->policy.algs & STORE_ALGBIT(alg))) {
+		snprintf(err, errlen, "domain %s does not sign with %s: add it "
+		    "with keyturn domain set %s --algorithms ...", domain,
+		    store_alg_name(alg), domain);
+		r = -1;
+	}
+	if (*bits == 0)
+		*bits = alg == STORE_ALG_RSA ? d->policy.bits : 256;
+	store_domain_free(d);
+	return r;
+}
+
+int
+store_key_new(struct store *s, const char *domain, enum store_alg alg,
+    int bits, const char *selector, time_t now, const char *reason,
+    char *selout, size_t sellen, char *err, size_t errlen)
+{
+	EVP_PKEY *pk;
+	int r;
+
+	if (selector != NULL &&
+	    store_selector_valid(selector, err, errlen) == -1)
+		return -1;
+	if (swrite_policy_allows(s, domain, alg, &bits, err, errlen) == -1 ||
+	    (pk = skey_generate(alg, bits, err, errlen)) == NULL)
+		return -1;
+	r = swrite_key_add(s, domain, pk, selector, now, reason, selout,
+	    sellen, err, errlen);
+	EVP_PKEY_free(pk);
+	return r;
+}
+
+/* swrite_read_pem - the operator's PEM file, any owner, wiped after use */
+static EVP_PKEY *
+swrite_read_pem(const char *path, char *err, size_t errlen)
+{
+	char buf[64 * 1024];
+	size_t len;
+	FILE *f;
+	EVP_PKEY *pk;
+
+	if ((f = fopen(path, "re")) == NULL) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return NULL;
+	}
+	len = fread(buf, 1, sizeof(buf), f);
+	fclose(f);
+	if (len == sizeof(buf)) {
+		snprintf(err, errlen, "%s: too large for a key file", path);
+		explicit_bzero(buf, sizeof(buf));
+		return NULL;
+	}
+	pk = skey_parse(path, buf, len, err, errlen);
+	explicit_bzero(buf, sizeof(buf));
+	return pk;
+}
+
+int
+store_key_import(struct store *s, const char *domain, const char *selector,
+    const char *pemfile, time_t now, const char *reason, char *err,
+    size_t errlen)
+{
+	char sel[STORE_SELECTOR_MAX + 1];
+	enum store_alg alg;
+	EVP_PKEY *pk;
+	int bits, r;
+
+	if (store_selector_valid(selector, err, errlen) == -1 ||
+	    (pk = swrite_read_pem(pemfile, err, errlen)) == NULL)
+		return -1;
+	if (skey_describe(pk, &alg, &bits, err, errlen) == -1 ||
+	    skey_check_bits(alg, bits, err, errlen) == -1 ||
+	    swrite_policy_allows(s, domain, alg, &bits, err, errlen) == -1) {
+		EVP_PKEY_free(pk);
+		return -1;
+	}
+	r = swrite_key_add(s, domain, pk, selector, now, reason, sel,
+	    sizeof(sel), err, errlen);
+	EVP_PKEY_free(pk);
+	return r;
+}

@@ -1,0 +1,769 @@
+/*
+ * check_keystore - the keystore library: lifecycle, limits, selectors,
+ * the on-disk format, damaged files, snapshots and reloads
+ *
+ * Every test builds its own keystore under a fresh temporary directory.
+ * Ed25519 keys are used where the algorithm does not matter (they are
+ * generated in microseconds).
+ */
+#include "config.h"
+
+#include <sys/stat.h>
+
+#include <check.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "store.h"
+#include "xmalloc.h"
+
+#define NOW	1795384290	/* 2026-11-22T21:51:30Z */
+#define ED	STORE_ALG_ED25519
+
+static char ks_dir[64];
+static char err[1024];
+
+/* ks_new - an empty keystore opened for writing */
+static struct store *
+ks_new(void)
+{
+	struct store *s;
+
+	strlcpy(ks_dir, "/tmp/ckks.XXXXXX", sizeof(ks_dir));
+	ck_assert_ptr_nonnull(mkdtemp(ks_dir));
+	ck_assert_msg(store_init(ks_dir, err, sizeof(err)) == 0, "%s", err);
+	s = store_open(ks_dir, 0, err, sizeof(err));
+	ck_assert_msg(s != NULL, "%s", err);
+	return s;
+}
+
+static void
+ks_done(struct store *s)
+{
+	char cmd[128];
+
+	store_close(s);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", ks_dir);
+	ck_assert_int_eq(system(cmd), 0);
+}
+
+static void
+dom_add(struct store *s, const char *name, unsigned algs)
+{
+	struct store_policy p;
+
+	store_policy_default(&p);
+	p.algs = algs;
+	ck_assert_msg(store_domain_add(s, name, &p, NOW, err,
+	    sizeof(err)) == 0, "%s", err);
+}
+
+/* key_add - a new pending key; its selector in sel */
+static void
+key_add(struct store *s, const char *dom, enum store_alg alg, int bits,
+    char *sel)
+{
+	ck_assert_msg(store_key_new(s, dom, alg, bits, NULL, NOW, "test", sel,
+	    STORE_SELECTOR_MAX + 1, err, sizeof(err)) == 0, "%s", err);
+}
+
+static int
+move(struct store *s, const char *dom, const char *sel, enum store_state from,
+    enum store_state to, int flags)
+{
+	struct store_change c = { sel, from, to, "test" };
+
+	return store_apply(s, dom, &c, 1, NOW + 10, flags, err, sizeof(err));
+}
+
+static enum store_state
+state_of(struct store *s, const char *dom, const char *sel)
+{
+	struct store_domain *d = store_domain_load(s, dom, 0, err,
+	    sizeof(err));
+	enum store_state st;
+
+	ck_assert_msg(d != NULL, "%s", err);
+	ck_assert_ptr_nonnull(store_domain_key(d, sel));
+	st = store_domain_key(d, sel)->state;
+	store_domain_free(d);
+	return st;
+}
+
+/* key_in - a key brought to a state by legal steps */
+static void
+key_in(struct store *s, const char *dom, enum store_state st, char *sel)
+{
+	static const enum store_state path[] = { STORE_PENDING, STORE_READY,
+	    STORE_ACTIVE, STORE_RETIRING, STORE_REVOKED };
+	int i;
+
+	key_add(s, dom, ED, 0, sel);
+	for (i = 1; i < 5 && path[i - 1] != st; i++)
+		ck_assert_msg(move(s, dom, sel, path[i - 1], path[i], 0) == 0,
+		    "%s", err);
+}
+
+/* ---- every transition ---- */
+
+/* legal[from][to] without flags */
+static const int legal[STORE_NSTATES][STORE_NSTATES] = {
+	/* pending */	{ 0, 1, 0, 0, 1 },
+	/* ready */	{ 1, 0, 1, 0, 1 },
+	/* active */	{ 0, 0, 0, 1, 0 },
+	/* retiring */	{ 0, 0, 0, 0, 1 },
+	/* revoked */	{ 0, 0, 0, 0, 0 },
+};
+
+START_TEST(test_transition)
+{
+	enum store_state from = _i / STORE_NSTATES, to = _i % STORE_NSTATES;
+	struct store *s = ks_new();
+	char sel[64];
+	const char *why;
+	int r;
+
+	dom_add(s, "example.org", STORE_ALGBIT(ED));
+	key_in(s, "example.org", from, sel);
+	ck_assert_int_eq(state_of(s, "example.org", sel), from);
+	ck_assert_int_eq(store_transition_ok(from, to, 0, &why) == 0,
+	    legal[from][to]);
+	r = move(s, "example.org", sel, from, to, 0);
+	if (legal[from][to]) {
+		ck_assert_msg(r == 0, "%s -> %s: %s", store_state_name(from),
+		    store_state_name(to), err);
+		ck_assert_int_eq(state_of(s, "example.org", sel), to);
+	} else {
+		ck_assert_msg(r == -1, "%s -> %s accepted",
+		    store_state_name(from), store_state_name(to));
+		ck_assert_ptr_nonnull(strstr(err, sel));
+		ck_assert_ptr_nonnull(strstr(err, store_state_name(from)));
+		ck_assert_int_eq(state_of(s, "example.org", sel), from);
+	}
+	ks_done(s);
+}
+END_TEST
+
+START_TEST(test_force_and_stale)
+{
+	struct store *s = ks_new();
+	char sel[64];
+
+	dom_add(s, "example.org", STORE_ALGBIT(ED));
+	key_add(s, "example.org", ED, 0, sel);
+	/* the caller believes it is ready: stale, nothing written */
+	ck_assert_int_eq(move(s, "example.org", sel, STORE_READY,
+	    STORE_ACTIVE, 0), -1);
+	ck_assert_ptr_nonnull(strstr(err, "changed meanwhile"));
+	ck_assert_int_eq(move(s, "example.org", sel, STORE_PENDING,
+	    STORE_ACTIVE, STORE_FORCE), 0);
+	ck_assert_int_eq(state_of(s, "example.org", sel), STORE_ACTIVE);
+	ck_assert_int_eq(move(s, "example.org", "nosuch", STORE_PENDING,
+	    STORE_READY, 0), -1);
+	ck_assert_ptr_nonnull(strstr(err, "no key nosuch"));
+	ks_done(s);
+}
+END_TEST
+
+/* the rotation swap: two transitions, one write, one generation */
+START_TEST(test_swap_atomic)
+{
+	struct store *s = ks_new();
+	struct store_domain *d;
+	struct store_change c[2];
+	char a[64], b[64];
+	uint64_t gen;
+
+	dom_add(s, "example.org", STORE_ALGBIT(ED));
+	key_in(s, "example.org", STORE_ACTIVE, a);
+	key_in(s, "example.org", STORE_READY, b);
+	d = store_domain_load(s, "example.org", 0, err, sizeof(err));
+	gen = d->gen;
+	store_domain_free(d);
+	c[0] = (struct store_change){ b, STORE_READY, STORE_ACTIVE, "swap in" };
+	c[1] = (struct store_change){ a, STORE_ACTIVE, STORE_RETIRING,
+	    "swap out" };
+	ck_assert_msg(store_apply(s, "example.org", c, 2, NOW + 20, 0, err,
+	    sizeof(err)) == 0, "%s", err);
+	d = store_domain_load(s, "example.org", 0, err, sizeof(err));
+	ck_assert_uint_eq(d->gen, gen + 1);
+	ck_assert_int_eq(store_domain_key(d, a)->state, STORE_RETIRING);
+	ck_assert_int_eq(store_domain_key(d, b)->state, STORE_ACTIVE);
+	ck_assert_int_eq(store_domain_key(d, b)->since, NOW + 20);
+	store_domain_free(d);
+	/* one bad change refuses the whole set */
+	c[0] = (struct store_change){ b, STORE_ACTIVE, STORE_RETIRING, "x" };
+	c[1] = (struct store_change){ a, STORE_RETIRING, STORE_ACTIVE, "x" };
+	ck_assert_int_eq(store_apply(s, "example.org", c, 2, NOW, 0, err,
+	    sizeof(err)), -1);
+	ck_assert_int_eq(state_of(s, "example.org", b), STORE_ACTIVE);
+	ks_done(s);
+}
+END_TEST
+
+START_TEST(test_compromised)
+{
+	struct store *s = ks_new();
+	char a[64], b[64], p[64], path[256];
+
+	dom_add(s, "example.org", STORE_ALGBIT(ED));
+	key_in(s, "example.org", STORE_ACTIVE, a);
+	key_in(s, "example.org", STORE_READY, b);
+	ck_assert_msg(store_compromised(s, "example.org", a, NOW, "test", p,
+	    sizeof(p), err, sizeof(err)) == 0, "%s", err);
+	ck_assert_str_eq(p, b);
+	ck_assert_int_eq(state_of(s, "example.org", a), STORE_REVOKED);
+	ck_assert_int_eq(state_of(s, "example.org", b), STORE_ACTIVE);
+	snprintf(path, sizeof(path), "%s/example.org/keys/%s.pem", ks_dir, a);
+	ck_assert_int_eq(access(path, F_OK), -1);	/* key material gone */
+	/* no standby: revoked anyway, nothing promoted */
+	ck_assert_int_eq(store_compromised(s, "example.org", b, NOW, "test",
+	    p, sizeof(p), err, sizeof(err)), 0);
+	ck_assert_str_eq(p, "");
+	ck_assert_int_eq(store_compromised(s, "example.org", b, NOW, "test",
+	    p, sizeof(p), err, sizeof(err)), -1);
+	ks_done(s);
+}
+END_TEST
+
+/* ---- limits ---- */
+
+START_TEST(test_active_limit)
+{
+	struct store *s = ks_new();
+	char sel[5][64];
+	int i;
+
+	dom_add(s, "example.org", STORE_ALGBIT(ED) |
+	    STORE_ALGBIT(STORE_ALG_RSA));
+	for (i = 0; i < 3; i++)
+		key_in(s, "example.org", STORE_ACTIVE, sel[i]);
+	key_in(s, "example.org", STORE_READY, sel[3]);
+	ck_assert_int_eq(move(s, "example.org", sel[3], STORE_READY,
+	    STORE_ACTIVE, 0), -1);
+	ck_assert_ptr_nonnull(strstr(err, "at most 3"));
+	/* the limit is per algorithm: an RSA key may still be activated */
+	key_add(s, "example.org", STORE_ALG_RSA, 1024, sel[4]);
+	ck_assert_msg(move(s, "example.org", sel[4], STORE_PENDING,
+	    STORE_ACTIVE, STORE_FORCE) == 0, "%s", err);
+	ks_done(s);
+}
+END_TEST
+
+static const struct bits_case {
+	int bits;
+	int ok;
+} bits_cases[] = {
+	{ 512, 0 }, { 1023, 0 }, { 1024, 1 }, { 4097, 0 }, { 8192, 0 },
+};
+
+START_TEST(test_rsa_bits)
+{
+	const struct bits_case *bc = &bits_cases[_i];
+	struct store *s = ks_new();
+	struct store_domain *d;
+	char sel[64];
+	int r;
+
+	dom_add(s, "example.org", STORE_ALGBIT(STORE_ALG_RSA));
+	r = store_key_new(s, "example.org", STORE_ALG_RSA, bc->bits, NULL, NOW,
+	    "test", sel, sizeof(sel), err, sizeof(err));
+	ck_assert_msg((r == 0) == bc->ok, "%d bits: %s", bc->bits, err);
+	if (bc->ok) {
+		d = store_domain_load(s, "example.org", STORE_KEYS_ALL, err,
+		    sizeof(err));
+		ck_assert_msg(d != NULL, "%s", err);
+		ck_assert_int_eq(d->keys[0].bits, bc->bits);
+		ck_assert_str_eq(d->keys[0].selector, "kt-202611-r1024");
+		store_domain_free(d);
+	} else
+		ck_assert_ptr_nonnull(strstr(err, "refused"));
+	ks_done(s);
+}
+END_TEST
+
+START_TEST(test_policy_limits)
+{
+	struct store_policy p;
+
+	store_policy_default(&p);
+	ck_assert_int_eq(store_policy_check(&p, err, sizeof(err)), 0);
+	p.active_keys = 4;
+	ck_assert_int_eq(store_policy_check(&p, err, sizeof(err)), -1);
+	p.active_keys = 0;
+	ck_assert_int_eq(store_policy_check(&p, err, sizeof(err)), -1);
+	store_policy_default(&p);
+	p.bits = 512;
+	ck_assert_int_eq(store_policy_check(&p, err, sizeof(err)), -1);
+	store_policy_default(&p);
+	p.algs = 0;
+	ck_assert_int_eq(store_policy_check(&p, err, sizeof(err)), -1);
+	store_policy_default(&p);
+	strlcpy(p.prefix, "a/b", sizeof(p.prefix));
+	ck_assert_int_eq(store_policy_check(&p, err, sizeof(err)), -1);
+}
+END_TEST
+
+/* ---- selectors ---- */
+
+START_TEST(test_selector_template)
+{
+	struct store *s = ks_new();
+	char a[64], b[64], c[64];
+
+	dom_add(s, "example.org", STORE_ALGBIT(ED));
+	key_add(s, "example.org", ED, 0, a);
+	key_add(s, "example.org", ED, 0, b);
+	key_add(s, "example.org", ED, 0, c);
+	ck_assert_str_eq(a, "kt-202611-ed");
+	ck_assert_str_eq(b, "kt-202611-ed-2");
+	ck_assert_str_eq(c, "kt-202611-ed-3");
+	store_selector_template("mx", STORE_ALG_RSA, 2048, NOW, a, sizeof(a));
+	ck_assert_str_eq(a, "mx-202611-r2048");
+	ks_done(s);
+}
+END_TEST
+
+START_TEST(test_selector_reuse)
+{
+	struct store *s = ks_new();
+	char sel[64];
+	int r;
+
+	dom_add(s, "example.org", STORE_ALGBIT(ED));
+	ck_assert_int_eq(store_key_new(s, "example.org", ED, 0, "s1", NOW,
+	    "t", sel, sizeof(sel), err, sizeof(err)), 0);
+	ck_assert_int_eq(store_key_new(s, "example.org", ED, 0, "s1", NOW,
+	    "t", sel, sizeof(sel), err, sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "never reused"));
+	ck_assert_int_eq(store_key_new(s, "example.org", ED, 0, "S1", NOW,
+	    "t", sel, sizeof(sel), err, sizeof(err)), -1);
+	/* revoked, then the domain removed and added again: still taken */
+	ck_assert_int_eq(move(s, "example.org", "s1", STORE_PENDING,
+	    STORE_REVOKED, 0), 0);
+	ck_assert_int_eq(store_domain_remove(s, "example.org", 0, NOW, err,
+	    sizeof(err)), 0);
+	dom_add(s, "example.org", STORE_ALGBIT(ED));
+	r = store_key_new(s, "example.org", ED, 0, "s1", NOW, "t", sel,
+	    sizeof(sel), err, sizeof(err));
+	ck_assert_int_eq(r, -1);
+	ck_assert_ptr_nonnull(strstr(err, "never reused"));
+	ck_assert_int_eq(store_selector_valid("a.b", err, sizeof(err)), -1);
+	ck_assert_int_eq(store_selector_valid("../x", err, sizeof(err)), -1);
+	ck_assert_int_eq(store_selector_valid("-x", err, sizeof(err)), -1);
+	ck_assert_int_eq(store_key_new(s, "example.org", ED, 0, "../../x",
+	    NOW, "t", sel, sizeof(sel), err, sizeof(err)), -1);
+	ks_done(s);
+}
+END_TEST
+
+START_TEST(test_domain_remove)
+{
+	struct store *s = ks_new();
+	struct store_event *ev;
+	char sel[64], **names;
+	size_t n, nn;
+
+	dom_add(s, "example.org", STORE_ALGBIT(ED));
+	key_in(s, "example.org", STORE_ACTIVE, sel);
+	ck_assert_int_eq(store_domain_remove(s, "example.org", 0, NOW, err,
+	    sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, sel));
+	ck_assert_int_eq(store_domain_remove(s, "example.org", 1, NOW, err,
+	    sizeof(err)), 0);
+	ck_assert_int_eq(store_domain_names(s, &names, &nn, err, sizeof(err)),
+	    0);
+	ck_assert_uint_eq(nn, 0);
+	store_names_free(names, nn);
+	/* the history of a removed domain still answers audits */
+	ck_assert_int_eq(store_history_load(s, "example.org", &ev, &n, err,
+	    sizeof(err)), 0);
+	ck_assert_int_eq(store_history_state_at(ev, n, sel, NOW + 10),
+	    STORE_ACTIVE);
+	ck_assert_str_eq(ev[n - 1].reason, "operator: domain removed");
+	store_history_free(ev, n);
+	ck_assert_int_eq(store_history_load(s, "other.org", &ev, &n, err,
+	    sizeof(err)), -2);
+	ck_assert_int_eq(store_domain_add(s, "Bad_Domain..x", NULL, NOW, err,
+	    sizeof(err)), -1);
+	ks_done(s);
+}
+END_TEST
+
+/* ---- format ---- */
+
+START_TEST(test_round_trip)
+{
+	struct store *s = ks_new();
+	struct store_policy p, q;
+	struct store_domain *d;
+	struct store_event *ev;
+	char sel[64], rsa[64], *pem, *txt;
+	size_t n;
+
+	store_policy_default(&p);
+	p.algs = STORE_ALGBIT(ED) | STORE_ALGBIT(STORE_ALG_RSA);
+	p.bits = 3072;
+	p.active_keys = 2;
+	p.rotate_after = 30;
+	p.retire_after = 90061;
+	strlcpy(p.prefix, "mail_x", sizeof(p.prefix));
+	ck_assert_int_eq(store_domain_add(s, "example.org", &p, NOW, err,
+	    sizeof(err)), 0);
+	key_in(s, "example.org", STORE_ACTIVE, sel);
+	key_add(s, "example.org", STORE_ALG_RSA, 1024, rsa);
+	d = store_domain_load(s, "example.org", STORE_KEYS_ALL, err,
+	    sizeof(err));
+	ck_assert_msg(d != NULL, "%s", err);
+	q = d->policy;
+	ck_assert_int_eq(memcmp(&p, &q, sizeof(p)), 0);
+	ck_assert_uint_eq(d->nkeys, 2);
+	ck_assert_str_eq(d->keys[0].selector, "mail_x-202611-ed");
+	ck_assert_int_eq(d->keys[0].created, NOW);
+	ck_assert_int_eq(d->keys[0].since, NOW + 10);
+	ck_assert_ptr_nonnull(d->keys[0].pkey);
+	ck_assert_ptr_nonnull(d->keys[1].pkey);
+	ck_assert_uint_eq(strlen(d->keys[0].p), 44);	/* 32 bytes */
+	txt = store_key_txt(&d->keys[1]);
+	ck_assert_ptr_nonnull(strstr(txt, "v=DKIM1; k=rsa; p=MI"));
+	free(txt);
+	pem = store_key_pubpem(&d->keys[0], err, sizeof(err));
+	ck_assert_ptr_nonnull(strstr(pem, "BEGIN PUBLIC KEY"));
+	free(pem);
+	store_domain_free(d);
+	ck_assert_int_eq(store_history_load(s, "example.org", &ev, &n, err,
+	    sizeof(err)), 0);
+	ck_assert_uint_eq(n, 5);	/* added, new, ready, active, new */
+	ck_assert_str_eq(ev[1].selector, sel);
+	ck_assert_int_eq(ev[1].from, STORE_STATE_NONE);
+	ck_assert_int_eq(ev[1].to, STORE_PENDING);
+	ck_assert_int_eq(ev[3].from, STORE_READY);
+	ck_assert_int_eq(ev[3].to, STORE_ACTIVE);
+	ck_assert_int_eq(store_history_state_at(ev, n, sel, NOW + 9),
+	    STORE_PENDING);
+	ck_assert_int_eq(store_history_state_at(ev, n, sel, NOW + 10),
+	    STORE_ACTIVE);
+	ck_assert_int_eq(store_history_state_at(ev, n, sel, NOW - 1),
+	    STORE_STATE_NONE);
+	store_history_free(ev, n);
+	ks_done(s);
+}
+END_TEST
+
+START_TEST(test_import)
+{
+	struct store *s = ks_new();
+	struct store_domain *d;
+	char path[128], cmd[512];
+	static const char *const gens[][2] = {	/* PKCS#1, PKCS#8, EC */
+		{ "openssl genrsa -traditional", "1024" },
+		{ "openssl genpkey -algorithm ed25519", "" },
+		{ "openssl genpkey -algorithm ec -pkeyopt "
+		    "ec_paramgen_curve:P-256", "" },
+	};
+	int i;
+
+	dom_add(s, "example.org", STORE_ALGBIT(ED) |
+	    STORE_ALGBIT(STORE_ALG_RSA));
+	for (i = 0; i < 3; i++) {
+		snprintf(path, sizeof(path), "%s/in%d.pem", ks_dir, i);
+		snprintf(cmd, sizeof(cmd), "%s -out %s %s 2>/dev/null",
+		    gens[i][0], path, gens[i][1]);
+		ck_assert_int_eq(system(cmd), 0);
+		snprintf(cmd, sizeof(cmd), "imp%d", i);
+		ck_assert_int_eq(store_key_import(s, "example.org", cmd, path,
+		    NOW, "t", err, sizeof(err)) == 0, i < 2);
+	}
+	ck_assert_ptr_nonnull(strstr(err, "RSA or Ed25519"));
+	ck_assert_int_eq(store_key_import(s, "example.org", "x", "/etc/passwd",
+	    NOW, "t", err, sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "not a PEM private key"));
+	d = store_domain_load(s, "example.org", STORE_KEYS_ALL, err,
+	    sizeof(err));
+	ck_assert_msg(d != NULL, "%s", err);
+	ck_assert_uint_eq(d->nkeys, 2);
+	ck_assert_int_eq(d->keys[0].alg, STORE_ALG_RSA);
+	ck_assert_int_eq(d->keys[1].alg, ED);
+	store_domain_free(d);
+	ks_done(s);
+}
+END_TEST
+
+/* ---- damaged files: each reported with its file, nothing repaired ---- */
+
+struct damage {
+	const char *file;	/* under KEYSTORE/example.org */
+	const char *sh;		/* shell command run in that directory */
+	const char *want;	/* in the error */
+};
+
+static const struct damage damages[] = {
+	{ "state", "truncate -s 200 state", "state:" },
+	{ "state", "head -n 3 state > x && cat x > state", "missing" },
+	{ "state", "sed -i 's/state=active/state=bogus/' state",
+	    "state:4: bad state" },
+	{ "state", "sed -i '1s/.*/keyturn-state 9/' state",
+	    "state:1: expected \"keyturn-state 1\"" },
+	{ "state", "sed -i 's/pub=MC/pub=XX/' state", "key " },
+	{ "state", "printf 'key x\\0y\\n' >> state", "control character" },
+	{ "state", "chmod 666 state", "group/other write" },
+	{ "state", "sed -i 's/^end 1/end 2/' state", "but 1 keys" },
+	{ "policy", "rm policy", "policy: No such file" },
+	{ "policy", "sed -i 's/^bits .*/bits 512/' policy", "bits 512" },
+	{ "policy", "echo 'colour blue' >> policy",
+	    "policy:8: unknown keyword" },
+	{ "policy", "sed -i '/retire-after/d' policy", "missing \"retire" },
+	{ "keys/kt-202611-ed.pem", "chmod 644 keys/kt-202611-ed.pem",
+	    "mode 0644 gives group/other access to a private key" },
+	{ "keys/kt-202611-ed.pem", "rm keys/kt-202611-ed.pem",
+	    "kt-202611-ed.pem: No such file" },
+	{ "keys/kt-202611-ed.pem", "openssl genpkey -algorithm ed25519 "
+	    "-out keys/kt-202611-ed.pem", "does not match" },
+	{ "keys/kt-202611-ed.pem", "echo garbage > keys/kt-202611-ed.pem",
+	    "not a PEM private key" },
+	{ "keys", "chmod 755 keys", "keys: mode 0755" },
+	{ ".", "chmod 750 .", "mode 0750" },
+	{ "history", "truncate -s 40 history", "truncated" },
+};
+
+/* file_text - the content of a file, "" when it is missing */
+static char *
+file_text(const char *path)
+{
+	char *buf = xcalloc(1, 65536);
+	int fd = open(path, O_RDONLY);
+
+	if (fd != -1) {
+		if (read(fd, buf, 65535) < 0)
+			buf[0] = '\0';
+		close(fd);
+	}
+	return buf;
+}
+
+START_TEST(test_damage)
+{
+	const struct damage *dm = &damages[_i];
+	struct store *s = ks_new();
+	struct store_domain *d;
+	struct store_event *ev;
+	char sel[64], path[256], cmd[512], *before, *after;
+	size_t n;
+	int r;
+
+	dom_add(s, "example.org", STORE_ALGBIT(ED));
+	key_in(s, "example.org", STORE_ACTIVE, sel);
+	snprintf(cmd, sizeof(cmd), "cd %s/example.org && %s", ks_dir, dm->sh);
+	ck_assert_int_eq(system(cmd), 0);
+	snprintf(path, sizeof(path), "%s/example.org/%s", ks_dir, dm->file);
+	before = file_text(path);
+	if (strcmp(dm->file, "history") == 0) {
+		r = store_history_load(s, "example.org", &ev, &n, err,
+		    sizeof(err));
+		ck_assert_int_eq(r, -1);
+	} else {
+		d = store_domain_load(s, "example.org", STORE_KEYS_ACTIVE, err,
+		    sizeof(err));
+		ck_assert_msg(d == NULL, "damage \"%s\" not detected", dm->sh);
+		/* a writer refuses the damaged domain too */
+		ck_assert_int_eq(store_key_new(s, "example.org", ED, 0, NULL,
+		    NOW, "t", sel, sizeof(sel), cmd, sizeof(cmd)) == -1 ||
+		    strncmp(dm->file, "keys", 4) == 0, 1);
+	}
+	ck_assert_msg(strstr(err, dm->want) != NULL, "\"%s\": got \"%s\", "
+	    "want \"%s\"", dm->sh, err, dm->want);
+	ck_assert_msg(strstr(err, ks_dir) != NULL, "no path in \"%s\"", err);
+	after = file_text(path);
+	ck_assert_str_eq(before, after);	/* nothing repaired */
+	free(before);
+	free(after);
+	ks_done(s);
+}
+END_TEST
+
+START_TEST(test_keystore_open)
+{
+	struct store *s = ks_new();
+	char cmd[256];
+
+	store_close(s);
+	snprintf(cmd, sizeof(cmd), "echo 'keyturn-keystore 7' > "
+	    "%s/keyturn.keystore", ks_dir);
+	ck_assert_int_eq(system(cmd), 0);
+	ck_assert_ptr_null(store_open(ks_dir, 0, err, sizeof(err)));
+	ck_assert_ptr_nonnull(strstr(err, "format 7"));
+	snprintf(cmd, sizeof(cmd), "rm %s/keyturn.keystore", ks_dir);
+	ck_assert_int_eq(system(cmd), 0);
+	ck_assert_ptr_null(store_open(ks_dir, 0, err, sizeof(err)));
+	ck_assert_ptr_nonnull(strstr(err, "keyturn init"));
+	ck_assert_int_eq(store_init(ks_dir, err, sizeof(err)), 0);
+	ck_assert_int_eq(store_init(ks_dir, err, sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "already a keystore"));
+	snprintf(cmd, sizeof(cmd), "chmod 755 %s", ks_dir);
+	ck_assert_int_eq(system(cmd), 0);
+	ck_assert_ptr_null(store_open(ks_dir, 0, err, sizeof(err)));
+	ck_assert_ptr_nonnull(strstr(err, "mode 0755"));
+	ck_assert_ptr_null(store_open("/nonexistent/ks", 0, err,
+	    sizeof(err)));
+	snprintf(cmd, sizeof(cmd), "chmod 700 %s", ks_dir);
+	ck_assert_int_eq(system(cmd), 0);
+	s = store_open(ks_dir, 0, err, sizeof(err));
+	ck_assert_ptr_nonnull(s);
+	ks_done(s);
+}
+END_TEST
+
+/* an interrupted write's history tail is ignored, then discarded */
+START_TEST(test_uncommitted_tail)
+{
+	struct store *s = ks_new();
+	struct store_event *ev;
+	struct store_domain *d;
+	char sel[64], sel2[64], cmd[256], path[128];
+	struct stat st;
+	size_t n;
+
+	dom_add(s, "example.org", STORE_ALGBIT(ED));
+	key_add(s, "example.org", ED, 0, sel);
+	snprintf(cmd, sizeof(cmd), "echo '2026-11-22T22:00:00Z %s pending "
+	    "ready never committed' >> %s/example.org/history", sel, ks_dir);
+	ck_assert_int_eq(system(cmd), 0);
+	ck_assert_int_eq(store_history_load(s, "example.org", &ev, &n, err,
+	    sizeof(err)), 0);
+	ck_assert_uint_eq(n, 2);
+	store_history_free(ev, n);
+	key_add(s, "example.org", ED, 0, sel2);
+	d = store_domain_load(s, "example.org", 0, err, sizeof(err));
+	snprintf(path, sizeof(path), "%s/example.org/history", ks_dir);
+	ck_assert_int_eq(stat(path, &st), 0);
+	ck_assert_int_eq(st.st_size, d->histsize);
+	store_domain_free(d);
+	ck_assert_int_eq(store_history_load(s, "example.org", &ev, &n, err,
+	    sizeof(err)), 0);
+	ck_assert_uint_eq(n, 3);
+	ck_assert_str_eq(ev[2].selector, sel2);
+	store_history_free(ev, n);
+	ks_done(s);
+}
+END_TEST
+
+/* ---- snapshots ---- */
+
+START_TEST(test_reload)
+{
+	struct store *s = ks_new();
+	struct store_set *a, *b, *c;
+	char sel[64], name[32];
+	size_t parsed;
+	int i;
+
+	for (i = 0; i < 4; i++) {
+		snprintf(name, sizeof(name), "d%d.example", i);
+		dom_add(s, name, STORE_ALGBIT(ED));
+		key_in(s, name, STORE_ACTIVE, sel);
+	}
+	a = store_set_load(s, STORE_KEYS_ACTIVE, err, sizeof(err));
+	ck_assert_msg(a != NULL, "%s", err);
+	ck_assert_uint_eq(a->n, 4);
+	ck_assert_ptr_nonnull(store_set_find(a, "d2.example")->keys[0].pkey);
+	ck_assert_ptr_null(store_set_find(a, "d9.example"));
+	b = store_set_reload(s, a, STORE_KEYS_ACTIVE, &parsed, err,
+	    sizeof(err));
+	ck_assert_uint_eq(parsed, 0);
+	ck_assert_uint_eq(b->generation, a->generation);
+	key_add(s, "d2.example", ED, 0, sel);
+	ck_assert_uint_gt(store_generation(s), a->generation);
+	c = store_set_reload(s, b, STORE_KEYS_ACTIVE, &parsed, err,
+	    sizeof(err));
+	ck_assert_uint_eq(parsed, 1);
+	ck_assert_ptr_eq(store_set_find(c, "d1.example"),
+	    store_set_find(a, "d1.example"));
+	ck_assert_ptr_ne(store_set_find(c, "d2.example"),
+	    store_set_find(a, "d2.example"));
+	ck_assert_uint_eq(store_set_find(c, "d2.example")->nkeys, 2);
+	store_set_free(a);
+	store_set_free(b);
+	/* c still holds every domain after the others are gone */
+	ck_assert_uint_eq(store_set_find(c, "d1.example")->nkeys, 1);
+	store_set_free(c);
+	ks_done(s);
+}
+END_TEST
+
+START_TEST(test_names)
+{
+	static const char *const states[] = { "pending", "ready", "active",
+	    "retiring", "revoked" };
+	enum store_state st;
+	enum store_alg alg;
+	time_t t;
+	char buf[32];
+	int i;
+
+	for (i = 0; i < STORE_NSTATES; i++) {
+		ck_assert_str_eq(store_state_name(i), states[i]);
+		ck_assert_int_eq(store_state_parse(states[i], &st), 0);
+		ck_assert_int_eq(st, i);
+	}
+	ck_assert_int_eq(store_state_parse("Active", &st), -1);
+	ck_assert_int_eq(store_alg_parse("ed25519", &alg), 0);
+	ck_assert_int_eq(alg, ED);
+	ck_assert_int_eq(store_alg_parse("dsa", &alg), -1);
+	ck_assert_str_eq(store_time_format(NOW, buf, sizeof(buf)),
+	    "2026-11-22T21:51:30Z");
+	ck_assert_int_eq(store_time_parse(buf, &t), 0);
+	ck_assert_int_eq(t, NOW);
+	ck_assert_int_eq(store_time_parse("2026-11-22 21:51:30", &t), -1);
+	ck_assert_int_eq(store_domain_valid("example.org", err, sizeof(err)),
+	    0);
+	ck_assert_int_eq(store_domain_valid("-a.org", err, sizeof(err)), -1);
+	ck_assert_int_eq(store_domain_valid("a..org", err, sizeof(err)), -1);
+	ck_assert_int_eq(store_domain_valid("a/b", err, sizeof(err)), -1);
+}
+END_TEST
+
+static Suite *
+keystore_suite(void)
+{
+	Suite *s = suite_create("keystore");
+	TCase *tc = tcase_create("core");
+
+	tcase_set_timeout(tc, 120);
+	tcase_add_loop_test(tc, test_transition, 0,
+	    STORE_NSTATES * STORE_NSTATES);
+	tcase_add_test(tc, test_force_and_stale);
+	tcase_add_test(tc, test_swap_atomic);
+	tcase_add_test(tc, test_compromised);
+	tcase_add_test(tc, test_active_limit);
+	tcase_add_loop_test(tc, test_rsa_bits, 0,
+	    sizeof(bits_cases) / sizeof(bits_cases[0]));
+	tcase_add_test(tc, test_policy_limits);
+	tcase_add_test(tc, test_selector_template);
+	tcase_add_test(tc, test_selector_reuse);
+	tcase_add_test(tc, test_domain_remove);
+	tcase_add_test(tc, test_round_trip);
+	tcase_add_test(tc, test_import);
+	tcase_add_loop_test(tc, test_damage, 0,
+	    sizeof(damages) / sizeof(damages[0]));
+	tcase_add_test(tc, test_keystore_open);
+	tcase_add_test(tc, test_uncommitted_tail);
+	tcase_add_test(tc, test_reload);
+	tcase_add_test(tc, test_names);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner *sr = srunner_create(keystore_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
