@@ -35,6 +35,7 @@ struct pass {
 	size_t			 nkeys;
 	time_t			 now;
 	enum pol_state		*st;	/* working copy of the states */
+	enum pol_state		*was;	/* the state before the last move */
 	time_t			*since;	/* working copy of state_since */
 	struct pol_plan		*plan;
 };
@@ -63,6 +64,11 @@ pol_emit(struct pass *p, enum pol_act type, size_t key, const char *fmt, ...)
 	if (key != POL_NONE) {
 		a->alg = p->keys[key].alg;
 		a->bits = p->keys[key].bits;
+		a->from = a->to = p->st[key];
+		if (type == POL_A_READY || type == POL_A_ACTIVATE ||
+		    type == POL_A_SWAP || type == POL_A_RETIRE ||
+		    type == POL_A_REVOKE)
+			a->from = p->was[key];
 	}
 	va_start(ap, fmt);
 	vsnprintf(a->reason, sizeof(a->reason), fmt, ap);
@@ -70,10 +76,20 @@ pol_emit(struct pass *p, enum pol_act type, size_t key, const char *fmt, ...)
 	return a;
 }
 
+/* pol_other - the second key of a swap, with its move */
+static void
+pol_other(struct pass *p, struct pol_action *a, size_t i)
+{
+	a->other = i;
+	a->other_from = p->was[i];
+	a->other_to = p->st[i];
+}
+
 /* pol_set - move a key in the working copy, so later rules see it */
 static void
 pol_set(struct pass *p, size_t i, enum pol_state s)
 {
+	p->was[i] = p->st[i];
 	p->st[i] = s;
 	p->since[i] = p->now;
 }
@@ -225,9 +241,10 @@ rule_broken(struct pass *p)
 		    POL_NONE) {
 			pol_set(p, i, POL_RETIRING);
 			pol_set(p, sb, POL_ACTIVE);
-			pol_emit(p, POL_A_SWAP, sb, "alarm: %s replaced by the "
+			pol_other(p, pol_emit(p, POL_A_SWAP, sb, "alarm: %s "
+			    "replaced by the "
 			    "confirmed standby %s", k->selector,
-			    p->keys[sb].selector)->other = i;
+			    p->keys[sb].selector), i);
 		}
 	}
 }
@@ -313,9 +330,9 @@ rule_swap(struct pass *p, enum pol_alg a)
 		return;
 	pol_set(p, old, POL_RETIRING);
 	pol_set(p, sb, POL_ACTIVE);
-	pol_emit(p, POL_A_SWAP, sb, "%s active for %llds (rotate_after %llds): "
-	    "swapped for %s", p->keys[old].selector, age,
-	    p->pol->rotate_after, p->keys[sb].selector)->other = old;
+	pol_other(p, pol_emit(p, POL_A_SWAP, sb, "%s active for %llds "
+	    "(rotate_after %llds): swapped for %s", p->keys[old].selector,
+	    age, p->pol->rotate_after, p->keys[sb].selector), old);
 }
 
 /* rule_unpublish - hand over "v=DKIM1; p=" until the hook succeeded */
@@ -366,8 +383,9 @@ pol_decide(const struct pol_policy *pol, const struct pol_key *keys,
 	p.plan = plan;
 	p.st = xcalloc(nkeys + 1, sizeof(*p.st));
 	p.since = xcalloc(nkeys + 1, sizeof(*p.since));
+	p.was = xcalloc(nkeys + 1, sizeof(*p.was));
 	for (i = 0; i < nkeys; i++) {
-		p.st[i] = keys[i].state;
+		p.st[i] = p.was[i] = keys[i].state;
 		p.since[i] = keys[i].state_since;
 	}
 	rule_compromised(&p);
@@ -387,6 +405,7 @@ pol_decide(const struct pol_policy *pol, const struct pol_key *keys,
 			rule_standby(&p, a);
 	free(p.st);
 	free(p.since);
+	free(p.was);
 }
 
 void

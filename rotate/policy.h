@@ -105,8 +105,12 @@ struct pol_action {
 	enum pol_act	 type;
 	size_t		 key;	/* index into keys[]; POL_NONE for generate */
 	size_t		 other;	/* POL_A_SWAP: the key that retires */
-	enum pol_alg	 alg;	/* POL_A_GENERATE */
-	int		 bits;	/* POL_A_GENERATE */
+	enum pol_state	 from;	/* key: state before and after; the same */
+	enum pol_state	 to;	/* for publish, unpublish and alarm */
+	enum pol_state	 other_from;	/* POL_A_SWAP: active */
+	enum pol_state	 other_to;	/* POL_A_SWAP: retiring */
+	enum pol_alg	 alg;	/* POL_A_GENERATE, and the key's */
+	int		 bits;	/* POL_A_GENERATE, and the key's */
 	char		 reason[192];
 };
 

@@ -195,6 +195,12 @@ sim_apply(struct sim *s, const struct pol_action *a)
 	struct skey *k = a->key != POL_NONE ? &s->keys[a->key] : NULL;
 	long long age;
 
+	if (k != NULL)	/* the action names the move it makes */
+		ck_assert_int_eq(a->from, k->k.state);
+	if (a->type == POL_A_SWAP) {
+		ck_assert_int_eq(a->other_from, POL_ACTIVE);
+		ck_assert_int_eq(a->other_to, POL_RETIRING);
+	}
 	switch (a->type) {
 	case POL_A_GENERATE:
 		sim_generate(s, a);
@@ -254,6 +260,7 @@ sim_apply(struct sim *s, const struct pol_action *a)
 		sim_state(s, a->key, POL_REVOKED);
 		break;
 	}
+	ck_assert_int_eq(k->k.state, a->to);
 	if (sim_in_window(s))
 		s->transitions_in_window++;
 }
