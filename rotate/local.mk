@@ -1,12 +1,14 @@
 # rotate/: DNS propagation checks and the rotation policy engine.
-# librotate.a: propagate (ldns, sockets), policy (pure), evidence (pure).
+# librotate.a: dnsio and propagate (ldns, sockets), policy and evidence
+# (pure), adapt (keystore types to rotation types, the rotation memo).
 
 noinst_LIBRARIES += rotate/librotate.a
 rotate_librotate_a_SOURCES = \
 	rotate/dnsio.c rotate/dnsio.h \
 	rotate/propagate.c rotate/propagate.h \
 	rotate/policy.c rotate/policy.h \
-	rotate/evidence.c rotate/evidence.h
+	rotate/evidence.c rotate/evidence.h \
+	rotate/adapt.c rotate/adapt.h
 rotate_librotate_a_CFLAGS = $(AM_CFLAGS) $(LDNS_CFLAGS) $(CRYPTO_CFLAGS) \
 	$(BSD_CFLAGS)
 ROTATE_LIBS = rotate/librotate.a $(KEYSTORE_LIBS) $(LDNS_LIBS)

@@ -16,6 +16,13 @@ t_check_rotate_prop_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(CRYPTO_CFLAGS) \
 	$(LDNS_CFLAGS)
 t_check_rotate_prop_LDADD = $(ROTATE_LIBS) $(CHECK_LIBS)
 
+check_PROGRAMS += t/check_rotate_adapt
+TESTS += t/check_rotate_adapt
+UNIT_TESTS += t/check_rotate_adapt
+t_check_rotate_adapt_SOURCES = t/check_rotate_adapt.c
+t_check_rotate_adapt_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(CRYPTO_CFLAGS)
+t_check_rotate_adapt_LDADD = $(ROTATE_LIBS) $(CHECK_LIBS)
+
 # rotate_probe: prop_check + evidence + policy against live servers
 check_PROGRAMS += t/rotate_probe
 t_rotate_probe_SOURCES = t/rotate_probe.c
