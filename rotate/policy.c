@@ -94,11 +94,13 @@ pol_set(struct pass *p, size_t i, enum pol_state s)
 	p->since[i] = p->now;
 }
 
-/* pol_broken - DNS says the record is gone or is another key */
+/* pol_broken - DNS says the record is gone (somewhere or everywhere) or
+ * is another key; for a key that was confirmed, that is an alarm */
 static int
 pol_broken(const struct pol_key *k)
 {
-	return k->obs.dns == POL_DNS_ABSENT || k->obs.dns == POL_DNS_MISMATCH;
+	return k->obs.dns == POL_DNS_ABSENT ||
+	    k->obs.dns == POL_DNS_REVOKED || k->obs.dns == POL_DNS_MISMATCH;
 }
 
 /* pol_standby_ok - a ready key that may be promoted */
