@@ -166,11 +166,24 @@ rule_compromised(struct pass *p)
 	}
 }
 
+/* pol_utc - a time for a reason, the way the history writes times */
+static const char *
+pol_utc(time_t t, char *buf, size_t len)
+{
+	struct tm tm;
+
+	if (gmtime_r(&t, &tm) == NULL ||
+	    strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		snprintf(buf, len, "%lld", (long long)t);
+	return buf;
+}
+
 /* rule_pending - publish, alarm, or ready after the hold */
 static void
 rule_pending(struct pass *p)
 {
 	const struct pol_key *k;
+	char when[32];
 	long long due;
 	size_t i;
 
@@ -195,8 +208,8 @@ rule_pending(struct pass *p)
 			continue;
 		pol_set(p, i, POL_READY);
 		pol_emit(p, POL_A_READY, i, "every nameserver serves %s since "
-		    "%lld, TTL hold %llds passed", k->selector,
-		    (long long)k->obs.since, k->obs.hold);
+		    "%s, TTL hold %llds passed", k->selector,
+		    pol_utc(k->obs.since, when, sizeof(when)), k->obs.hold);
 	}
 }
 

@@ -29,5 +29,12 @@ t_rotate_probe_SOURCES = t/rotate_probe.c
 t_rotate_probe_CFLAGS = $(AM_CFLAGS) $(CRYPTO_CFLAGS)
 t_rotate_probe_LDADD = $(ROTATE_LIBS)
 
-TESTS += t/rotate_dns.sh
-EXTRA_DIST += t/rotate_dns.sh t/lib/knot.sh t/lib/silent_udp.py
+# rotate_run: rotation passes (rot_pass) over a keystore and live DNS
+check_PROGRAMS += t/rotate_run
+t_rotate_run_SOURCES = t/rotate_run.c
+t_rotate_run_CFLAGS = $(AM_CFLAGS) $(CRYPTO_CFLAGS)
+t_rotate_run_LDADD = $(ROTATE_LIBS)
+
+TESTS += t/rotate_dns.sh t/rotate_cycle.sh
+EXTRA_DIST += t/rotate_dns.sh t/rotate_cycle.sh t/lib/knot.sh \
+	t/lib/silent_udp.py
