@@ -317,7 +317,7 @@ rot_pass(const struct rot_config *cf, const char *domain, time_t now,
 	struct pol_policy pol;
 	struct pol_key *keys;
 	struct pol_plan plan = { 0 };
-	char sel[STORE_SELECTOR_MAX + 1], aerr[256];
+	char sel[STORE_SELECTOR_MAX + 1], aerr[256], failed[272];
 	const char *outcome;
 	size_t i;
 
@@ -337,8 +337,10 @@ rot_pass(const struct rot_config *cf, const char *domain, time_t now,
 		aerr[0] = '\0';
 		outcome = act(cf, d, &plan.v[i], keys, &memo, now, sel,
 		    sizeof(sel), aerr, sizeof(aerr));
-		if (aerr[0] != '\0')
-			outcome = aerr;
+		if (strcmp(outcome, "failed") == 0) {
+			snprintf(failed, sizeof(failed), "failed: %s", aerr);
+			outcome = failed;
+		}
 		report_event(report, arg, domain, sel, &plan.v[i], NULL,
 		    outcome);
 	}

@@ -56,6 +56,7 @@ cat > "$T/hook.sh" <<EOF
 #!/bin/sh
 # publish hook: replace the record at the primary by RFC 2136
 echo "\$KEYTURN_ACTION \$KEYTURN_NAME" >> "$T/hook.log"
+[ -e "$T/hook-broken" ] && exit 3
 knsupdate -t 3 <<U
 server 127.0.0.41 $KNOT_PORT
 zone cyc.test
@@ -71,6 +72,17 @@ KS=$T/keystore
 "$keyturn" -K "$KS" domain add cyc.test --algorithms ed25519 \
     --active-keys 1 --rotate-after 6s --retire-after 4s >/dev/null ||
     { echo "keyturn domain add failed"; exit 1; }
+
+# a failing hook: the record is not there, nothing becomes ready, and
+# the publish is tried again on every pass
+touch "$T/hook-broken"
+"$run" -K "$KS" -r "127.0.0.41:$KNOT_PORT" -p "$KNOT_PORT" -t 500 \
+    -c "sh $T/hook.sh" -n 4 -i 500 cyc.test > "$T/broken.out" 2>&1
+sed 's/^/  broken hook: /' "$T/broken.out" | grep -v " check "
+[ "$(grep -c '^pass [0-9]* publish .* failed: publish command exited 3' "$T/broken.out")" -eq 3 ] ||
+    fail "the failed publish was not retried on each pass"
+grep -q "^pass [0-9]* ready" "$T/broken.out" && fail "ready without a record"
+rm -f "$T/hook-broken"
 
 "$run" -K "$KS" -r "127.0.0.41:$KNOT_PORT" -p "$KNOT_PORT" -t 500 \
     -c "sh $T/hook.sh" -n 40 -i 1000 cyc.test > "$T/run.out" 2> "$T/run.err"
