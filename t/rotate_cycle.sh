@@ -109,7 +109,10 @@ done
 grep -Eq "pending +-> ready +dns: every nameserver serves" "$T/history" ||
     { cat "$T/history"; fail "history lacks the DNS evidence"; }
 
-# DNS now: the active key at both servers, p= empty for revoked keys
+# DNS now (once the secondary has the primary's last change): the active
+# key at both servers, p= empty for revoked keys
+knot_wait_serial sec cyc.test "$(knot_serial prim cyc.test)" 10 ||
+    fail "the secondary did not catch up"
 "$keyturn" -K "$KS" list cyc.test > "$T/list" 2>&1
 for srv in 127.0.0.41 127.0.0.42; do
 	for s in $(awk '$5 == "revoked" { print $2 }' "$T/list"); do
