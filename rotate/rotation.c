@@ -26,6 +26,19 @@
 
 extern char **environ;
 
+void
+rot_config_init(struct rot_config *cf, const struct kt_conf *c)
+{
+	memset(cf, 0, sizeof(*cf));
+	cf->dns.resolver = c->resolver;
+	cf->dns.dns_port = c->dns_port;
+	cf->dns.timeout_ms = c->dns_timeout > 0 ? (int)c->dns_timeout * 1000 :
+	    0;
+	cf->dns.extra = (const char * const *)c->propagation_resolvers;
+	cf->dns.nextra = c->npropagation_resolvers;
+	cf->publish_command = c->publish_command;
+}
+
 /* report_event - one line for the caller's report */
 static void
 report_event(rot_report_fn *report, void *arg, const char *domain,
@@ -130,9 +143,9 @@ rot_hook(const char *command, const char *action, const char *domain,
 	return r;
 }
 
-/* memo_load - the domain's memo; empty (and a warning) when unreadable */
-static void
-memo_load(struct store *st, const char *domain, struct adapt_memo *m)
+/* rot_memo_load - the domain's memo; empty (and a warning) when unreadable */
+void
+rot_memo_load(struct store *st, const char *domain, struct adapt_memo *m)
 {
 	char *path = store_domain_path(st, domain, ADAPT_MEMO_FILE);
 	char buf[65536], err[160];
@@ -324,7 +337,7 @@ rot_pass(const struct rot_config *cf, const char *domain, time_t now,
 	if ((d = store_domain_load(cf->store, domain, 0, err, errlen)) ==
 	    NULL)
 		return -1;
-	memo_load(cf->store, domain, &memo);
+	rot_memo_load(cf->store, domain, &memo);
 	adapt_memo_prune(&memo, d);
 	check_keys(cf, d, &memo, now, report, arg);
 	adapt_policy(&d->policy, &pol);

@@ -27,6 +27,8 @@
 #include <stddef.h>
 #include <time.h>
 
+#include "adapt.h"
+#include "conf.h"
 #include "policy.h"
 #include "propagate.h"
 #include "store.h"
@@ -63,6 +65,19 @@ int	rot_pass(const struct rot_config *, const char *domain, time_t now,
 int	rot_check(const struct rot_config *, const char *domain,
 	    const char *selector, struct prop_result *res, char *err,
 	    size_t errlen);
+/*
+ * rot_config_init - the rotation settings of keyturn.conf: Resolver,
+ * PropagationResolvers, DNSPort, DNSTimeout, PublishCommand. The strings
+ * stay the conf's; cf->store is left NULL for the caller.
+ */
+void	rot_config_init(struct rot_config *, const struct kt_conf *);
+/*
+ * rot_memo_load - what the rotation remembers about a domain's keys (DNS
+ * summary per selector, publish hook results), for `keyturn status`:
+ * alarms are active or ready keys whose obs.dns is absent, revoked or
+ * mismatch. An unreadable memo is an empty one.
+ */
+void	rot_memo_load(struct store *, const char *domain, struct adapt_memo *);
 /* rot_hook - run the publish hook once; 0, or -1 with err */
 int	rot_hook(const char *command, const char *action, const char *domain,
 	    const char *selector, const char *value, char *err,

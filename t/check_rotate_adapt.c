@@ -18,7 +18,9 @@
 #include <openssl/evp.h>
 
 #include "adapt.h"
+#include "conf.h"
 #include "policy.h"
+#include "rotation.h"
 #include "store.h"
 
 #define DOM	"example.test"
@@ -259,6 +261,87 @@ START_TEST(test_memo_parse)
 }
 END_TEST
 
+
+/* slurp - a small file's text */
+static char *
+slurp(const char *path)
+{
+	char *buf = calloc(1, 8192);
+	FILE *fp = fopen(path, "r");
+
+	ck_assert_ptr_nonnull(fp);
+	ck_assert_ptr_nonnull(buf);
+	if (fread(buf, 1, 8191, fp) == 0)
+		buf[0] = '\0';
+	fclose(fp);
+	return buf;
+}
+
+START_TEST(test_hook)
+{
+	char dir[] = "/tmp/check_rotate_hook.XXXXXX", out[64], cmd[160];
+	char value[601], err[128], *env, want[300];
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(out, sizeof(out), "%s/env", dir);
+	memset(value, 'x', 600);
+	value[600] = '\0';
+	memcpy(value, "v=DKIM1; k=rsa; p=", 18);
+	setenv("KEYTURN_ACTION", "stale", 1);
+	snprintf(cmd, sizeof(cmd), "env | grep ^KEYTURN_ | sort > %s", out);
+	ck_assert_msg(rot_hook(cmd, "publish", "example.test", "kt-1", value,
+	    err, sizeof(err)) == 0, "%s", err);
+	env = slurp(out);
+	ck_assert_msg(strstr(env, "KEYTURN_ACTION=publish\n") != NULL, "%s",
+	    env);
+	ck_assert(strstr(env, "stale") == NULL);
+	ck_assert(strstr(env, "KEYTURN_DOMAIN=example.test\n") != NULL);
+	ck_assert(strstr(env, "KEYTURN_SELECTOR=kt-1\n") != NULL);
+	ck_assert(strstr(env, "KEYTURN_NAME=kt-1._domainkey.example.test\n")
+	    != NULL);
+	/* 600 bytes: strings of 255, 255 and 90 */
+	snprintf(want, sizeof(want), "KEYTURN_VALUE_STRINGS=\"%.255s\" \"",
+	    value);
+	ck_assert(strstr(env, want) != NULL);
+	snprintf(want, sizeof(want), "\" \"%.90s\"\n", value + 510);
+	ck_assert(strstr(env, want) != NULL);
+	free(env);
+	/* a failing hook says how */
+	ck_assert_int_eq(rot_hook("exit 3", "revoke", "example.test", "kt-1",
+	    "v=DKIM1; p=", err, sizeof(err)), -1);
+	ck_assert_str_eq(err, "publish command exited 3");
+	unlink(out);
+	rmdir(dir);
+	unsetenv("KEYTURN_ACTION");
+}
+END_TEST
+
+START_TEST(test_config)
+{
+	struct kt_conf *c = conf_defaults(), saved = *c;
+	struct rot_config cf;
+	char *extra[] = { "192.0.2.1", "[::1]:5353" };
+
+	c->resolver = "127.0.0.10:5300";
+	c->dns_port = 5300;
+	c->dns_timeout = 2;
+	c->propagation_resolvers = extra;
+	c->npropagation_resolvers = 2;
+	c->publish_command = "/usr/local/bin/publish";
+	rot_config_init(&cf, c);
+	ck_assert_str_eq(cf.dns.resolver, "127.0.0.10:5300");
+	ck_assert_int_eq(cf.dns.dns_port, 5300);
+	ck_assert_int_eq(cf.dns.timeout_ms, 2000);
+	ck_assert_uint_eq(cf.dns.nextra, 2);
+	ck_assert_str_eq(cf.dns.extra[1], "[::1]:5353");
+	ck_assert_str_eq(cf.publish_command, "/usr/local/bin/publish");
+	ck_assert_ptr_null(cf.store);
+	ck_assert_int_eq(cf.dry_run, 0);
+	*c = saved;	/* the conf's own strings, for conf_free */
+	conf_free(c);
+}
+END_TEST
+
 static Suite *
 adapt_suite(void)
 {
@@ -273,6 +356,8 @@ adapt_suite(void)
 	tcase_add_test(tc, test_memo);
 	tcase_add_loop_test(tc, test_memo_parse, 0,
 	    sizeof(memo_cases) / sizeof(memo_cases[0]));
+	tcase_add_test(tc, test_hook);
+	tcase_add_test(tc, test_config);
 	suite_add_tcase(s, tc);
 	return s;
 }
