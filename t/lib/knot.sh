@@ -46,7 +46,7 @@ knot_available() {
 knot_init() {
 	KNOT_DIR=$(mktemp -d "${TMPDIR:-/tmp}/keyturn-knot.XXXXXX") || return 1
 	if [ -z "${KNOT_PORT:-}" ]; then
-		KNOT_PORT=$((20000 + ($$ * 7 + $(date +%S)) % 30000))
+		KNOT_PORT=$((20000 + ($$ * 7 + $(date +%s)) % 30000))
 	fi
 	KNOT_SERVERS=
 	export KNOT_DIR KNOT_PORT
