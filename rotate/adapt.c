@@ -28,6 +28,7 @@ static const char *pub_names[] = { "none", "published", "revoked" };
 static const char *dns_names[] = { "unknown", "published", "partial",
     "absent", "mismatch", "revoked" };
 
+/* adapt_alg - GENERATE names a policy algorithm, the keystore wants its own */
 enum store_alg
 adapt_alg(enum pol_alg a)
 {
@@ -51,6 +52,7 @@ pol_state_of(enum store_state s)
 	return map[s];
 }
 
+/* store_state_of - back again, for store_apply */
 static enum store_state
 store_state_of(enum pol_state s)
 {
@@ -60,6 +62,7 @@ store_state_of(enum pol_state s)
 	return map[s];
 }
 
+/* adapt_policy - only the fields the decision needs */
 void
 adapt_policy(const struct store_policy *sp, struct pol_policy *pp)
 {
@@ -85,6 +88,7 @@ memo_find(const struct adapt_memo *m, const char *selector)
 	return NULL;
 }
 
+/* adapt_keys - keystore state plus what the memo remembers */
 void
 adapt_keys(const struct store_domain *d, const struct adapt_memo *memo,
     struct pol_key *out)
@@ -112,6 +116,7 @@ adapt_keys(const struct store_domain *d, const struct adapt_memo *memo,
 	}
 }
 
+/* adapt_query - the check compares bytes, so decode p= once here */
 int
 adapt_query(const char *domain, const struct store_key *k,
     struct prop_query *q, char *err, size_t errlen)
@@ -143,6 +148,7 @@ adapt_query(const char *domain, const struct store_key *k,
 	return 0;
 }
 
+/* adapt_query_free - the name and key adapt_query made */
 void
 adapt_query_free(struct prop_query *q)
 {
@@ -151,6 +157,7 @@ adapt_query_free(struct prop_query *q)
 	memset(q, 0, sizeof(*q));
 }
 
+/* adapt_changes - the action already says from and to: copy them */
 size_t
 adapt_changes(const struct pol_action *a, const struct pol_key *keys,
     struct store_change out[2])
@@ -178,6 +185,7 @@ adapt_changes(const struct pol_action *a, const struct pol_key *keys,
 	return 2;
 }
 
+/* adapt_memo_get - every key gets an entry the first time it is seen */
 struct adapt_mem *
 adapt_memo_get(struct adapt_memo *m, const char *selector)
 {
@@ -194,6 +202,7 @@ adapt_memo_get(struct adapt_memo *m, const char *selector)
 	return e;
 }
 
+/* adapt_memo_prune - deleted keys must not linger in the file */
 void
 adapt_memo_prune(struct adapt_memo *m, const struct store_domain *d)
 {
@@ -205,6 +214,7 @@ adapt_memo_prune(struct adapt_memo *m, const struct store_domain *d)
 	m->n = j;
 }
 
+/* adapt_memo_format - one line per key, the header first */
 char *
 adapt_memo_format(const struct adapt_memo *m)
 {
@@ -286,6 +296,7 @@ memo_line(const char *line, size_t len, struct adapt_memo *m, char *err,
 	return 0;
 }
 
+/* adapt_memo_parse - all or nothing: a bad line empties the memo */
 int
 adapt_memo_parse(const char *text, struct adapt_memo *m, char *err,
     size_t errlen)
@@ -312,6 +323,7 @@ adapt_memo_parse(const char *text, struct adapt_memo *m, char *err,
 	return 0;
 }
 
+/* adapt_memo_free - the entries are one array */
 void
 adapt_memo_free(struct adapt_memo *m)
 {

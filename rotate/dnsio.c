@@ -166,8 +166,9 @@ reply_for(const ldns_pkt *q, const uint8_t *buf, size_t len)
 
 /* xchg_udp - send up to tries times, wait for the matching reply */
 static enum dnsio_status
-xchg_udp(const struct dnsio_opts *c, const struct dnsio_addr *to, const ldns_pkt *q,
-    const uint8_t *wire, size_t wlen, ldns_pkt **ans, char **err)
+xchg_udp(const struct dnsio_opts *c, const struct dnsio_addr *to,
+    const ldns_pkt *q, const uint8_t *wire, size_t wlen, ldns_pkt **ans,
+    char **err)
 {
 	uint8_t buf[65535];
 	long long deadline;
@@ -252,8 +253,9 @@ tcp_connect(int fd, const struct dnsio_addr *to, long long deadline)
 
 /* xchg_tcp - one query over TCP, RFC 7766 two-byte length framing */
 static enum dnsio_status
-xchg_tcp(const struct dnsio_opts *c, const struct dnsio_addr *to, const ldns_pkt *q,
-    const uint8_t *wire, size_t wlen, ldns_pkt **ans, char **err)
+xchg_tcp(const struct dnsio_opts *c, const struct dnsio_addr *to,
+    const ldns_pkt *q, const uint8_t *wire, size_t wlen, ldns_pkt **ans,
+    char **err)
 {
 	uint8_t *buf, hdr[2];
 	long long deadline = now_ms() + c->timeout_ms;
@@ -294,8 +296,9 @@ xchg_tcp(const struct dnsio_opts *c, const struct dnsio_addr *to, const ldns_pkt
 
 /* dnsio_query - ask one address; TCP when the UDP answer is truncated */
 enum dnsio_status
-dnsio_query(const struct dnsio_opts *c, const struct dnsio_addr *to, const char *name,
-    ldns_rr_type type, int rd, ldns_pkt **ans, int *tcp, char **err)
+dnsio_query(const struct dnsio_opts *c, const struct dnsio_addr *to,
+    const char *name, ldns_rr_type type, int rd, ldns_pkt **ans, int *tcp,
+    char **err)
 {
 	ldns_rdf *dn;
 	ldns_pkt *q;

@@ -50,6 +50,7 @@ evidence_detail(struct pol_obs *obs, const struct prop_result *res)
 	}
 }
 
+/* evidence_update - a streak survives only unbroken all-agree passes */
 void
 evidence_update(struct pol_obs *obs, const struct prop_result *res,
     time_t now)

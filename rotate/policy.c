@@ -382,6 +382,7 @@ rule_standby(struct pass *p, enum pol_alg a)
 	act->bits = a == POL_ALG_RSA ? p->pol->rsa_bits : 256;
 }
 
+/* pol_decide - the rules in order, on a working copy of the states */
 void
 pol_decide(const struct pol_policy *pol, const struct pol_key *keys,
     size_t nkeys, time_t now, struct pol_plan *plan)
@@ -423,6 +424,7 @@ pol_decide(const struct pol_policy *pol, const struct pol_key *keys,
 	free(p.was);
 }
 
+/* pol_plan_free - the plan is one array */
 void
 pol_plan_free(struct pol_plan *plan)
 {
@@ -430,6 +432,7 @@ pol_plan_free(struct pol_plan *plan)
 	memset(plan, 0, sizeof(*plan));
 }
 
+/* pol_act_name - for logs, reports and tests */
 const char *
 pol_act_name(enum pol_act a)
 {
@@ -439,6 +442,7 @@ pol_act_name(enum pol_act a)
 	return (size_t)a < sizeof(names) / sizeof(names[0]) ? names[a] : "?";
 }
 
+/* pol_state_name - the keystore spells states the same way */
 const char *
 pol_state_name(enum pol_state s)
 {
@@ -448,6 +452,7 @@ pol_state_name(enum pol_state s)
 	return (size_t)s < sizeof(names) / sizeof(names[0]) ? names[s] : "?";
 }
 
+/* pol_alg_name - as in k= */
 const char *
 pol_alg_name(enum pol_alg a)
 {
@@ -455,6 +460,7 @@ pol_alg_name(enum pol_alg a)
 	    "ed25519" : "?";
 }
 
+/* pol_dns_name - as in the rotation memo */
 const char *
 pol_dns_name(enum pol_dns d)
 {

@@ -628,6 +628,7 @@ ask_resolver(struct ctx *c, const char *spec)
 	ldns_pkt_free(p);
 }
 
+/* prop_check - the key's zone, its CNAME targets, the extra resolvers */
 int
 prop_check(const struct prop_query *q, const struct prop_options *opt,
     struct prop_result *res)
@@ -715,6 +716,7 @@ judge_one(const struct prop_query *q, const char *txt, char **detail)
 	return st;
 }
 
+/* prop_judge - several records at one name are ambiguous: never a match */
 enum prop_status
 prop_judge(const struct prop_query *q, char * const *txt, size_t ntxt,
     char **detail)
@@ -729,6 +731,7 @@ prop_judge(const struct prop_query *q, char * const *txt, size_t ntxt,
 	return judge_one(q, txt[0], detail);
 }
 
+/* prop_summarize - a mismatch anywhere wins; a timeout is never a yes */
 void
 prop_summarize(struct prop_result *r)
 {
@@ -776,12 +779,14 @@ prop_summarize(struct prop_result *r)
 		r->verdict = PROP_V_UNKNOWN;
 }
 
+/* prop_hold - no cache may still hold the old answer or the NXDOMAIN */
 long long
 prop_hold(const struct prop_result *r)
 {
 	return r->max_ttl > r->neg_ttl ? r->max_ttl : r->neg_ttl;
 }
 
+/* prop_result_free - every string of every observation */
 void
 prop_result_free(struct prop_result *r)
 {
@@ -801,6 +806,7 @@ prop_result_free(struct prop_result *r)
 	memset(r, 0, sizeof(*r));
 }
 
+/* prop_result_print - what `keyturn check` shows, one line per address */
 void
 prop_result_print(const struct prop_result *r, FILE *fp)
 {
@@ -822,6 +828,7 @@ prop_result_print(const struct prop_result *r, FILE *fp)
 	    r->revoked, r->max_ttl, r->neg_ttl, prop_hold(r));
 }
 
+/* prop_status_name - for the report lines */
 const char *
 prop_status_name(enum prop_status s)
 {
@@ -831,6 +838,7 @@ prop_status_name(enum prop_status s)
 	return (size_t)s < sizeof(names) / sizeof(names[0]) ? names[s] : "?";
 }
 
+/* prop_verdict_name - for the report lines */
 const char *
 prop_verdict_name(enum prop_verdict v)
 {

@@ -26,6 +26,7 @@
 
 extern char **environ;
 
+/* rot_config_init - the daemon and the CLI read the same keywords */
 void
 rot_config_init(struct rot_config *cf, const struct kt_conf *c)
 {
@@ -96,6 +97,7 @@ hook_env(char **ours, size_t nours)
 	return env;
 }
 
+/* rot_hook - the environment is built before fork: the child only execs */
 int
 rot_hook(const char *command, const char *action, const char *domain,
     const char *selector, const char *value, char *err, size_t errlen)
@@ -321,6 +323,7 @@ act(const struct rot_config *cf, const struct store_domain *d,
 	return "done";
 }
 
+/* rot_pass - check, decide, act; the memo is saved even when actions fail */
 int
 rot_pass(const struct rot_config *cf, const char *domain, time_t now,
     rot_report_fn *report, void *arg, char *err, size_t errlen)
@@ -366,6 +369,7 @@ rot_pass(const struct rot_config *cf, const char *domain, time_t now,
 	return 0;
 }
 
+/* rot_check - one key, nothing decided, nothing written */
 int
 rot_check(const struct rot_config *cf, const char *domain,
     const char *selector, struct prop_result *res, char *err, size_t errlen)
