@@ -7,8 +7,10 @@
  *	1. compromised keys are revoked at once, whatever their state
  *	2. pending keys: publish, raise a mismatch alarm, or become ready
  *	   once every address agreed for the whole TTL hold
- *	3. active and ready keys whose record vanished or changed: alarm;
- *	   an active one is replaced when a confirmed replacement exists
+ *	3. active and ready keys whose record vanished (somewhere or
+ *	   everywhere) or changed: alarm; an active one is replaced when a
+ *	   confirmed replacement exists (another confirmed active key, or
+ *	   a healthy ready standby: then it is a swap)
  *	4. retiring keys are revoked after retire_after
  *	5. active keys of a dropped algorithm, or above active_keys, retire
  *	6. the active set is filled up to active_keys from the ready keys

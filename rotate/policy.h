@@ -76,7 +76,10 @@ struct pol_key {
 	enum pol_state	 state;
 	time_t		 created;
 	time_t		 state_since;	/* when it entered state */
-	int		 compromised;	/* declared by the operator */
+	int		 compromised;	/* declared by the operator; the
+					   keystore's store_compromised acts
+					   at once, this flag lets a caller
+					   leave it to the next pass */
 	enum pol_pub	 published;
 	struct pol_obs	 obs;
 };
