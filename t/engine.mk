@@ -1,1 +1,45 @@
-# t/engine.mk: tests of this area, included from t/local.mk.
+# t/engine.mk: tests of the signing engine (milter/libdkim.a).
+
+noinst_LIBRARIES += t/libmsgfile.a
+t_libmsgfile_a_SOURCES = t/msgfile.c t/msgfile.h
+t_libmsgfile_a_CFLAGS = $(AM_CFLAGS) $(CRYPTO_CFLAGS)
+
+# ktsign: signs a message file with the engine, for the independent checks.
+check_PROGRAMS += t/ktsign
+t_ktsign_SOURCES = t/ktsign.c
+t_ktsign_CFLAGS = $(AM_CFLAGS) $(CRYPTO_CFLAGS)
+t_ktsign_LDADD = t/libmsgfile.a $(DKIM_LIBS)
+
+# Independent verification with dkimpy (python3-dkim).
+TESTS += t/engine_verify.sh
+EXTRA_DIST += t/engine_verify.sh t/engine_verify.py
+
+ENGINE_CHECK_CFLAGS = $(AM_CFLAGS) $(CRYPTO_CFLAGS) $(CHECK_CFLAGS)
+ENGINE_CHECK_LIBS = t/libmsgfile.a $(DKIM_LIBS) $(CHECK_LIBS)
+
+check_PROGRAMS += t/check_engine_canon
+TESTS += t/check_engine_canon
+UNIT_TESTS += t/check_engine_canon
+t_check_engine_canon_SOURCES = t/check_engine_canon.c
+t_check_engine_canon_CFLAGS = $(ENGINE_CHECK_CFLAGS)
+t_check_engine_canon_LDADD = $(ENGINE_CHECK_LIBS)
+
+check_PROGRAMS += t/check_engine_from
+TESTS += t/check_engine_from
+UNIT_TESTS += t/check_engine_from
+t_check_engine_from_SOURCES = t/check_engine_from.c
+t_check_engine_from_CFLAGS = $(ENGINE_CHECK_CFLAGS)
+t_check_engine_from_LDADD = $(ENGINE_CHECK_LIBS)
+
+check_PROGRAMS += t/check_engine_sign
+TESTS += t/check_engine_sign
+UNIT_TESTS += t/check_engine_sign
+t_check_engine_sign_SOURCES = t/check_engine_sign.c
+t_check_engine_sign_CFLAGS = $(ENGINE_CHECK_CFLAGS)
+t_check_engine_sign_LDADD = $(ENGINE_CHECK_LIBS)
+
+# Benchmark (built by make, not run by make check): t/bench/bench_sign
+noinst_PROGRAMS += t/bench/bench_sign
+t_bench_bench_sign_SOURCES = t/bench/bench_sign.c
+t_bench_bench_sign_CFLAGS = $(AM_CFLAGS) $(CRYPTO_CFLAGS)
+t_bench_bench_sign_LDADD = $(DKIM_LIBS)

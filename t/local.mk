@@ -6,3 +6,4 @@ include t/engine.mk
 include t/keystore.mk
 include t/rotate.mk
 include t/milter.mk
+include t/harness.mk

@@ -1,0 +1,317 @@
+#!/bin/sh
+# milter_bench.sh - what a signing milter costs, measured from the outside
+#
+# SYNOPSIS
+#   milter_bench.sh [all]
+#       floor filter, OpenDKIM RSA-2048, OpenDKIM Ed25519 (and keyturnd when
+#       KEYTURND_CMD is set), then the raw crypto costs; one table.
+#   milter_bench.sh soak NAME SOCKET COMMAND...
+#       100,000 messages (BENCH_SOAK) of 2 KB at concurrency 4 in batches
+#       of a tenth, printing the daemon's VmRSS and VmHWM after each: a
+#       daemon that leaks grows here.
+#   milter_bench.sh run NAME SOCKET COMMAND...
+#       one daemon: COMMAND must stay in the foreground and listen on
+#       SOCKET (unix:/path or inet:PORT@HOST); it is started afresh for
+#       every row so each row's peak RSS is its own.
+#
+# For each message size (2 KB, 100 KB, 10 MB) and concurrency (1, 4, 16)
+# t/miltc sends N messages (Postfix style, one SMTP session per message,
+# QUIT_NC between them) after a warm-up whose CPU cost sets N (about 1.5 s
+# of daemon CPU, within per-size bounds), and the row reports:
+#   cpu_us    the daemon's own CPU per message: utime+stime of its pid in
+#             /proc/PID/stat over the measured messages (the client's cost
+#             is not in it; 10 ms tick resolution, hence N of a few thousand)
+#   msgs/s    messages per second seen by the client
+#   p50/p99   latency per message, first command to final reply (ms)
+#   rss_kB    the daemon's peak RSS, VmHWM from /proc/PID/status
+# Then t/bench/rawcost: one RSA-2048 and one Ed25519 signature with the
+# same keys, SHA-256 over the same body bytes, and the reference sums the
+# issue's targets compare keyturnd with (floor + one signature; floor +
+# SHA-256 of the body).
+#
+# Environment: BENCH_CONC ("1 4 16"), BENCH_SIZES ("2k 100k 10m"),
+# BENCH_SCALE (multiplies the message counts; default 1),
+# BENCH_MILTC_OPTS (more t/miltc options: "-R" opens a new milter
+# connection per SMTP session as Postfix does, "-k 10" sends ten messages
+# per session), KEYTURND_SETUP (a shell command run once after the keys
+# $BENCH_DIR/rsa.pem and ed.pem exist, e.g. to build a keystore for
+# example.com with selectors "rsa" and "ed"), KEYTURND_CMD (a shell command
+# running keyturnd in the foreground, exec'd so that its pid is keyturnd's;
+# $BENCH_DIR is exported to both), KEYTURND_SOCKET (default
+# unix:$BENCH_DIR/keyturnd.sock), BENCH_KEEP=1 keeps the work directory.
+#
+# OpenDKIM runs with Mode s, Canonicalization relaxed/relaxed, its other
+# settings at their defaults, except RequireSafeKeys no (the work directory
+# is under /tmp, which OpenDKIM would refuse at start-up; no effect per
+# message). Not a test: prints numbers, exits non-zero only on errors.
+set -u
+
+here=$(cd "$(dirname "$0")" && pwd)
+: "${top_builddir:=$(cd "$here/../.." && pwd)/_b}"
+[ -x "$top_builddir/t/miltc" ] || top_builddir=$(cd "$here/../.." && pwd)
+MILTC=$top_builddir/t/miltc
+FLOOR=$top_builddir/t/bench/floor
+RAWCOST=$top_builddir/t/bench/rawcost
+CONC=${BENCH_CONC:-1 4 16}
+SIZES=${BENCH_SIZES:-2k 100k 10m}
+SCALE=${BENCH_SCALE:-1}
+MILTC_OPTS=${BENCH_MILTC_OPTS:-}
+TCK=$(getconf CLK_TCK)
+
+for p in "$MILTC" "$FLOOR" "$RAWCOST"; do
+	[ -x "$p" ] || { echo "milter_bench: $p not built (make)" >&2; exit 1; }
+done
+
+# limits SIZE - "MIN MAX" messages per row for a size; between them the
+# count is chosen so the daemon spends about 1.5 s of CPU (150 ticks)
+limits() {
+	case $1 in
+	2k) echo $((2000 * SCALE)) $((30000 * SCALE)) ;;
+	100k) echo $((300 * SCALE)) $((3000 * SCALE)) ;;
+	10m) echo $((16 * SCALE)) $((200 * SCALE)) ;;
+	esac
+}
+
+# count SIZE WARM TICKS - messages for a row, from the warm-up's CPU
+count() {
+	set -- "$1" "$2" "$3" $(limits "$1")
+	if [ "$3" -le 0 ]; then echo "$5"; return; fi
+	_c=$((150 * $2 / $3))
+	[ $_c -lt "$4" ] && _c=$4
+	[ $_c -gt "$5" ] && _c=$5
+	echo $_c
+}
+
+# cpu_ticks PID - utime+stime of a process (fields 14 and 15)
+cpu_ticks() {
+	sed 's/.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }'
+}
+
+# hwm PID - peak resident set in kB
+hwm() {
+	awk '/^VmHWM:/ { print $2 }' "/proc/$1/status"
+}
+
+# wait_socket SOCKET PID - until the daemon listens (or died)
+wait_socket() {
+	_i=0
+	while :; do
+		case $1 in
+		unix:*|local:*) [ -S "${1#*:}" ] && return 0 ;;
+		inet:*) _port=${1#inet:}; _port=${_port%%@*}
+			ss -Hltn "sport = :$_port" | grep -q LISTEN && return 0 ;;
+		esac
+		kill -0 "$2" 2>/dev/null || return 1
+		_i=$((_i + 1))
+		[ $_i -gt 200 ] && return 1
+		sleep 0.05
+	done
+}
+
+# row NAME SOCKET SIZE CONC COMMAND... - one measured row
+row() {
+	_name=$1 _sock=$2 _size=$3 _conc=$4; shift 4
+	case $_sock in unix:*|local:*) rm -f "${_sock#*:}" ;; esac
+	"$@" >"$W/$_name.out" 2>&1 &
+	_pid=$!
+	if ! wait_socket "$_sock" $_pid; then
+		echo "milter_bench: $_name did not listen on $_sock:" >&2
+		cat "$W/$_name.out" >&2
+		kill $_pid 2>/dev/null
+		return 1
+	fi
+	set -- $(limits "$_size")
+	_warm=$(( $1 / 10 > _conc ? $1 / 10 : _conc ))
+	_t0=$(cpu_ticks $_pid)
+	"$MILTC" -s "$_sock" -t 300 -b -n $_warm -c "$_conc" $MILTC_OPTS \
+	    "$W/msg-$_size.eml" >/dev/null ||
+	    { kill $_pid; echo "milter_bench: $_name warm-up failed" >&2; return 1; }
+	_t1=$(cpu_ticks $_pid)
+	_n=$(count "$_size" $_warm $((_t1 - _t0)))
+	_t0=$_t1
+	_res=$("$MILTC" -s "$_sock" -t 300 -b -n "$_n" -c "$_conc" $MILTC_OPTS \
+	    "$W/msg-$_size.eml") ||
+	    { kill $_pid; echo "milter_bench: $_name: $_res" >&2; return 1; }
+	_t1=$(cpu_ticks $_pid)
+	_rss=$(hwm $_pid)
+	kill $_pid 2>/dev/null
+	wait $_pid 2>/dev/null
+	echo "$_res" | awk -v name="$_name" -v size="$_size" -v conc="$_conc" \
+	    -v n="$_n" -v dt=$((_t1 - _t0)) -v tck="$TCK" -v rss="$_rss" '{
+		for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
+		printf "%-16s %5s %4d %6d %10.0f %9.1f %8.2f %8.2f %8d  %s\n",
+		    name, size, conc, n, dt / tck * 1e6 / n, v["msgs_per_s"],
+		    v["p50_us"] / 1000, v["p99_us"] / 1000, rss,
+		    (v["errors"] == 0 ? "" : "ERRORS=" v["errors"])
+	}'
+}
+
+# run NAME SOCKET COMMAND... - every size and concurrency for one daemon
+run() {
+	_rn=$1 _rs=$2; shift 2
+	for _z in $SIZES; do
+		for _c in $CONC; do
+			row "$_rn" "$_rs" "$_z" "$_c" "$@" || return 1
+		done
+	done
+}
+
+# make_message SIZE - a signable message of about that size
+make_message() {
+	"${PYTHON3:-/usr/bin/python3}" - "$W/msg-$1.eml" "$1" <<'EOF'
+import sys
+path, size = sys.argv[1], sys.argv[2]
+target = {"2k": 2048, "100k": 102400, "10m": 10 * 1024 * 1024}[size]
+head = ("From: Alice Example <alice@example.com>\nTo: bob@example.net\n"
+        "Cc: carol@example.org\nSubject: benchmark message of %s\n"
+        "Date: Sun, 22 Nov 2026 21:00:00 +0000\n"
+        "Message-ID: <bench-%s@example.com>\nMIME-Version: 1.0\n"
+        "Content-Type: text/plain; charset=us-ascii\n\n" % (size, size))
+words = "the quick brown fox jumps over the lazy dog and keeps running ".split()
+out, n, i = [head], len(head), 0
+while n < target:
+    line = " ".join(words[(i + k) % len(words)] for k in range(11)) + "\n"
+    out.append(line); n += len(line); i += 1
+open(path, "w").write("".join(out)[:target].rsplit("\n", 1)[0] + "\n")
+EOF
+}
+
+# setup - work directory, keys, messages
+setup() {
+	W=${BENCH_DIR:-$(mktemp -d /tmp/kt-bench.XXXXXX)}
+	export BENCH_DIR=$W
+	mkdir -p "$W"
+	(umask 077
+	openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 \
+	    -out "$W/rsa.pem" 2>/dev/null
+	openssl genpkey -algorithm ED25519 -out "$W/ed.pem")
+	for z in $SIZES; do make_message "$z"; done
+	for alg in rsa ed; do
+		cat >"$W/opendkim-$alg.conf" <<EOF
+Mode			s
+Socket			local:$W/opendkim-$alg.sock
+Domain			example.com
+Selector		$alg
+KeyFile			$W/$alg.pem
+Canonicalization	relaxed/relaxed
+RequireSafeKeys		no
+EOF
+	done
+	echo "SignatureAlgorithm	ed25519-sha256" >>"$W/opendkim-ed.conf"
+}
+
+header() {
+	printf "%-16s %5s %4s %6s %10s %9s %8s %8s %8s\n" daemon size conc msgs \
+	    cpu_us msgs/s p50_ms p99_ms rss_kB
+}
+
+# rawcost_table - raw signature and SHA-256 costs, and the reference sums
+rawcost_table() {
+	echo
+	echo "raw costs (t/bench/rawcost, same keys, same bodies):"
+	_files=
+	for z in $SIZES; do
+		"${PYTHON3:-/usr/bin/python3}" -c 'import sys; d=open(sys.argv[1],"rb").read(); open(sys.argv[2],"wb").write(d.split(b"\n\n",1)[1].replace(b"\n",b"\r\n"))' \
+		    "$W/msg-$z.eml" "$W/body-$z"
+		_files="$_files -f $W/body-$z"
+	done
+	"$RAWCOST" -n 2000 -k "$W/rsa.pem" -k "$W/ed.pem" $_files | tee "$W/rawcost"
+}
+
+# references - what the issue's targets compare keyturnd with
+references() {
+	[ -s "$W/table" ] || return 0
+	echo
+	echo "references (floor at concurrency 1 + raw cost):"
+	awk '
+	FNR == NR && $1 == "floor" && $3 == 1 { floor[$2] = $5; next }
+	FNR != NR && $1 == "sign" { sign[$2] = $4; sub("us=", "", sign[$2]) }
+	FNR != NR && $1 == "sha256" { n = split($2, p, "-"); z = p[n]
+		h[z] = $4; sub("us=", "", h[z]) }
+	END {
+		if ("2k" in floor) {
+			printf "  2 KB: floor %s + rsa-2048 %s = %.0f us (target <= 1.10x: %.0f)\n",
+			    floor["2k"], sign["rsa"], floor["2k"] + sign["rsa"],
+			    1.10 * (floor["2k"] + sign["rsa"])
+			printf "  2 KB: floor %s + ed25519 %s = %.0f us (target <= 1.15x: %.0f)\n",
+			    floor["2k"], sign["ed25519"], floor["2k"] + sign["ed25519"],
+			    1.15 * (floor["2k"] + sign["ed25519"])
+		}
+		if ("10m" in floor)
+			printf "  10 MB: floor %s + sha256 %s = %.0f us (target <= 1.25x: %.0f)\n",
+			    floor["10m"], h["10m"], floor["10m"] + h["10m"],
+			    1.25 * (floor["10m"] + h["10m"])
+	}' "$W/table" "$W/rawcost"
+}
+
+cleanup() {
+	[ "${BENCH_KEEP:-0}" = 1 ] || rm -rf "$W"
+}
+
+# soak NAME SOCKET COMMAND... - memory over a long stream of messages
+soak() {
+	_sn=$1 _ss=$2; shift 2
+	_total=${BENCH_SOAK:-100000}
+	case $_ss in unix:*|local:*) rm -f "${_ss#*:}" ;; esac
+	"$@" >"$W/$_sn.out" 2>&1 &
+	_pid=$!
+	wait_socket "$_ss" $_pid || { cat "$W/$_sn.out" >&2; return 1; }
+	printf "%-16s %8s %10s %10s\n" daemon messages rss_kB hwm_kB
+	_done=0
+	while [ $_done -lt "$_total" ]; do
+		"$MILTC" -s "$_ss" -t 300 -b -n $((_total / 10)) -c 4 $MILTC_OPTS \
+		    "$W/msg-2k.eml" >/dev/null || { kill $_pid; return 1; }
+		_done=$((_done + _total / 10))
+		printf "%-16s %8d %10d %10d\n" "$_sn" $_done \
+		    "$(awk '/^VmRSS:/ { print $2 }' "/proc/$_pid/status")" "$(hwm $_pid)"
+	done
+	kill $_pid 2>/dev/null
+	wait $_pid 2>/dev/null
+}
+
+case ${1:-all} in
+soak)
+	shift
+	[ $# -ge 3 ] || { echo "usage: milter_bench.sh soak NAME SOCKET COMMAND..." >&2; exit 2; }
+	W=${BENCH_DIR:-$(mktemp -d /tmp/kt-bench.XXXXXX)}
+	mkdir -p "$W"
+	[ -f "$W/msg-2k.eml" ] || make_message 2k
+	soak "$@"
+	;;
+run)
+	shift
+	[ $# -ge 3 ] || { echo "usage: milter_bench.sh run NAME SOCKET COMMAND..." >&2; exit 2; }
+	W=${BENCH_DIR:-$(mktemp -d /tmp/kt-bench.XXXXXX)}
+	mkdir -p "$W"
+	for z in $SIZES; do [ -f "$W/msg-$z.eml" ] || make_message "$z"; done
+	header
+	run "$@"
+	;;
+all)
+	setup
+	trap cleanup EXIT INT TERM
+	echo "milter_bench: $(nproc) CPUs, $(uname -r), work directory $W"
+	header | tee "$W/table.hdr"
+	{
+		run floor "unix:$W/floor.sock" "$FLOOR" -s "unix:$W/floor.sock"
+		run opendkim-rsa "unix:$W/opendkim-rsa.sock" \
+		    opendkim -f -x "$W/opendkim-rsa.conf"
+		run opendkim-ed "unix:$W/opendkim-ed.sock" \
+		    opendkim -f -x "$W/opendkim-ed.conf"
+		if [ -n "${KEYTURND_CMD:-}" ]; then
+			if [ -n "${KEYTURND_SETUP:-}" ]; then
+				sh -c "$KEYTURND_SETUP" >&2 ||
+				    { echo "milter_bench: KEYTURND_SETUP failed" >&2; exit 1; }
+			fi
+			run keyturnd "${KEYTURND_SOCKET:-unix:$W/keyturnd.sock}" \
+			    sh -c "exec $KEYTURND_CMD"
+		fi
+	} | tee "$W/table"
+	rawcost_table
+	references
+	;;
+*)
+	echo "usage: milter_bench.sh [all] | run|soak NAME SOCKET COMMAND..." >&2
+	exit 2
+	;;
+esac

@@ -1,0 +1,294 @@
+/*
+ * check_engine_canon - canonicalization (milter/canon.c), table-driven
+ *
+ * Header fields against their expected canonical bytes; body inputs against
+ * their expected canonical bytes (compared through SHA-256, which is what
+ * the canonicalizer feeds) whole, split at every point, and one byte at a
+ * time; then random bodies against a naive line-by-line reference written
+ * straight from RFC 6376 3.4.3 / 3.4.4, with random chunking.
+ */
+#include "config.h"
+
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+
+#include "buf.h"
+#include "canon.h"
+
+#define R	DKIM_CANON_RELAXED
+#define S	DKIM_CANON_SIMPLE
+
+static const struct hcase {
+	enum dkim_canon	 mode;
+	const char	*name;
+	const char	*value;
+	const char	*want;
+} hcases[] = {
+	/* RFC 6376 3.4.5 */
+	{ R, "A", "X", "a:X\r\n" },
+	{ R, "B ", "Y\t\r\n\tZ  ", "b:Y Z\r\n" },
+	{ S, "A", "X", "A: X\r\n" },
+	{ S, "B ", " Y\t\r\n\tZ  ", "B : Y\t\r\n\tZ  \r\n" },
+	/* folds with bare LF, as Postfix and Sendmail hand them */
+	{ R, "Subject", "a\n\tb\n c", "subject:a b c\r\n" },
+	{ S, "Subject", "a\n\tb", "Subject: a\r\n\tb\r\n" },
+	{ S, "Subject", "a\r\n\tb", "Subject: a\r\n\tb\r\n" },
+	{ R, "SUBJECT", "  lead and trail \t ", "subject:lead and trail\r\n" },
+	{ R, "X-Mixed-Case", "Keep Value Case", "x-mixed-case:Keep Value Case\r\n" },
+	{ R, "X-Empty", "", "x-empty:\r\n" },
+	{ R, "X-Blank", " \t\n ", "x-blank:\r\n" },
+	{ S, "X-Empty", "", "X-Empty:\r\n" },
+	{ S, "X-Tab", "\tv", "X-Tab:\tv\r\n" },
+	{ R, "X-Tabs", "a\t\t\tb", "x-tabs:a b\r\n" },
+	{ R, "X-8bit", "Gr\xc3\xbc\xc3\x9f""e  \xff", "x-8bit:Gr\xc3\xbc\xc3\x9f""e \xff\r\n" },
+	{ R, "X-Colon", "a: b", "x-colon:a: b\r\n" },
+};
+
+START_TEST(test_header)
+{
+	const struct hcase *c = &hcases[_i];
+	struct buf b;
+
+	buf_init(&b);
+	canon_header(&b, c->mode, c->name, strlen(c->name), c->value,
+	    strlen(c->value));
+	ck_assert_msg(b.len == strlen(c->want) &&
+	    memcmp(b.p, c->want, b.len) == 0, "case %d: got \"%.*s\"", _i,
+	    (int)b.len, b.p);
+	buf_free(&b);
+}
+END_TEST
+
+static const struct bcase {
+	enum dkim_canon	 mode;
+	const char	*in;
+	const char	*want;
+} bcases[] = {
+	/* RFC 6376 3.4.5 */
+	{ R, " C \r\nD \t E\r\n\r\n\r\n", " C\r\nD E\r\n" },
+	{ S, " C \r\nD \t E\r\n\r\n\r\n", " C \r\nD \t E\r\n" },
+	/* empty bodies: nothing in relaxed, CRLF in simple (3.4.3, 3.4.4) */
+	{ R, "", "" },
+	{ S, "", "\r\n" },
+	{ R, "\r\n", "" },
+	{ S, "\r\n", "\r\n" },
+	{ R, "\r\n\r\n\r\n", "" },
+	{ S, "\r\n\r\n\r\n", "\r\n" },
+	{ R, " \r\n\t\r\n  \t \r\n", "" },
+	{ S, " \r\n\t\r\n", " \r\n\t\r\n" },
+	/* no final line end */
+	{ R, "a", "a\r\n" },
+	{ S, "a", "a\r\n" },
+	{ R, "a \t ", "a\r\n" },
+	{ S, "a  ", "a  \r\n" },
+	/* whitespace */
+	{ R, "a \t b  \r\n", "a b\r\n" },
+	{ R, "  lead\r\n", " lead\r\n" },
+	{ R, "\t\tx\t\ty\t\t\r\n", " x y\r\n" },
+	{ S, "\t\tx\t\ty\t\t\r\n", "\t\tx\t\ty\t\t\r\n" },
+	/* empty lines inside stay, at the end go */
+	{ R, "a\r\n\r\n\r\nb\r\n\r\n", "a\r\n\r\n\r\nb\r\n" },
+	{ S, "a\r\n\r\n\r\nb\r\n\r\n", "a\r\n\r\n\r\nb\r\n" },
+	{ R, "\r\n\r\nx", "\r\n\r\nx\r\n" },
+	{ R, "x\r\n \r\n", "x\r\n" },
+	{ S, "x\r\n \r\n", "x\r\n \r\n" },
+	/* bare LF ends a line; a bare CR is data */
+	{ R, "a\nb\n\n", "a\r\nb\r\n" },
+	{ S, "a\nb", "a\r\nb\r\n" },
+	{ R, "a\rb\r\n", "a\rb\r\n" },
+	{ R, "a \rb", "a \rb\r\n" },
+	{ R, "a\r", "a\r\r\n" },
+	{ S, "\r", "\r\r\n" },
+	{ R, "a\r\r\n", "a\r\r\n" },
+	{ R, "8bit \xc3\xa9\xff  \r\n", "8bit \xc3\xa9\xff\r\n" },
+};
+
+/* digest - SHA-256 of bytes, the reference side of a comparison */
+static void
+digest(const void *p, size_t n, unsigned char *md)
+{
+	unsigned int len;
+
+	ck_assert(EVP_Digest(p, n, md, &len, EVP_sha256(), NULL) == 1);
+}
+
+/* canon_digest - SHA-256 of what the canonicalizer makes of in, in chunks */
+static void
+canon_digest(enum dkim_canon mode, const char *in, size_t n,
+    const size_t *cuts, size_t ncuts, unsigned char *md)
+{
+	struct canon_body *cb = malloc(sizeof(*cb));
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	unsigned int len;
+	size_t	 i, at = 0;
+
+	ck_assert(ctx != NULL && cb != NULL);
+	ck_assert(EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1);
+	canon_body_init(cb, mode, ctx);
+	for (i = 0; i < ncuts; i++) {
+		canon_body_update(cb, in + at, cuts[i] - at);
+		at = cuts[i];
+	}
+	canon_body_update(cb, in + at, n - at);
+	ck_assert_int_eq(canon_body_final(cb), 0);
+	ck_assert(EVP_DigestFinal_ex(ctx, md, &len) == 1);
+	EVP_MD_CTX_free(ctx);
+	free(cb);
+}
+
+START_TEST(test_body)
+{
+	const struct bcase *c = &bcases[_i];
+	unsigned char want[32], got[32];
+	size_t	 n = strlen(c->in), i, j, cuts[2];
+
+	digest(c->want, strlen(c->want), want);
+	canon_digest(c->mode, c->in, n, NULL, 0, got);
+	ck_assert_msg(memcmp(want, got, 32) == 0, "case %d whole", _i);
+	for (i = 0; i <= n; i++)
+		for (j = i; j <= n; j++) {
+			cuts[0] = i;
+			cuts[1] = j;
+			canon_digest(c->mode, c->in, n, cuts, 2, got);
+			ck_assert_msg(memcmp(want, got, 32) == 0,
+			    "case %d cut at %zu and %zu", _i, i, j);
+		}
+}
+END_TEST
+
+/*
+ * reference - RFC 6376 3.4.3/3.4.4 line by line, as plainly as possible:
+ * split into lines (CRLF or bare LF), rewrite each, drop the trailing
+ * empty ones, join with CRLF.
+ */
+static void
+reference(enum dkim_canon mode, const char *in, size_t n, struct buf *out)
+{
+	struct buf line;
+	size_t	 i = 0, keep = 0, k;
+	int	 sp;
+
+	buf_init(&line);
+	while (i < n) {
+		buf_free(&line);
+		while (i < n && in[i] != '\n' &&
+		    !(in[i] == '\r' && i + 1 < n && in[i + 1] == '\n'))
+			buf_addc(&line, in[i++]);
+		i += i < n ? (in[i] == '\r' ? 2 : 1) : 0;
+		if (mode == R) {
+			struct buf r;
+
+			buf_init(&r);
+			for (k = 0, sp = 0; k < line.len; k++) {
+				if (line.p[k] == ' ' || line.p[k] == '\t') {
+					sp = 1;
+					continue;
+				}
+				if (sp)
+					buf_addc(&r, ' ');
+				sp = 0;
+				buf_addc(&r, line.p[k]);
+			}
+			buf_free(&line);
+			line = r;
+		}
+		buf_add(out, line.p, line.len);
+		buf_add(out, "\r\n", 2);
+		if (line.len > 0)
+			keep = out->len;
+	}
+	out->len = keep;
+	if (mode == S && out->len == 0)
+		buf_add(out, "\r\n", 2);
+	buf_free(&line);
+}
+
+START_TEST(test_body_random)
+{
+	static const char alphabet[] = "ab \t\r\n\n\r\xff";
+	unsigned char want[32], got[32];
+	unsigned int s = 12345 + (unsigned int)_i;
+	size_t	 cuts[64], ncuts, n, i;
+	char	 in[600];
+	struct buf ref;
+	int	 iter;
+
+	for (iter = 0; iter < 400; iter++) {
+		s = s * 1103515245u + 12345u;
+		n = (s >> 16) % sizeof(in);
+		for (i = 0; i < n; i++) {
+			s = s * 1103515245u + 12345u;
+			in[i] = alphabet[(s >> 16) % (sizeof(alphabet) - 1)];
+		}
+		for (ncuts = 0; ncuts < 64 && n > 0; ncuts++) {
+			s = s * 1103515245u + 12345u;
+			cuts[ncuts] = (ncuts ? cuts[ncuts - 1] : 0) +
+			    (s >> 16) % 20;
+			if (cuts[ncuts] > n)
+				break;
+		}
+		buf_init(&ref);
+		reference(iter % 2 ? R : S, in, n, &ref);
+		digest(ref.p ? ref.p : "", ref.len, want);
+		canon_digest(iter % 2 ? R : S, in, n, cuts, ncuts, got);
+		ck_assert_msg(memcmp(want, got, 32) == 0, "seed %d iter %d",
+		    _i, iter);
+		buf_free(&ref);
+	}
+}
+END_TEST
+
+/* A body longer than the batch buffer, with long verbatim runs, in chunks. */
+START_TEST(test_body_large)
+{
+	unsigned char want[32], got[32];
+	size_t	 n = 300000, i, cuts[3] = { 1, 4097, 150001 };
+	char	*in = malloc(n);
+	struct buf ref;
+
+	ck_assert(in != NULL);
+	for (i = 0; i < n; i++)
+		in[i] = i % 997 == 0 ? '\n' : i % 13 == 0 ? ' ' :
+		    i % 501 == 0 ? '\t' : (char)('A' + i % 26);
+	buf_init(&ref);
+	reference(_i ? R : S, in, n, &ref);
+	digest(ref.p, ref.len, want);
+	canon_digest(_i ? R : S, in, n, NULL, 0, got);
+	ck_assert(memcmp(want, got, 32) == 0);
+	canon_digest(_i ? R : S, in, n, cuts, 3, got);
+	ck_assert(memcmp(want, got, 32) == 0);
+	buf_free(&ref);
+	free(in);
+}
+END_TEST
+
+static Suite *
+canon_suite(void)
+{
+	Suite	*s = suite_create("canon");
+	TCase	*tc = tcase_create("canon");
+
+	tcase_add_loop_test(tc, test_header, 0, sizeof(hcases) /
+	    sizeof(hcases[0]));
+	tcase_add_loop_test(tc, test_body, 0, sizeof(bcases) /
+	    sizeof(bcases[0]));
+	tcase_add_loop_test(tc, test_body_random, 0, 8);
+	tcase_add_loop_test(tc, test_body_large, 0, 2);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner	*sr = srunner_create(canon_suite());
+	int	 failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
