@@ -1,1 +1,16 @@
 # rotate/: DNS propagation checks and the rotation policy engine.
+# librotate.a: dnsio and propagate (ldns, sockets), policy and evidence
+# (pure), adapt (keystore types to rotation types, the rotation memo),
+# rotation (one pass: check, decide, act; the publish hook).
+
+noinst_LIBRARIES += rotate/librotate.a
+rotate_librotate_a_SOURCES = \
+	rotate/dnsio.c rotate/dnsio.h \
+	rotate/propagate.c rotate/propagate.h \
+	rotate/policy.c rotate/policy.h \
+	rotate/evidence.c rotate/evidence.h \
+	rotate/adapt.c rotate/adapt.h \
+	rotate/rotation.c rotate/rotation.h
+rotate_librotate_a_CFLAGS = $(AM_CFLAGS) $(LDNS_CFLAGS) $(CRYPTO_CFLAGS) \
+	$(BSD_CFLAGS)
+ROTATE_LIBS = rotate/librotate.a $(KEYSTORE_LIBS) $(LDNS_LIBS)

@@ -1,1 +1,40 @@
-# t/rotate.mk: tests of this area, included from t/local.mk.
+# t/rotate.mk: tests of rotate/ (propagation check, policy engine), and
+# the Knot DNS test library t/lib/knot.sh.
+
+check_PROGRAMS += t/check_rotate_policy
+TESTS += t/check_rotate_policy
+UNIT_TESTS += t/check_rotate_policy
+t_check_rotate_policy_SOURCES = t/check_rotate_policy.c
+t_check_rotate_policy_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+t_check_rotate_policy_LDADD = $(ROTATE_LIBS) $(CHECK_LIBS)
+
+check_PROGRAMS += t/check_rotate_prop
+TESTS += t/check_rotate_prop
+UNIT_TESTS += t/check_rotate_prop
+t_check_rotate_prop_SOURCES = t/check_rotate_prop.c
+t_check_rotate_prop_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(CRYPTO_CFLAGS) \
+	$(LDNS_CFLAGS)
+t_check_rotate_prop_LDADD = $(ROTATE_LIBS) $(CHECK_LIBS)
+
+check_PROGRAMS += t/check_rotate_adapt
+TESTS += t/check_rotate_adapt
+UNIT_TESTS += t/check_rotate_adapt
+t_check_rotate_adapt_SOURCES = t/check_rotate_adapt.c
+t_check_rotate_adapt_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(CRYPTO_CFLAGS)
+t_check_rotate_adapt_LDADD = $(ROTATE_LIBS) $(CHECK_LIBS)
+
+# rotate_probe: prop_check + evidence + policy against live servers
+check_PROGRAMS += t/rotate_probe
+t_rotate_probe_SOURCES = t/rotate_probe.c
+t_rotate_probe_CFLAGS = $(AM_CFLAGS) $(CRYPTO_CFLAGS)
+t_rotate_probe_LDADD = $(ROTATE_LIBS)
+
+# rotate_run: rotation passes (rot_pass) over a keystore and live DNS
+check_PROGRAMS += t/rotate_run
+t_rotate_run_SOURCES = t/rotate_run.c
+t_rotate_run_CFLAGS = $(AM_CFLAGS) $(CRYPTO_CFLAGS)
+t_rotate_run_LDADD = $(ROTATE_LIBS)
+
+TESTS += t/rotate_dns.sh t/rotate_cycle.sh
+EXTRA_DIST += t/rotate_dns.sh t/rotate_cycle.sh t/lib/knot.sh \
+	t/lib/silent_udp.py

@@ -1,0 +1,332 @@
+/*
+ * adapt - keystore types to rotation types and back; the rotation memo
+ *
+ * The memo file, one line per key, tag=value like a DKIM record:
+ *
+ *	# keyturn rotation memo 1
+ *	s=kt-202611-ed; pub=published; dns=published; since=1795000000; hold=300
+ *
+ * No I/O here: the caller reads and writes the file.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+
+#include "adapt.h"
+#include "tagvalue.h"
+#include "xmalloc.h"
+
+#define MEMO_HEADER	"# keyturn rotation memo 1\n"
+
+static const char *pub_names[] = { "none", "published", "revoked" };
+static const char *dns_names[] = { "unknown", "published", "partial",
+    "absent", "mismatch", "revoked" };
+
+/* adapt_alg - GENERATE names a policy algorithm, the keystore wants its own */
+enum store_alg
+adapt_alg(enum pol_alg a)
+{
+	return a == POL_ALG_ED25519 ? STORE_ALG_ED25519 : STORE_ALG_RSA;
+}
+
+/* pol_alg_of - the policy's algorithm of a keystore algorithm */
+static enum pol_alg
+pol_alg_of(enum store_alg a)
+{
+	return a == STORE_ALG_ED25519 ? POL_ALG_ED25519 : POL_ALG_RSA;
+}
+
+/* the two state enums list the same states in the same order */
+static enum pol_state
+pol_state_of(enum store_state s)
+{
+	static const enum pol_state map[] = { POL_PENDING, POL_READY,
+	    POL_ACTIVE, POL_RETIRING, POL_REVOKED };
+
+	return map[s];
+}
+
+/* store_state_of - back again, for store_apply */
+static enum store_state
+store_state_of(enum pol_state s)
+{
+	static const enum store_state map[] = { STORE_PENDING, STORE_READY,
+	    STORE_ACTIVE, STORE_RETIRING, STORE_REVOKED };
+
+	return map[s];
+}
+
+/* adapt_policy - only the fields the decision needs */
+void
+adapt_policy(const struct store_policy *sp, struct pol_policy *pp)
+{
+	memset(pp, 0, sizeof(*pp));
+	pp->algs[POL_ALG_RSA] = (sp->algs & STORE_ALGBIT(STORE_ALG_RSA)) != 0;
+	pp->algs[POL_ALG_ED25519] =
+	    (sp->algs & STORE_ALGBIT(STORE_ALG_ED25519)) != 0;
+	pp->rsa_bits = sp->bits;
+	pp->active_keys = sp->active_keys;
+	pp->rotate_after = sp->rotate_after;
+	pp->retire_after = sp->retire_after;
+}
+
+/* memo_find - the entry of selector, or NULL */
+static const struct adapt_mem *
+memo_find(const struct adapt_memo *m, const char *selector)
+{
+	size_t i;
+
+	for (i = 0; m != NULL && i < m->n; i++)
+		if (strcmp(m->v[i].selector, selector) == 0)
+			return &m->v[i];
+	return NULL;
+}
+
+/* adapt_keys - keystore state plus what the memo remembers */
+void
+adapt_keys(const struct store_domain *d, const struct adapt_memo *memo,
+    struct pol_key *out)
+{
+	const struct store_key *k;
+	const struct adapt_mem *m;
+	size_t i;
+
+	for (i = 0; i < d->nkeys; i++) {
+		k = &d->keys[i];
+		memset(&out[i], 0, sizeof(out[i]));
+		out[i].selector = k->selector;
+		out[i].alg = pol_alg_of(k->alg);
+		out[i].bits = k->bits;
+		out[i].state = pol_state_of(k->state);
+		out[i].created = k->created;
+		out[i].state_since = k->since;
+		out[i].obs.dns = POL_DNS_UNKNOWN;
+		if ((m = memo_find(memo, k->selector)) != NULL) {
+			out[i].published = m->published;
+			out[i].obs = m->obs;
+		} else if (k->state == STORE_READY ||
+		    k->state == STORE_ACTIVE || k->state == STORE_RETIRING)
+			out[i].published = POL_PUB_PUBLISHED;
+	}
+}
+
+/* adapt_query - the check compares bytes, so decode p= once here */
+int
+adapt_query(const char *domain, const struct store_key *k,
+    struct prop_query *q, char *err, size_t errlen)
+{
+	unsigned char *raw;
+	size_t len, pad;
+	int n;
+
+	memset(q, 0, sizeof(*q));
+	len = k->p != NULL ? strlen(k->p) : 0;
+	if (len == 0 || len % 4 != 0) {
+		snprintf(err, errlen, "%s: no usable public key", k->selector);
+		return -1;
+	}
+	raw = xmalloc(len);
+	n = EVP_DecodeBlock(raw, (const unsigned char *)k->p, len);
+	pad = (k->p[len - 1] == '=') + (k->p[len - 2] == '=');
+	if (n < 0 || (size_t)n < pad) {
+		free(raw);
+		snprintf(err, errlen, "%s: public key is not base64",
+		    k->selector);
+		return -1;
+	}
+	q->name = xasprintf("%s._domainkey.%s", k->selector, domain);
+	q->alg = k->alg == STORE_ALG_ED25519 ? PROP_ALG_ED25519 :
+	    PROP_ALG_RSA;
+	q->key = raw;
+	q->keylen = n - pad;
+	return 0;
+}
+
+/* adapt_query_free - the name and key adapt_query made */
+void
+adapt_query_free(struct prop_query *q)
+{
+	free((char *)q->name);
+	free((unsigned char *)q->key);
+	memset(q, 0, sizeof(*q));
+}
+
+/* adapt_changes - the action already says from and to: copy them */
+size_t
+adapt_changes(const struct pol_action *a, const struct pol_key *keys,
+    struct store_change out[2])
+{
+	switch (a->type) {
+	case POL_A_READY:
+	case POL_A_ACTIVATE:
+	case POL_A_SWAP:
+	case POL_A_RETIRE:
+	case POL_A_REVOKE:
+		break;
+	default:
+		return 0;
+	}
+	out[0].selector = keys[a->key].selector;
+	out[0].from = store_state_of(a->from);
+	out[0].to = store_state_of(a->to);
+	out[0].reason = a->reason;
+	if (a->type != POL_A_SWAP)
+		return 1;
+	out[1].selector = keys[a->other].selector;
+	out[1].from = store_state_of(a->other_from);
+	out[1].to = store_state_of(a->other_to);
+	out[1].reason = a->reason;
+	return 2;
+}
+
+/* adapt_memo_get - every key gets an entry the first time it is seen */
+struct adapt_mem *
+adapt_memo_get(struct adapt_memo *m, const char *selector)
+{
+	struct adapt_mem *e;
+	size_t i;
+
+	for (i = 0; i < m->n; i++)
+		if (strcmp(m->v[i].selector, selector) == 0)
+			return &m->v[i];
+	m->v = xreallocarray(m->v, m->n + 1, sizeof(*m->v));
+	e = &m->v[m->n++];
+	memset(e, 0, sizeof(*e));
+	snprintf(e->selector, sizeof(e->selector), "%s", selector);
+	return e;
+}
+
+/* adapt_memo_prune - deleted keys must not linger in the file */
+void
+adapt_memo_prune(struct adapt_memo *m, const struct store_domain *d)
+{
+	size_t i, j = 0;
+
+	for (i = 0; i < m->n; i++)
+		if (store_domain_key(d, m->v[i].selector) != NULL)
+			m->v[j++] = m->v[i];
+	m->n = j;
+}
+
+/* adapt_memo_format - one line per key, the header first */
+char *
+adapt_memo_format(const struct adapt_memo *m)
+{
+	const struct adapt_mem *e;
+	char *out = xstrdup(MEMO_HEADER), *line, *cat;
+	size_t i;
+
+	for (i = 0; i < m->n; i++) {
+		e = &m->v[i];
+		line = xasprintf("s=%s; pub=%s; dns=%s; since=%lld; hold=%lld\n",
+		    e->selector, pub_names[e->published],
+		    dns_names[e->obs.dns], (long long)e->obs.since,
+		    e->obs.hold);
+		cat = xasprintf("%s%s", out, line);
+		free(out);
+		free(line);
+		out = cat;
+	}
+	return out;
+}
+
+/* name_index - position of s in names[], or -1 */
+static int
+name_index(const char *s, const char **names, size_t n)
+{
+	size_t i;
+
+	for (i = 0; s != NULL && i < n; i++)
+		if (strcmp(s, names[i]) == 0)
+			return (int)i;
+	return -1;
+}
+
+/* number - a non-negative decimal; -1 when not one */
+static long long
+number(const char *s)
+{
+	char *end;
+	long long v;
+
+	if (s == NULL || *s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	return *end != '\0' || errno != 0 ? -1 : v;
+}
+
+/* memo_line - one "s=...; pub=...; ..." line into m */
+static int
+memo_line(const char *line, size_t len, struct adapt_memo *m, char *err,
+    size_t errlen)
+{
+	struct adapt_mem *e;
+	struct tv_list l;
+	const char *s;
+	long long since, hold;
+	int pub, dns;
+
+	if (tv_parse(line, len, &l, err, errlen) == -1)
+		return -1;
+	s = tv_get(&l, "s");
+	pub = name_index(tv_get(&l, "pub"), pub_names, 3);
+	dns = name_index(tv_get(&l, "dns"), dns_names, 6);
+	since = number(tv_get(&l, "since"));
+	hold = number(tv_get(&l, "hold"));
+	if (s == NULL || *s == '\0' || strlen(s) > STORE_SELECTOR_MAX ||
+	    pub < 0 || dns < 0 || since < 0 || hold < 0) {
+		snprintf(err, errlen, "bad or missing s=, pub=, dns=, since= "
+		    "or hold=");
+		tv_free(&l);
+		return -1;
+	}
+	e = adapt_memo_get(m, s);
+	e->published = pub;
+	e->obs.dns = dns;
+	e->obs.since = since;
+	e->obs.hold = hold;
+	tv_free(&l);
+	return 0;
+}
+
+/* adapt_memo_parse - all or nothing: a bad line empties the memo */
+int
+adapt_memo_parse(const char *text, struct adapt_memo *m, char *err,
+    size_t errlen)
+{
+	const char *p = text, *nl;
+	char why[160];
+	size_t len;
+	int lineno = 0;
+
+	memset(m, 0, sizeof(*m));
+	for (; *p != '\0'; p = *nl ? nl + 1 : nl) {
+		lineno++;
+		if ((nl = strchr(p, '\n')) == NULL)
+			nl = p + strlen(p);
+		len = nl - p;
+		if (len == 0 || *p == '#')
+			continue;
+		if (memo_line(p, len, m, why, sizeof(why)) == -1) {
+			snprintf(err, errlen, "line %d: %s", lineno, why);
+			adapt_memo_free(m);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* adapt_memo_free - the entries are one array */
+void
+adapt_memo_free(struct adapt_memo *m)
+{
+	free(m->v);
+	memset(m, 0, sizeof(*m));
+}

@@ -1,0 +1,75 @@
+/*
+ * adapt - the keystore as the rotation engine sees it, and back
+ *
+ * Conversions between the keystore's types (store.h) and those of the
+ * policy engine (policy.h) and of the propagation check (propagate.h),
+ * so that neither of those depends on the keystore. Also the rotation
+ * memo: what the rotation module remembers per key between passes (the
+ * DNS agreed-since streak and hold, whether the publish hook succeeded).
+ * The memo lives in KEYSTORE/<domain>/rotate (store_domain_path, written
+ * with store_file_replace under the keystore lock); this module only
+ * formats and parses it. Losing the memo is safe: the TTL hold restarts
+ * and the publish hook runs once more.
+ */
+#ifndef KEYTURN_ADAPT_H
+#define KEYTURN_ADAPT_H
+
+#include <stddef.h>
+
+#include "policy.h"
+#include "propagate.h"
+#include "store.h"
+
+#define ADAPT_MEMO_FILE	"rotate"
+
+struct adapt_mem {
+	char		 selector[STORE_SELECTOR_MAX + 1];
+	enum pol_pub	 published;
+	struct pol_obs	 obs;
+};
+
+struct adapt_memo {
+	struct adapt_mem *v;
+	size_t		 n;
+};
+
+/* adapt_policy - the domain policy in the policy engine's terms */
+void		 adapt_policy(const struct store_policy *, struct pol_policy *);
+/*
+ * adapt_keys - out[i] for d->keys[i] (d->nkeys of them); selectors point
+ * into d. Without a memo entry a ready, active or retiring key counts as
+ * published (something put it in DNS) and the DNS summary is unknown.
+ */
+void		 adapt_keys(const struct store_domain *d,
+		    const struct adapt_memo *, struct pol_key *out);
+/*
+ * adapt_query - what to ask DNS about key k of domain: its record name
+ * and decoded p=; 0, or -1 with err. Free with adapt_query_free.
+ */
+int		 adapt_query(const char *domain, const struct store_key *k,
+		    struct prop_query *q, char *err, size_t errlen);
+void		 adapt_query_free(struct prop_query *);
+/*
+ * adapt_changes - the keystore changes of a state-changing action: 1, or
+ * 2 for a swap (one store_apply call, one atomic write), 0 for actions
+ * that change no state (generate, publish, unpublish, alarm). The
+ * reasons point into the action.
+ */
+size_t		 adapt_changes(const struct pol_action *,
+		    const struct pol_key *keys, struct store_change out[2]);
+/* adapt_alg - the keystore's algorithm of a policy algorithm */
+enum store_alg	 adapt_alg(enum pol_alg);
+
+/* adapt_memo_get - the entry of selector, added (zeroed) when missing */
+struct adapt_mem *adapt_memo_get(struct adapt_memo *, const char *selector);
+/* adapt_memo_prune - forget the selectors the domain no longer has */
+void		 adapt_memo_prune(struct adapt_memo *,
+		    const struct store_domain *);
+/* adapt_memo_format - the memo file's text, malloc'd */
+char		*adapt_memo_format(const struct adapt_memo *);
+/* adapt_memo_parse - 0, or -1 with "line N: what" in err (memo emptied) */
+int		 adapt_memo_parse(const char *text, struct adapt_memo *,
+		    char *err, size_t errlen);
+void		 adapt_memo_free(struct adapt_memo *);
+
+#endif

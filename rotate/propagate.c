@@ -1,0 +1,849 @@
+/*
+ * propagate - ask every authoritative address for a DKIM key record
+ *
+ * Two layers over dnsio (one query to one address):
+ *
+ *	prop_lookup	an answer for (name, type) starting at the
+ *			configured resolver and following referrals
+ *			downward, so that an authoritative server of a
+ *			parent zone can stand in for a resolver
+ *	check_name	the zone cut (walking up with SOA queries), its
+ *			NS set, every A and AAAA of every NS name; then
+ *			each address is asked for the TXT record (RD=0)
+ *			and a CNAME is followed into the target zone,
+ *			whose own servers are asked in turn
+ *
+ * The judging of one TXT answer (prop_judge) and the summary over all
+ * observations (prop_summarize) are pure and tested on their own.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <ldns/ldns.h>
+#include <openssl/evp.h>
+
+#include "dnsio.h"
+#include "propagate.h"
+#include "tagvalue.h"
+#include "xmalloc.h"
+
+#define PROP_MAX_DEPTH	8	/* referrals, CNAMEs, NS lookups */
+#define PROP_MAX_ADDRS	32	/* addresses per zone */
+
+struct nsaddr {
+	char		*ns;
+	struct dnsio_addr	 a;
+	int		 none;	/* the NS name has no address */
+};
+
+struct ctx {
+	const struct prop_query		*q;
+	const struct prop_options	*opt;
+	struct prop_result		*res;
+	struct dnsio_addr			 resolver;
+	int				 port;
+	struct dnsio_opts		 io;
+};
+
+
+/* dname_str - a domain name as text, without the trailing dot */
+static char *
+dname_str(const ldns_rdf *d)
+{
+	char *s = ldns_rdf2str(d), *r;
+	size_t n;
+
+	if (s == NULL)
+		return xstrdup(".");
+	n = strlen(s);
+	if (n > 1 && s[n - 1] == '.')
+		s[n - 1] = '\0';
+	r = xstrdup(s);
+	free(s);
+	return r;
+}
+
+/* name_eq - the same domain name, case aside */
+static int
+name_eq(const ldns_rdf *a, const char *b)
+{
+	ldns_rdf *d = ldns_dname_new_frm_str(b);
+	int r;
+
+	if (d == NULL)
+		return 0;
+	r = ldns_dname_compare(a, d) == 0;
+	ldns_rdf_deep_free(d);
+	return r;
+}
+
+/* name_under - a is b or below it */
+static int
+name_under(const char *a, const ldns_rdf *b)
+{
+	ldns_rdf *d = ldns_dname_new_frm_str(a);
+	int r;
+
+	if (d == NULL)
+		return 0;
+	r = ldns_dname_compare(d, b) == 0 || ldns_dname_is_subdomain(d, b);
+	ldns_rdf_deep_free(d);
+	return r;
+}
+
+/* rrs_of - the records of a type owned by name in a section */
+static size_t
+rrs_of(const ldns_pkt *p, const char *name, ldns_rr_type type,
+    ldns_pkt_section sec, ldns_rr **out, size_t max)
+{
+	ldns_rr_list *l = ldns_pkt_get_section_clone(p, sec);
+	ldns_rr *rr;
+	size_t i, n = 0;
+
+	for (i = 0; l != NULL && i < ldns_rr_list_rr_count(l); i++) {
+		rr = ldns_rr_list_rr(l, i);
+		if (ldns_rr_get_type(rr) != type ||
+		    (name != NULL && !name_eq(ldns_rr_owner(rr), name)))
+			continue;
+		if (n < max)
+			out[n] = ldns_rr_clone(rr);
+		n++;
+	}
+	ldns_rr_list_deep_free(l);
+	return n < max ? n : max;
+}
+
+/* rrs_free - free what rrs_of cloned */
+static void
+rrs_free(ldns_rr **v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		ldns_rr_free(v[i]);
+}
+
+/* chase - follow the CNAME chain inside one answer from name */
+static char *
+chase(const ldns_pkt *p, const char *name, uint32_t *ttl)
+{
+	ldns_rr *rr[1];
+	char *cur = xstrdup(name), *next;
+	int i;
+
+	for (i = 0; i < PROP_MAX_DEPTH; i++) {
+		if (rrs_of(p, cur, LDNS_RR_TYPE_CNAME, LDNS_SECTION_ANSWER,
+		    rr, 1) == 0)
+			break;
+		if (ttl != NULL && ldns_rr_ttl(rr[0]) > *ttl)
+			*ttl = ldns_rr_ttl(rr[0]);
+		next = dname_str(ldns_rr_rdf(rr[0], 0));
+		rrs_free(rr, 1);
+		free(cur);
+		cur = next;
+	}
+	return cur;
+}
+
+static enum dnsio_status prop_lookup(struct ctx *, const char *, ldns_rr_type,
+    int, ldns_pkt **, char **);
+
+/* referral_addrs - where a referral points: glue, or looked up */
+static size_t
+referral_addrs(struct ctx *c, const ldns_pkt *p, ldns_rr **ns, size_t nns,
+    int depth, struct dnsio_addr *out, size_t max)
+{
+	ldns_rr *g[8];
+	ldns_pkt *a;
+	size_t i, j, k, n = 0;
+	char *name, *err, *txt;
+	ldns_rr_type types[2] = { LDNS_RR_TYPE_A, LDNS_RR_TYPE_AAAA };
+
+	for (i = 0; i < nns && n < max; i++) {
+		name = dname_str(ldns_rr_ns_nsdname(ns[i]));
+		for (j = 0; j < 2; j++) {
+			k = rrs_of(p, name, types[j], LDNS_SECTION_ADDITIONAL,
+			    g, 8);
+			a = NULL;
+			if (k == 0 && prop_lookup(c, name, types[j], depth + 1,
+			    &a, &err) == DNSIO_OK)
+				k = rrs_of(a, name, types[j],
+				    LDNS_SECTION_ANSWER, g, 8);
+			else if (k == 0)
+				free(err);
+			while (k > 0 && n < max) {
+				txt = ldns_rdf2str(ldns_rr_rdf(g[--k], 0));
+				if (txt != NULL && dnsio_addr_set(&out[n], txt,
+				    c->port) == 0)
+					n++;
+				free(txt);
+				ldns_rr_free(g[k]);
+			}
+			rrs_free(g, k);
+			if (a != NULL)
+				ldns_pkt_free(a);
+		}
+		free(name);
+	}
+	return n;
+}
+
+/* referral - the NS records of a delegation toward name, if p is one */
+static size_t
+referral(const ldns_pkt *p, const char *name, ldns_rdf *cut, ldns_rr **ns,
+    size_t max)
+{
+	size_t n;
+
+	if (ldns_pkt_get_rcode(p) != LDNS_RCODE_NOERROR ||
+	    ldns_pkt_ancount(p) != 0 || ldns_pkt_aa(p))
+		return 0;
+	n = rrs_of(p, NULL, LDNS_RR_TYPE_NS, LDNS_SECTION_AUTHORITY, ns, max);
+	/* only downward: the new cut must be below the last one */
+	if (n == 0 || !name_under(name, ldns_rr_owner(ns[0])) ||
+	    (cut != NULL && !ldns_dname_is_subdomain(ldns_rr_owner(ns[0]),
+	    cut))) {
+		rrs_free(ns, n);
+		return 0;
+	}
+	return n;
+}
+
+/* server_failed - an answer that says nothing about the name */
+static int
+server_failed(const ldns_pkt *p)
+{
+	ldns_pkt_rcode rc = ldns_pkt_get_rcode(p);
+
+	return rc == LDNS_RCODE_SERVFAIL || rc == LDNS_RCODE_REFUSED ||
+	    rc == LDNS_RCODE_NOTIMPL;
+}
+
+/*
+ * prop_lookup - ask the resolver; follow referrals downward, so an
+ * authoritative server of a parent zone can stand in for a resolver
+ */
+static enum dnsio_status
+prop_lookup(struct ctx *c, const char *name, ldns_rr_type type, int depth,
+    ldns_pkt **ans, char **err)
+{
+	struct dnsio_addr srv[PROP_MAX_ADDRS];
+	ldns_rdf *cut = NULL;
+	ldns_rr *ns[16];
+	size_t nsrv = 1, i, nns;
+	enum dnsio_status x = DNSIO_ERROR;
+	int tcp, hop;
+
+	srv[0] = c->resolver;
+	*ans = NULL;
+	*err = NULL;
+	for (hop = 0; depth < PROP_MAX_DEPTH && hop < PROP_MAX_DEPTH; hop++) {
+		for (i = 0; i < nsrv; i++) {
+			free(*err);
+			if (*ans != NULL)
+				ldns_pkt_free(*ans);
+			x = dnsio_query(&c->io, &srv[i], name, type, hop == 0,
+			    ans, &tcp, err);
+			/* a lame or failing server: try its peers */
+			if (x == DNSIO_OK && !server_failed(*ans))
+				break;
+		}
+		if (x != DNSIO_OK)
+			break;
+		if ((nns = referral(*ans, name, cut, ns, 16)) == 0)
+			break;
+		if (cut != NULL)
+			ldns_rdf_deep_free(cut);
+		cut = ldns_rdf_clone(ldns_rr_owner(ns[0]));
+		nsrv = referral_addrs(c, *ans, ns, nns, depth, srv,
+		    PROP_MAX_ADDRS);
+		rrs_free(ns, nns);
+		ldns_pkt_free(*ans);
+		*ans = NULL;
+		if (nsrv == 0) {
+			*err = xasprintf("referral for %s without a reachable "
+			    "address", name);
+			x = DNSIO_ERROR;
+			break;
+		}
+	}
+	if (cut != NULL)
+		ldns_rdf_deep_free(cut);
+	if (x == DNSIO_OK && *ans == NULL) {
+		*err = xasprintf("too many referrals for %s", name);
+		x = DNSIO_ERROR;
+	}
+	if (x != DNSIO_OK && *ans != NULL) {
+		ldns_pkt_free(*ans);
+		*ans = NULL;
+	}
+	return x;
+}
+
+/* soa_neg - min(SOA TTL, SOA minimum): how long a "no" may be cached */
+static uint32_t
+soa_neg(const ldns_rr *soa)
+{
+	ldns_rdf *m = ldns_rr_rdf(soa, 6);
+	uint32_t min;
+
+	if (m == NULL)
+		return 0;
+	min = ldns_rdf2native_int32(m);
+	return ldns_rr_ttl(soa) < min ? ldns_rr_ttl(soa) : min;
+}
+
+/* parent_of - name with its first label removed; NULL at the root */
+static char *
+parent_of(const char *name)
+{
+	const char *dot = strchr(name, '.');
+
+	if (dot == NULL || dot[1] == '\0')
+		return strcmp(name, ".") == 0 ? NULL : xstrdup(".");
+	return xstrdup(dot + 1);
+}
+
+/* zone_cut - walk up from name to the apex of its zone; SOA neg TTL */
+static char *
+zone_cut(struct ctx *c, const char *name, uint32_t *neg, char **err)
+{
+	ldns_rr *soa[1];
+	ldns_pkt *p;
+	char *cand = xstrdup(name), *up, *apex = NULL;
+	*err = NULL;
+	while (apex == NULL && cand != NULL) {
+		free(*err);
+		if (prop_lookup(c, cand, LDNS_RR_TYPE_SOA, 0, &p, err) !=
+		    DNSIO_OK)
+			break;
+		if (rrs_of(p, cand, LDNS_RR_TYPE_SOA, LDNS_SECTION_ANSWER,
+		    soa, 1) == 1) {
+			apex = xstrdup(cand);
+		} else if (ldns_pkt_ancount(p) == 0 && rrs_of(p, NULL,
+		    LDNS_RR_TYPE_SOA, LDNS_SECTION_AUTHORITY, soa, 1) == 1) {
+			if (name_under(cand, ldns_rr_owner(soa[0])))
+				apex = dname_str(ldns_rr_owner(soa[0]));
+			else
+				ldns_rr_free(soa[0]);
+		}
+		if (apex != NULL) {
+			*neg = soa_neg(soa[0]);
+			ldns_rr_free(soa[0]);
+		}
+		ldns_pkt_free(p);
+		up = apex == NULL ? parent_of(cand) : NULL;
+		free(cand);
+		cand = up;
+	}
+	free(cand);
+	if (apex == NULL && *err == NULL)
+		*err = xasprintf("no zone cut found above %s", name);
+	return apex;
+}
+
+/* zone_ns - the NS names of the zone at apex */
+static size_t
+zone_ns(struct ctx *c, const char *apex, char **names, size_t max,
+    char **err)
+{
+	ldns_rr *ns[16];
+	ldns_pkt *p;
+	size_t n, i;
+
+	if (prop_lookup(c, apex, LDNS_RR_TYPE_NS, 0, &p, err) != DNSIO_OK)
+		return 0;
+	n = rrs_of(p, apex, LDNS_RR_TYPE_NS, LDNS_SECTION_ANSWER, ns,
+	    max < 16 ? max : 16);
+	for (i = 0; i < n; i++)
+		names[i] = dname_str(ldns_rr_ns_nsdname(ns[i]));
+	rrs_free(ns, n);
+	ldns_pkt_free(p);
+	if (n == 0)
+		*err = xasprintf("no NS records for %s", apex);
+	return n;
+}
+
+/* ns_addrs - every IPv4 and IPv6 address of one NS name */
+static size_t
+ns_addrs(struct ctx *c, const char *ns, struct nsaddr *out, size_t max)
+{
+	ldns_rr_type types[2] = { LDNS_RR_TYPE_A, LDNS_RR_TYPE_AAAA };
+	ldns_rr *rr[PROP_MAX_ADDRS];
+	ldns_pkt *p;
+	size_t n = 0, k, i, j;
+	char *err, *end, *txt;
+
+	for (j = 0; j < 2; j++) {
+		if (prop_lookup(c, ns, types[j], 0, &p, &err) != DNSIO_OK) {
+			free(err);
+			continue;
+		}
+		end = chase(p, ns, NULL);
+		k = rrs_of(p, end, types[j], LDNS_SECTION_ANSWER, rr,
+		    PROP_MAX_ADDRS);
+		for (i = 0; i < k; i++) {
+			txt = ldns_rdf2str(ldns_rr_rdf(rr[i], 0));
+			if (n < max && txt != NULL &&
+			    dnsio_addr_set(&out[n].a, txt, c->port) == 0) {
+				out[n].ns = xstrdup(ns);
+				out[n].none = 0;
+				n++;
+			}
+			free(txt);
+		}
+		rrs_free(rr, k);
+		free(end);
+		ldns_pkt_free(p);
+	}
+	if (n == 0 && max > 0) {
+		memset(&out[0], 0, sizeof(out[0]));
+		out[0].ns = xstrdup(ns);
+		out[0].none = 1;
+		n = 1;
+	}
+	return n;
+}
+
+/* obs_add - append one observation to the result */
+static struct prop_obs *
+obs_add(struct prop_result *r, enum prop_source src, const char *zone,
+    const char *server, const char *addr, const char *qname)
+{
+	struct prop_obs *o;
+
+	r->obs = xreallocarray(r->obs, r->nobs + 1, sizeof(*r->obs));
+	o = &r->obs[r->nobs++];
+	memset(o, 0, sizeof(*o));
+	o->source = src;
+	o->zone = zone ? xstrdup(zone) : NULL;
+	o->server = xstrdup(server);
+	o->addr = xstrdup(addr);
+	o->qname = xstrdup(qname);
+	o->status = PROP_ERROR;
+	return o;
+}
+
+/* txt_join - the character-strings of one TXT record, concatenated */
+static char *
+txt_join(const ldns_rr *rr)
+{
+	size_t i, len = 0, n;
+	ldns_rdf *f;
+	char *s;
+
+	for (i = 0; i < ldns_rr_rd_count(rr); i++)
+		len += ldns_rdf_size(ldns_rr_rdf(rr, i));
+	s = xmalloc(len + 1);
+	len = 0;
+	for (i = 0; i < ldns_rr_rd_count(rr); i++) {
+		f = ldns_rr_rdf(rr, i);
+		if (ldns_rdf_size(f) == 0)
+			continue;
+		n = ldns_rdf_data(f)[0];
+		if (n > ldns_rdf_size(f) - 1)
+			n = ldns_rdf_size(f) - 1;
+		memcpy(s + len, ldns_rdf_data(f) + 1, n);
+		len += n;
+	}
+	s[len] = '\0';
+	return s;
+}
+
+/* judge_answer - one answer for name: TXT joined and judged, or a "no" */
+static void
+judge_answer(struct ctx *c, const ldns_pkt *p, const char *name,
+    struct prop_obs *o, char **cname)
+{
+	ldns_rr *rr[8], *soa[1];
+	char *end, *txt[8];
+	size_t n, i;
+
+	end = chase(p, name, &o->ttl);
+	if (strcasecmp(end, name) != 0) {
+		o->cname = xstrdup(end);
+		if (cname != NULL)
+			*cname = xstrdup(end);
+	}
+	n = rrs_of(p, end, LDNS_RR_TYPE_TXT, LDNS_SECTION_ANSWER, rr, 8);
+	if (n > 0) {
+		for (i = 0; i < n; i++) {
+			txt[i] = txt_join(rr[i]);
+			if (ldns_rr_ttl(rr[i]) > o->ttl)
+				o->ttl = ldns_rr_ttl(rr[i]);
+		}
+		o->status = prop_judge(c->q, txt, n, &o->detail);
+		for (i = 0; i < n; i++)
+			free(txt[i]);
+		rrs_free(rr, n);
+	} else if (ldns_pkt_get_rcode(p) == LDNS_RCODE_NXDOMAIN ||
+	    ldns_pkt_get_rcode(p) == LDNS_RCODE_NOERROR) {
+		o->status = ldns_pkt_get_rcode(p) == LDNS_RCODE_NXDOMAIN ?
+		    PROP_NXDOMAIN : PROP_NODATA;
+		if (rrs_of(p, NULL, LDNS_RR_TYPE_SOA, LDNS_SECTION_AUTHORITY,
+		    soa, 1) == 1) {
+			o->neg_ttl = soa_neg(soa[0]);
+			rrs_free(soa, 1);
+		}
+		if (o->cname != NULL)
+			o->detail = xasprintf("CNAME to %s", end);
+	} else {
+		o->status = PROP_ERROR;
+		o->detail = xasprintf("rcode %s", ldns_pkt_rcode2str(
+		    ldns_pkt_get_rcode(p)));
+	}
+	free(end);
+}
+
+/* ask_auth - the TXT record at one authoritative address */
+static void
+ask_auth(struct ctx *c, const char *zone, const struct nsaddr *na,
+    const char *name, char **cname)
+{
+	struct prop_obs *o;
+	ldns_pkt *p;
+	enum dnsio_status x;
+	char *err;
+
+	o = obs_add(c->res, PROP_SRC_AUTH, zone, na->ns,
+	    na->none ? "-" : na->a.text, name);
+	if (na->none) {
+		o->detail = xasprintf("%s has no address", na->ns);
+		return;
+	}
+	x = dnsio_query(&c->io, &na->a, name, LDNS_RR_TYPE_TXT, 0, &p, &o->tcp,
+	    &err);
+	if (x != DNSIO_OK) {
+		o->status = x == DNSIO_TIMEOUT ? PROP_TIMEOUT : PROP_ERROR;
+		o->detail = err;
+		return;
+	}
+	if (!ldns_pkt_aa(p) && (ldns_pkt_get_rcode(p) == LDNS_RCODE_NOERROR ||
+	    ldns_pkt_get_rcode(p) == LDNS_RCODE_NXDOMAIN)) {
+		o->detail = xasprintf("not authoritative for %s", zone);
+	} else
+		judge_answer(c, p, name, o, cname);
+	ldns_pkt_free(p);
+}
+
+/* cname_agree - every address that answered a CNAME points at target */
+static void
+cname_agree(struct prop_result *r, size_t from, const char *target)
+{
+	struct prop_obs *o;
+	size_t i;
+
+	for (i = from; i < r->nobs; i++) {
+		o = &r->obs[i];
+		if (o->cname == NULL)
+			continue;
+		if (strcasecmp(o->cname, target) != 0) {
+			o->status = PROP_MISMATCH;
+			free(o->detail);
+			o->detail = xasprintf("CNAME to %s, others to %s",
+			    o->cname, target);
+		} else if (o->status == PROP_NODATA ||
+		    o->status == PROP_NXDOMAIN) {
+			/* the target zone's servers speak for it */
+			o->status = PROP_MATCH;
+			o->chained = 1;
+		}
+	}
+}
+
+/* check_name - every server of the zone holding name, then its CNAME */
+static int
+check_name(struct ctx *c, const char *name, int depth)
+{
+	struct nsaddr na[PROP_MAX_ADDRS];
+	char *ns[16], *apex, *err = NULL, *cname = NULL, *first = NULL;
+	size_t nns, nna = 0, i, from = c->res->nobs;
+	uint32_t neg = 0;
+
+	if ((apex = zone_cut(c, name, &neg, &err)) == NULL) {
+		c->res->error = err;
+		return -1;
+	}
+	if (neg > c->res->neg_ttl)
+		c->res->neg_ttl = neg;
+	if ((nns = zone_ns(c, apex, ns, 16, &err)) == 0) {
+		c->res->error = err;
+		free(apex);
+		return -1;
+	}
+	for (i = 0; i < nns; i++) {
+		nna += ns_addrs(c, ns[i], na + nna, PROP_MAX_ADDRS - nna);
+		free(ns[i]);
+	}
+	for (i = 0; i < nna; i++) {
+		ask_auth(c, apex, &na[i], name, &cname);
+		if (cname != NULL && first == NULL)
+			first = cname;
+		else
+			free(cname);
+		cname = NULL;
+		free(na[i].ns);
+	}
+	free(apex);
+	if (first == NULL)
+		return 0;
+	cname_agree(c->res, from, first);
+	i = depth + 1 < PROP_MAX_DEPTH ? check_name(c, first, depth + 1) : -1;
+	if (i != 0 && c->res->error == NULL)
+		c->res->error = xasprintf("CNAME chain from %s too long", name);
+	free(first);
+	return i == 0 ? 0 : -1;
+}
+
+/* ask_resolver - an extra resolver, asked with recursion */
+static void
+ask_resolver(struct ctx *c, const char *spec)
+{
+	struct prop_obs *o;
+	struct dnsio_addr a;
+	ldns_pkt *p;
+	enum dnsio_status x;
+	char *err;
+
+	if (dnsio_addr_parse(&a, spec, 53) == -1) {
+		o = obs_add(c->res, PROP_SRC_RESOLVER, NULL, spec, spec,
+		    c->q->name);
+		o->detail = xasprintf("bad resolver address %s", spec);
+		return;
+	}
+	o = obs_add(c->res, PROP_SRC_RESOLVER, NULL, spec, a.text,
+	    c->q->name);
+	x = dnsio_query(&c->io, &a, c->q->name, LDNS_RR_TYPE_TXT, 1, &p,
+	    &o->tcp, &err);
+	if (x != DNSIO_OK) {
+		o->status = x == DNSIO_TIMEOUT ? PROP_TIMEOUT : PROP_ERROR;
+		o->detail = err;
+		return;
+	}
+	judge_answer(c, p, c->q->name, o, NULL);
+	ldns_pkt_free(p);
+}
+
+/* prop_check - the key's zone, its CNAME targets, the extra resolvers */
+int
+prop_check(const struct prop_query *q, const struct prop_options *opt,
+    struct prop_result *res)
+{
+	struct ctx c;
+	size_t i;
+	int r;
+
+	memset(res, 0, sizeof(*res));
+	memset(&c, 0, sizeof(c));
+	res->name = xstrdup(q->name);
+	c.q = q;
+	c.opt = opt;
+	c.res = res;
+	c.port = opt->dns_port > 0 ? opt->dns_port : 53;
+	c.io.timeout_ms = opt->timeout_ms > 0 ? opt->timeout_ms : 3000;
+	c.io.tries = opt->tries > 0 ? opt->tries : 2;
+	r = opt->resolver != NULL ? dnsio_addr_parse(&c.resolver, opt->resolver,
+	    53) : dnsio_resolv_conf(&c.resolver);
+	if (r == -1) {
+		res->error = xasprintf("no usable resolver (%s)",
+		    opt->resolver ? opt->resolver : "/etc/resolv.conf");
+		prop_summarize(res);
+		return -1;
+	}
+	r = check_name(&c, q->name, 0);
+	for (i = 0; i < opt->nextra; i++)
+		ask_resolver(&c, opt->extra[i]);
+	prop_summarize(res);
+	return r == 0 ? 0 : -1;
+}
+
+/* judge_one - one joined TXT string against the expected key */
+static enum prop_status
+judge_one(const struct prop_query *q, const char *txt, char **detail)
+{
+	static const char *algs[] = { "rsa", "ed25519" };
+	struct tv_list l;
+	const char *v, *k, *p;
+	unsigned char *raw;
+	char err[128], *b64;
+	size_t blen, pad;
+	int n;
+	enum prop_status st = PROP_MISMATCH;
+
+	if (tv_parse(txt, strlen(txt), &l, err, sizeof(err)) == -1) {
+		*detail = xasprintf("not a key record: %s", err);
+		return PROP_MISMATCH;
+	}
+	v = tv_get(&l, "v");
+	k = tv_get(&l, "k");
+	p = tv_get(&l, "p");
+	if ((v != NULL && (strcmp(v, "DKIM1") != 0 ||
+	    strcmp(l.pairs[0].tag, "v") != 0)) || p == NULL) {
+		*detail = xasprintf("not a DKIM1 key record");
+		tv_free(&l);
+		return PROP_MISMATCH;
+	}
+	b64 = tv_strip_fws(p);
+	blen = strlen(b64);
+	if (blen == 0) {
+		*detail = xasprintf("p= empty (revoked)");
+		st = PROP_EMPTY;
+	} else if (strcasecmp(k ? k : "rsa", algs[q->alg]) != 0) {
+		*detail = xasprintf("k=%s, expected %s", k, algs[q->alg]);
+	} else {
+		raw = xmalloc(blen);
+		n = blen % 4 == 0 ? EVP_DecodeBlock(raw,
+		    (unsigned char *)b64, blen) : -1;
+		pad = blen >= 2 ? (b64[blen - 1] == '=') +
+		    (b64[blen - 2] == '=') : 0;
+		if (n < 0 || (size_t)n < pad)
+			*detail = xasprintf("p= is not base64");
+		else if ((size_t)n - pad == q->keylen && q->key != NULL &&
+		    memcmp(raw, q->key, q->keylen) == 0) {
+			*detail = xasprintf("k=%s, p= matches",
+			    algs[q->alg]);
+			st = PROP_MATCH;
+		} else
+			*detail = xasprintf("another key: p=%.12s...", b64);
+		free(raw);
+	}
+	free(b64);
+	tv_free(&l);
+	return st;
+}
+
+/* prop_judge - several records at one name are ambiguous: never a match */
+enum prop_status
+prop_judge(const struct prop_query *q, char * const *txt, size_t ntxt,
+    char **detail)
+{
+	*detail = NULL;
+	if (ntxt == 0)
+		return PROP_NODATA;
+	if (ntxt > 1) {
+		*detail = xasprintf("%zu TXT records at the name", ntxt);
+		return PROP_MISMATCH;
+	}
+	return judge_one(q, txt[0], detail);
+}
+
+/* prop_summarize - a mismatch anywhere wins; a timeout is never a yes */
+void
+prop_summarize(struct prop_result *r)
+{
+	size_t i, match = 0, no = 0, bad = 0, unsure = 0, chained = 0;
+	uint32_t ttl = 0;
+
+	for (i = 0; i < r->nobs; i++) {
+		if (r->obs[i].chained)
+			chained++;
+		else switch (r->obs[i].status) {
+		case PROP_MATCH:
+			match++;
+			break;
+		case PROP_MISMATCH:
+			bad++;
+			break;
+		case PROP_EMPTY:
+		case PROP_NXDOMAIN:
+		case PROP_NODATA:
+			no++;
+			break;
+		default:
+			unsure++;
+		}
+		if (r->obs[i].ttl > ttl)
+			ttl = r->obs[i].ttl;
+		if (r->obs[i].neg_ttl > r->neg_ttl)
+			r->neg_ttl = r->obs[i].neg_ttl;
+	}
+	r->max_ttl = ttl;
+	r->published = r->error == NULL && match > 0 &&
+	    match + chained == r->nobs;
+	r->revoked = r->error == NULL && no > 0 && no + chained == r->nobs;
+	if (bad > 0)
+		r->verdict = PROP_V_MISMATCH;
+	else if (r->published)
+		r->verdict = PROP_V_PUBLISHED;
+	else if (r->revoked)
+		r->verdict = PROP_V_REVOKED;
+	else if (no > 0)
+		r->verdict = PROP_V_ABSENT;
+	else if (match > 0)
+		r->verdict = PROP_V_PARTIAL;
+	else
+		r->verdict = PROP_V_UNKNOWN;
+}
+
+/* prop_hold - no cache may still hold the old answer or the NXDOMAIN */
+long long
+prop_hold(const struct prop_result *r)
+{
+	return r->max_ttl > r->neg_ttl ? r->max_ttl : r->neg_ttl;
+}
+
+/* prop_result_free - every string of every observation */
+void
+prop_result_free(struct prop_result *r)
+{
+	size_t i;
+
+	for (i = 0; i < r->nobs; i++) {
+		free(r->obs[i].zone);
+		free(r->obs[i].server);
+		free(r->obs[i].addr);
+		free(r->obs[i].qname);
+		free(r->obs[i].cname);
+		free(r->obs[i].detail);
+	}
+	free(r->obs);
+	free(r->name);
+	free(r->error);
+	memset(r, 0, sizeof(*r));
+}
+
+/* prop_result_print - what `keyturn check` shows, one line per address */
+void
+prop_result_print(const struct prop_result *r, FILE *fp)
+{
+	const struct prop_obs *o;
+	size_t i;
+
+	for (i = 0; i < r->nobs; i++) {
+		o = &r->obs[i];
+		fprintf(fp, "%s %s %s %s %s %s ttl=%u neg=%u tcp=%d %s\n",
+		    o->source == PROP_SRC_AUTH ? "auth" : "resolver",
+		    o->zone ? o->zone : "-", o->server, o->addr, o->qname,
+		    o->chained ? "cname" : prop_status_name(o->status),
+		    o->ttl, o->neg_ttl, o->tcp, o->detail ? o->detail : "");
+	}
+	if (r->error != NULL)
+		fprintf(fp, "error %s\n", r->error);
+	fprintf(fp, "verdict %s published=%d revoked=%d ttl=%u neg=%u "
+	    "hold=%lld\n", prop_verdict_name(r->verdict), r->published,
+	    r->revoked, r->max_ttl, r->neg_ttl, prop_hold(r));
+}
+
+/* prop_status_name - for the report lines */
+const char *
+prop_status_name(enum prop_status s)
+{
+	static const char *names[] = { "match", "mismatch", "empty",
+	    "nxdomain", "nodata", "timeout", "error" };
+
+	return (size_t)s < sizeof(names) / sizeof(names[0]) ? names[s] : "?";
+}
+
+/* prop_verdict_name - for the report lines */
+const char *
+prop_verdict_name(enum prop_verdict v)
+{
+	static const char *names[] = { "unknown", "published", "partial",
+	    "absent", "mismatch", "revoked" };
+
+	return (size_t)v < sizeof(names) / sizeof(names[0]) ? names[v] : "?";
+}

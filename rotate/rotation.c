@@ -1,0 +1,399 @@
+/*
+ * rotation - check, decide, act: one pass over one domain
+ *
+ * The keystore lock is not held while DNS is asked: every transition goes
+ * through store_apply, which re-reads the domain under the lock and
+ * refuses a change decided on stale state. The memo (DNS streaks, hook
+ * results) is written under the lock at the end of the pass.
+ */
+#include "config.h"
+
+#include <sys/types.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "adapt.h"
+#include "evidence.h"
+#include "log.h"
+#include "rotation.h"
+#include "xmalloc.h"
+
+extern char **environ;
+
+/* rot_config_init - the daemon and the CLI read the same keywords */
+void
+rot_config_init(struct rot_config *cf, const struct kt_conf *c)
+{
+	memset(cf, 0, sizeof(*cf));
+	cf->dns.resolver = c->resolver;
+	cf->dns.dns_port = c->dns_port;
+	cf->dns.timeout_ms = c->dns_timeout > 0 ? (int)c->dns_timeout * 1000 :
+	    0;
+	cf->dns.extra = (const char * const *)c->propagation_resolvers;
+	cf->dns.nextra = c->npropagation_resolvers;
+	cf->publish_command = c->publish_command;
+}
+
+/* report_event - one line for the caller's report */
+static void
+report_event(rot_report_fn *report, void *arg, const char *domain,
+    const char *selector, const struct pol_action *a,
+    const struct prop_result *dns, const char *outcome)
+{
+	struct rot_event ev;
+
+	if (report == NULL)
+		return;
+	ev.domain = domain;
+	ev.selector = selector;
+	ev.action = a;
+	ev.dns = dns;
+	ev.outcome = outcome;
+	report(&ev, arg);
+}
+
+/* value_strings - the value as quoted strings of at most 255 bytes */
+static char *
+value_strings(const char *v)
+{
+	size_t len = strlen(v), i, o = 0;
+	char *out = xmalloc(len + 3 * (len / 255 + 1) + 1);
+
+	for (i = 0; i < len || i == 0; i += 255) {
+		if (i > 0)
+			out[o++] = ' ';
+		out[o++] = '"';
+		memcpy(out + o, v + i, len - i < 255 ? len - i : 255);
+		o += len - i < 255 ? len - i : 255;
+		out[o++] = '"';
+		if (len == 0)
+			break;
+	}
+	out[o] = '\0';
+	return out;
+}
+
+/* hook_env - environ without KEYTURN_*, then ours (built before fork) */
+static char **
+hook_env(char **ours, size_t nours)
+{
+	char **env;
+	size_t n = 0, i, j = 0;
+
+	while (environ[n] != NULL)
+		n++;
+	env = xcalloc(n + nours + 1, sizeof(*env));
+	for (i = 0; i < n; i++)
+		if (strncmp(environ[i], "KEYTURN_", 8) != 0)
+			env[j++] = environ[i];
+	for (i = 0; i < nours; i++)
+		env[j++] = ours[i];
+	return env;
+}
+
+/* rot_hook - the environment is built before fork: the child only execs */
+int
+rot_hook(const char *command, const char *action, const char *domain,
+    const char *selector, const char *value, char *err, size_t errlen)
+{
+	char *ours[6], **env, *strs;
+	char *argv[] = { "sh", "-c", (char *)command, NULL };
+	size_t i;
+	pid_t pid;
+	int status, null, r = -1;
+
+	strs = value_strings(value);
+	ours[0] = xasprintf("KEYTURN_ACTION=%s", action);
+	ours[1] = xasprintf("KEYTURN_DOMAIN=%s", domain);
+	ours[2] = xasprintf("KEYTURN_SELECTOR=%s", selector);
+	ours[3] = xasprintf("KEYTURN_NAME=%s._domainkey.%s", selector, domain);
+	ours[4] = xasprintf("KEYTURN_VALUE=%s", value);
+	ours[5] = xasprintf("KEYTURN_VALUE_STRINGS=%s", strs);
+	env = hook_env(ours, 6);
+	null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if ((pid = fork()) == -1) {
+		snprintf(err, errlen, "fork: %s", strerror(errno));
+	} else if (pid == 0) {
+		if (null != -1)
+			dup2(null, STDIN_FILENO);
+		execve("/bin/sh", argv, env);
+		_exit(127);
+	} else {
+		while (waitpid(pid, &status, 0) == -1 && errno == EINTR)
+			;
+		if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+			r = 0;
+		else if (WIFEXITED(status))
+			snprintf(err, errlen, "publish command exited %d",
+			    WEXITSTATUS(status));
+		else
+			snprintf(err, errlen, "publish command killed by "
+			    "signal %d", WTERMSIG(status));
+	}
+	if (null != -1)
+		close(null);
+	for (i = 0; i < 6; i++)
+		free(ours[i]);
+	free(env);
+	free(strs);
+	return r;
+}
+
+/* rot_memo_load - the domain's memo; empty (and a warning) when unreadable */
+void
+rot_memo_load(struct store *st, const char *domain, struct adapt_memo *m)
+{
+	char *path = store_domain_path(st, domain, ADAPT_MEMO_FILE);
+	char buf[65536], err[160];
+	ssize_t n;
+	int fd;
+
+	memset(m, 0, sizeof(*m));
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
+		if (errno != ENOENT)
+			log_warn("%s", path);
+		free(path);
+		return;
+	}
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n < 0 || n == (ssize_t)sizeof(buf) - 1)
+		log_warnx("%s: unreadable or too large, starting afresh", path);
+	else {
+		buf[n] = '\0';
+		if (adapt_memo_parse(buf, m, err, sizeof(err)) == -1)
+			log_warnx("%s: %s, starting afresh", path, err);
+	}
+	free(path);
+}
+
+/* memo_save - write the memo under the keystore lock */
+static void
+memo_save(struct store *st, const char *domain, const struct adapt_memo *m)
+{
+	char *path = store_domain_path(st, domain, ADAPT_MEMO_FILE);
+	char *text = adapt_memo_format(m), err[256];
+
+	if (store_lock(st, err, sizeof(err)) == -1)
+		log_warnx("%s: %s", domain, err);
+	else {
+		if (store_file_replace(path, text, strlen(text), 0600, err,
+		    sizeof(err)) == -1)
+			log_warnx("%s", err);
+		store_unlock(st);
+	}
+	free(text);
+	free(path);
+}
+
+/* needs_check - keys whose DNS record the policy wants to know about */
+static int
+needs_check(const struct store_key *k, const struct adapt_mem *m)
+{
+	if (k->state != STORE_REVOKED)
+		return 1;
+	return m->published != POL_PUB_REVOKED || m->obs.dns != POL_DNS_REVOKED;
+}
+
+/* check_keys - one propagation check per key, folded into the memo */
+static void
+check_keys(const struct rot_config *cf, const struct store_domain *d,
+    struct adapt_memo *memo, time_t now, rot_report_fn *report, void *arg)
+{
+	struct prop_result res;
+	struct prop_query q;
+	struct adapt_mem *m;
+	char err[256];
+	size_t i;
+	int r;
+
+	for (i = 0; i < d->nkeys; i++) {
+		m = adapt_memo_get(memo, d->keys[i].selector);
+		if (!needs_check(&d->keys[i], m))
+			continue;
+		if (adapt_query(d->name, &d->keys[i], &q, err,
+		    sizeof(err)) == -1) {
+			log_warnx("%s: %s", d->name, err);
+			evidence_update(&m->obs, NULL, now);
+			continue;
+		}
+		r = prop_check(&q, &cf->dns, &res);
+		evidence_update(&m->obs, r == 0 ? &res : NULL, now);
+		report_event(report, arg, d->name, d->keys[i].selector, NULL,
+		    &res, r == 0 ? prop_verdict_name(res.verdict) :
+		    res.error ? res.error : "check failed");
+		prop_result_free(&res);
+		adapt_query_free(&q);
+	}
+}
+
+/* act_publish - the hook for publish or revoke; memo updated on success */
+static int
+act_publish(const struct rot_config *cf, const struct store_domain *d,
+    const struct pol_action *a, struct adapt_memo *memo, char *err,
+    size_t errlen)
+{
+	struct store_key k = d->keys[a->key];
+	const char *what = a->type == POL_A_PUBLISH ? "publish" : "revoke";
+	char *value;
+	int r = 0;
+
+	if (a->type == POL_A_UNPUBLISH)
+		k.state = STORE_REVOKED;
+	value = store_key_txt(&k);
+	if (cf->publish_command != NULL)
+		r = rot_hook(cf->publish_command, what, d->name, k.selector,
+		    value, err, errlen);
+	else
+		log_notice("%s: no PublishCommand: %s by hand: %s._domainkey."
+		    "%s TXT \"%s\"", d->name, what, k.selector, d->name,
+		    value);
+	if (r == 0)
+		adapt_memo_get(memo, k.selector)->published =
+		    a->type == POL_A_PUBLISH ? POL_PUB_PUBLISHED :
+		    POL_PUB_REVOKED;
+	free(value);
+	return r;
+}
+
+/* act_change - a transition, as one store_apply (a swap: one write) */
+static int
+act_change(const struct rot_config *cf, const struct store_domain *d,
+    const struct pol_action *a, const struct pol_key *keys, time_t now,
+    char *err, size_t errlen)
+{
+	struct store_change ch[2];
+	char *why;
+	size_t n, i;
+	int r;
+
+	n = adapt_changes(a, keys, ch);
+	why = xasprintf("%s: %s", a->type == POL_A_READY ? "dns" : "policy",
+	    a->reason);
+	for (i = 0; i < n; i++)
+		ch[i].reason = why;
+	r = store_apply(cf->store, d->name, ch, n, now, 0, err, errlen);
+	free(why);
+	return r;
+}
+
+/* act - carry out one action; the outcome for the report */
+static const char *
+act(const struct rot_config *cf, const struct store_domain *d,
+    const struct pol_action *a, const struct pol_key *keys,
+    struct adapt_memo *memo, time_t now, char *sel, size_t sellen,
+    char *err, size_t errlen)
+{
+	char why[256];
+	int r = 0;
+
+	if (a->type == POL_A_ALARM) {
+		log_warnx("%s: alarm: %s", d->name, a->reason);
+		return "alarm";
+	}
+	if (cf->dry_run)
+		return "dry run";
+	switch (a->type) {
+	case POL_A_GENERATE:
+		snprintf(why, sizeof(why), "policy: %s", a->reason);
+		r = store_key_new(cf->store, d->name, adapt_alg(a->alg),
+		    a->alg == POL_ALG_RSA ? a->bits : 0, NULL, now, why, sel,
+		    sellen, err, errlen);
+		break;
+	case POL_A_PUBLISH:
+	case POL_A_UNPUBLISH:
+		r = act_publish(cf, d, a, memo, err, errlen);
+		break;
+	default:
+		r = act_change(cf, d, a, keys, now, err, errlen);
+	}
+	if (r == -1) {
+		log_warnx("%s: %s %s failed: %s", d->name,
+		    pol_act_name(a->type), sel, err);
+		return "failed";
+	}
+	log_info("%s: %s %s: %s", d->name, pol_act_name(a->type), sel,
+	    a->reason);
+	return "done";
+}
+
+/* rot_pass - check, decide, act; the memo is saved even when actions fail */
+int
+rot_pass(const struct rot_config *cf, const char *domain, time_t now,
+    rot_report_fn *report, void *arg, char *err, size_t errlen)
+{
+	struct store_domain *d;
+	struct adapt_memo memo;
+	struct pol_policy pol;
+	struct pol_key *keys;
+	struct pol_plan plan = { 0 };
+	char sel[STORE_SELECTOR_MAX + 1], aerr[256], failed[272];
+	const char *outcome;
+	size_t i;
+
+	if ((d = store_domain_load(cf->store, domain, 0, err, errlen)) ==
+	    NULL)
+		return -1;
+	rot_memo_load(cf->store, domain, &memo);
+	adapt_memo_prune(&memo, d);
+	check_keys(cf, d, &memo, now, report, arg);
+	adapt_policy(&d->policy, &pol);
+	keys = xcalloc(d->nkeys + 1, sizeof(*keys));
+	adapt_keys(d, &memo, keys);
+	pol_decide(&pol, keys, d->nkeys, now, &plan);
+	for (i = 0; i < plan.n; i++) {
+		snprintf(sel, sizeof(sel), "%s", plan.v[i].key == POL_NONE ?
+		    "" : keys[plan.v[i].key].selector);
+		aerr[0] = '\0';
+		outcome = act(cf, d, &plan.v[i], keys, &memo, now, sel,
+		    sizeof(sel), aerr, sizeof(aerr));
+		if (strcmp(outcome, "failed") == 0) {
+			snprintf(failed, sizeof(failed), "failed: %s", aerr);
+			outcome = failed;
+		}
+		report_event(report, arg, domain, sel, &plan.v[i], NULL,
+		    outcome);
+	}
+	if (!cf->dry_run)
+		memo_save(cf->store, domain, &memo);
+	pol_plan_free(&plan);
+	free(keys);
+	adapt_memo_free(&memo);
+	store_domain_free(d);
+	return 0;
+}
+
+/* rot_check - one key, nothing decided, nothing written */
+int
+rot_check(const struct rot_config *cf, const char *domain,
+    const char *selector, struct prop_result *res, char *err, size_t errlen)
+{
+	const struct store_key *k;
+	struct store_domain *d;
+	struct prop_query q;
+	int r = -1;
+
+	memset(res, 0, sizeof(*res));
+	if ((d = store_domain_load(cf->store, domain, 0, err, errlen)) ==
+	    NULL)
+		return -1;
+	if ((k = store_domain_key(d, selector)) == NULL)
+		snprintf(err, errlen, "%s: no key %s", domain, selector);
+	else if (adapt_query(domain, k, &q, err, errlen) == 0) {
+		if (prop_check(&q, &cf->dns, res) == -1 && res->nobs == 0) {
+			snprintf(err, errlen, "%s", res->error ? res->error :
+			    "check failed");
+			prop_result_free(res);
+		} else
+			r = 0;
+		adapt_query_free(&q);
+	}
+	store_domain_free(d);
+	return r;
+}

@@ -1,0 +1,86 @@
+/*
+ * rotation - one rotation pass over one domain of the keystore
+ *
+ * rot_pass: check DNS for every key that needs it (propagate.h), fold the
+ * results into the rotation memo (evidence.h, adapt.h), ask the policy
+ * engine (policy.h) and carry out its actions: new keys, the publish hook,
+ * keystore transitions (a swap is one atomic write), alarms in the log.
+ * Blocking DNS and a child process: run it in the rotation thread of
+ * keyturnd or from `keyturn rotate`, never on a signing thread.
+ *
+ * The publish hook (PublishCommand) runs as "/bin/sh -c COMMAND" with, in
+ * its environment:
+ *	KEYTURN_ACTION		publish | revoke
+ *	KEYTURN_DOMAIN		example.com
+ *	KEYTURN_SELECTOR	kt-202611-ed
+ *	KEYTURN_NAME		kt-202611-ed._domainkey.example.com
+ *	KEYTURN_VALUE		v=DKIM1; k=ed25519; p=...   ("v=DKIM1; p=")
+ *	KEYTURN_VALUE_STRINGS	"v=DKIM1; k=rsa; p=MIIB..." "...": the value
+ *				cut into quoted strings of at most 255 bytes
+ * Exit status 0 is success; anything else is logged and the action is
+ * tried again on the next pass. Without a PublishCommand the record is
+ * logged for the operator to publish and DNS evidence does the rest.
+ */
+#ifndef KEYTURN_ROTATION_H
+#define KEYTURN_ROTATION_H
+
+#include <stddef.h>
+#include <time.h>
+
+#include "adapt.h"
+#include "conf.h"
+#include "policy.h"
+#include "propagate.h"
+#include "store.h"
+
+struct rot_config {
+	struct store		*store;
+	struct prop_options	 dns;
+	const char		*publish_command;	/* NULL: none */
+	int			 dry_run;	/* decide and report only */
+};
+
+/* One thing a pass checked, did or would do. */
+struct rot_event {
+	const char		*domain;
+	const char		*selector;	/* the key ("" before generate) */
+	const struct pol_action	*action;	/* NULL: a DNS check */
+	const struct prop_result *dns;		/* a DNS check, else NULL */
+	const char		*outcome;	/* "done", "dry run", "failed: .." */
+};
+
+typedef void rot_report_fn(const struct rot_event *, void *arg);
+
+/*
+ * rot_pass - one pass over domain at time now; report (may be NULL) is
+ * called for every check and action. 0, or -1 with err when the domain
+ * could not be loaded; a failed action is reported, not fatal.
+ */
+int	rot_pass(const struct rot_config *, const char *domain, time_t now,
+	    rot_report_fn *report, void *arg, char *err, size_t errlen);
+/*
+ * rot_check - the propagation check of one key, for `keyturn check`:
+ * 0 with *res filled (prop_result_free it), -1 with err.
+ */
+int	rot_check(const struct rot_config *, const char *domain,
+	    const char *selector, struct prop_result *res, char *err,
+	    size_t errlen);
+/*
+ * rot_config_init - the rotation settings of keyturn.conf: Resolver,
+ * PropagationResolvers, DNSPort, DNSTimeout, PublishCommand. The strings
+ * stay the conf's; cf->store is left NULL for the caller.
+ */
+void	rot_config_init(struct rot_config *, const struct kt_conf *);
+/*
+ * rot_memo_load - what the rotation remembers about a domain's keys (DNS
+ * summary per selector, publish hook results), for `keyturn status`:
+ * alarms are active or ready keys whose obs.dns is absent, revoked or
+ * mismatch. An unreadable memo is an empty one.
+ */
+void	rot_memo_load(struct store *, const char *domain, struct adapt_memo *);
+/* rot_hook - run the publish hook once; 0, or -1 with err */
+int	rot_hook(const char *command, const char *action, const char *domain,
+	    const char *selector, const char *value, char *err,
+	    size_t errlen);
+
+#endif

@@ -1,0 +1,375 @@
+/*
+ * check_rotate_adapt - the policy engine driving a real keystore
+ *
+ * A keystore in a temporary directory; the policy's decisions go through
+ * adapt_changes into store_apply and store_key_new, the way the rotation
+ * pass will make them: generate, ready + activate, the grouped swap, the
+ * revocation. Also the propagation query of a stored key (its decoded p=
+ * is the key's raw public key) and the rotation memo's text form.
+ */
+#include "config.h"
+
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+
+#include "adapt.h"
+#include "conf.h"
+#include "policy.h"
+#include "rotation.h"
+#include "store.h"
+
+#define DOM	"example.test"
+#define DAY	86400
+
+static char tmpl[] = "/tmp/check_rotate_adapt.XXXXXX";
+static char ksdir[256];
+static struct store *st;
+
+static void
+setup(void)
+{
+	struct store_policy p;
+	char err[256];
+
+	ck_assert_ptr_nonnull(mkdtemp(tmpl));
+	snprintf(ksdir, sizeof(ksdir), "%s/ks", tmpl);
+	ck_assert_msg(store_init(ksdir, err, sizeof(err)) == 0, "%s", err);
+	st = store_open(ksdir, 0, err, sizeof(err));
+	ck_assert_msg(st != NULL, "%s", err);
+	store_policy_default(&p);
+	p.algs = STORE_ALGBIT(STORE_ALG_ED25519);
+	p.active_keys = 1;
+	p.rotate_after = 30 * DAY;
+	p.retire_after = 7 * DAY;
+	ck_assert_msg(store_domain_add(st, DOM, &p, 1000, err,
+	    sizeof(err)) == 0, "%s", err);
+}
+
+static void
+teardown(void)
+{
+	char cmd[300];
+
+	store_close(st);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpl);
+	ck_assert_int_eq(system(cmd), 0);
+}
+
+/* pass - load, decide with the memo, apply; the plan's words */
+static void
+pass(struct adapt_memo *memo, time_t now, char *words, size_t len)
+{
+	struct store_domain *d;
+	struct pol_policy pol;
+	struct pol_key keys[16];
+	struct pol_plan plan = { 0 };
+	struct store_change ch[2];
+	char err[256], sel[STORE_SELECTOR_MAX + 1];
+	size_t i, n, o = 0;
+
+	d = store_domain_load(st, DOM, 0, err, sizeof(err));
+	ck_assert_msg(d != NULL, "%s", err);
+	ck_assert_uint_le(d->nkeys, 16);
+	adapt_policy(&d->policy, &pol);
+	adapt_keys(d, memo, keys);
+	pol_decide(&pol, keys, d->nkeys, now, &plan);
+	words[0] = '\0';
+	for (i = 0; i < plan.n; i++) {
+		const struct pol_action *a = &plan.v[i];
+
+		o += snprintf(words + o, len - o, "%s%s", o ? " " : "",
+		    pol_act_name(a->type));
+		if (a->type == POL_A_GENERATE) {
+			ck_assert_msg(store_key_new(st, DOM, adapt_alg(a->alg),
+			    a->bits == 256 ? 0 : a->bits, NULL, now,
+			    a->reason, sel, sizeof(sel), err,
+			    sizeof(err)) == 0, "%s", err);
+			continue;
+		}
+		if ((n = adapt_changes(a, keys, ch)) == 0)
+			continue;
+		ck_assert_msg(store_apply(st, DOM, ch, n, now, 0, err,
+		    sizeof(err)) == 0, "%s: %s", pol_act_name(a->type), err);
+	}
+	pol_plan_free(&plan);
+	store_domain_free(d);
+}
+
+/* state_of - the stored state of the key created n-th (0-based) */
+static enum store_state
+state_of(size_t n, char *sel, size_t len)
+{
+	struct store_domain *d;
+	enum store_state s;
+	char err[256];
+
+	d = store_domain_load(st, DOM, 0, err, sizeof(err));
+	ck_assert_msg(d != NULL, "%s", err);
+	ck_assert_uint_gt(d->nkeys, n);
+	s = d->keys[n].state;
+	if (sel != NULL)
+		snprintf(sel, len, "%s", d->keys[n].selector);
+	store_domain_free(d);
+	return s;
+}
+
+/* confirm - the memo says DNS agreed since `since` */
+static void
+confirm(struct adapt_memo *memo, const char *sel, time_t since)
+{
+	struct adapt_mem *e = adapt_memo_get(memo, sel);
+
+	e->published = POL_PUB_PUBLISHED;
+	e->obs.dns = POL_DNS_PUBLISHED;
+	e->obs.since = since;
+	e->obs.hold = 300;
+}
+
+START_TEST(test_lifecycle)
+{
+	struct adapt_memo memo = { 0 };
+	char words[256], s0[64], s1[64], s2[64];
+
+	pass(&memo, 2000, words, sizeof(words));
+	ck_assert_str_eq(words, "generate");
+	ck_assert_int_eq(state_of(0, s0, sizeof(s0)), STORE_PENDING);
+	pass(&memo, 2100, words, sizeof(words));
+	ck_assert_str_eq(words, "publish");
+	/* published everywhere at 2200; the hold is 300 s */
+	confirm(&memo, s0, 2200);
+	pass(&memo, 2499, words, sizeof(words));
+	ck_assert_str_eq(words, "");
+	pass(&memo, 2500, words, sizeof(words));
+	ck_assert_str_eq(words, "ready activate generate");
+	ck_assert_int_eq(state_of(0, NULL, 0), STORE_ACTIVE);
+	ck_assert_int_eq(state_of(1, s1, sizeof(s1)), STORE_PENDING);
+	confirm(&memo, s1, 3000);
+	pass(&memo, 4000, words, sizeof(words));
+	ck_assert_str_eq(words, "ready");
+	ck_assert_int_eq(state_of(1, NULL, 0), STORE_READY);
+	/* 30 days after activation: the grouped swap, one keystore write */
+	pass(&memo, 2500 + 30 * DAY, words, sizeof(words));
+	ck_assert_str_eq(words, "swap generate");
+	ck_assert_int_eq(state_of(0, NULL, 0), STORE_RETIRING);
+	ck_assert_int_eq(state_of(1, NULL, 0), STORE_ACTIVE);
+	ck_assert_int_eq(state_of(2, s2, sizeof(s2)), STORE_PENDING);
+	ck_assert_str_ne(s2, s0);
+	ck_assert_str_ne(s2, s1);
+	/* 7 days later the retiring key is revoked, its record emptied */
+	confirm(&memo, s2, 2500 + 30 * DAY + 600);
+	pass(&memo, 2500 + 37 * DAY, words, sizeof(words));
+	ck_assert_str_eq(words, "ready revoke unpublish");
+	ck_assert_int_eq(state_of(0, NULL, 0), STORE_REVOKED);
+	ck_assert_int_eq(state_of(2, NULL, 0), STORE_READY);
+	adapt_memo_free(&memo);
+}
+END_TEST
+
+START_TEST(test_query)
+{
+	struct store_domain *d;
+	struct prop_query q;
+	unsigned char raw[32];
+	size_t rawlen = sizeof(raw);
+	char err[256], sel[64];
+
+	ck_assert_msg(store_key_new(st, DOM, STORE_ALG_ED25519, 0, "q1", 2000,
+	    "test", sel, sizeof(sel), err, sizeof(err)) == 0, "%s", err);
+	d = store_domain_load(st, DOM, STORE_KEYS_ALL, err, sizeof(err));
+	ck_assert_msg(d != NULL, "%s", err);
+	ck_assert_ptr_nonnull(d->keys[0].pkey);
+	ck_assert_int_eq(adapt_query(DOM, &d->keys[0], &q, err, sizeof(err)),
+	    0);
+	ck_assert_str_eq(q.name, "q1._domainkey." DOM);
+	ck_assert_int_eq(q.alg, PROP_ALG_ED25519);
+	ck_assert_int_eq(EVP_PKEY_get_raw_public_key(d->keys[0].pkey, raw,
+	    &rawlen), 1);
+	ck_assert_uint_eq(q.keylen, rawlen);
+	ck_assert_int_eq(memcmp(q.key, raw, rawlen), 0);
+	adapt_query_free(&q);
+	store_domain_free(d);
+}
+END_TEST
+
+START_TEST(test_memo)
+{
+	struct adapt_memo m = { 0 }, back;
+	struct adapt_mem *e;
+	char err[128], *text, *again;
+
+	e = adapt_memo_get(&m, "kt-202611-ed");
+	e->published = POL_PUB_PUBLISHED;
+	e->obs.dns = POL_DNS_PUBLISHED;
+	e->obs.since = 1795000000;
+	e->obs.hold = 3600;
+	e = adapt_memo_get(&m, "kt-202610-r2048");
+	e->published = POL_PUB_REVOKED;
+	e->obs.dns = POL_DNS_REVOKED;
+	ck_assert_ptr_eq(adapt_memo_get(&m, "kt-202611-ed"), &m.v[0]);
+	text = adapt_memo_format(&m);
+	ck_assert_msg(strstr(text, "s=kt-202611-ed; pub=published; "
+	    "dns=published; since=1795000000; hold=3600\n") != NULL, "%s",
+	    text);
+	ck_assert_int_eq(adapt_memo_parse(text, &back, err, sizeof(err)), 0);
+	ck_assert_uint_eq(back.n, 2);
+	again = adapt_memo_format(&back);
+	ck_assert_str_eq(again, text);
+	free(text);
+	free(again);
+	adapt_memo_free(&back);
+	adapt_memo_free(&m);
+}
+END_TEST
+
+static const struct {
+	const char *text;
+	int line;	/* 0: accepted, else the line of the error */
+} memo_cases[] = {
+	{ "", 0 },
+	{ "# only a comment\n\n", 0 },
+	{ "s=a; pub=none; dns=unknown; since=0; hold=0", 0 },
+	{ "#\ns=a; pub=maybe; dns=unknown; since=0; hold=0\n", 2 },
+	{ "s=a; pub=none; dns=sure; since=0; hold=0\n", 1 },
+	{ "s=a; pub=none; dns=unknown; since=-1; hold=0\n", 1 },
+	{ "s=a; pub=none; dns=unknown; since=1x; hold=0\n", 1 },
+	{ "s=a; pub=none; dns=unknown; since=0\n", 1 },
+	{ "pub=none; dns=unknown; since=0; hold=0\n", 1 },
+	{ "s=a; s=b; pub=none; dns=unknown; since=0; hold=0\n", 1 },
+	{ "\n\ngarbage\n", 3 },
+};
+
+START_TEST(test_memo_parse)
+{
+	struct adapt_memo m;
+	char err[128], want[16];
+	int r = adapt_memo_parse(memo_cases[_i].text, &m, err, sizeof(err));
+
+	if (memo_cases[_i].line == 0) {
+		ck_assert_msg(r == 0, "\"%s\": %s", memo_cases[_i].text, err);
+		adapt_memo_free(&m);
+		return;
+	}
+	ck_assert_msg(r == -1, "accepted \"%s\"", memo_cases[_i].text);
+	snprintf(want, sizeof(want), "line %d:", memo_cases[_i].line);
+	ck_assert_msg(strncmp(err, want, strlen(want)) == 0, "%s", err);
+	ck_assert_uint_eq(m.n, 0);
+}
+END_TEST
+
+
+/* slurp - a small file's text */
+static char *
+slurp(const char *path)
+{
+	char *buf = calloc(1, 8192);
+	FILE *fp = fopen(path, "r");
+
+	ck_assert_ptr_nonnull(fp);
+	ck_assert_ptr_nonnull(buf);
+	if (fread(buf, 1, 8191, fp) == 0)
+		buf[0] = '\0';
+	fclose(fp);
+	return buf;
+}
+
+START_TEST(test_hook)
+{
+	char dir[] = "/tmp/check_rotate_hook.XXXXXX", out[64], cmd[160];
+	char value[601], err[128], *env, want[300];
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(out, sizeof(out), "%s/env", dir);
+	memset(value, 'x', 600);
+	value[600] = '\0';
+	memcpy(value, "v=DKIM1; k=rsa; p=", 18);
+	setenv("KEYTURN_ACTION", "stale", 1);
+	snprintf(cmd, sizeof(cmd), "env | grep ^KEYTURN_ | sort > %s", out);
+	ck_assert_msg(rot_hook(cmd, "publish", "example.test", "kt-1", value,
+	    err, sizeof(err)) == 0, "%s", err);
+	env = slurp(out);
+	ck_assert_msg(strstr(env, "KEYTURN_ACTION=publish\n") != NULL, "%s",
+	    env);
+	ck_assert(strstr(env, "stale") == NULL);
+	ck_assert(strstr(env, "KEYTURN_DOMAIN=example.test\n") != NULL);
+	ck_assert(strstr(env, "KEYTURN_SELECTOR=kt-1\n") != NULL);
+	ck_assert(strstr(env, "KEYTURN_NAME=kt-1._domainkey.example.test\n")
+	    != NULL);
+	/* 600 bytes: strings of 255, 255 and 90 */
+	snprintf(want, sizeof(want), "KEYTURN_VALUE_STRINGS=\"%.255s\" \"",
+	    value);
+	ck_assert(strstr(env, want) != NULL);
+	snprintf(want, sizeof(want), "\" \"%.90s\"\n", value + 510);
+	ck_assert(strstr(env, want) != NULL);
+	free(env);
+	/* a failing hook says how */
+	ck_assert_int_eq(rot_hook("exit 3", "revoke", "example.test", "kt-1",
+	    "v=DKIM1; p=", err, sizeof(err)), -1);
+	ck_assert_str_eq(err, "publish command exited 3");
+	unlink(out);
+	rmdir(dir);
+	unsetenv("KEYTURN_ACTION");
+}
+END_TEST
+
+START_TEST(test_config)
+{
+	struct kt_conf *c = conf_defaults(), saved = *c;
+	struct rot_config cf;
+	char *extra[] = { "192.0.2.1", "[::1]:5353" };
+
+	c->resolver = "127.0.0.10:5300";
+	c->dns_port = 5300;
+	c->dns_timeout = 2;
+	c->propagation_resolvers = extra;
+	c->npropagation_resolvers = 2;
+	c->publish_command = "/usr/local/bin/publish";
+	rot_config_init(&cf, c);
+	ck_assert_str_eq(cf.dns.resolver, "127.0.0.10:5300");
+	ck_assert_int_eq(cf.dns.dns_port, 5300);
+	ck_assert_int_eq(cf.dns.timeout_ms, 2000);
+	ck_assert_uint_eq(cf.dns.nextra, 2);
+	ck_assert_str_eq(cf.dns.extra[1], "[::1]:5353");
+	ck_assert_str_eq(cf.publish_command, "/usr/local/bin/publish");
+	ck_assert_ptr_null(cf.store);
+	ck_assert_int_eq(cf.dry_run, 0);
+	*c = saved;	/* the conf's own strings, for conf_free */
+	conf_free(c);
+}
+END_TEST
+
+static Suite *
+adapt_suite(void)
+{
+	Suite *s = suite_create("rotate_adapt");
+	TCase *tc = tcase_create("keystore");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_lifecycle);
+	tcase_add_test(tc, test_query);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("memo");
+	tcase_add_test(tc, test_memo);
+	tcase_add_loop_test(tc, test_memo_parse, 0,
+	    sizeof(memo_cases) / sizeof(memo_cases[0]));
+	tcase_add_test(tc, test_hook);
+	tcase_add_test(tc, test_config);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner *sr = srunner_create(adapt_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

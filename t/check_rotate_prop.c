@@ -1,0 +1,375 @@
+/*
+ * check_rotate_prop - the pure parts of the propagation check: judging a
+ * TXT answer against the expected key, summing up the observations, and
+ * the "agreed since" streak (evidence_update). The network part is
+ * tested against real Knot servers by t/rotate_dns.sh.
+ */
+#include "config.h"
+
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+
+#include "dnsio.h"
+#include "evidence.h"
+#include "propagate.h"
+
+static unsigned char key_a[32], key_b[32], key_rsa[294];
+static char b64_a[64], b64_b[64], b64_rsa[512];
+
+/* setup - three distinct keys and their base64 forms */
+static void
+setup(void)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(key_a); i++) {
+		key_a[i] = i * 7 + 1;
+		key_b[i] = i * 7 + 2;
+	}
+	for (i = 0; i < sizeof(key_rsa); i++)
+		key_rsa[i] = i * 13 + 5;
+	EVP_EncodeBlock((unsigned char *)b64_a, key_a, sizeof(key_a));
+	EVP_EncodeBlock((unsigned char *)b64_b, key_b, sizeof(key_b));
+	EVP_EncodeBlock((unsigned char *)b64_rsa, key_rsa, sizeof(key_rsa));
+}
+
+/* A record template: %A, %B, %R are replaced by the base64 keys. */
+static const struct judge_case {
+	const char	*name;
+	enum prop_alg	 alg;	/* expected; the key is A for ed, R for rsa */
+	const char	*txt[2];
+	size_t		 ntxt;
+	enum prop_status want;
+} judge_cases[] = {
+	{ "ed25519 match", PROP_ALG_ED25519,
+	  { "v=DKIM1; k=ed25519; p=%A" }, 1, PROP_MATCH },
+	{ "rsa match, k= absent", PROP_ALG_RSA, { "v=DKIM1; p=%R" }, 1,
+	  PROP_MATCH },
+	{ "rsa match, v= absent, h= and t=", PROP_ALG_RSA,
+	  { "k=rsa; h=sha256; t=s; p=%R" }, 1, PROP_MATCH },
+	{ "p= folded with spaces", PROP_ALG_ED25519,
+	  { "v=DKIM1; k=ed25519; p=%S" }, 1, PROP_MATCH },
+	{ "another ed25519 key", PROP_ALG_ED25519,
+	  { "v=DKIM1; k=ed25519; p=%B" }, 1, PROP_MISMATCH },
+	{ "ed25519 key, rsa expected", PROP_ALG_RSA,
+	  { "v=DKIM1; k=ed25519; p=%R" }, 1, PROP_MISMATCH },
+	{ "k= absent means rsa", PROP_ALG_ED25519, { "v=DKIM1; p=%A" }, 1,
+	  PROP_MISMATCH },
+	{ "revoked", PROP_ALG_RSA, { "v=DKIM1; p=" }, 1, PROP_EMPTY },
+	{ "revoked, k= of another algorithm", PROP_ALG_ED25519,
+	  { "v=DKIM1; k=rsa; p=" }, 1, PROP_EMPTY },
+	{ "v=DKIM2", PROP_ALG_ED25519, { "v=DKIM2; k=ed25519; p=%A" }, 1,
+	  PROP_MISMATCH },
+	{ "v= not first", PROP_ALG_ED25519,
+	  { "k=ed25519; v=DKIM1; p=%A" }, 1, PROP_MISMATCH },
+	{ "no p=", PROP_ALG_RSA, { "v=DKIM1; k=rsa" }, 1, PROP_MISMATCH },
+	{ "not tag=value", PROP_ALG_RSA, { "hello world" }, 1,
+	  PROP_MISMATCH },
+	{ "not base64", PROP_ALG_ED25519, { "v=DKIM1; k=ed25519; p=!!!!" },
+	  1, PROP_MISMATCH },
+	{ "truncated key", PROP_ALG_ED25519,
+	  { "v=DKIM1; k=ed25519; p=AQgPFh0kKzI5QEdOVVxjanF4f4aNlJuiqbC3" },
+	  1, PROP_MISMATCH },
+	{ "two records, one ours", PROP_ALG_ED25519,
+	  { "v=DKIM1; k=ed25519; p=%A", "v=DKIM1; k=ed25519; p=%B" }, 2,
+	  PROP_MISMATCH },
+	{ "no record", PROP_ALG_RSA, { NULL }, 0, PROP_NODATA },
+};
+
+/* expand - fill a template with the test keys */
+static char *
+expand(const char *t)
+{
+	char *out = calloc(1, 2048), *o = out;
+
+	for (; *t != '\0'; t++) {
+		if (t[0] != '%') {
+			*o++ = *t;
+			continue;
+		}
+		t++;
+		if (*t == 'A' || *t == 'B' || *t == 'R') {
+			strcpy(o, *t == 'A' ? b64_a : *t == 'B' ? b64_b :
+			    b64_rsa);
+			o += strlen(o);
+		} else if (*t == 'S') {	/* b64_a with folding */
+			memcpy(o, b64_a, 10);
+			strcpy(o + 10, " \t ");
+			strcpy(o + 13, b64_a + 10);
+			o += strlen(o);
+		}
+	}
+	return out;
+}
+
+START_TEST(test_judge)
+{
+	const struct judge_case *jc = &judge_cases[_i];
+	struct prop_query q = { "s._domainkey.example.test", jc->alg, NULL,
+	    0 };
+	char *txt[2] = { NULL, NULL }, *detail = NULL;
+	enum prop_status st;
+	size_t i;
+
+	setup();
+	q.key = jc->alg == PROP_ALG_ED25519 ? key_a : key_rsa;
+	q.keylen = jc->alg == PROP_ALG_ED25519 ? sizeof(key_a) :
+	    sizeof(key_rsa);
+	for (i = 0; i < jc->ntxt; i++)
+		txt[i] = expand(jc->txt[i]);
+	st = prop_judge(&q, txt, jc->ntxt, &detail);
+	ck_assert_msg(st == jc->want, "%s: %s (%s), want %s", jc->name,
+	    prop_status_name(st), detail ? detail : "",
+	    prop_status_name(jc->want));
+	if (st != PROP_NODATA)
+		ck_assert_ptr_nonnull(detail);
+	for (i = 0; i < jc->ntxt; i++)
+		free(txt[i]);
+	free(detail);
+}
+END_TEST
+
+/* Observations: status letters, M match, X mismatch, E empty, N
+ * nxdomain, D nodata, T timeout, R error, C chained CNAME. */
+static const struct sum_case {
+	const char		*obs;
+	int			 error;	/* res->error set */
+	enum prop_verdict	 want;
+	int			 published, revoked;
+} sum_cases[] = {
+	{ "MM", 0, PROP_V_PUBLISHED, 1, 0 },
+	{ "MMMM", 0, PROP_V_PUBLISHED, 1, 0 },
+	{ "MN", 0, PROP_V_ABSENT, 0, 0 },
+	{ "MT", 0, PROP_V_PARTIAL, 0, 0 },
+	{ "MR", 0, PROP_V_PARTIAL, 0, 0 },
+	{ "TT", 0, PROP_V_UNKNOWN, 0, 0 },
+	{ "MX", 0, PROP_V_MISMATCH, 0, 0 },
+	{ "XN", 0, PROP_V_MISMATCH, 0, 0 },
+	{ "EN", 0, PROP_V_REVOKED, 0, 1 },
+	{ "ED", 0, PROP_V_REVOKED, 0, 1 },
+	{ "ET", 0, PROP_V_ABSENT, 0, 0 },
+	{ "EM", 0, PROP_V_ABSENT, 0, 0 },
+	{ "CCMM", 0, PROP_V_PUBLISHED, 1, 0 },
+	{ "CCEE", 0, PROP_V_REVOKED, 0, 1 },
+	{ "CC", 1, PROP_V_UNKNOWN, 0, 0 },
+	{ "MM", 1, PROP_V_PARTIAL, 0, 0 },
+	{ "", 0, PROP_V_UNKNOWN, 0, 0 },
+};
+
+START_TEST(test_summarize)
+{
+	const struct sum_case *sc = &sum_cases[_i];
+	struct prop_obs obs[8];
+	struct prop_result r;
+	size_t i;
+
+	memset(&r, 0, sizeof(r));
+	memset(obs, 0, sizeof(obs));
+	r.obs = obs;
+	r.nobs = strlen(sc->obs);
+	r.error = sc->error ? "no zone cut" : NULL;
+	for (i = 0; i < r.nobs; i++) {
+		obs[i].status = strchr("MC", sc->obs[i]) ? PROP_MATCH :
+		    sc->obs[i] == 'X' ? PROP_MISMATCH :
+		    sc->obs[i] == 'E' ? PROP_EMPTY :
+		    sc->obs[i] == 'N' ? PROP_NXDOMAIN :
+		    sc->obs[i] == 'D' ? PROP_NODATA :
+		    sc->obs[i] == 'T' ? PROP_TIMEOUT : PROP_ERROR;
+		obs[i].chained = sc->obs[i] == 'C';
+		obs[i].ttl = 100 + i;
+		obs[i].neg_ttl = sc->obs[i] == 'N' ? 900 : 0;
+	}
+	prop_summarize(&r);
+	ck_assert_msg(r.verdict == sc->want, "%s: %s, want %s", sc->obs,
+	    prop_verdict_name(r.verdict), prop_verdict_name(sc->want));
+	ck_assert_int_eq(r.published, sc->published);
+	ck_assert_int_eq(r.revoked, sc->revoked);
+	if (r.nobs > 0)
+		ck_assert_int_eq(r.max_ttl, 100 + r.nobs - 1);
+	ck_assert_int_eq(prop_hold(&r), strchr(sc->obs, 'N') ? 900 :
+	    r.nobs > 0 ? (long long)(100 + r.nobs - 1) : 0);
+}
+END_TEST
+
+/* result - a fake two-server result with a verdict and TTLs */
+static void
+result(struct prop_result *r, struct prop_obs *o, enum prop_status a,
+    enum prop_status b, uint32_t ttl)
+{
+	memset(r, 0, sizeof(*r));
+	memset(o, 0, 2 * sizeof(*o));
+	o[0].status = a;
+	o[1].status = b;
+	o[0].ttl = o[1].ttl = ttl;
+	o[0].addr = "127.0.0.11:53";
+	o[1].addr = "127.0.0.12:53";
+	r->obs = o;
+	r->nobs = 2;
+	prop_summarize(r);
+}
+
+START_TEST(test_evidence)
+{
+	struct pol_obs obs;
+	struct prop_result r;
+	struct prop_obs o[2];
+
+	memset(&obs, 0, sizeof(obs));
+	result(&r, o, PROP_MATCH, PROP_NXDOMAIN, 60);
+	evidence_update(&obs, &r, 1000);
+	ck_assert_int_eq(obs.dns, POL_DNS_ABSENT);
+	ck_assert(strstr(obs.detail, "127.0.0.12:53: nxdomain") != NULL);
+	result(&r, o, PROP_MATCH, PROP_MATCH, 60);
+	evidence_update(&obs, &r, 1100);
+	ck_assert_int_eq(obs.dns, POL_DNS_PUBLISHED);
+	ck_assert_int_eq(obs.since, 1100);
+	ck_assert_int_eq(obs.hold, 60);
+	/* the streak keeps its start, the hold grows to the largest TTL */
+	result(&r, o, PROP_MATCH, PROP_MATCH, 300);
+	evidence_update(&obs, &r, 1200);
+	ck_assert_int_eq(obs.since, 1100);
+	ck_assert_int_eq(obs.hold, 300);
+	result(&r, o, PROP_MATCH, PROP_MATCH, 30);
+	evidence_update(&obs, &r, 1300);
+	ck_assert_int_eq(obs.hold, 300);
+	/* a timeout breaks it: no evidence is not agreement */
+	result(&r, o, PROP_MATCH, PROP_TIMEOUT, 60);
+	evidence_update(&obs, &r, 1400);
+	ck_assert_int_eq(obs.dns, POL_DNS_PARTIAL);
+	ck_assert_int_eq(obs.since, 0);
+	result(&r, o, PROP_MATCH, PROP_MATCH, 60);
+	evidence_update(&obs, &r, 1500);
+	ck_assert_int_eq(obs.since, 1500);
+	/* a check that could not run breaks it too */
+	evidence_update(&obs, NULL, 1600);
+	ck_assert_int_eq(obs.dns, POL_DNS_UNKNOWN);
+	result(&r, o, PROP_EMPTY, PROP_NXDOMAIN, 0);
+	evidence_update(&obs, &r, 1700);
+	ck_assert_int_eq(obs.dns, POL_DNS_REVOKED);
+	ck_assert_int_eq(obs.since, 1700);
+	result(&r, o, PROP_MISMATCH, PROP_MATCH, 60);
+	evidence_update(&obs, &r, 1800);
+	ck_assert_int_eq(obs.dns, POL_DNS_MISMATCH);
+	ck_assert(strstr(obs.detail, "127.0.0.11:53: mismatch") != NULL);
+}
+END_TEST
+
+
+static const struct addr_case {
+	const char	*in;
+	const char	*want;	/* NULL: refused */
+} addr_cases[] = {
+	{ "192.0.2.1", "192.0.2.1:53" },
+	{ "192.0.2.1:5353", "192.0.2.1:5353" },
+	{ "::1", "[::1]:53" },
+	{ "[::1]:5353", "[::1]:5353" },
+	{ "[2001:db8::1]", "[2001:db8::1]:53" },
+	{ "2001:db8::1", "[2001:db8::1]:53" },
+	{ "192.0.2.1:0", NULL },
+	{ "192.0.2.1:65536", NULL },
+	{ "192.0.2.1:53x", NULL },
+	{ "192.0.2.1:", NULL },
+	{ "[::1", NULL },
+	{ "[::1]x", NULL },
+	{ "ns1.example.test", NULL },
+	{ "", NULL },
+};
+
+START_TEST(test_addr)
+{
+	const struct addr_case *ac = &addr_cases[_i];
+	struct dnsio_addr a;
+	int r = dnsio_addr_parse(&a, ac->in, 53);
+
+	if (ac->want == NULL) {
+		ck_assert_msg(r == -1, "accepted \"%s\"", ac->in);
+		return;
+	}
+	ck_assert_msg(r == 0, "refused \"%s\"", ac->in);
+	ck_assert_str_eq(a.text, ac->want);
+}
+END_TEST
+
+/* udp_socket - a bound UDP socket on 127.0.0.1; its address in *a */
+static int
+udp_socket(struct dnsio_addr *a)
+{
+	struct sockaddr_in sin;
+	socklen_t sl = sizeof(sin);
+	int fd = socket(AF_INET, SOCK_DGRAM, 0);
+
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_ne(fd, -1);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sin, &sl), 0);
+	ck_assert_int_eq(dnsio_addr_set(a, "127.0.0.1", ntohs(sin.sin_port)),
+	    0);
+	return fd;
+}
+
+START_TEST(test_silent_and_refused)
+{
+	struct dnsio_opts io = { 300, 2 };
+	struct dnsio_addr a;
+	ldns_pkt *ans = NULL;
+	char *err = NULL;
+	int fd, tcp;
+
+	/* a socket that reads and never answers: a timeout */
+	fd = udp_socket(&a);
+	ck_assert_int_eq(dnsio_query(&io, &a, "example.test", LDNS_RR_TYPE_SOA,
+	    0, &ans, &tcp, &err), DNSIO_TIMEOUT);
+	ck_assert_ptr_null(ans);
+	ck_assert_ptr_nonnull(err);
+	free(err);
+	/* nothing bound there any more: the ICMP refusal is an error */
+	close(fd);
+	err = NULL;
+	ck_assert_int_eq(dnsio_query(&io, &a, "example.test", LDNS_RR_TYPE_SOA,
+	    0, &ans, &tcp, &err), DNSIO_ERROR);
+	ck_assert_ptr_nonnull(err);
+	ck_assert_msg(strstr(err, "refused") != NULL, "%s", err);
+	free(err);
+}
+END_TEST
+
+static Suite *
+prop_suite(void)
+{
+	Suite *s = suite_create("rotate_prop");
+	TCase *tc = tcase_create("core");
+
+	tcase_add_loop_test(tc, test_judge, 0,
+	    sizeof(judge_cases) / sizeof(judge_cases[0]));
+	tcase_add_loop_test(tc, test_summarize, 0,
+	    sizeof(sum_cases) / sizeof(sum_cases[0]));
+	tcase_add_test(tc, test_evidence);
+	tcase_add_loop_test(tc, test_addr, 0,
+	    sizeof(addr_cases) / sizeof(addr_cases[0]));
+	tcase_add_test(tc, test_silent_and_refused);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner *sr = srunner_create(prop_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
