@@ -427,9 +427,11 @@ canon_fast(struct canon_body *cb, const unsigned char *base,
 void
 canon_body_update(struct canon_body *cb, const void *data, size_t len)
 {
-	const unsigned char *p = data, *end = p + len;
+	const unsigned char *p = data, *end;
 
-	while (p < end) {
+	if (len == 0)
+		return;			/* data may be NULL then */
+	for (end = p + len; p < end; ) {
 		if (!cb->cr && !cb->sp && cb->nl == 0 &&
 		    (p = canon_fast(cb, data, p, end)) == end)
 			break;

@@ -403,6 +403,10 @@ dkim_from_domain(const char *value, size_t len, char *domain, size_t domainlen,
 	struct from_cur c;
 	const char *why;
 
+	if (len == 0) {				/* value may be NULL then */
+		snprintf(err, errlen, "From: no address");
+		return DKIM_EFROM;
+	}
 	memset(&c, 0, sizeof(c));
 	c.p = (const unsigned char *)value;
 	c.end = c.p + len;

@@ -794,6 +794,9 @@ START_TEST(test_bad_use)
 	EVP_PKEY *small;
 
 	dkim_msg_header(m, "From", "a@b.example", 11, err, sizeof(err));
+	dkim_msg_body(m, NULL, 0);		/* an empty chunk may be NULL */
+	ck_assert_int_eq(dkim_from_domain(NULL, 0, err, sizeof(err), err,
+	    sizeof(err)), DKIM_EFROM);
 	s.key = ed_key;			/* an Ed25519 key for rsa-sha256 */
 	ck_assert_int_eq(dkim_msg_sign(m, &s, &v, err, sizeof(err)),
 	    DKIM_EKEY);
