@@ -52,6 +52,7 @@ static const struct hcase {
 	{ S, "Subject", "a\rb", "Subject: a\rb\r\n" },
 };
 
+/* Each header case gives exactly its canonical bytes. */
 START_TEST(test_header)
 {
 	const struct hcase *c = &hcases[_i];
@@ -149,6 +150,7 @@ canon_digest(enum dkim_canon mode, const char *in, size_t n,
 	free(cb);
 }
 
+/* Each body case, whole and cut at every pair of points. */
 START_TEST(test_body)
 {
 	const struct bcase *c = &bcases[_i];
@@ -216,6 +218,7 @@ reference(enum dkim_canon mode, const char *in, size_t n, struct buf *out)
 	buf_free(&line);
 }
 
+/* Random bodies in random chunks against the line-by-line reference. */
 START_TEST(test_body_random)
 {
 	/* dense with specials, then mostly text: both paths of the scanner */
@@ -279,6 +282,7 @@ START_TEST(test_body_large)
 }
 END_TEST
 
+/* canon_suite - every case of this file */
 static Suite *
 canon_suite(void)
 {

@@ -103,6 +103,7 @@ b64(const char *s, unsigned char *out, size_t outlen)
 	return (size_t)r - pad;
 }
 
+/* keys_setup - one RSA-2048 and one Ed25519 key for the whole suite */
 static void
 keys_setup(void)
 {
@@ -126,6 +127,7 @@ keys_setup(void)
 		abort();
 }
 
+/* keys_teardown - the suite's keys go */
 static void
 keys_teardown(void)
 {
@@ -253,6 +255,7 @@ verify(const char *value, const struct field *f, size_t nf, EVP_PKEY *pub,
 	return ok;
 }
 
+/* free_fields - what parse_fields allocated */
 static void
 free_fields(struct field *f, size_t n)
 {
@@ -392,6 +395,7 @@ static const struct selcase {
 	    "0 2 3 1 4" },
 };
 
+/* Each list and message gives its h= and the fields to hash, in order. */
 START_TEST(test_hdrsel)
 {
 	const struct selcase *c = &selcases[_i];
@@ -440,6 +444,7 @@ static const struct hlbad {
 	{ "from:x\xc3\xa9", NULL, "bad character" },
 };
 
+/* Each bad configured list is refused with its reason. */
 START_TEST(test_hdrlist_bad)
 {
 	char	 err[128] = "";
@@ -653,6 +658,7 @@ static const struct badcase {
 	{ "X-Empty", "", 0, DKIM_OK, NULL },
 };
 
+/* Each field is refused for its reason or kept; the message still signs. */
 START_TEST(test_bad_header)
 {
 	const struct badcase *c = &badcases[_i];
@@ -913,6 +919,7 @@ START_TEST(test_threads)
 }
 END_TEST
 
+/* sign_suite - every case of this file */
 static Suite *
 sign_suite(void)
 {
