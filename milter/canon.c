@@ -226,7 +226,7 @@ canon_none(canon_vec v)
 static inline canon_vec
 canon_flags(const struct canon_body *cb, const unsigned char *p)
 {
-	canon_vec v = canon_load(p), b, n, n2, cr, lf, low;
+	canon_vec v = canon_load(p), b, n, n2, low, nlow, sp, crok, lfok;
 
 	low = (canon_vec)(v <= (unsigned char)(cb->relaxed ? ' ' : '\r'));
 	if (canon_none(low))
@@ -234,17 +234,20 @@ canon_flags(const struct canon_body *cb, const unsigned char *p)
 	b = canon_load(p - 1);
 	n = canon_load(p + 1);
 	n2 = canon_load(p + 2);
-	cr = (canon_vec)(v == '\r');
-	lf = (canon_vec)(v == '\n');
-	if (!cb->relaxed)
-		return (cr & ~((canon_vec)(n == '\n') & (canon_vec)(n2 != '\r') &
-		    (canon_vec)(n2 != '\n'))) |
-		    (lf & ~((canon_vec)(b == '\r') & (canon_vec)(n != '\r') &
-		    (canon_vec)(n != '\n')));
-	return ((canon_vec)(v < ' ') &
-	    ~(cr & (canon_vec)(n == '\n') & (canon_vec)(n2 > ' ')) &
-	    ~(lf & (canon_vec)(b == '\r') & (canon_vec)(n > ' '))) |
-	    ((canon_vec)(v == ' ') & (canon_vec)(n <= ' '));
+	if (!cb->relaxed) {
+		crok = (canon_vec)(n == '\n') & ~(canon_vec)(n2 == '\r') &
+		    ~(canon_vec)(n2 == '\n');
+		lfok = (canon_vec)(b == '\r') & ~(canon_vec)(n == '\r') &
+		    ~(canon_vec)(n == '\n');
+		return ((canon_vec)(v == '\r') & ~crok) |
+		    ((canon_vec)(v == '\n') & ~lfok);
+	}
+	nlow = (canon_vec)(n <= ' ');
+	sp = (canon_vec)(v == ' ');
+	crok = (canon_vec)(v == '\r') & (canon_vec)(n == '\n') &
+	    ~(canon_vec)(n2 <= ' ');
+	lfok = (canon_vec)(v == '\n') & (canon_vec)(b == '\r') & ~nlow;
+	return (low & ~(sp | crok | lfok)) | (sp & nlow);
 }
 
 /* canon_first - the index of the first flagged lane, -1 when none */
@@ -303,7 +306,7 @@ canon_find(const struct canon_body *cb, const unsigned char *base,
 }
 
 /* canon_emit - pass on input that is its own canonical form */
-static void
+static inline void
 canon_emit(struct canon_body *cb, const unsigned char *p, size_t n)
 {
 	if (n == 0)
