@@ -251,42 +251,29 @@ dkim_body_hash(struct dkim_msg *m, char *err, size_t errlen)
 	return DKIM_OK;
 }
 
-/* dkim_check_dname - d= and s=: dot-separated LDH labels, nothing else */
-static int
-dkim_check_dname(const char *s)
+/* dkim_check_dname - d= and s= are host names: nothing else fits a tag */
+static enum dkim_status
+dkim_check_dname(const char *tag, const char *v, char *err, size_t errlen)
 {
-	size_t	 i, label = 0;
+	const char *why = v == NULL ? "missing" :
+	    dkim_hostname_check(v, strlen(v));
 
-	if (s == NULL || *s == '\0' || strlen(s) > 253)
-		return -1;
-	for (i = 0; s[i] != '\0'; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if (c == '.') {
-			if (label == 0)
-				return -1;
-			label = 0;
-		} else if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		    (c >= '0' && c <= '9') || c == '-' || c == '_') {
-			if (++label > 63)
-				return -1;
-		} else
-			return -1;
-	}
-	return label == 0 ? -1 : 0;
+	if (why == NULL)
+		return DKIM_OK;
+	snprintf(err, errlen, "%s=%s: %s", tag, v ? v : "", why);
+	return DKIM_EINTERNAL;
 }
 
 /* dkim_check_sign - the request makes sense and the key fits the algorithm */
 static enum dkim_status
 dkim_check_sign(const struct dkim_sign *s, char *err, size_t errlen)
 {
+	enum dkim_status st;
 	int	 want;
 
-	if (dkim_check_dname(s->domain) == -1 ||
-	    dkim_check_dname(s->selector) == -1) {
-		snprintf(err, errlen, "bad domain or selector for d=/s=");
-		return DKIM_EINTERNAL;
-	}
+	if ((st = dkim_check_dname("d", s->domain, err, errlen)) != DKIM_OK ||
+	    (st = dkim_check_dname("s", s->selector, err, errlen)) != DKIM_OK)
+		return st;
 	if (s->t < 0 || (s->x != 0 && s->x <= s->t)) {
 		snprintf(err, errlen, "x= must come after t=");
 		return DKIM_EINTERNAL;
