@@ -521,7 +521,7 @@ START_TEST(test_folding)
 			dom[i] = i % 20 == 19 && i + 1 < len ? '.' :
 			    (char)('a' + i % 26);
 		strcpy(dom + len, ".example");
-		snprintf(sel, sizeof(sel), "s%zu-%.*s", len, (int)(len % 40),
+		snprintf(sel, sizeof(sel), "s%zu-x%.*s", len, (int)(len % 40),
 		    "abcdefghijklmnopqrstuvwxyzabcdefghijklmnop");
 		memset(&sg, 0, sizeof(sg));
 		sg.alg = len % 2 ? DKIM_ALG_ED25519_SHA256 :
