@@ -8,9 +8,13 @@
  *	nl	line ends seen since the last content byte; written as that many
  *		CRLFs before the next content byte, and as one at the end when
  *		the body had content (that one closes the last non-empty line)
- * When cr, sp and nl are all clear the input is scanned for a run that
- * canonicalizes to itself (content bytes, a SP followed by content, a CRLF
- * followed by content) and the run is passed on whole.
+ * When cr, sp and nl are all clear, canon_fast takes the input instead: it
+ * looks 16 bytes at a time for the bytes that need a look (a SP before
+ * text and a CRLF before text do not), passes what lies between on in
+ * runs, and deals in place with the common shapes: a WSP run before text
+ * (one SP), WSP before CRLF (dropped), CRLFs before text (kept). Anything
+ * it cannot decide inside this chunk (a run reaching the chunk's end, a
+ * bare CR or LF, trailing empty lines) goes back to the state machine.
  */
 #include "config.h"
 
@@ -21,22 +25,9 @@
 #include "canon.h"
 
 /* WSP and line-end bytes: the only ones either body form ever changes */
-#define SPECIAL_LINE	1
-#define SPECIAL_WSP	2
-
 static const unsigned char canon_class[256] = {
-	['\r'] = SPECIAL_LINE, ['\n'] = SPECIAL_LINE,
-	[' '] = SPECIAL_WSP, ['\t'] = SPECIAL_WSP,
+	['\r'] = 1, ['\n'] = 1, [' '] = 1, ['\t'] = 1,
 };
-
-/* canon_special - does the body form at hand ever rewrite byte c? */
-static inline int
-canon_special(const struct canon_body *cb, unsigned char c)
-{
-	unsigned char k = canon_class[c];
-
-	return k == SPECIAL_LINE || (k == SPECIAL_WSP && cb->relaxed);
-}
 
 /* canon_lower - ASCII only: header names are ASCII, locales do not apply */
 static inline int
@@ -197,101 +188,129 @@ canon_step(struct canon_body *cb, unsigned char c)
 		canon_content(cb, c);
 }
 
-#define CANON_ONES	0x0101010101010101ULL
-#define CANON_HIGHS	0x8080808080808080ULL
+/*
+ * 16 bytes at a time in GCC/Clang vector arithmetic: SSE2 on x86-64, NEON
+ * on arm64, plain words elsewhere, from the same source. A lane compares
+ * to all ones or all zeros.
+ */
+typedef unsigned char canon_vec __attribute__((vector_size(16)));
 
-/* canon_below - the high bit of every byte of w that is below n (exact) */
-static inline uint64_t
-canon_below(uint64_t w, unsigned int n)
+#define CANON_VEC	((ptrdiff_t)sizeof(canon_vec))
+
+/* canon_load - 16 bytes from anywhere */
+static inline canon_vec
+canon_load(const unsigned char *p)
 {
-	return ~(((w & ~CANON_HIGHS) + (0x80 - n) * CANON_ONES) | w) &
-	    CANON_HIGHS;
+	canon_vec v;
+
+	memcpy(&v, p, sizeof(v));
+	return v;
+}
+
+/* canon_none - no lane set */
+static inline int
+canon_none(canon_vec v)
+{
+	uint64_t w[2];
+
+	memcpy(w, &v, sizeof(w));
+	return (w[0] | w[1]) == 0;
 }
 
 /*
- * canon_words - skip whole 8-byte words that are their own canonical form:
- * no byte below 0x20 and no SP followed by a byte up to 0x20 (the next
- * word's first byte included). In simple form only CR and LF matter, and
- * any byte up to 0x20 stops the word. Relaxed returns the first byte that
- * needs a look, simple the start of its word. The byte order decides which
- * bit is which byte; both orders are handled.
+ * canon_flags - the lanes of the 16 bytes at p that need a look: WSP, CR,
+ * LF and the other controls, except a SP before text (relaxed: a byte above
+ * SP) and a CRLF before text. Simple form: only CR and LF, CRLF before any
+ * byte but CR or LF is left alone. Reads p[-1] to p[17].
  */
-static const unsigned char *
-canon_words(const struct canon_body *cb, const unsigned char *p,
-    const unsigned char *end)
+static inline canon_vec
+canon_flags(const struct canon_body *cb, const unsigned char *p)
+{
+	canon_vec v = canon_load(p), b, n, n2, low, nlow, sp, crok, lfok;
+
+	low = (canon_vec)(v <= (unsigned char)(cb->relaxed ? ' ' : '\r'));
+	if (canon_none(low))
+		return low;		/* text only: the usual block */
+	b = canon_load(p - 1);
+	n = canon_load(p + 1);
+	n2 = canon_load(p + 2);
+	if (!cb->relaxed) {
+		crok = (canon_vec)(n == '\n') & ~(canon_vec)(n2 == '\r') &
+		    ~(canon_vec)(n2 == '\n');
+		lfok = (canon_vec)(b == '\r') & ~(canon_vec)(n == '\r') &
+		    ~(canon_vec)(n == '\n');
+		return ((canon_vec)(v == '\r') & ~crok) |
+		    ((canon_vec)(v == '\n') & ~lfok);
+	}
+	nlow = (canon_vec)(n <= ' ');
+	sp = (canon_vec)(v == ' ');
+	crok = (canon_vec)(v == '\r') & (canon_vec)(n == '\n') &
+	    ~(canon_vec)(n2 <= ' ');
+	lfok = (canon_vec)(v == '\n') & (canon_vec)(b == '\r') & ~nlow;
+	return (low & ~(sp | crok | lfok)) | (sp & nlow);
+}
+
+/* canon_first - the index of the first flagged lane, -1 when none */
+static inline int
+canon_first(canon_vec flags)
 {
 	const int le = __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__;
-	uint64_t w, lt21, lt20, next, last, bad;
+	uint64_t w[2];
 
-	while (end - p >= 8) {
-		memcpy(&w, p, sizeof(w));
-		if ((lt21 = canon_below(w, 0x21)) == 0) {
-			p += 8;
-			continue;
-		}
-		if (!cb->relaxed)
-			break;
-		lt20 = canon_below(w, 0x20);
-		last = le ? 0x80ULL << 56 : 0x80ULL;
-		next = le ? lt21 >> 8 : lt21 << 8;
-		next |= last * (end - p > 8 ? (uint64_t)(p[8] <= 0x20) : 1);
-		bad = lt20 | (lt21 & ~lt20 & next);
-		if (bad == 0) {
-			p += 8;
-			continue;
-		}
-		p += (le ? __builtin_ctzll(bad) : __builtin_clzll(bad)) / 8;
-		if (end - p >= 3 && p[0] == '\r' && p[1] == '\n' &&
-		    !canon_special(cb, p[2])) {
-			p += 3;		/* CRLF and content: the usual line end */
-			continue;
-		}
-		break;
-	}
-	return p;
+	memcpy(w, &flags, sizeof(w));
+	if ((w[0] | w[1]) == 0)
+		return -1;
+	if (w[0] != 0)
+		return (le ? __builtin_ctzll(w[0]) : __builtin_clzll(w[0])) / 8;
+	return 8 + (le ? __builtin_ctzll(w[1]) : __builtin_clzll(w[1])) / 8;
+}
+
+/* canon_flag1 - canon_flags on one byte, where 16 would not fit */
+static int
+canon_flag1(const struct canon_body *cb, const unsigned char *base,
+    const unsigned char *p, const unsigned char *end)
+{
+	size_t	 left = (size_t)(end - p);
+	int	 crlf, lfb;
+
+	crlf = *p == '\r' && left >= 3 && p[1] == '\n';
+	lfb = *p == '\n' && p > base && p[-1] == '\r' && left >= 2;
+	if (!cb->relaxed)
+		return (*p == '\r' && !(crlf && p[2] != '\r' && p[2] != '\n')) ||
+		    (*p == '\n' && !(lfb && p[1] != '\r' && p[1] != '\n'));
+	return (*p < ' ' && !(crlf && p[2] > ' ') && !(lfb && p[1] > ' ')) ||
+	    (*p == ' ' && (left == 1 || p[1] <= ' '));
 }
 
 /*
- * canon_scan - the end of the run at p that canonicalizes to itself; only
- * valid when no CR, WSP or line end is pending. Every run ends on content.
+ * canon_find - the first byte from p that needs a look, or end: 16 bytes a
+ * step where p[-1] and p[17] can be read (input starts at base).
  */
 static const unsigned char *
-canon_scan(const struct canon_body *cb, const unsigned char *p,
-    const unsigned char *end)
+canon_find(const struct canon_body *cb, const unsigned char *base,
+    const unsigned char *p, const unsigned char *end)
 {
-	const unsigned char *stop;
+	int	 i;
 
 	while (p < end) {
-		p = canon_words(cb, p, end);
-		if (p == end)
-			break;
-		/* at most a word byte by byte, then words again */
-		stop = end - p > 8 ? p + 8 : end;
-		while (p < stop) {
-			if (!canon_special(cb, *p)) {
-				p++;
-				continue;
-			}
-			if (*p == ' ' && end - p >= 2 &&
-			    !canon_special(cb, p[1])) {
-				p += 2;
-				continue;
-			}
-			if (*p == '\r' && end - p >= 3 && p[1] == '\n' &&
-			    !canon_special(cb, p[2])) {
-				p += 3;
-				continue;
-			}
+		if (p > base && end - p >= CANON_VEC + 2) {
+			if ((i = canon_first(canon_flags(cb, p))) >= 0)
+				return p + i;
+			p += CANON_VEC;
+		} else if (canon_flag1(cb, base, p, end))
 			return p;
-		}
+		else
+			p++;
 	}
-	return p;
+	return end;
 }
 
-/* canon_run - pass on a run that is its own canonical form */
-static void
-canon_run(struct canon_body *cb, const unsigned char *p, size_t n)
+/* canon_emit - pass on input that is its own canonical form */
+static inline void
+canon_emit(struct canon_body *cb, const unsigned char *p, size_t n)
 {
+	if (n == 0)
+		return;
 	if (n <= sizeof(cb->out) / 2) {
 		if (cb->n + n > sizeof(cb->out))
 			canon_flush(cb);
@@ -305,21 +324,120 @@ canon_run(struct canon_body *cb, const unsigned char *p, size_t n)
 	cb->any = 1;
 }
 
+/* canon_wsp_end - the end of the run of SP and HTAB at p */
+static inline const unsigned char *
+canon_wsp_end(const unsigned char *p, const unsigned char *end)
+{
+	while (p < end && (*p == ' ' || *p == '\t'))
+		p++;
+	return p;
+}
+
+/* canon_text - a byte that is content in both forms: no WSP, CR or LF */
+static inline int
+canon_text(unsigned char c)
+{
+	return canon_class[c] == 0;
+}
+
+/*
+ * canon_wsp - relaxed, a WSP run at p in a run being passed on from *start.
+ * Before content it becomes one SP; before CRLF it goes (the CRLF is the
+ * next flag). Returns where to go on, or NULL to leave the rest of the
+ * input to the state machine (the run reaches the end, or a bare CR or LF
+ * follows).
+ */
+static const unsigned char *
+canon_wsp(struct canon_body *cb, const unsigned char *p,
+    const unsigned char *end, const unsigned char **start)
+{
+	const unsigned char *q = canon_wsp_end(p, end);
+
+	if (q == end)
+		return NULL;
+	if (canon_text(*q)) {
+		if (*p == ' ' && q == p + 1)
+			return q;		/* one SP, then a control byte */
+		if (*p == ' ')
+			canon_emit(cb, *start, (size_t)(p + 1 - *start));
+		else {
+			canon_emit(cb, *start, (size_t)(p - *start));
+			canon_put(cb, ' ');
+		}
+		*start = q;
+		return q;
+	}
+	if (end - q >= 2 && q[0] == '\r' && q[1] == '\n') {
+		canon_emit(cb, *start, (size_t)(p - *start));
+		*start = q;
+		return q;
+	}
+	return NULL;
+}
+
+/*
+ * canon_crlf - CRLFs at p: they are their own canonical form when content
+ * follows them in this input (relaxed: content, or WSP and then content).
+ * Returns the byte after them, or NULL to leave the rest to the state
+ * machine (empty lines that may be the last, bare CR or LF, WSP lines).
+ */
+static const unsigned char *
+canon_crlf(const struct canon_body *cb, const unsigned char *p,
+    const unsigned char *end)
+{
+	const unsigned char *q;
+
+	while (end - p >= 2 && p[0] == '\r' && p[1] == '\n')
+		p += 2;
+	if (p == end || *p == '\r' || *p == '\n')
+		return NULL;
+	if (!cb->relaxed || canon_text(*p))
+		return p;
+	q = canon_wsp_end(p, end);
+	return q < end && canon_text(*q) ? p : NULL;
+}
+
+/*
+ * canon_fast - the common shapes of a body straight from the input, while
+ * nothing is pending: content is passed on in runs, WSP runs and line ends
+ * are dealt with in place. Returns where the state machine must take over
+ * (or end); everything before it has been passed on.
+ */
+static const unsigned char *
+canon_fast(struct canon_body *cb, const unsigned char *base,
+    const unsigned char *p, const unsigned char *end)
+{
+	const unsigned char *start = p, *q;
+
+	while ((p = canon_find(cb, base, p, end)) < end) {
+		if (*p == '\r' && end - p >= 2 && p[1] == '\n')
+			q = canon_crlf(cb, p, end);
+		else if (*p == ' ' || *p == '\t')
+			q = canon_wsp(cb, p, end, &start);
+		else if (*p != '\r' && *p != '\n')
+			q = p + 1;		/* a control byte: content */
+		else
+			q = NULL;
+		if (q == NULL)
+			break;
+		p = q;
+	}
+	canon_emit(cb, start, (size_t)(p - start));
+	return p;
+}
+
 /* canon_body_update - canonicalize and hash one chunk, of any size */
 void
 canon_body_update(struct canon_body *cb, const void *data, size_t len)
 {
-	const unsigned char *p = data, *end = p + len, *q;
+	const unsigned char *p = data, *end;
 
-	while (p < end) {
-		if (!cb->cr && !cb->sp && cb->nl == 0) {
-			q = canon_scan(cb, p, end);
-			if (q > p) {
-				canon_run(cb, p, (size_t)(q - p));
-				p = q;
-				continue;
-			}
-		}
+	if (len == 0)
+		return;			/* data may be NULL then */
+	for (end = p + len; p < end; ) {
+		if (!cb->cr && !cb->sp && cb->nl == 0 &&
+		    (p = canon_fast(cb, data, p, end)) == end)
+			break;
 		canon_step(cb, *p++);
 	}
 }

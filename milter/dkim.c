@@ -97,13 +97,6 @@ dkim_msg_free(struct dkim_msg *m)
 	free(m);
 }
 
-/* dkim_ftext - RFC 5322 field-name characters: printable ASCII but ':' */
-static int
-dkim_ftext(int c)
-{
-	return c >= 33 && c <= 126 && c != ':';
-}
-
 /*
  * dkim_check_name - a name the canonical forms and h= can carry: ftext, then
  * optional WSP before the colon (obs-optional); *core gets the length
@@ -127,12 +120,43 @@ dkim_check_name(const char *name, size_t len, size_t *core, char *err,
 		return DKIM_ETOOLONG;
 	}
 	for (i = 0; i < n; i++)
-		if (!dkim_ftext((unsigned char)name[i])) {
+		if (!hdrsel_namechar((unsigned char)name[i])) {
 			snprintf(err, errlen, "header field name: byte 0x%02x "
 			    "at %zu is not allowed", (unsigned char)name[i], i);
 			return DKIM_EHEADER;
 		}
 	*core = n;
+	return DKIM_OK;
+}
+
+/*
+ * dkim_check_value - a value within the limits (the field's and the whole
+ * header block's, counted as on the wire) and without NUL, which no
+ * canonical form can carry.
+ */
+static enum dkim_status
+dkim_check_value(const struct dkim_msg *m, const char *name, size_t namelen,
+    const char *value, size_t valuelen, char *err, size_t errlen)
+{
+	if (value == NULL && valuelen > 0) {
+		snprintf(err, errlen, "header field %s: no value", name);
+		return DKIM_EHEADER;
+	}
+	if (valuelen > DKIM_MAX_HEADER - namelen) {
+		snprintf(err, errlen, "header field %s longer than %d bytes",
+		    name, DKIM_MAX_HEADER);
+		return DKIM_ETOOLONG;
+	}
+	if (namelen + valuelen + 4 > DKIM_MAX_HEADERS - m->hbytes) {
+		snprintf(err, errlen, "header block longer than %d bytes",
+		    DKIM_MAX_HEADERS);
+		return DKIM_ETOOLONG;
+	}
+	if (valuelen > 0 && memchr(value, '\0', valuelen) != NULL) {
+		snprintf(err, errlen, "header field %s: NUL byte in the value",
+		    name);
+		return DKIM_EHEADER;
+	}
 	return DKIM_OK;
 }
 
@@ -143,32 +167,13 @@ dkim_msg_header(struct dkim_msg *m, const char *name, const char *value,
 {
 	struct dkim_field *f;
 	enum dkim_status st;
-	size_t	 namelen, core, wire;
+	size_t	 namelen, core;
 
 	namelen = name ? strnlen(name, DKIM_MAX_HEADER + 1) : 0;
 	if ((st = dkim_check_name(name, namelen, &core, err, errlen)) !=
-	    DKIM_OK)
+	    DKIM_OK || (st = dkim_check_value(m, name, namelen, value,
+	    valuelen, err, errlen)) != DKIM_OK)
 		return st;
-	if (value == NULL && valuelen > 0) {
-		snprintf(err, errlen, "header field %s: no value", name);
-		return DKIM_EHEADER;
-	}
-	if (valuelen > DKIM_MAX_HEADER - namelen) {
-		snprintf(err, errlen, "header field %s longer than %d bytes",
-		    name, DKIM_MAX_HEADER);
-		return DKIM_ETOOLONG;
-	}
-	wire = namelen + valuelen + 4;		/* ": " and CRLF */
-	if (wire > DKIM_MAX_HEADERS - m->hbytes) {
-		snprintf(err, errlen, "header block longer than %d bytes",
-		    DKIM_MAX_HEADERS);
-		return DKIM_ETOOLONG;
-	}
-	if (valuelen > 0 && memchr(value, '\0', valuelen) != NULL) {
-		snprintf(err, errlen, "header field %s: NUL byte in the value",
-		    name);
-		return DKIM_EHEADER;
-	}
 	if (m->nf == m->fcap) {
 		m->fcap = m->fcap ? m->fcap * 2 : 32;
 		m->f = xreallocarray(m->f, m->fcap, sizeof(*m->f));
@@ -181,7 +186,7 @@ dkim_msg_header(struct dkim_msg *m, const char *name, const char *value,
 	f->value = m->arena.len;
 	f->valuelen = valuelen;
 	buf_add(&m->arena, value, valuelen);
-	m->hbytes += wire;
+	m->hbytes += namelen + valuelen + 4;	/* ": " and CRLF */
 	return DKIM_OK;
 }
 
@@ -246,42 +251,29 @@ dkim_body_hash(struct dkim_msg *m, char *err, size_t errlen)
 	return DKIM_OK;
 }
 
-/* dkim_check_name_tag - d= and s=: dot-separated LDH labels, nothing else */
-static int
-dkim_check_dname(const char *s)
+/* dkim_check_dname - d= and s= are host names: nothing else fits a tag */
+static enum dkim_status
+dkim_check_dname(const char *tag, const char *v, char *err, size_t errlen)
 {
-	size_t	 i, label = 0;
+	const char *why = v == NULL ? "missing" :
+	    dkim_hostname_check(v, strlen(v));
 
-	if (s == NULL || *s == '\0' || strlen(s) > 253)
-		return -1;
-	for (i = 0; s[i] != '\0'; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if (c == '.') {
-			if (label == 0)
-				return -1;
-			label = 0;
-		} else if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		    (c >= '0' && c <= '9') || c == '-' || c == '_') {
-			if (++label > 63)
-				return -1;
-		} else
-			return -1;
-	}
-	return label == 0 ? -1 : 0;
+	if (why == NULL)
+		return DKIM_OK;
+	snprintf(err, errlen, "%s=%s: %s", tag, v ? v : "", why);
+	return DKIM_EINTERNAL;
 }
 
 /* dkim_check_sign - the request makes sense and the key fits the algorithm */
 static enum dkim_status
 dkim_check_sign(const struct dkim_sign *s, char *err, size_t errlen)
 {
+	enum dkim_status st;
 	int	 want;
 
-	if (dkim_check_dname(s->domain) == -1 ||
-	    dkim_check_dname(s->selector) == -1) {
-		snprintf(err, errlen, "bad domain or selector for d=/s=");
-		return DKIM_EINTERNAL;
-	}
+	if ((st = dkim_check_dname("d", s->domain, err, errlen)) != DKIM_OK ||
+	    (st = dkim_check_dname("s", s->selector, err, errlen)) != DKIM_OK)
+		return st;
 	if (s->t < 0 || (s->x != 0 && s->x <= s->t)) {
 		snprintf(err, errlen, "x= must come after t=");
 		return DKIM_EINTERNAL;

@@ -106,6 +106,12 @@ enum dkim_status dkim_msg_sign(struct dkim_msg *, const struct dkim_sign *,
 enum dkim_status dkim_from_domain(const char *value, size_t len, char *domain,
 		    size_t domainlen, char *err, size_t errlen);
 
+/*
+ * dkim_hostname_check - NULL when s (len bytes) can be a d= domain or an
+ * s= selector (LDH labels, '_' allowed, ASCII), else why not
+ */
+const char	*dkim_hostname_check(const char *s, size_t len);
+
 const char	*dkim_alg_name(enum dkim_alg);		/* "rsa-sha256" ... */
 int		 dkim_alg_parse(const char *, enum dkim_alg *);
 

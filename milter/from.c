@@ -367,31 +367,38 @@ from_mailbox_list(struct from_cur *c)
 	return 0;
 }
 
-/* from_hostname - what d= can be: LDH labels of 1-63, ASCII only */
-static const char *
-from_hostname(const char *d, size_t len)
+/*
+ * dkim_hostname_check - why d (len bytes) cannot be a d= domain or an s=
+ * selector, or NULL: labels of 1 to 63 letters, digits, '-' and '_', no
+ * '-' at either end of a label, 253 bytes at most, ASCII only.
+ */
+const char *
+dkim_hostname_check(const char *d, size_t len)
 {
 	size_t	 i, label = 0;
 
+	if (len > FROM_DOMAIN_MAX)
+		return "longer than 253";
 	for (i = 0; i < len; i++) {
 		unsigned char ch = (unsigned char)d[i];
 
 		if (ch >= 0x80)
-			return "domain is not ASCII (write an IDN as A-labels)";
+			return "not ASCII (write an IDN as A-labels)";
 		if (ch == '.') {
 			if (label == 0 || d[i - 1] == '-')
-				return "domain is not a host name";
+				return "not a host name";
 			label = 0;
 			continue;
 		}
-		if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
-		    ch == '-' || ch == '_') || (ch == '-' && label == 0))
-			return "domain is not a host name";
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		    (ch >= '0' && ch <= '9') || ch == '-' || ch == '_') ||
+		    (ch == '-' && label == 0))
+			return "not a host name";
 		if (++label > 63)
-			return "domain label longer than 63";
+			return "label longer than 63";
 	}
 	if (label == 0 || d[len - 1] == '-')
-		return "domain is not a host name";
+		return "not a host name";
 	return NULL;
 }
 
@@ -403,6 +410,10 @@ dkim_from_domain(const char *value, size_t len, char *domain, size_t domainlen,
 	struct from_cur c;
 	const char *why;
 
+	if (len == 0) {				/* value may be NULL then */
+		snprintf(err, errlen, "From: no address");
+		return DKIM_EFROM;
+	}
 	memset(&c, 0, sizeof(c));
 	c.p = (const unsigned char *)value;
 	c.end = c.p + len;
@@ -419,8 +430,8 @@ dkim_from_domain(const char *value, size_t len, char *domain, size_t domainlen,
 		    FROM_DOMAIN_MAX);
 		return DKIM_EFROM;
 	}
-	if ((why = from_hostname(c.dom, c.domlen)) != NULL) {
-		snprintf(err, errlen, "From: %s", why);
+	if ((why = dkim_hostname_check(c.dom, c.domlen)) != NULL) {
+		snprintf(err, errlen, "From: domain %s: %s", c.dom, why);
 		return DKIM_EFROM;
 	}
 	if (c.domlen >= domainlen) {

@@ -29,7 +29,7 @@ static const char hdrsel_over_default[] =
     "references:mime-version:content-type:content-transfer-encoding";
 
 /* hdrsel_namechar - RFC 5322 ftext: printable ASCII except the colon */
-static int
+int
 hdrsel_namechar(int c)
 {
 	return c >= 33 && c <= 126 && c != ':';

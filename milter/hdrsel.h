@@ -36,6 +36,9 @@ struct hdrsel_field {
 size_t	hdrsel_select(const struct dkim_hdrlist *, const struct hdrsel_field *,
 	    size_t nfields, size_t *idx, struct buf *h);
 
+/* hdrsel_namechar - may c appear in a field name (RFC 5322 ftext)? */
+int	hdrsel_namechar(int c);
+
 /* hdrsel_default - the list used when a dkim_sign names none */
 const struct dkim_hdrlist *hdrsel_default(void);
 

@@ -79,6 +79,7 @@ static const struct fcase {
 	{ "@example.com", NULL, "" },
 };
 
+/* Each From value gives its domain, or fails for its reason. */
 START_TEST(test_from)
 {
 	const struct fcase *c = &fcases[_i];
@@ -132,6 +133,7 @@ START_TEST(test_from_hostile)
 }
 END_TEST
 
+/* from_suite - every case of this file */
 static Suite *
 from_suite(void)
 {

@@ -103,6 +103,7 @@ b64(const char *s, unsigned char *out, size_t outlen)
 	return (size_t)r - pad;
 }
 
+/* keys_setup - one RSA-2048 and one Ed25519 key for the whole suite */
 static void
 keys_setup(void)
 {
@@ -126,6 +127,7 @@ keys_setup(void)
 		abort();
 }
 
+/* keys_teardown - the suite's keys go */
 static void
 keys_teardown(void)
 {
@@ -253,6 +255,7 @@ verify(const char *value, const struct field *f, size_t nf, EVP_PKEY *pub,
 	return ok;
 }
 
+/* free_fields - what parse_fields allocated */
 static void
 free_fields(struct field *f, size_t n)
 {
@@ -392,6 +395,7 @@ static const struct selcase {
 	    "0 2 3 1 4" },
 };
 
+/* Each list and message gives its h= and the fields to hash, in order. */
 START_TEST(test_hdrsel)
 {
 	const struct selcase *c = &selcases[_i];
@@ -440,6 +444,7 @@ static const struct hlbad {
 	{ "from:x\xc3\xa9", NULL, "bad character" },
 };
 
+/* Each bad configured list is refused with its reason. */
 START_TEST(test_hdrlist_bad)
 {
 	char	 err[128] = "";
@@ -516,7 +521,7 @@ START_TEST(test_folding)
 			dom[i] = i % 20 == 19 && i + 1 < len ? '.' :
 			    (char)('a' + i % 26);
 		strcpy(dom + len, ".example");
-		snprintf(sel, sizeof(sel), "s%zu-%.*s", len, (int)(len % 40),
+		snprintf(sel, sizeof(sel), "s%zu-x%.*s", len, (int)(len % 40),
 		    "abcdefghijklmnopqrstuvwxyzabcdefghijklmnop");
 		memset(&sg, 0, sizeof(sg));
 		sg.alg = len % 2 ? DKIM_ALG_ED25519_SHA256 :
@@ -653,6 +658,7 @@ static const struct badcase {
 	{ "X-Empty", "", 0, DKIM_OK, NULL },
 };
 
+/* Each field is refused for its reason or kept; the message still signs. */
 START_TEST(test_bad_header)
 {
 	const struct badcase *c = &badcases[_i];
@@ -706,15 +712,67 @@ START_TEST(test_limits)
 }
 END_TEST
 
-/* From problems, signing requests that make no sense, body after signing. */
-START_TEST(test_bad_use)
+/* seconds - monotonic, for the scaling test */
+static double
+seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/*
+ * 100,000 fields filling the 1 MB header block, every one of them signed:
+ * linear time (a quadratic step would take minutes), and h= names each.
+ */
+START_TEST(test_many_fields)
 {
 	struct dkim_msg *m = dkim_msg_new(DKIM_CANON_RELAXED,
 	    DKIM_CANON_RELAXED);
-	struct dkim_sign s = { DKIM_ALG_RSA_SHA256, NULL, "example.org",
+	struct dkim_sign s = { DKIM_ALG_ED25519_SHA256, NULL, "example.org",
 	    "sel", 1700000000, 0, NULL };
-	char	 err[256], dom[256], *v = (char *)1;
-	EVP_PKEY *small;
+	struct tv_list l;
+	char	 err[256], dom[256], fill[30000], *v, *h, *p, *save;
+	enum dkim_status st;
+	double	 t0 = seconds();
+	size_t	 i, n;
+
+	ck_assert_int_eq(dkim_msg_header(m, "From", "a@example.org", 13, err,
+	    sizeof(err)), DKIM_OK);
+	for (i = 0; i < 100000; i++)
+		ck_assert_int_eq(dkim_msg_header(m, i % 2 ? "To" : "X", "v\n w",
+		    4, err, sizeof(err)), DKIM_OK);
+	memset(fill, 'f', sizeof(fill));
+	while ((st = dkim_msg_header(m, "X-Fill", fill, sizeof(fill), err,
+	    sizeof(err))) == DKIM_OK)
+		;
+	ck_assert_int_eq(st, DKIM_ETOOLONG);
+	ck_assert_ptr_nonnull(strstr(err, "header block"));
+	ck_assert_int_eq(dkim_msg_from_domain(m, dom, sizeof(dom), err,
+	    sizeof(err)), DKIM_OK);
+	s.key = ed_key;
+	ck_assert_int_eq(dkim_msg_sign(m, &s, &v, err, sizeof(err)), DKIM_OK);
+	ck_assert_msg(seconds() - t0 < 10, "%.1f s", seconds() - t0);
+	ck_assert_int_eq(tv_parse(v, strlen(v), &l, err, sizeof(err)), 0);
+	h = tv_strip_fws(tv_get(&l, "h"));
+	for (n = 0, p = strtok_r(h, ":", &save); p != NULL;
+	    p = strtok_r(NULL, ":", &save))
+		n += strcmp(p, "to") == 0;
+	ck_assert_uint_eq(n, 50000 + 1);	/* and once oversigned */
+	free(h);
+	tv_free(&l);
+	free(v);
+	dkim_msg_free(m);
+}
+END_TEST
+
+/* No From, a group, several From fields: no domain to sign for. */
+START_TEST(test_bad_from)
+{
+	struct dkim_msg *m = dkim_msg_new(DKIM_CANON_RELAXED,
+	    DKIM_CANON_RELAXED);
+	char	 err[256], dom[256];
 
 	ck_assert_int_eq(dkim_msg_from_domain(m, dom, sizeof(dom), err,
 	    sizeof(err)), DKIM_EFROM);
@@ -727,7 +785,24 @@ START_TEST(test_bad_use)
 	ck_assert_int_eq(dkim_msg_from_domain(m, dom, sizeof(dom), err,
 	    sizeof(err)), DKIM_EFROM);
 	ck_assert_ptr_nonnull(strstr(err, "several From"));
+	dkim_msg_free(m);
+}
+END_TEST
 
+/* Signing requests that make no sense, body after signing. */
+START_TEST(test_bad_use)
+{
+	struct dkim_msg *m = dkim_msg_new(DKIM_CANON_RELAXED,
+	    DKIM_CANON_RELAXED);
+	struct dkim_sign s = { DKIM_ALG_RSA_SHA256, NULL, "example.org",
+	    "sel", 1700000000, 0, NULL };
+	char	 err[256], *v = (char *)1;
+	EVP_PKEY *small;
+
+	dkim_msg_header(m, "From", "a@b.example", 11, err, sizeof(err));
+	dkim_msg_body(m, NULL, 0);		/* an empty chunk may be NULL */
+	ck_assert_int_eq(dkim_from_domain(NULL, 0, err, sizeof(err), err,
+	    sizeof(err)), DKIM_EFROM);
 	s.key = ed_key;			/* an Ed25519 key for rsa-sha256 */
 	ck_assert_int_eq(dkim_msg_sign(m, &s, &v, err, sizeof(err)),
 	    DKIM_EKEY);
@@ -750,11 +825,21 @@ START_TEST(test_bad_use)
 	s.key = rsa_key;
 	s.domain = "exa mple.org";
 	ck_assert_int_ne(dkim_msg_sign(m, &s, &v, err, sizeof(err)), DKIM_OK);
+	ck_assert_ptr_nonnull(strstr(err, "d=exa mple.org: not a host name"));
+	s.domain = "example-.org";
+	ck_assert_int_ne(dkim_msg_sign(m, &s, &v, err, sizeof(err)), DKIM_OK);
+	s.domain = "Example.ORG";
+	ck_assert_int_eq(dkim_msg_sign(m, &s, &v, err, sizeof(err)), DKIM_OK);
+	free(v);
 	s.domain = "example.org;x=1";
 	ck_assert_int_ne(dkim_msg_sign(m, &s, &v, err, sizeof(err)), DKIM_OK);
 	s.domain = "example.org";
 	s.selector = "";
 	ck_assert_int_ne(dkim_msg_sign(m, &s, &v, err, sizeof(err)), DKIM_OK);
+	ck_assert_ptr_nonnull(strstr(err, "s=: not a host name"));
+	s.selector = NULL;
+	ck_assert_int_ne(dkim_msg_sign(m, &s, &v, err, sizeof(err)), DKIM_OK);
+	ck_assert_ptr_nonnull(strstr(err, "missing"));
 	s.selector = "sel";
 	s.x = s.t;
 	ck_assert_int_ne(dkim_msg_sign(m, &s, &v, err, sizeof(err)), DKIM_OK);
@@ -844,6 +929,7 @@ START_TEST(test_threads)
 }
 END_TEST
 
+/* sign_suite - every case of this file */
 static Suite *
 sign_suite(void)
 {
@@ -863,6 +949,8 @@ sign_suite(void)
 	tcase_add_loop_test(tc, test_bad_header, 0, sizeof(badcases) /
 	    sizeof(badcases[0]));
 	tcase_add_test(tc, test_limits);
+	tcase_add_test(tc, test_many_fields);
+	tcase_add_test(tc, test_bad_from);
 	tcase_add_test(tc, test_bad_use);
 	tcase_add_loop_test(tc, test_garbage, 0, 4);
 	tcase_add_test(tc, test_threads);

@@ -43,3 +43,29 @@ noinst_PROGRAMS += t/bench/bench_sign
 t_bench_bench_sign_SOURCES = t/bench/bench_sign.c
 t_bench_bench_sign_CFLAGS = $(AM_CFLAGS) $(CRYPTO_CFLAGS)
 t_bench_bench_sign_LDADD = $(DKIM_LIBS)
+
+# Fuzzing, never run by make check. t/fuzz/fuzz_engine is the harness with
+# a main that replays saved inputs (built by make so it keeps compiling);
+# `make fuzz-engine` builds the libFuzzer one with clang, ASan and UBSan:
+#	t/fuzz/fuzz_engine_lf -max_total_time=300 -max_len=65536 CORPUS...
+noinst_PROGRAMS += t/fuzz/fuzz_engine
+t_fuzz_fuzz_engine_SOURCES = t/fuzz/fuzz_engine.c t/fuzz/replay.c
+t_fuzz_fuzz_engine_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/t
+t_fuzz_fuzz_engine_CFLAGS = $(AM_CFLAGS) $(CRYPTO_CFLAGS)
+t_fuzz_fuzz_engine_LDADD = t/libmsgfile.a $(DKIM_LIBS)
+
+FUZZ_CC = clang
+FUZZ_CFLAGS = -g -O1 -fsanitize=fuzzer,address,undefined \
+	-fno-sanitize-recover=undefined
+FUZZ_ENGINE_SRCS = $(top_srcdir)/t/fuzz/fuzz_engine.c \
+	$(top_srcdir)/t/msgfile.c $(top_srcdir)/milter/buf.c \
+	$(top_srcdir)/milter/canon.c $(top_srcdir)/milter/dkim.c \
+	$(top_srcdir)/milter/from.c $(top_srcdir)/milter/hdrsel.c \
+	$(top_srcdir)/milter/sigval.c
+fuzz-engine: keystore/libkeystore.a
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -I$(top_builddir) $(AM_CPPFLAGS) \
+	    -I$(top_srcdir)/t $(CRYPTO_CFLAGS) $(FUZZ_ENGINE_SRCS) \
+	    -o t/fuzz/fuzz_engine_lf $(KEYSTORE_LIBS) $(PTHREAD_LIBS)
+.PHONY: fuzz-engine
+CLEANFILES += t/fuzz/fuzz_engine_lf
+EXTRA_DIST += t/fuzz/fuzz_engine.c t/fuzz/replay.c

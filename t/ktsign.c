@@ -78,79 +78,94 @@ ktsign_put(const char *value)
 	fputs("\r\n", stdout);
 }
 
-int
-main(int argc, char *argv[])
-{
-	struct msgfile_opts o = { MSGFILE_WHOLE, 0, 0, 0 };
-	enum dkim_canon canon = DKIM_CANON_RELAXED;
-	struct dkim_hdrlist *hl = NULL;
-	const char *hsign = NULL, *hover = NULL;
-	struct dkim_msg *m;
-	char	 errbuf[256], dom[256], *msg, *v;
-	time_t	 t = time(NULL), x = 0;
-	size_t	 len, i;
-	int	 ch;
+struct ktsign_opts {
+	struct msgfile_opts	 feed;
+	enum dkim_canon		 canon;
+	const char		*hsign;
+	const char		*hover;
+	time_t			 t;
+	time_t			 x;
+};
 
-	while ((ch = getopt(argc, argv, "b:d:Fh:k:o:Ss:t:x:")) != -1) {
-		switch (ch) {
-		case 'b':
-			ktsign_chunks(optarg, &o);
-			break;
-		case 'd':
-			sigs[nsigs ? nsigs - 1 : 0].domain = optarg;
-			break;
-		case 'F':
-			o.crlf_folds = 1;
-			break;
-		case 'h':
-			hsign = optarg;
-			break;
-		case 'k':
-			if (nsigs == KTSIGN_MAXKEYS)
-				errx(1, "too many keys");
-			sigs[nsigs].key = ktsign_key(optarg, &sigs[nsigs].alg);
-			nsigs++;
-			break;
-		case 'o':
-			hover = optarg;
-			break;
-		case 'S':
-			canon = DKIM_CANON_SIMPLE;
-			o.keep_lead = 1;
-			break;
-		case 's':
-			sigs[nsigs ? nsigs - 1 : 0].selector = optarg;
-			break;
-		case 't':
-			t = (time_t)strtoll(optarg, NULL, 10);
-			break;
-		case 'x':
-			x = (time_t)strtoll(optarg, NULL, 10);
-			break;
-		default:
-			errx(1, "usage: ktsign [-SF] [-b chunks] [-t t] [-x x] "
-			    "[-h names] [-o names] -k key -d dom -s sel file");
-		}
+/* ktsign_usage - the one way out for a bad command line */
+static void __attribute__((noreturn))
+ktsign_usage(void)
+{
+	errx(1, "usage: ktsign [-SF] [-b chunks] [-t t] [-x x] [-h names] "
+	    "[-o names] -k key -d dom -s sel file");
+}
+
+/* ktsign_opt - one option; -k starts a signature, -d and -s fill it */
+static void
+ktsign_opt(int ch, const char *arg, struct ktsign_opts *k)
+{
+	struct dkim_sign *last = &sigs[nsigs ? nsigs - 1 : 0];
+
+	switch (ch) {
+	case 'b':
+		ktsign_chunks(arg, &k->feed);
+		break;
+	case 'd':
+		last->domain = arg;
+		break;
+	case 'F':
+		k->feed.crlf_folds = 1;
+		break;
+	case 'h':
+		k->hsign = arg;
+		break;
+	case 'k':
+		if (nsigs == KTSIGN_MAXKEYS)
+			errx(1, "too many keys");
+		sigs[nsigs].key = ktsign_key(arg, &sigs[nsigs].alg);
+		nsigs++;
+		break;
+	case 'o':
+		k->hover = arg;
+		break;
+	case 'S':
+		k->canon = DKIM_CANON_SIMPLE;
+		k->feed.keep_lead = 1;
+		break;
+	case 's':
+		last->selector = arg;
+		break;
+	case 't':
+		k->t = (time_t)strtoll(arg, NULL, 10);
+		break;
+	case 'x':
+		k->x = (time_t)strtoll(arg, NULL, 10);
+		break;
+	default:
+		ktsign_usage();
 	}
-	if (argc - optind != 1 || nsigs == 0)
-		errx(1, "need a key and a file");
-	if ((msg = msgfile_read(argv[optind], &len)) == NULL)
-		err(1, "%s", argv[optind]);
-	if ((hsign || hover) &&
-	    (hl = dkim_hdrlist_new(hsign, hover, errbuf, sizeof(errbuf))) ==
-	    NULL)
+}
+
+/* ktsign_sign - feed the message, print the From domain and the fields */
+static void
+ktsign_sign(const struct ktsign_opts *k, const char *path, const char *msg,
+    size_t len)
+{
+	struct dkim_hdrlist *hl = NULL;
+	struct dkim_msg *m;
+	char	 errbuf[256], dom[256], *v;
+	size_t	 i;
+
+	if ((k->hsign || k->hover) && (hl = dkim_hdrlist_new(k->hsign,
+	    k->hover, errbuf, sizeof(errbuf))) == NULL)
 		errx(1, "header list: %s", errbuf);
-	m = dkim_msg_new(canon, canon);
-	if (msgfile_feed(m, msg, len, &o, errbuf, sizeof(errbuf)) != DKIM_OK)
-		errx(2, "%s: %s", argv[optind], errbuf);
+	m = dkim_msg_new(k->canon, k->canon);
+	if (msgfile_feed(m, msg, len, &k->feed, errbuf, sizeof(errbuf)) !=
+	    DKIM_OK)
+		errx(2, "%s: %s", path, errbuf);
 	if (dkim_msg_from_domain(m, dom, sizeof(dom), errbuf,
 	    sizeof(errbuf)) == DKIM_OK)
 		fprintf(stderr, "from-domain: %s\n", dom);
 	else
 		fprintf(stderr, "from-domain: error: %s\n", errbuf);
 	for (i = 0; i < nsigs; i++) {
-		sigs[i].t = t;
-		sigs[i].x = x;
+		sigs[i].t = k->t;
+		sigs[i].x = k->x;
 		sigs[i].hdrs = hl;
 		if (dkim_msg_sign(m, &sigs[i], &v, errbuf, sizeof(errbuf)) !=
 		    DKIM_OK)
@@ -158,9 +173,27 @@ main(int argc, char *argv[])
 		ktsign_put(v);
 		free(v);
 	}
-	fwrite(msg, 1, len, stdout);
 	dkim_msg_free(m);
 	dkim_hdrlist_free(hl);
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct ktsign_opts k = { { MSGFILE_WHOLE, 0, 0, 0 },
+	    DKIM_CANON_RELAXED, NULL, NULL, time(NULL), 0 };
+	char	*msg;
+	size_t	 len, i;
+	int	 ch;
+
+	while ((ch = getopt(argc, argv, "b:d:Fh:k:o:Ss:t:x:")) != -1)
+		ktsign_opt(ch, optarg, &k);
+	if (argc - optind != 1 || nsigs == 0)
+		errx(1, "need a key and a file");
+	if ((msg = msgfile_read(argv[optind], &len)) == NULL)
+		err(1, "%s", argv[optind]);
+	ktsign_sign(&k, argv[optind], msg, len);
+	fwrite(msg, 1, len, stdout);
 	for (i = 0; i < nsigs; i++)
 		EVP_PKEY_free(sigs[i].key);
 	free(msg);
