@@ -35,6 +35,6 @@ t_rotate_run_SOURCES = t/rotate_run.c
 t_rotate_run_CFLAGS = $(AM_CFLAGS) $(CRYPTO_CFLAGS)
 t_rotate_run_LDADD = $(ROTATE_LIBS)
 
-TESTS += t/rotate_dns.sh t/rotate_cycle.sh t/cli_rotate.sh
-EXTRA_DIST += t/rotate_dns.sh t/rotate_cycle.sh t/cli_rotate.sh t/lib/knot.sh \
+TESTS += t/rotate_dns.sh t/rotate_cycle.sh t/cli_rotate.sh t/cli_root.sh
+EXTRA_DIST += t/rotate_dns.sh t/rotate_cycle.sh t/cli_rotate.sh t/cli_root.sh t/lib/knot.sh \
 	t/lib/silent_udp.py
