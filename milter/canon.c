@@ -45,6 +45,18 @@ canon_lower(int c)
 	return c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c;
 }
 
+/*
+ * canon_fold - is value[i] part of a line end that unfolding removes? LF
+ * (the MTA's fold) and the CR of a CRLF are; a bare CR is data, as it is
+ * to a verifier that splits the header at CRLF.
+ */
+static inline int
+canon_fold(const char *value, size_t valuelen, size_t i)
+{
+	return value[i] == '\n' ||
+	    (value[i] == '\r' && i + 1 < valuelen && value[i + 1] == '\n');
+}
+
 /* canon_header_relaxed - RFC 6376 3.4.2: lowercase name, unfold, squeeze WSP */
 static void
 canon_header_relaxed(struct buf *b, const char *name, size_t namelen,
@@ -63,7 +75,7 @@ canon_header_relaxed(struct buf *b, const char *name, size_t namelen,
 	for (i = 0; i < valuelen; i++) {
 		char c = value[i];
 
-		if (c == '\r' || c == '\n')
+		if (canon_fold(value, valuelen, i))
 			continue;
 		if (c == ' ' || c == '\t') {
 			sp = 1;

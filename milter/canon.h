@@ -19,6 +19,14 @@
  * bare LF (a message file or a broken MTA) also ends a line and becomes CRLF
  * in the canonical form, as a verifier reading the same file would do. A
  * bare CR is ordinary data.
+ *
+ * A body that does not end with a line end gets its CRLF first (3.4.3,
+ * 3.4.4 "a CRLF is added"), and the last line is then canonicalized like
+ * any other: relaxed, "x  " becomes "x" CRLF, exactly as "x  " CRLF does.
+ * A body hashes the same with or without its final CRLF, which is what
+ * lets a signature made on it survive transport (SMTP ends every message
+ * with CRLF). dkimpy strips WSP only before an existing CRLF and hashes
+ * "x " CRLF, which no delivered copy matches; t/engine_verify.py shows it.
  */
 #ifndef KEYTURN_CANON_H
 #define KEYTURN_CANON_H

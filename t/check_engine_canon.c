@@ -45,6 +45,11 @@ static const struct hcase {
 	{ R, "X-Tabs", "a\t\t\tb", "x-tabs:a b\r\n" },
 	{ R, "X-8bit", "Gr\xc3\xbc\xc3\x9f""e  \xff", "x-8bit:Gr\xc3\xbc\xc3\x9f""e \xff\r\n" },
 	{ R, "X-Colon", "a: b", "x-colon:a: b\r\n" },
+	/* a bare CR is data: only CRLF and the MTA's LF are unfolded */
+	{ R, "Subject", "a\rb", "subject:a\rb\r\n" },
+	{ R, "Subject", "a\r \r\n\tb", "subject:a\r b\r\n" },
+	{ R, "Subject", "a\r\r\n b", "subject:a\r b\r\n" },
+	{ S, "Subject", "a\rb", "Subject: a\rb\r\n" },
 };
 
 START_TEST(test_header)
@@ -82,7 +87,12 @@ static const struct bcase {
 	/* no final line end */
 	{ R, "a", "a\r\n" },
 	{ S, "a", "a\r\n" },
+	/* the CRLF is added first: trailing WSP goes as on any line (3.4.4) */
 	{ R, "a \t ", "a\r\n" },
+	{ R, "a\r\nb  \t", "a\r\nb\r\n" },
+	{ R, "a\r\n \t", "a\r\n" },
+	{ R, " ", "" },
+	{ S, " ", " \r\n" },
 	{ S, "a  ", "a  \r\n" },
 	/* whitespace */
 	{ R, "a \t b  \r\n", "a b\r\n" },

@@ -1,1 +1,18 @@
 # t/milter.mk: tests of this area, included from t/local.mk.
+
+# keyturnd: the signing decision and the keystore snapshots (Check).
+check_PROGRAMS += t/check_milter
+TESTS += t/check_milter
+UNIT_TESTS += t/check_milter
+t_check_milter_SOURCES = t/check_milter.c
+t_check_milter_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(CRYPTO_CFLAGS)
+t_check_milter_LDADD = milter/libkeyturnd.a milter/libdkim.a \
+	keystore/libkeystore.a $(CHECK_LIBS) $(CRYPTO_LIBS) $(BSD_LIBS) \
+	$(PTHREAD_LIBS)
+
+# keyturnd end to end against t/miltc (the MTA side), dkimpy verifying.
+MILTER_SH = t/milter_sign.sh t/milter_roundrobin.sh t/milter_onerror.sh \
+	t/milter_reload.sh t/milter_sigterm.sh t/milter_startup.sh \
+	t/milter_memory.sh t/milter_postfix.sh
+TESTS += $(MILTER_SH)
+EXTRA_DIST += $(MILTER_SH) t/milter_lib.sh t/milter_verify.py

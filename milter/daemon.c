@@ -1,0 +1,647 @@
+/*
+ * daemon - start-up, privilege drop, signals, reloads and shutdown
+ *
+ * Start-up order (STYLE.md 9): as root, open the milter socket and set its
+ * mode and owner, load the keystore (acting as UserID, who owns it), go to
+ * the background, write the pidfile; then drop to UserID for good and
+ * serve.
+ *
+ * Signals. libmilter starts its own thread that sigwait()s for SIGHUP,
+ * SIGTERM and SIGINT and stops the filter on any of them, SIGHUP
+ * included. keyturnd keeps SIGHUP for reloading, so the main thread is the
+ * one thread that never blocks those signals: it catches them with a
+ * handler that writes the signal number to a pipe. Linux delivers a
+ * process signal to the main thread whenever it does not block it, so
+ * libmilter's thread does not see them. (Should it ever see SIGTERM, it
+ * stops libmilter the same way smfi_stop does; the main thread then
+ * drains and exits as for its own SIGTERM.)
+ *
+ * Stopping: the socket file is removed and smfi_stop closes the listening
+ * socket; the sessions in flight go on (libmilter aborts them only on
+ * MILTER_ABRT), and keyturnd waits until no message is between MAIL and
+ * its end, plus a moment for the last replies to reach the MTA, before it
+ * exits 0.
+ *
+ * Keystore changes: a watcher thread polls the keystore's generation
+ * every DAEMON_POLL_MS and builds a new snapshot when it moved; SIGHUP does
+ * the same with a freshly read configuration. Both hold daemon_reload_lock.
+ * Long-running services (the rotation module) get their thread next to
+ * the watcher, in daemon_services.
+ */
+#include "config.h"
+
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <libmilter/mfapi.h>
+
+#include "conf.h"
+#include "daemon.h"
+#include "filter.h"
+#include "loader.h"
+#include "log.h"
+#include "privs.h"
+#include "snapshot.h"
+#include "xmalloc.h"
+
+#define DAEMON_POLL_MS		1000	/* keystore change detection */
+#define DAEMON_DRAIN_S		600	/* longest wait for messages in flight */
+#define DAEMON_LINGER_MS	500	/* for the last replies to leave */
+
+static int daemon_pipe[2] = { -1, -1 };
+static pthread_mutex_t daemon_reload_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_mutex_t daemon_stop_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t daemon_stop_cond = PTHREAD_COND_INITIALIZER;
+static int daemon_stopping;
+static struct loader *daemon_loader;
+static const char *daemon_confpath;
+static char *daemon_sockpath;		/* a unix socket's file, or NULL */
+static int daemon_milter_status;
+
+/* daemon_report - conf_load's per-error callback for -n and start-up */
+static void
+daemon_report(const char *msg, void *arg)
+{
+	if (arg != NULL)
+		fprintf(stderr, "keyturnd: %s\n", msg);
+	else
+		log_warnx("%s", msg);
+}
+
+/* daemon_userid - resolve UserID; 0 and *has set, or -1 */
+static int
+daemon_userid(const struct kt_conf *conf, struct privs_id *id, int *has,
+    char *err, size_t errlen)
+{
+	*has = 0;
+	if (conf->userid == NULL)
+		return 0;
+	if (privs_lookup(conf->userid, id, err, errlen) == -1)
+		return -1;
+	*has = 1;
+	return 0;
+}
+
+/*
+ * daemon_first_load - the first snapshot, read as UserID when we are root
+ * (the keystore must belong to the user that runs the daemon).
+ */
+static struct snapshot *
+daemon_first_load(struct loader *l, struct kt_conf *conf, char *err,
+    size_t errlen)
+{
+	struct privs_id id;
+	struct snapshot *s;
+	int has, borrowed = 0;
+
+	if (daemon_userid(conf, &id, &has, err, errlen) == -1)
+		return NULL;
+	if (has && geteuid() == 0 && id.uid != 0) {
+		if (privs_borrow(&id, err, errlen) == -1)
+			return NULL;
+		borrowed = 1;
+	}
+	s = loader_build(l, conf, NULL, err, errlen);
+	if (borrowed) {
+		char perr[256];
+
+		/* a start-up invariant: nothing sane follows if it breaks */
+		if (privs_return(perr, sizeof(perr)) == -1) {
+			fprintf(stderr, "keyturnd: %s\n", perr);
+			log_warnx("%s", perr);
+			exit(1);
+		}
+	}
+	return s;
+}
+
+/*
+ * daemon_first_degraded - a keystore with a broken domain still starts:
+ * the domains that load sign, the broken one's mail tempfails (the failure
+ * policy), and the watcher keeps trying the whole keystore.
+ */
+static struct snapshot *
+daemon_first_degraded(struct loader *l, struct kt_conf *conf,
+    const struct privs_id *id, int hasuser, char *err, size_t errlen)
+{
+	struct snapshot *s;
+	char perr[256];
+	int borrowed = 0;
+
+	if (hasuser && geteuid() == 0 && id->uid != 0) {
+		if (privs_borrow(id, err, errlen) == -1)
+			return NULL;
+		borrowed = 1;
+	}
+	s = loader_build_degraded(l, conf, err, errlen);
+	if (borrowed && privs_return(perr, sizeof(perr)) == -1) {
+		log_warnx("%s", perr);
+		exit(1);
+	}
+	return s;
+}
+
+/* daemon_log_unusable - say which domains will tempfail, and why */
+static void
+daemon_log_unusable(const struct snapshot *s)
+{
+	size_t i;
+
+	for (i = 0; i < s->ndomains; i++)
+		if (s->domains[i]->error != NULL)
+			log_warnx("domain %s unusable, its mail is %s until "
+			    "the keystore loads (fix it, then SIGHUP): %s",
+			    s->domains[i]->name,
+			    s->conf->on_error == CONF_ONERROR_ACCEPT ?
+			    "passed unsigned" : "tempfailed",
+			    s->domains[i]->error);
+}
+
+/* daemon_check - keyturnd -n: what start-up would load, without serving */
+int
+daemon_check(struct kt_conf *conf, const char *confpath)
+{
+	struct loader *l = loader_new();
+	struct snapshot *s;
+	char err[1024];
+
+	s = daemon_first_load(l, conf, err, sizeof(err));
+	if (s == NULL) {
+		fprintf(stderr, "keyturnd: %s\n", err);
+		conf_free(conf);
+		loader_free(l);
+		return 1;
+	}
+	printf("%s: OK, %zu domain%s in %s\n", confpath != NULL ? confpath :
+	    "defaults", s->ndomains, s->ndomains == 1 ? "" : "s",
+	    s->conf->keystore);
+	snapshot_unref(s);
+	loader_free(l);
+	return 0;
+}
+
+/* daemon_socket_path - the file of a unix socket spec, else NULL */
+static const char *
+daemon_socket_path(const char *spec)
+{
+	if (strncmp(spec, "unix:", 5) == 0)
+		return spec + 5;
+	if (strncmp(spec, "local:", 6) == 0)
+		return spec + 6;
+	if (spec[0] == '/')
+		return spec;
+	return NULL;
+}
+
+/* daemon_socket - listen before dropping root; mode and owner as configured */
+static int
+daemon_socket(const struct kt_conf *conf, const struct privs_id *user,
+    int hasuser)
+{
+	struct privs_id owner;
+	const char *path;
+	char err[256];
+
+	if (smfi_setconn(conf->socket) != MI_SUCCESS ||
+	    smfi_opensocket(1) != MI_SUCCESS) {
+		log_warnx("%s: cannot listen (see the libmilter message above)",
+		    conf->socket);
+		return -1;
+	}
+	if ((path = daemon_socket_path(conf->socket)) == NULL)
+		return 0;
+	daemon_sockpath = xstrdup(path);
+	if (conf->socket_mode >= 0 && chmod(path, conf->socket_mode) == -1) {
+		log_warn("%s: chmod", path);
+		return -1;
+	}
+	if (conf->socket_owner != NULL) {
+		if (privs_lookup(conf->socket_owner, &owner, err,
+		    sizeof(err)) == -1) {
+			log_warnx("SocketOwner: %s", err);
+			return -1;
+		}
+	} else if (hasuser)
+		owner = *user;
+	else
+		return 0;
+	if (chown(path, owner.uid, owner.gid) == -1) {
+		log_warn("%s: chown", path);
+		return -1;
+	}
+	return 0;
+}
+
+/* daemon_pidfile - write our pid; failure is a start-up error */
+static int
+daemon_pidfile(const char *path)
+{
+	FILE *fp;
+
+	if (path == NULL)
+		return 0;
+	if ((fp = fopen(path, "w")) == NULL) {
+		log_warn("%s", path);
+		return -1;
+	}
+	fprintf(fp, "%ld\n", (long)getpid());
+	if (fclose(fp) == EOF) {
+		log_warn("%s", path);
+		return -1;
+	}
+	return 0;
+}
+
+/* daemon_onsignal - async-signal-safe: hand the signal to the main loop */
+static void
+daemon_onsignal(int sig)
+{
+	int saved = errno;
+	unsigned char c = (unsigned char)sig;
+
+	(void)write(daemon_pipe[1], &c, 1);
+	errno = saved;
+}
+
+/* daemon_signals - the main thread catches HUP/TERM/INT, never blocks them */
+static int
+daemon_signals(void)
+{
+	struct sigaction sa;
+	int i, sigs[] = { SIGHUP, SIGTERM, SIGINT };
+
+	if (pipe(daemon_pipe) == -1)
+		return -1;
+	fcntl(daemon_pipe[1], F_SETFL, O_NONBLOCK);
+	fcntl(daemon_pipe[0], F_SETFD, FD_CLOEXEC);
+	fcntl(daemon_pipe[1], F_SETFD, FD_CLOEXEC);
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = daemon_onsignal;
+	sa.sa_flags = SA_RESTART | SA_NODEFER;
+	sigemptyset(&sa.sa_mask);
+	for (i = 0; i < 3; i++)
+		if (sigaction(sigs[i], &sa, NULL) == -1)
+			return -1;
+	signal(SIGPIPE, SIG_IGN);
+	return 0;
+}
+
+/* daemon_spawn - a thread that inherits a mask without HUP/TERM/INT */
+static int
+daemon_spawn(pthread_t *t, void *(*fn)(void *), void *arg)
+{
+	sigset_t set, old;
+	int r;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &set, &old);
+	r = pthread_create(t, NULL, fn, arg);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return r;
+}
+
+/* daemon_milter - libmilter's accept loop; wakes the main thread at its end */
+static void *
+daemon_milter(void *arg)
+{
+	unsigned char c = 0;
+
+	daemon_milter_status = smfi_main() == MI_SUCCESS ? 0 : 1;
+	(void)write(daemon_pipe[1], &c, 1);
+	return NULL;
+}
+
+/* daemon_swap - install a new snapshot, or say why the old one stays */
+static void
+daemon_swap(struct snapshot *s, const char *what, const char *err)
+{
+	static char lasterr[1024];
+
+	if (s == NULL) {
+		if (strcmp(lasterr, err) != 0)
+			log_warnx("%s refused, still signing with the previous "
+			    "keys: %s", what, err);
+		snprintf(lasterr, sizeof(lasterr), "%s", err);
+		return;
+	}
+	lasterr[0] = '\0';
+	log_info("%s: %zu domain%s loaded", what, s->ndomains,
+	    s->ndomains == 1 ? "" : "s");
+	snapshot_install(s);
+}
+
+/* daemon_watch_once - rebuild when the keystore moved */
+static void
+daemon_watch_once(void)
+{
+	struct snapshot *cur, *s;
+	char err[1024];
+
+	pthread_mutex_lock(&daemon_reload_lock);
+	if (loader_changed(daemon_loader) &&
+	    (cur = snapshot_current()) != NULL) {
+		s = loader_build(daemon_loader, NULL, cur, err, sizeof(err));
+		daemon_swap(s, "keystore change", err);
+		snapshot_unref(cur);
+	}
+	pthread_mutex_unlock(&daemon_reload_lock);
+}
+
+/* daemon_watcher - the keystore change detector (a few seconds at most) */
+static void *
+daemon_watcher(void *arg)
+{
+	struct timespec ts;
+
+	pthread_mutex_lock(&daemon_stop_lock);
+	while (!daemon_stopping) {
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += DAEMON_POLL_MS / 1000;
+		ts.tv_nsec += (DAEMON_POLL_MS % 1000) * 1000000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&daemon_stop_cond, &daemon_stop_lock,
+		    &ts);
+		if (daemon_stopping)
+			break;
+		pthread_mutex_unlock(&daemon_stop_lock);
+		daemon_watch_once();
+		pthread_mutex_lock(&daemon_stop_lock);
+	}
+	pthread_mutex_unlock(&daemon_stop_lock);
+	return NULL;
+}
+
+/* Threads that run beside the milter until shutdown. */
+static const struct {
+	const char	*name;
+	void		*(*fn)(void *);
+} daemon_services[] = {
+	{ "keystore watcher", daemon_watcher },
+};
+#define DAEMON_NSERVICES (sizeof(daemon_services) / sizeof(daemon_services[0]))
+
+/* daemon_fixed_changed - settings that only a restart applies */
+static void
+daemon_fixed_changed(const struct kt_conf *o, const struct kt_conf *n)
+{
+	static const char *none = "";
+
+#define KT_DIFF(a, b) (strcmp((a) != NULL ? (a) : none, (b) != NULL ? (b) : none))
+	if (KT_DIFF(o->socket, n->socket) || KT_DIFF(o->userid, n->userid) ||
+	    KT_DIFF(o->pidfile, n->pidfile) ||
+	    KT_DIFF(o->socket_owner, n->socket_owner) ||
+	    o->socket_mode != n->socket_mode)
+		log_notice("Socket, SocketMode, SocketOwner, UserID and "
+		    "PidFile changes take effect at the next restart");
+#undef KT_DIFF
+}
+
+/* daemon_reload - SIGHUP: configuration and keystore, all or nothing */
+static void
+daemon_reload(void)
+{
+	struct kt_conf *conf;
+	struct snapshot *cur, *s;
+	char err[1024];
+
+	if ((conf = conf_load(daemon_confpath, daemon_report, NULL)) == NULL) {
+		log_warnx("%s: configuration reload refused, keeping the "
+		    "running one", daemon_confpath);
+		return;
+	}
+	pthread_mutex_lock(&daemon_reload_lock);
+	cur = snapshot_current();
+	if (cur != NULL)
+		daemon_fixed_changed(cur->conf, conf);
+	s = loader_build(daemon_loader, conf, cur, err, sizeof(err));
+	if (s == NULL)
+		conf_free(conf);
+	else
+		log_setlevel(s->conf->log_level);
+	daemon_swap(s, "reload", err);
+	snapshot_unref(cur);
+	pthread_mutex_unlock(&daemon_reload_lock);
+}
+
+/*
+ * daemon_drain - after smfi_stop: wait while any message is in flight,
+ * then until the sessions close or have been quiet for DAEMON_LINGER_MS
+ * (the last replies are on their way; an MTA may keep a session open).
+ */
+static void
+daemon_drain(void)
+{
+	struct timespec nap = { 0, 10 * 1000000L };
+	time_t until = time(NULL) + DAEMON_DRAIN_S;
+	unsigned int n = 0;
+	int quiet = 0;
+
+	while (time(NULL) < until) {
+		if ((n = filter_inflight()) > 0)
+			quiet = 0;
+		else if (filter_sessions() == 0 || quiet >= DAEMON_LINGER_MS)
+			return;
+		nanosleep(&nap, NULL);
+		quiet += 10;
+	}
+	log_warnx("exiting with %u message%s still in flight", n,
+	    n == 1 ? "" : "s");
+}
+
+/* daemon_stopper - smfi_stop waits for libmilter's accept loop to poll */
+static void *
+daemon_stopper(void *arg)
+{
+	smfi_stop();
+	return NULL;
+}
+
+/*
+ * daemon_stop_milter - stop accepting at once: the socket file goes now
+ * (an MTA connecting gets an error and applies its default action), the
+ * listening socket when libmilter's accept loop next wakes (it holds its
+ * lock for up to 5 seconds), in a thread of its own so that the drain
+ * starts now. A session accepted meanwhile is drained like the others.
+ */
+static void
+daemon_stop_milter(void)
+{
+	pthread_t t;
+
+	if (daemon_sockpath != NULL && unlink(daemon_sockpath) == -1 &&
+	    errno != ENOENT)
+		log_warn("%s", daemon_sockpath);
+	if (daemon_spawn(&t, daemon_stopper, NULL) != 0)
+		smfi_stop();
+	else
+		pthread_detach(t);
+}
+
+/*
+ * daemon_loop - the main thread: wait for a signal or for libmilter's end.
+ * 1 when stopped by a signal, 0 when smfi_main returned by itself.
+ */
+static int
+daemon_loop(void)
+{
+	unsigned char c;
+	ssize_t r;
+
+	for (;;) {
+		r = read(daemon_pipe[0], &c, 1);
+		if (r == -1 && errno == EINTR)
+			continue;
+		if (r != 1)
+			return 0;
+		if (c == SIGHUP) {
+			log_info("SIGHUP: reloading");
+			daemon_reload();
+			continue;
+		}
+		if (c == SIGTERM || c == SIGINT) {
+			log_info("%s: finishing %u message%s in flight",
+			    c == SIGTERM ? "SIGTERM" : "SIGINT",
+			    filter_inflight(), filter_inflight() == 1 ? "" :
+			    "s");
+			daemon_stop_milter();
+			return 1;
+		}
+		return 0;	/* smfi_main returned by itself */
+	}
+}
+
+/* daemon_stop_services - wake and join the service threads */
+static void
+daemon_stop_services(pthread_t *t, size_t n)
+{
+	size_t i;
+
+	pthread_mutex_lock(&daemon_stop_lock);
+	daemon_stopping = 1;
+	pthread_cond_broadcast(&daemon_stop_cond);
+	pthread_mutex_unlock(&daemon_stop_lock);
+	for (i = 0; i < n; i++)
+		pthread_join(t[i], NULL);
+}
+
+/* daemon_prepare - everything done as root; -1 means exit 1 */
+static int
+daemon_prepare(struct kt_conf *conf, const struct daemon_opts *o,
+    struct privs_id *id, int *hasuser)
+{
+	struct snapshot *s;
+	char err[1024];
+
+	if (daemon_userid(conf, id, hasuser, err, sizeof(err)) == -1) {
+		log_warnx("UserID: %s", err);
+		return -1;
+	}
+	if (geteuid() == 0 && !*hasuser && !conf->allow_root) {
+		log_warnx("refusing to run as root without UserID "
+		    "(set AllowRoot yes to insist)");
+		return -1;
+	}
+	if (*hasuser && geteuid() != 0 && geteuid() != id->uid) {
+		log_warnx("UserID %s: keyturnd must be started as root or as "
+		    "that user", conf->userid);
+		return -1;
+	}
+	if (filter_register() == -1 || daemon_socket(conf, id, *hasuser) == -1)
+		return -1;
+	daemon_loader = loader_new();
+	if ((s = daemon_first_load(daemon_loader, conf, err,
+	    sizeof(err))) == NULL) {
+		log_warnx("keystore: %s", err);
+		if ((s = daemon_first_degraded(daemon_loader, conf, id,
+		    *hasuser, err, sizeof(err))) == NULL) {
+			log_warnx("keystore: %s", err);
+			return -1;
+		}
+		daemon_log_unusable(s);
+	}
+	snapshot_install(s);
+	return 0;
+}
+
+/* daemon_run - the start-up order of STYLE.md 9, then the main loop */
+int
+daemon_run(struct kt_conf *conf, const struct daemon_opts *o)
+{
+	pthread_t milter, svc[DAEMON_NSERVICES];
+	struct privs_id id;
+	char err[256], *pidfile, *sock;
+	int hasuser, status;
+	size_t i;
+
+	daemon_confpath = o->confpath;
+	pidfile = conf->pidfile != NULL ? xstrdup(conf->pidfile) : NULL;
+	sock = xstrdup(conf->socket);
+	if (daemon_prepare(conf, o, &id, &hasuser) == -1)
+		return 1;
+	if (!o->foreground) {
+		if (daemon(0, 0) == -1) {
+			log_warn("daemon");
+			return 1;
+		}
+		log_init("keyturnd", 0, log_getlevel());
+	}
+	if (daemon_pidfile(pidfile) == -1)
+		return 1;
+	if (hasuser && geteuid() == 0 && privs_drop(&id, err,
+	    sizeof(err)) == -1) {
+		log_warnx("dropping privileges to %s: %s", id.name, err);
+		return 1;
+	}
+	if (daemon_signals() == -1 ||
+	    daemon_spawn(&milter, daemon_milter, NULL) != 0) {
+		log_warn("start-up");
+		return 1;
+	}
+	for (i = 0; i < DAEMON_NSERVICES; i++)
+		if (daemon_spawn(&svc[i], daemon_services[i].fn, NULL) != 0) {
+			log_warn("starting the %s", daemon_services[i].name);
+			return 1;
+		}
+	log_info("keyturnd %s started on %s", PACKAGE_VERSION,
+	    sock);
+	/*
+	 * After smfi_stop, libmilter's accept loop notices only at its next
+	 * poll timeout (seconds); the socket is closed already, so there is
+	 * no need to wait for it: drain the sessions and leave.
+	 */
+	if (daemon_loop()) {
+		status = 0;
+		daemon_drain();
+	} else {
+		pthread_join(milter, NULL);
+		status = daemon_milter_status;
+		daemon_drain();
+	}
+	daemon_stop_services(svc, DAEMON_NSERVICES);
+	log_info("stopped");
+	if (pidfile != NULL)
+		(void)unlink(pidfile);
+	snapshot_shutdown();
+	loader_free(daemon_loader);
+	free(pidfile);
+	free(sock);
+	free(daemon_sockpath);
+	return status;
+}

@@ -1,0 +1,414 @@
+/*
+ * filter - the libmilter callbacks of keyturnd
+ *
+ * Negotiation: only connect, MAIL, DATA, header, body, end of message,
+ * abort and close are used. The MTA is asked not to send HELO, RCPT, end
+ * of header and unknown commands, and to expect no reply to connect, MAIL,
+ * header and body (SMFIP_NR_*; libmilter fakes the reply for an MTA that
+ * cannot do without). DATA keeps its reply: the signing decision is made
+ * there, where Postfix has a queue id to log, and a message that is not
+ * ours is answered SMFIS_ACCEPT, so the MTA does not send its header and
+ * body.
+ * SMFIP_HDR_LEADSPC is not requested: under relaxed header canonicalization
+ * the space after the colon does not count, and without it the MTA writes
+ * "DKIM-Signature: " itself when it inserts our field.
+ *
+ * Per message: MAIL starts it (in flight for SIGTERM); DATA takes a
+ * reference on the current snapshot and decides whether the client may be
+ * signed for (an MTA without DATA: the first header); headers go to
+ * dkim_msg_header as
+ * the MTA gives them (Postfix: folded with bare LF, leading space
+ * stripped), body chunks to dkim_msg_body (hashed as they stream); the end
+ * of message picks the domain and keys and inserts the signatures at the
+ * top. Every log line starts with the queue id.
+ */
+#include "config.h"
+
+#include <netinet/in.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <libmilter/mfapi.h>
+
+#include "conf.h"
+#include "decide.h"
+#include "dkim.h"
+#include "filter.h"
+#include "log.h"
+#include "snapshot.h"
+#include "xmalloc.h"
+
+/* One MTA connection; at most one message at a time. */
+struct filter_conn {
+	struct sockaddr_storage	 addr;
+	int			 has_addr;
+	int			 inmsg;		/* between MAIL and its end */
+	int			 begun;		/* filter_begin ran */
+	struct snapshot		*snap;		/* held for the message */
+	struct dkim_msg		*msg;		/* NULL: not signing */
+	char			 herr[256];	/* first header error */
+	int			 bad;
+};
+
+static atomic_uint filter_nmsg;
+static atomic_uint filter_nconn;
+/*
+ * The SMFIP_* flags negotiated. Process-wide rather than per connection:
+ * after SMFIC_QUIT_NC libmilter reuses the negotiated context for a new
+ * session (close, then connect, no new negotiation), and libmilter offers
+ * the same flags to every connection since it fakes the NR_* steps.
+ */
+static atomic_ulong filter_pflags;
+
+/* filter_inflight - what SIGTERM must wait for */
+unsigned int
+filter_inflight(void)
+{
+	return atomic_load(&filter_nmsg);
+}
+
+/* filter_sessions - open connections, for the drain's last moment */
+unsigned int
+filter_sessions(void)
+{
+	return atomic_load(&filter_nconn);
+}
+
+/* filter_qid - the queue id for log lines; Postfix may not know it at MAIL */
+static const char *
+filter_qid(SMFICTX *ctx)
+{
+	const char *q = smfi_getsymval(ctx, "i");
+
+	return q != NULL && *q != '\0' ? q : "NOQUEUE";
+}
+
+/* filter_conn_get - the connection state, made at negotiation or connect */
+static struct filter_conn *
+filter_conn_get(SMFICTX *ctx)
+{
+	struct filter_conn *c = smfi_getpriv(ctx);
+
+	if (c == NULL) {
+		c = xcalloc(1, sizeof(*c));
+		smfi_setpriv(ctx, c);
+		atomic_fetch_add(&filter_nconn, 1);
+	}
+	return c;
+}
+
+/* filter_noreply - NOREPLY only where it was negotiated, else CONTINUE */
+static sfsistat
+filter_noreply(unsigned long nr)
+{
+	return (atomic_load(&filter_pflags) & nr) ? SMFIS_NOREPLY :
+	    SMFIS_CONTINUE;
+}
+
+/* filter_end - the message is over: drop the engine state and snapshot */
+static void
+filter_end(struct filter_conn *c)
+{
+	dkim_msg_free(c->msg);
+	c->msg = NULL;
+	snapshot_unref(c->snap);
+	c->snap = NULL;
+	c->bad = 0;
+	c->begun = 0;
+	c->herr[0] = '\0';
+	if (c->inmsg) {
+		c->inmsg = 0;
+		atomic_fetch_sub(&filter_nmsg, 1);
+	}
+}
+
+/* filter_onerror - the failure policy for a domain we sign */
+static sfsistat
+filter_onerror(SMFICTX *ctx, const struct snapshot *s, const char *why)
+{
+	if (s->conf->on_error == CONF_ONERROR_ACCEPT) {
+		log_warnx("%s: not signed: %s (OnError accept)",
+		    filter_qid(ctx), why);
+		return SMFIS_ACCEPT;
+	}
+	log_warnx("%s: tempfail: %s", filter_qid(ctx), why);
+	smfi_setreply(ctx, "451", "4.7.1", "DKIM signing temporarily unavailable");
+	return SMFIS_TEMPFAIL;
+}
+
+/* filter_negotiate - ask for the least traffic and the macros we read */
+static sfsistat
+filter_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
+    unsigned long f2, unsigned long f3, unsigned long *pf0,
+    unsigned long *pf1, unsigned long *pf2, unsigned long *pf3)
+{
+	/* no-reply only for steps with a callback that returns NOREPLY */
+	static const unsigned long wanted = SMFIP_NOHELO | SMFIP_NORCPT |
+	    SMFIP_NOEOH | SMFIP_NOUNKNOWN | SMFIP_NR_CONN | SMFIP_NR_MAIL |
+	    SMFIP_NR_HDR | SMFIP_NR_BODY;
+
+	if ((f0 & SMFIF_ADDHDRS) == 0) {
+		log_warnx("MTA does not allow adding header fields; "
+		    "keyturnd cannot sign through it");
+		return SMFIS_REJECT;
+	}
+	*pf0 = SMFIF_ADDHDRS;
+	*pf1 = f1 & wanted;
+	*pf2 = *pf3 = 0;
+	atomic_store(&filter_pflags, *pf1);
+	filter_conn_get(ctx);
+	if (f0 & SMFIF_SETSYMLIST) {
+		*pf0 |= SMFIF_SETSYMLIST;
+		smfi_setsymlist(ctx, SMFIM_CONNECT, "{daemon_name}");
+		smfi_setsymlist(ctx, SMFIM_ENVFROM,
+		    "{auth_authen} {auth_type}");
+		smfi_setsymlist(ctx, SMFIM_DATA, "i");
+		smfi_setsymlist(ctx, SMFIM_EOM, "i");
+	}
+	return SMFIS_CONTINUE;
+}
+
+/* filter_connect - only the client address matters, and later */
+static sfsistat
+filter_connect(SMFICTX *ctx, char *host, _SOCK_ADDR *sa)
+{
+	struct filter_conn *c = filter_conn_get(ctx);
+
+	if (sa != NULL && (sa->sa_family == AF_INET ||
+	    sa->sa_family == AF_INET6)) {
+		memcpy(&c->addr, sa, sa->sa_family == AF_INET ?
+		    sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6));
+		c->has_addr = 1;
+	}
+	return filter_noreply(SMFIP_NR_CONN);
+}
+
+/* filter_envfrom - a message starts: in flight from now on */
+static sfsistat
+filter_envfrom(SMFICTX *ctx, char **argv)
+{
+	struct filter_conn *c = filter_conn_get(ctx);
+
+	filter_end(c);
+	c->inmsg = 1;
+	atomic_fetch_add(&filter_nmsg, 1);
+	return filter_noreply(SMFIP_NR_MAIL);
+}
+
+/*
+ * filter_begin - the message's snapshot and the client verdict. Made at
+ * DATA, where Postfix has a queue id for the log line (at MAIL it often
+ * has none yet), and all the envelope macros are known. SMFIS_ACCEPT: not
+ * ours, and the MTA sends nothing more of this message.
+ */
+static sfsistat
+filter_begin(SMFICTX *ctx, struct filter_conn *c)
+{
+	struct decide_client dc;
+	char why[256];
+
+	c->begun = 1;
+	if ((c->snap = snapshot_current()) == NULL)
+		return SMFIS_TEMPFAIL;		/* shutting down */
+	dc.addr = c->has_addr ? (struct sockaddr *)&c->addr : NULL;
+	dc.auth_authen = smfi_getsymval(ctx, "{auth_authen}");
+	dc.auth_type = smfi_getsymval(ctx, "{auth_type}");
+	dc.daemon_name = smfi_getsymval(ctx, "{daemon_name}");
+	if (!decide_client(c->snap->conf, &dc, why, sizeof(why))) {
+		log_info("%s: not signed: %s", filter_qid(ctx), why);
+		filter_end(c);
+		return SMFIS_ACCEPT;
+	}
+	c->msg = dkim_msg_new(DKIM_CANON_RELAXED, DKIM_CANON_RELAXED);
+	return SMFIS_CONTINUE;
+}
+
+/* filter_data - the signing decision, answered: ACCEPT spares the rest */
+static sfsistat
+filter_data(SMFICTX *ctx)
+{
+	struct filter_conn *c = filter_conn_get(ctx);
+
+	if (!c->inmsg) {			/* no MAIL seen: be safe */
+		c->inmsg = 1;
+		atomic_fetch_add(&filter_nmsg, 1);
+	}
+	if (c->begun)
+		return SMFIS_CONTINUE;
+	return filter_begin(ctx, c);
+}
+
+/* filter_late - an MTA that sends no DATA: decide at the first header */
+static void
+filter_late(SMFICTX *ctx, struct filter_conn *c)
+{
+	if (c->begun)
+		return;
+	if (!c->inmsg) {
+		c->inmsg = 1;
+		atomic_fetch_add(&filter_nmsg, 1);
+	}
+	(void)filter_begin(ctx, c);
+	c->begun = 1;
+}
+
+/* filter_header - to the engine as given; an error only marks the message */
+static sfsistat
+filter_header(SMFICTX *ctx, char *name, char *value)
+{
+	struct filter_conn *c = filter_conn_get(ctx);
+
+	filter_late(ctx, c);
+	if (c->msg == NULL || c->bad)
+		return filter_noreply(SMFIP_NR_HDR);
+	if (name == NULL || value == NULL) {
+		snprintf(c->herr, sizeof(c->herr), "header field without value");
+		c->bad = 1;
+	} else if (dkim_msg_header(c->msg, name, value, strlen(value),
+	    c->herr, sizeof(c->herr)) != DKIM_OK)
+		c->bad = 1;
+	return filter_noreply(SMFIP_NR_HDR);
+}
+
+/* filter_body - hashed as it streams, nothing kept */
+static sfsistat
+filter_body(SMFICTX *ctx, unsigned char *chunk, size_t len)
+{
+	struct filter_conn *c = smfi_getpriv(ctx);
+
+	if (c != NULL && c->msg != NULL && !c->bad)
+		dkim_msg_body(c->msg, chunk, len);
+	return filter_noreply(SMFIP_NR_BODY);
+}
+
+/* filter_insert - sign with each planned key, then insert in stable order */
+static sfsistat
+filter_insert(SMFICTX *ctx, struct filter_conn *c, struct dkim_sign *plan,
+    size_t n)
+{
+	char *value[SNAP_NALG] = { NULL, NULL };
+	char err[256];
+	sfsistat r = SMFIS_CONTINUE;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (dkim_msg_sign(c->msg, &plan[i], &value[i], err,
+		    sizeof(err)) != DKIM_OK) {
+			char why[320];
+
+			snprintf(why, sizeof(why), "signing d=%s s=%s: %s",
+			    plan[i].domain, plan[i].selector, err);
+			r = filter_onerror(ctx, c->snap, why);
+			goto out;
+		}
+	/* index 0 pushes earlier insertions down: insert the last first */
+	for (i = n; i-- > 0;)
+		if (smfi_insheader(ctx, 0, "DKIM-Signature", value[i]) !=
+		    MI_SUCCESS) {
+			r = filter_onerror(ctx, c->snap,
+			    "the MTA refused the DKIM-Signature field");
+			goto out;
+		}
+	for (i = 0; i < n; i++)
+		log_info("%s: signed d=%s s=%s a=%s", filter_qid(ctx),
+		    plan[i].domain, plan[i].selector,
+		    dkim_alg_name(plan[i].alg));
+out:
+	for (i = 0; i < n; i++)
+		free(value[i]);
+	return r;
+}
+
+/* filter_eom - pick the domain and keys, sign, insert at the top */
+static sfsistat
+filter_eom(SMFICTX *ctx)
+{
+	struct filter_conn *c = filter_conn_get(ctx);
+	struct dkim_sign plan[SNAP_NALG];
+	struct snap_domain *d;
+	char domain[256], err[256];
+	size_t n;
+	sfsistat r;
+
+	filter_late(ctx, c);
+	if (c->msg == NULL) {
+		filter_end(c);
+		return SMFIS_CONTINUE;
+	}
+	if (c->bad) {
+		log_info("%s: not signed: %s", filter_qid(ctx), c->herr);
+		filter_end(c);
+		return SMFIS_CONTINUE;
+	}
+	if (dkim_msg_from_domain(c->msg, domain, sizeof(domain), err,
+	    sizeof(err)) != DKIM_OK) {
+		log_info("%s: not signed: %s", filter_qid(ctx), err);
+		filter_end(c);
+		return SMFIS_CONTINUE;
+	}
+	d = snapshot_find(c->snap, domain, c->snap->conf->subdomains);
+	if (d == NULL) {
+		log_info("%s: not signed: domain %s not in the keystore",
+		    filter_qid(ctx), domain);
+		filter_end(c);
+		return SMFIS_CONTINUE;
+	}
+	n = decide_plan(c->snap, d, time(NULL), plan, err, sizeof(err));
+	if (n == 0)
+		r = filter_onerror(ctx, c->snap, err);
+	else
+		r = filter_insert(ctx, c, plan, n);
+	filter_end(c);
+	return r;
+}
+
+/* filter_abort - the MTA dropped the message: release it */
+static sfsistat
+filter_abort(SMFICTX *ctx)
+{
+	struct filter_conn *c = smfi_getpriv(ctx);
+
+	if (c != NULL)
+		filter_end(c);
+	return SMFIS_CONTINUE;
+}
+
+/* filter_close - the connection ends, maybe mid-message */
+static sfsistat
+filter_close(SMFICTX *ctx)
+{
+	struct filter_conn *c = smfi_getpriv(ctx);
+
+	if (c == NULL)
+		return SMFIS_CONTINUE;
+	filter_end(c);
+	free(c);
+	smfi_setpriv(ctx, NULL);
+	atomic_fetch_sub(&filter_nconn, 1);
+	return SMFIS_CONTINUE;
+}
+
+static struct smfiDesc filter_desc = {
+	.xxfi_name = "keyturnd",
+	.xxfi_version = SMFI_VERSION,
+	.xxfi_flags = SMFIF_ADDHDRS,
+	.xxfi_connect = filter_connect,
+	.xxfi_envfrom = filter_envfrom,
+	.xxfi_header = filter_header,
+	.xxfi_body = filter_body,
+	.xxfi_eom = filter_eom,
+	.xxfi_abort = filter_abort,
+	.xxfi_close = filter_close,
+	.xxfi_data = filter_data,
+	.xxfi_negotiate = filter_negotiate,
+};
+
+/* filter_register - before smfi_opensocket, as libmilter requires */
+int
+filter_register(void)
+{
+	return smfi_register(filter_desc) == MI_SUCCESS ? 0 : -1;
+}

@@ -1,0 +1,286 @@
+/*
+ * snapshot - the immutable, shared, refcounted signing state of keyturnd
+ *
+ * Built by one thread (snapshot_new, snapshot_add_*, snapshot_seal), then
+ * only read. The refcount and the round-robin counters are atomics; the
+ * current-snapshot pointer is guarded by a mutex held only long enough to
+ * take a reference, so installing a new snapshot never waits for messages.
+ * Keys are freed with EVP_PKEY_free (OpenSSL wipes private key material).
+ */
+#include "config.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "conf.h"
+#include "snapshot.h"
+#include "xmalloc.h"
+
+static pthread_mutex_t snapshot_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct snapshot *snapshot_cur;
+
+/* snapshot_new - start a snapshot; the header lists come from conf */
+struct snapshot *
+snapshot_new(struct kt_conf *conf, char *err, size_t errlen)
+{
+	struct snapshot *s;
+	struct dkim_hdrlist *h;
+
+	h = dkim_hdrlist_new(conf->sign_headers, conf->oversign_headers,
+	    err, errlen);
+	if (h == NULL)
+		return NULL;
+	s = xcalloc(1, sizeof(*s));
+	atomic_init(&s->refs, 1);
+	s->sc = xcalloc(1, sizeof(*s->sc));
+	atomic_init(&s->sc->refs, 1);
+	s->sc->conf = conf;
+	s->sc->hdrs = h;
+	s->conf = conf;
+	s->hdrs = h;
+	return s;
+}
+
+/* snapshot_new_same - a keystore change keeps the configuration */
+struct snapshot *
+snapshot_new_same(const struct snapshot *old)
+{
+	struct snapshot *s;
+
+	s = xcalloc(1, sizeof(*s));
+	atomic_init(&s->refs, 1);
+	s->sc = old->sc;
+	atomic_fetch_add(&s->sc->refs, 1);
+	s->conf = old->conf;
+	s->hdrs = old->hdrs;
+	return s;
+}
+
+/* snapshot_add_domain - domain names are kept lowercase for lookups */
+struct snap_domain *
+snapshot_add_domain(struct snapshot *s, const char *name)
+{
+	struct snap_domain *d;
+	char *p;
+	int i;
+
+	if (s->sealed)
+		abort();
+	d = xcalloc(1, sizeof(*d));
+	d->name = xstrdup(name);
+	for (p = d->name; *p != '\0'; p++)
+		if (*p >= 'A' && *p <= 'Z')
+			*p += 'a' - 'A';
+	for (i = 0; i < SNAP_NALG; i++)
+		atomic_init(&d->next[i], 0);
+	s->domains = xreallocarray(s->domains, s->ndomains + 1,
+	    sizeof(*s->domains));
+	s->domains[s->ndomains++] = d;
+	return d;
+}
+
+/* snapshot_domain_error - keep the first reason; it is what gets logged */
+void
+snapshot_domain_error(struct snap_domain *d, const char *msg)
+{
+	if (d->error == NULL)
+		d->error = xstrdup(msg);
+}
+
+/* snapshot_add_key - keys keep the order they are added in */
+int
+snapshot_add_key(struct snap_domain *d, const char *selector,
+    enum dkim_alg alg, EVP_PKEY *pkey, time_t retire_at)
+{
+	struct snap_key *k;
+
+	if ((int)alg < 0 || alg >= SNAP_NALG ||
+	    d->nkeys[alg] >= SNAP_MAXKEYS)
+		return -1;
+	k = &d->keys[alg][d->nkeys[alg]++];
+	k->selector = xstrdup(selector);
+	k->alg = alg;
+	EVP_PKEY_up_ref(pkey);
+	k->pkey = pkey;
+	k->retire_at = retire_at;
+	return 0;
+}
+
+/* snapshot_cmp - qsort order of domain pointers */
+static int
+snapshot_cmp(const void *a, const void *b)
+{
+	const struct snap_domain *const *da = a, *const *db = b;
+
+	return strcmp((*da)->name, (*db)->name);
+}
+
+/* snapshot_seal - sorted once so lookups need no lock and no hash */
+void
+snapshot_seal(struct snapshot *s)
+{
+	if (s->ndomains > 1)
+		qsort(s->domains, s->ndomains, sizeof(*s->domains),
+		    snapshot_cmp);
+	s->sealed = 1;
+}
+
+/* snapshot_domain_free - release one domain and its keys */
+static void
+snapshot_domain_free(struct snap_domain *d)
+{
+	size_t a, i;
+
+	for (a = 0; a < SNAP_NALG; a++)
+		for (i = 0; i < d->nkeys[a]; i++) {
+			free(d->keys[a][i].selector);
+			EVP_PKEY_free(d->keys[a][i].pkey);
+		}
+	free(d->error);
+	free(d->name);
+	free(d);
+}
+
+/* snapshot_free - the last reference went away */
+static void
+snapshot_free(struct snapshot *s)
+{
+	size_t i;
+
+	for (i = 0; i < s->ndomains; i++)
+		snapshot_domain_free(s->domains[i]);
+	free(s->domains);
+	if (atomic_fetch_sub(&s->sc->refs, 1) == 1) {
+		dkim_hdrlist_free(s->sc->hdrs);
+		conf_free(s->sc->conf);
+		free(s->sc);
+	}
+	free(s);
+}
+
+/* snapshot_ref - one more holder (a message, the current pointer) */
+struct snapshot *
+snapshot_ref(struct snapshot *s)
+{
+	atomic_fetch_add(&s->refs, 1);
+	return s;
+}
+
+/* snapshot_unref - the last holder frees, whichever thread it is */
+void
+snapshot_unref(struct snapshot *s)
+{
+	if (s == NULL)
+		return;
+	if (atomic_fetch_sub(&s->refs, 1) == 1)
+		snapshot_free(s);
+}
+
+/* snapshot_lookup - exact match, name already lowercase */
+static struct snap_domain *
+snapshot_lookup(const struct snapshot *s, const char *name)
+{
+	size_t lo = 0, hi = s->ndomains, mid;
+	int c;
+
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		c = strcmp(name, s->domains[mid]->name);
+		if (c == 0)
+			return s->domains[mid];
+		if (c < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return NULL;
+}
+
+/* snapshot_find - walk up the labels only when SubDomains allows it */
+struct snap_domain *
+snapshot_find(const struct snapshot *s, const char *domain, int subdomains)
+{
+	char name[256];
+	struct snap_domain *d;
+	const char *p;
+	size_t i, len;
+
+	len = strlen(domain);
+	if (len == 0 || len >= sizeof(name))
+		return NULL;
+	for (i = 0; i <= len; i++)
+		name[i] = (domain[i] >= 'A' && domain[i] <= 'Z') ?
+		    domain[i] + ('a' - 'A') : domain[i];
+	if ((d = snapshot_lookup(s, name)) != NULL || !subdomains)
+		return d;
+	for (p = strchr(name, '.'); p != NULL; p = strchr(p + 1, '.'))
+		if (p[1] != '\0' && (d = snapshot_lookup(s, p + 1)) != NULL)
+			return d;
+	return NULL;
+}
+
+/* snapshot_next_key - one atomic increment per signature: even and lock-free */
+const struct snap_key *
+snapshot_next_key(struct snap_domain *d, enum dkim_alg alg)
+{
+	unsigned int n;
+
+	if ((int)alg < 0 || alg >= SNAP_NALG || d->nkeys[alg] == 0)
+		return NULL;
+	n = atomic_fetch_add(&d->next[alg], 1);
+	return &d->keys[alg][n % d->nkeys[alg]];
+}
+
+/* snapshot_carry - copy each domain's counters from the snapshot it replaces */
+void
+snapshot_carry(struct snapshot *s, const struct snapshot *old)
+{
+	struct snap_domain *d, *o;
+	size_t i, a;
+
+	if (old == NULL)
+		return;
+	for (i = 0; i < s->ndomains; i++) {
+		d = s->domains[i];
+		if ((o = snapshot_lookup(old, d->name)) == NULL)
+			continue;
+		for (a = 0; a < SNAP_NALG; a++)
+			atomic_store(&d->next[a], atomic_load(&o->next[a]));
+	}
+}
+
+/* snapshot_install - swap; messages holding the old one keep it */
+void
+snapshot_install(struct snapshot *s)
+{
+	struct snapshot *old;
+
+	pthread_mutex_lock(&snapshot_lock);
+	old = snapshot_cur;
+	snapshot_cur = s;
+	pthread_mutex_unlock(&snapshot_lock);
+	snapshot_unref(old);
+}
+
+/* snapshot_current - a reference the caller must drop */
+struct snapshot *
+snapshot_current(void)
+{
+	struct snapshot *s;
+
+	pthread_mutex_lock(&snapshot_lock);
+	s = snapshot_cur;
+	if (s != NULL)
+		snapshot_ref(s);
+	pthread_mutex_unlock(&snapshot_lock);
+	return s;
+}
+
+/* snapshot_shutdown - at exit: no current snapshot, new messages tempfail */
+void
+snapshot_shutdown(void)
+{
+	snapshot_install(NULL);
+}

@@ -1,0 +1,146 @@
+# milter_lib.sh - shared by the keyturnd protocol tests (t/milter_*.sh).
+#
+# Each test gets a work directory $W under $top_builddir/t, a keystore made
+# with the keyturn CLI, a keyturnd started in the foreground on a unix
+# socket in $W, and t/miltc to play the MTA. Signatures are checked with
+# dkimpy (t/milter_verify.py), the records taken from `keyturn dns`.
+# A missing tool skips the test (exit 77) unless KEYTURN_REQUIRE_ALL=1.
+
+: "${top_srcdir:?}" "${top_builddir:?}"
+PYTHON3=${PYTHON3:-/usr/bin/python3}
+
+kt_skip() {
+	if [ "${KEYTURN_REQUIRE_ALL:-0}" = 1 ]; then
+		echo "FAIL (required): $*" >&2
+		exit 1
+	fi
+	echo "SKIP: $*" >&2
+	exit 77
+}
+
+kt_fail() {
+	echo "FAIL: $*" >&2
+	if [ -n "${W:-}" ] && [ -f "$W/keyturnd.log" ]; then
+		echo "--- keyturnd.log (last 30 lines)" >&2
+		tail -30 "$W/keyturnd.log" >&2
+	fi
+	exit 1
+}
+
+kt_ok() {
+	echo "ok: $*"
+}
+
+# kt_find - the first of the given paths that is executable
+kt_find() {
+	for p in "$@"; do
+		[ -x "$p" ] && { echo "$p"; return 0; }
+	done
+	return 1
+}
+
+KEYTURND=$(kt_find "$top_builddir/keyturnd") || kt_skip "keyturnd not built"
+MILTC=$(kt_find "$top_builddir/t/miltc") || kt_skip "t/miltc not built"
+KEYTURN=${KEYTURN:-$(kt_find "$top_builddir/keyturn" \
+    "$top_builddir/keystore/keyturn")} || kt_skip "keyturn CLI not built"
+"$PYTHON3" -c 'import dkim' 2>/dev/null ||
+    kt_skip "$PYTHON3 lacks dkim (python3-dkim)"
+
+KPID=
+kt_cleanup() {
+	if [ -n "$KPID" ] && kill -0 "$KPID" 2>/dev/null; then
+		kill -KILL "$KPID" 2>/dev/null
+		wait "$KPID" 2>/dev/null
+	fi
+	KPID=
+}
+
+# kt_init NAME - a fresh work directory $W and keystore $KS
+kt_init() {
+	W="$top_builddir/t/$1.d"
+	KS="$W/ks"
+	rm -rf "$W"
+	mkdir -p "$W" || kt_fail "mkdir $W"
+	trap kt_cleanup EXIT
+	trap 'kt_cleanup; exit 1' INT TERM
+	kt_cli init
+}
+
+kt_cli() {
+	"$KEYTURN" -K "$KS" "$@" >>"$W/keyturn.log" 2>&1 ||
+	    kt_fail "keyturn $* (see $W/keyturn.log)"
+}
+
+# kt_key DOMAIN ALG SELECTOR - a new key, forced active (no DNS here)
+kt_key() {
+	kt_cli key new "$1" --algorithm "$2" --selector "$3"
+	kt_cli activate "$1" "$3" --force
+}
+
+# kt_conf [LINES...] - $W/keyturn.conf for our socket and keystore
+kt_conf() {
+	{
+		echo "Socket unix:$W/sock"
+		echo "KeyStore $KS"
+		echo "PidFile $W/keyturnd.pid"
+		case "$*" in *LogLevel*) ;; *) echo "LogLevel debug" ;; esac
+		[ "$(id -u)" = 0 ] && echo "AllowRoot yes"
+		for l in "$@"; do echo "$l"; done
+	} >"$W/keyturn.conf"
+}
+
+# kt_start - keyturnd -f in the background, ready when its socket is
+kt_start() {
+	rm -f "$W/sock"
+	"$KEYTURND" -f -c "$W/keyturn.conf" >>"$W/keyturnd.log" 2>&1 &
+	KPID=$!
+	i=0
+	while [ ! -S "$W/sock" ]; do
+		kill -0 "$KPID" 2>/dev/null || kt_fail "keyturnd died at start"
+		i=$((i + 1))
+		[ $i -gt 200 ] && kt_fail "keyturnd socket did not appear"
+		sleep 0.05
+	done
+}
+
+# kt_stop - SIGTERM; fails unless keyturnd exits 0
+kt_stop() {
+	kill -TERM "$KPID" || kt_fail "keyturnd is gone"
+	wait "$KPID"
+	rc=$?
+	KPID=
+	[ $rc = 0 ] || kt_fail "keyturnd exited $rc after SIGTERM"
+}
+
+# kt_miltc ARGS... - the MTA side, against our socket
+kt_miltc() {
+	"$MILTC" -s "unix:$W/sock" -t 30 "$@"
+}
+
+# kt_msg FILE FROM-LINES... - a small message; each FROM-LINES argument is
+# one header line ("From: a@b"), "" for none
+kt_msg() {
+	f=$1
+	shift
+	{
+		for l in "$@"; do [ -n "$l" ] && printf '%s\n' "$l"; done
+		printf 'To: bob@example.org\n'
+		printf 'Subject: keyturn test\n'
+		printf 'Date: Sun, 22 Nov 2026 21:00:00 +0000\n'
+		printf 'Message-ID: <%s@example.com>\n' "$(basename "$f")"
+		printf '\n'
+		printf 'Hello,\n\nthis is a test message.\n'
+	} >"$f"
+}
+
+# kt_verify FILE... - every message signed and every signature good
+kt_verify() {
+	"$PYTHON3" "$top_srcdir/t/milter_verify.py" "$KEYTURN" "$KS" "$@" \
+	    >"$W/verify.out" ||
+	    { cat "$W/verify.out" >&2; kt_fail "dkimpy verification: $*"; }
+}
+
+# kt_count PATTERN FILE - lines matching
+kt_count() {
+	grep -c -- "$1" "$2" || true
+}

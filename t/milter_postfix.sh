@@ -1,0 +1,177 @@
+#!/bin/sh
+# milter_postfix - keyturnd behind a real Postfix: a private instance on a
+# loopback port with smtpd_milters and non_smtpd_milters pointing at
+# keyturnd; the t/data corpus, a 20 MB message and a locally submitted
+# message go in over SMTP and sendmail(1); every delivered message carries
+# an rsa-sha256 and an ed25519-sha256 signature that dkimpy and OpenDKIM's
+# verifier both accept, with the keys served by a loopback Knot from
+# `keyturn dns`. Then, with InternalHosts changed by SIGHUP, the same
+# client's mail is delivered unsigned.
+. "$top_srcdir/t/milter_lib.sh"
+. "$top_srcdir/t/lib/postfix.sh"
+. "$top_srcdir/t/lib/verify.sh"
+
+[ "$(id -u)" = 0 ] || kt_skip "needs root (a private Postfix instance)"
+for tool in postfix postconf sendmail knotd knotc kdig opendkim ss; do
+	command -v "$tool" >/dev/null 2>&1 || kt_skip "$tool not found"
+done
+"$PYTHON3" -c 'import dns.query' 2>/dev/null || kt_skip "python3-dnspython"
+
+kt_init milter_postfix
+chmod 755 "$W"
+PORT=$((20000 + $$ % 10000))
+DNSPORT=$((PORT + 10000))
+PF=$W/pf
+pf_cleanup() {
+	pf_stop "$PF" 2>/dev/null
+	vf_opendkim_stop "$W"
+	vf_dns_stop "$W" 2>/dev/null
+	kt_cleanup
+}
+trap pf_cleanup EXIT
+trap 'pf_cleanup; exit 1' INT TERM
+
+# the keystore: every From domain of the corpus, two algorithms each
+DOMAINS="example.org football.example.com example.com"
+for d in $DOMAINS; do
+	kt_cli domain add "$d" --algorithms rsa,ed25519
+	kt_key "$d" rsa r1
+	kt_key "$d" ed25519 e1
+done
+
+# Knot serves the records keyturn prints
+vf_dns_init "$W" 127.0.0.1 "$DNSPORT" || kt_fail "knot config"
+for d in $DOMAINS; do
+	vf_dns_zone "$W" "$d" || kt_fail "zone $d"
+	"$KEYTURN" -K "$KS" dns "$d" >"$W/dns.$d" || kt_fail "keyturn dns $d"
+	while read -r name value; do
+		vf_dns_txt "$W" "$d" "${name%".$d."}" "$value" ||
+		    kt_fail "record $name"
+	done <"$W/dns.$d"
+done
+vf_dns_start "$W" || kt_fail "knot did not start"
+vf_opendkim_start "$W" || kt_fail "opendkim verifier did not start"
+
+kt_conf "SocketOwner postfix" "SocketMode 0660" "LogLevel info"
+kt_start
+pf_init "$PF" 127.0.0.1 "$PORT" "unix:$W/sock" || kt_fail "pf_init"
+pf_start "$PF" || kt_fail "postfix did not start"
+
+# the corpus, a 20 MB message, and one message by sendmail(1) (pickup,
+# non_smtpd_milters: no client address)
+mkdir -p "$W/in"
+n=0
+for f in "$top_srcdir"/t/data/*.eml; do
+	pf_send "$PF" sender@example.org bob@sink.test "$f" >"$W/send.out" ||
+	    kt_fail "$(basename "$f"): $(cat "$W/send.out")"
+	n=$((n + 1))
+done
+{
+	printf 'From: Big Sender <big@example.com>\nTo: bob@sink.test\n'
+	printf 'Subject: twenty megabytes\nDate: Sun, 22 Nov 2026 21:00:00 +0000\n'
+	printf 'Message-ID: <big@example.com>\n\n'
+	"$PYTHON3" -c '
+import sys
+line = b"The quick brown fox jumps over the lazy dog, again and again. 0123456789\n"
+sys.stdout.buffer.write(line * (20 * 1024 * 1024 // len(line)))'
+} >"$W/in/big.eml"
+pf_send "$PF" big@example.com bob@sink.test "$W/in/big.eml" >"$W/send.out" ||
+    kt_fail "20 MB message: $(cat "$W/send.out")"
+n=$((n + 1))
+kt_msg "$W/in/local.eml" "From: Local User <local@example.com>"
+sendmail -C "$PF/etc" -f local@example.com bob@sink.test <"$W/in/local.eml" ||
+    kt_fail "sendmail(1)"
+n=$((n + 1))
+pf_wait "$PF" $n 120 || kt_fail "only $(pf_count "$PF") of $n delivered"
+kt_ok "$n messages delivered through Postfix"
+
+# every delivered message: two signatures at the top, both verifiers pass
+bad=0
+for m in $(pf_messages "$PF"); do
+	foreign=$(grep -c '^DKIM-Signature:.*d=other.example' "$m" || true)
+	nsig=$(($(grep -ci '^DKIM-Signature:' "$m" || true) - foreign))
+	[ "$nsig" = 2 ] || { echo "$m: $nsig signatures" >&2; bad=1; continue; }
+	if [ "$foreign" != 0 ]; then
+		# a foreign (invalid) signature stays; ours must pass
+		ar=$("$MILTC" -s "unix:$W/opendkim-verify.sock" -t 30 \
+		    --client 192.0.2.25 "$m" | awk -F'\t' \
+		    '$4 == "Authentication-Results" { print $5 }')
+		[ "$(printf '%s' "$ar" | grep -o 'dkim=pass' | wc -l)" = 2 ] ||
+		    { echo "$m: $ar" >&2; bad=1; }
+		continue
+	fi
+	vf_dkimpy "$W" "$m" >>"$W/dkimpy.out" 2>&1 ||
+	    { echo "$m: dkimpy failed" >&2; bad=1; }
+	vf_opendkim "$W" "$m" >>"$W/opendkim.out" 2>&1 ||
+	    { echo "$m: opendkim failed" >&2; bad=1; }
+done
+[ $bad = 0 ] || kt_fail "verification (see $W/dkimpy.out, $W/opendkim.out)"
+kt_ok "every delivered message verified by dkimpy and OpenDKIM"
+grep -q "signed d=example.com s=r1 a=rsa-sha256" "$W/keyturnd.log" ||
+    kt_fail "no signing log line"
+qid=$(sed -n 's/.*: \([0-9A-F]\{6,\}\): signed d=example.com.*/\1/p' \
+    "$W/keyturnd.log" | head -1)
+[ -n "$qid" ] && grep -q "$qid" "$PF/maillog" ||
+    kt_fail "keyturnd's log lines do not carry Postfix's queue id"
+kt_ok "log lines carry the Postfix queue id ($qid)"
+
+# an outside client (InternalHosts no longer covers 127.0.0.1): untouched
+kt_conf "SocketOwner postfix" "SocketMode 0660" "LogLevel info" \
+    "InternalHosts 192.0.2.0/24"
+kill -HUP "$KPID"
+i=0
+until grep -q "reload: 3 domains loaded" "$W/keyturnd.log"; do
+	i=$((i + 1))
+	[ $i -gt 100 ] && kt_fail "no reload"
+	sleep 0.05
+done
+before=$(pf_count "$PF")
+kt_msg "$W/in/outside.eml" "From: alice@example.com"
+pf_send "$PF" alice@example.com bob@sink.test "$W/in/outside.eml" \
+    >"$W/send.out" || kt_fail "outside: $(cat "$W/send.out")"
+pf_wait "$PF" $((before + 1)) 30 || kt_fail "outside message not delivered"
+last=$(pf_messages "$PF" | tail -1)
+grep -qi '^DKIM-Signature:' "$last" && kt_fail "outside client's mail signed"
+grep -q "[0-9A-F]\{6,\}: not signed: client 127.0.0.1 is not internal" \
+    "$W/keyturnd.log" || kt_fail "no queue id on the 'not signed' line"
+kt_ok "outside client's mail delivered untouched"
+
+# DaemonNames, as contrib/postfix/master.cf sets it up: the name given to
+# cleanup (non_smtpd_milters) signs local submissions; smtpd keeps the
+# default name ($myhostname) and its mail passes untouched
+sed -i 's/^cleanup .*/&\n  -o milter_macro_daemon_name=ORIGINATING/' \
+    "$PF/etc/master.cf"
+postfix -c "$PF/etc" reload >/dev/null 2>&1 || kt_fail "postfix reload"
+kt_conf "SocketOwner postfix" "SocketMode 0660" "LogLevel info" \
+    "DaemonNames ORIGINATING"
+kill -HUP "$KPID"
+i=0
+until [ "$(grep -c "reload: 3 domains loaded" "$W/keyturnd.log")" -ge 2 ]; do
+	i=$((i + 1))
+	[ $i -gt 100 ] && kt_fail "no second reload"
+	sleep 0.05
+done
+sleep 1		# postfix reload: cleanup restarts
+before=$(pf_count "$PF")
+kt_msg "$W/in/dn-smtp.eml" "From: alice@example.com"
+pf_send "$PF" alice@example.com bob@sink.test "$W/in/dn-smtp.eml" \
+    >"$W/send.out" || kt_fail "daemon name smtp: $(cat "$W/send.out")"
+pf_wait "$PF" $((before + 1)) 30 || kt_fail "smtp message not delivered"
+grep -qi '^DKIM-Signature:' "$(pf_messages "$PF" | tail -1)" &&
+    kt_fail "smtpd mail signed though its daemon name is not listed"
+kt_msg "$W/in/dn-local.eml" "From: Local User <local@example.com>"
+sendmail -C "$PF/etc" -f local@example.com bob@sink.test \
+    <"$W/in/dn-local.eml" || kt_fail "sendmail(1)"
+pf_wait "$PF" $((before + 2)) 60 || kt_fail "local message not delivered"
+last=$(pf_messages "$PF" | tail -1)
+[ "$(grep -ci '^DKIM-Signature:' "$last")" = 2 ] ||
+    kt_fail "local submission on ORIGINATING not signed"
+vf_dkimpy "$W" "$last" >>"$W/dkimpy.out" 2>&1 || kt_fail "dkimpy (local)"
+grep -q "not signed: daemon name mx.test not in DaemonNames" \
+    "$W/keyturnd.log" || kt_fail "no DaemonNames log line"
+grep -q "NOQUEUE" "$W/keyturnd.log" && kt_fail "a log line without queue id"
+kt_ok "DaemonNames: cleanup's name signs local mail, smtpd's does not"
+
+pf_stop "$PF"
+kt_stop
+exit 0
