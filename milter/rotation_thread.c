@@ -6,10 +6,12 @@
  * keystore with a struct store of its own and runs one rotation pass
  * (rot_pass, rotate/rotation.h) over each domain: DNS checks, the publish
  * hook, keystore transitions. Blocking DNS and the hook's child process
- * happen here only; the signers never wait for them. When a pass changed
- * the keystore (its generation moved), the thread asks the daemon to
- * rebuild its snapshot at once (daemon_refresh), so a swap reaches the
- * signers within the pass, not at the watcher's next poll.
+ * happen here only; the signers never wait for them. As soon as a pass
+ * has written a change of the active set (activate, swap, retire,
+ * revoke), and again after each domain whose pass changed the keystore,
+ * the thread asks the daemon to rebuild its snapshot (daemon_refresh), so
+ * a swap reaches the signers within milliseconds, not at the watcher's
+ * next poll.
  *
  * The settings are those of the current snapshot's configuration, held
  * (by a snapshot reference) for the length of one pass.
@@ -31,14 +33,32 @@
 
 #define ROTTHR_IDLE_MS	1000	/* re-read Rotation while it is off */
 
-/* rotthr_report - a DNS check at debug level; actions log themselves */
+/*
+ * rotthr_report - a DNS check at debug level (actions log themselves); a
+ * state change that was written reaches the signers at once, before the
+ * rest of the pass (a new key's generation, a hook) runs
+ */
 static void
 rotthr_report(const struct rot_event *ev, void *arg)
 {
 	(void)arg;
-	if (ev->action == NULL)
+	if (ev->action == NULL) {
 		log_debug("rotation: %s: dns %s: %s", ev->domain,
 		    *ev->selector ? ev->selector : "-", ev->outcome);
+		return;
+	}
+	if (strcmp(ev->outcome, "done") != 0)
+		return;
+	switch (ev->action->type) {
+	case POL_A_ACTIVATE:
+	case POL_A_SWAP:
+	case POL_A_RETIRE:
+	case POL_A_REVOKE:
+		daemon_refresh();
+		break;
+	default:
+		break;
+	}
 }
 
 /* rotthr_pass - one pass over every domain; refresh after each change */
