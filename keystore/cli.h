@@ -19,6 +19,8 @@
 #define CLI_FAIL	1
 #define CLI_USAGE	2
 
+#define CLI_CONF_DEFAULT	SYSCONFDIR "/keyturn.conf"
+
 struct cli {
 	const char	*conffile;	/* -c */
 	const char	*keystore;	/* -K, or KeyStore from the config */
@@ -70,5 +72,8 @@ int	 cmd_dns(struct cli *, int, char **);
 int	 cmd_pubkey(struct cli *, int, char **);
 int	 cmd_history(struct cli *, int, char **);
 int	 cmd_audit(struct cli *, int, char **);
+int	 cmd_rotate(struct cli *, int, char **);
+int	 cmd_check(struct cli *, int, char **);
+int	 cmd_status(struct cli *, int, char **);
 
 #endif

@@ -1,15 +1,26 @@
 /*
  * cli_util - option parsing, opening the keystore, and output helpers
  * shared by the keyturn commands
+ *
+ * Run as root (sudo keyturn ...) on a keystore owned by another user (the
+ * daemon's), keyturn becomes that user for good before it opens the
+ * keystore, so every file it writes keeps the owner the daemon expects.
+ * Any other user who does not own the keystore is refused.
  */
 #include "config.h"
 
+#include <sys/stat.h>
+
 #include <ctype.h>
+#include <errno.h>
 #include <getopt.h>
+#include <grp.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "xmalloc.h"
@@ -42,13 +53,86 @@ cli_fail(const char *fmt, ...)
 	return CLI_FAIL;
 }
 
-/* cli_open - open the keystore, or say why not on stderr */
+/* cli_user_name - the user name of uid, or "uid N" */
+static void
+cli_user_name(uid_t uid, char *buf, size_t len)
+{
+	struct passwd *pw = getpwuid(uid);
+
+	if (pw != NULL)
+		snprintf(buf, len, "%s", pw->pw_name);
+	else
+		snprintf(buf, len, "uid %lu", (unsigned long)uid);
+}
+
+/*
+ * cli_become - drop root for good to uid and gid (the only group), then
+ * check that every id changed and root cannot be regained
+ */
+static int
+cli_become(uid_t uid, gid_t gid, const char *who)
+{
+	uid_t ru, eu, su;
+	gid_t rg, eg, sg, groups[2];
+	int n;
+
+	if (setgroups(1, &gid) == -1 || setresgid(gid, gid, gid) == -1 ||
+	    setresuid(uid, uid, uid) == -1)
+		return cli_fail("cannot become %s (uid %lu, gid %lu), the "
+		    "keystore's owner: %s", who, (unsigned long)uid,
+		    (unsigned long)gid, strerror(errno));
+	if (getresuid(&ru, &eu, &su) == -1 || getresgid(&rg, &eg, &sg) ==
+	    -1 || ru != uid || eu != uid || su != uid || rg != gid ||
+	    eg != gid || sg != gid || (n = getgroups(2, groups)) != 1 ||
+	    groups[0] != gid || setresuid(0, 0, 0) != -1)
+		return cli_fail("cannot become %s (uid %lu, gid %lu) for good; "
+		    "nothing was changed", who, (unsigned long)uid,
+		    (unsigned long)gid);
+	return CLI_OK;
+}
+
+/*
+ * cli_owner - before the keystore is touched: root becomes its owner; a
+ * user who does not own it is told whom to run as. A missing keystore is
+ * left to store_open to report.
+ */
+static int
+cli_owner(const char *dir)
+{
+	struct passwd *pw;
+	struct stat st;
+	char who[64], me[64];
+	uid_t euid = geteuid();
+
+	if (stat(dir, &st) == -1)
+		return errno == ENOENT ? CLI_OK : cli_fail("%s: %s", dir,
+		    strerror(errno));
+	if (st.st_uid == euid)
+		return CLI_OK;
+	cli_user_name(st.st_uid, who, sizeof(who));
+	if (euid != 0) {
+		cli_user_name(euid, me, sizeof(me));
+		return cli_fail("%s: the keystore is owned by %s (uid %lu), "
+		    "not by %s (uid %lu) that runs keyturn: run it as %s "
+		    "(sudo -u %s keyturn ...) or as root (keyturn then acts "
+		    "as %s)", dir, who, (unsigned long)st.st_uid, me,
+		    (unsigned long)euid, who, who, who);
+	}
+	/* the owner's primary group; the directory's when it has no entry */
+	pw = getpwuid(st.st_uid);
+	return cli_become(st.st_uid, pw != NULL ? pw->pw_gid : st.st_gid,
+	    who);
+}
+
+/* cli_open - open the keystore (as its owner), or say why not on stderr */
 struct store *
 cli_open(struct cli *c, int rdonly)
 {
 	struct store *s;
 	char err[1024];
 
+	if (cli_owner(c->keystore) != CLI_OK)
+		return NULL;
 	if ((s = store_open(c->keystore, rdonly ? STORE_RDONLY : 0, err,
 	    sizeof(err))) == NULL)
 		cli_fail("%s", err);

@@ -22,8 +22,6 @@
 #include "conf.h"
 #include "log.h"
 
-#define KEYTURN_CONF	SYSCONFDIR "/keyturn.conf"
-
 static const struct cli_cmd cli_cmds[] = {
 	{ "init", NULL, cmd_init, "" },
 	{ "domain", "add", cmd_domain_add, "DOMAIN [--algorithms rsa|ed25519|"
@@ -46,11 +44,10 @@ static const struct cli_cmd cli_cmds[] = {
 	{ "compromised", NULL, cmd_compromised, "DOMAIN SELECTOR" },
 	{ "history", NULL, cmd_history, "DOMAIN [SELECTOR] [--json]" },
 	{ "audit", NULL, cmd_audit, "FILE|- [--json]" },
-	/*
-	 * Rotation commands (rotate/): rotate, check and status are added
-	 * here, e.g. { "rotate", NULL, cmd_rotate, "[DOMAIN] [--dry-run]" },
-	 * with their functions declared in cli.h.
-	 */
+	/* rotation commands (cli_rotate.c, rotate/) */
+	{ "rotate", NULL, cmd_rotate, "[DOMAIN] [--dry-run]" },
+	{ "check", NULL, cmd_check, "DOMAIN [SELECTOR]" },
+	{ "status", NULL, cmd_status, "[--json]" },
 };
 #define CLI_NCMDS	(sizeof(cli_cmds) / sizeof(cli_cmds[0]))
 
@@ -85,8 +82,8 @@ keystore_dir(struct cli *c)
 
 	if (c->keystore != NULL)
 		return CLI_OK;
-	if (path == NULL && access(KEYTURN_CONF, F_OK) == 0)
-		path = KEYTURN_CONF;
+	if (path == NULL && access(CLI_CONF_DEFAULT, F_OK) == 0)
+		path = CLI_CONF_DEFAULT;
 	if (path == NULL)
 		conf = conf_defaults();
 	else if ((conf = conf_load(path, conf_report, NULL)) == NULL)

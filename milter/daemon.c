@@ -25,8 +25,9 @@
  * Keystore changes: a watcher thread polls the keystore's generation
  * every DAEMON_POLL_MS and builds a new snapshot when it moved; SIGHUP does
  * the same with a freshly read configuration. Both hold daemon_reload_lock.
- * Long-running services (the rotation module) get their thread next to
- * the watcher, in daemon_services.
+ * Long-running services get their thread next to the watcher, in
+ * daemon_services: the rotation (rotation_thread.c) waits with
+ * daemon_sleep and installs its keystore changes with daemon_refresh.
  */
 #include "config.h"
 
@@ -52,6 +53,7 @@
 #include "loader.h"
 #include "log.h"
 #include "privs.h"
+#include "rotation_thread.h"
 #include "snapshot.h"
 #include "xmalloc.h"
 
@@ -361,30 +363,43 @@ daemon_watch_once(void)
 	pthread_mutex_unlock(&daemon_reload_lock);
 }
 
-/* daemon_watcher - the keystore change detector (a few seconds at most) */
-static void *
-daemon_watcher(void *arg)
+/* daemon_sleep - a service thread's timed wait, cut short by shutdown */
+int
+daemon_sleep(long long ms)
 {
 	struct timespec ts;
+	int stopping;
 
 	pthread_mutex_lock(&daemon_stop_lock);
-	while (!daemon_stopping) {
+	if (!daemon_stopping && ms > 0) {
 		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_sec += DAEMON_POLL_MS / 1000;
-		ts.tv_nsec += (DAEMON_POLL_MS % 1000) * 1000000L;
+		ts.tv_sec += ms / 1000;
+		ts.tv_nsec += (ms % 1000) * 1000000L;
 		if (ts.tv_nsec >= 1000000000L) {
 			ts.tv_sec++;
 			ts.tv_nsec -= 1000000000L;
 		}
 		pthread_cond_timedwait(&daemon_stop_cond, &daemon_stop_lock,
 		    &ts);
-		if (daemon_stopping)
-			break;
-		pthread_mutex_unlock(&daemon_stop_lock);
-		daemon_watch_once();
-		pthread_mutex_lock(&daemon_stop_lock);
 	}
+	stopping = daemon_stopping;
 	pthread_mutex_unlock(&daemon_stop_lock);
+	return stopping;
+}
+
+/* daemon_refresh - the rotation thread's swap reaches the signers now */
+void
+daemon_refresh(void)
+{
+	daemon_watch_once();
+}
+
+/* daemon_watcher - the keystore change detector (a few seconds at most) */
+static void *
+daemon_watcher(void *arg)
+{
+	while (daemon_sleep(DAEMON_POLL_MS) == 0)
+		daemon_watch_once();
 	return NULL;
 }
 
@@ -394,6 +409,7 @@ static const struct {
 	void		*(*fn)(void *);
 } daemon_services[] = {
 	{ "keystore watcher", daemon_watcher },
+	{ "rotation", rotation_thread },
 };
 #define DAEMON_NSERVICES (sizeof(daemon_services) / sizeof(daemon_services[0]))
 

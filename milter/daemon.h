@@ -21,4 +21,10 @@ int	daemon_check(struct kt_conf *, const char *confpath);
 /* daemon_run - serve until stopped; the exit status */
 int	daemon_run(struct kt_conf *, const struct daemon_opts *);
 
+/* For the service threads (daemon_services in daemon.c): */
+/* daemon_sleep - wait ms, or less at shutdown; 1 when stopping, else 0 */
+int	daemon_sleep(long long ms);
+/* daemon_refresh - a new snapshot now if the keystore changed */
+void	daemon_refresh(void);
+
 #endif

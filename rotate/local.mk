@@ -14,3 +14,8 @@ rotate_librotate_a_SOURCES = \
 rotate_librotate_a_CFLAGS = $(AM_CFLAGS) $(LDNS_CFLAGS) $(CRYPTO_CFLAGS) \
 	$(BSD_CFLAGS)
 ROTATE_LIBS = rotate/librotate.a $(KEYSTORE_LIBS) $(LDNS_LIBS)
+
+# contrib/publish: the RFC 2136 publish hook (nsupdate, TSIG), installed
+# for PublishCommand
+publishdir = $(pkgdatadir)/publish
+dist_publish_SCRIPTS = contrib/publish/keyturn-nsupdate

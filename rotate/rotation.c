@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "adapt.h"
@@ -335,6 +336,7 @@ rot_pass(const struct rot_config *cf, const char *domain, time_t now,
 	struct pol_plan plan = { 0 };
 	char sel[STORE_SELECTOR_MAX + 1], aerr[256], failed[272];
 	const char *outcome;
+	time_t t0 = time(NULL);
 	size_t i;
 
 	if ((d = store_domain_load(cf->store, domain, 0, err, errlen)) ==
@@ -351,8 +353,11 @@ rot_pass(const struct rot_config *cf, const char *domain, time_t now,
 		snprintf(sel, sizeof(sel), "%s", plan.v[i].key == POL_NONE ?
 		    "" : keys[plan.v[i].key].selector);
 		aerr[0] = '\0';
-		outcome = act(cf, d, &plan.v[i], keys, &memo, now, sel,
-		    sizeof(sel), aerr, sizeof(aerr));
+		/* the history gets the time of the write, not of the pass
+		 * start: DNS checks and hooks took time since */
+		outcome = act(cf, d, &plan.v[i], keys, &memo,
+		    now + (time(NULL) - t0), sel, sizeof(sel), aerr,
+		    sizeof(aerr));
 		if (strcmp(outcome, "failed") == 0) {
 			snprintf(failed, sizeof(failed), "failed: %s", aerr);
 			outcome = failed;

@@ -54,7 +54,9 @@ typedef void rot_report_fn(const struct rot_event *, void *arg);
 /*
  * rot_pass - one pass over domain at time now; report (may be NULL) is
  * called for every check and action. 0, or -1 with err when the domain
- * could not be loaded; a failed action is reported, not fatal.
+ * could not be loaded; a failed action is reported, not fatal. Actions
+ * are decided at now and recorded at now plus the time the pass has
+ * taken so far (the history says when a key really changed state).
  */
 int	rot_pass(const struct rot_config *, const char *domain, time_t now,
 	    rot_report_fn *report, void *arg, char *err, size_t errlen);

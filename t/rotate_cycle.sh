@@ -4,11 +4,12 @@
 #
 # A Knot primary (127.0.0.41) takes RFC 2136 updates signed with a TSIG
 # key; a Knot secondary (127.0.0.42) follows it by NOTIFY and IXFR. The
-# publish hook is knsupdate. TTL and SOA minimum are 1 s, rotate_after
-# 6 s, retire_after 4 s. Over about 40 one-second passes the domain must
-# go generate -> publish -> confirm -> activate -> swap -> retire ->
-# revoke at least twice, with no alarm and no failed action, and DNS must
-# end up with the active key at both servers and "p=" for revoked keys.
+# publish hook is contrib/publish/keyturn-nsupdate (nsupdate, TSIG). TTL
+# and SOA minimum are 1 s, rotate_after 6 s, retire_after 4 s. Over
+# about 40 one-second passes the domain must go generate -> publish ->
+# confirm -> activate -> swap -> retire -> revoke at least twice, with no
+# alarm and no failed action, and DNS must end up with the active key at
+# both servers and "p=" for revoked keys.
 set -u
 
 top_srcdir=${top_srcdir:-$(cd "$(dirname "$0")/.." && pwd)}
@@ -24,7 +25,7 @@ skip() {
 
 . "$top_srcdir/t/lib/knot.sh"
 knot_available || skip "knotd, knotc or kdig missing (Debian: knot, knot-dnsutils)"
-command -v knsupdate >/dev/null || skip "knsupdate missing (Debian: knot-dnsutils)"
+command -v nsupdate >/dev/null || skip "nsupdate missing (Debian: dnsutils)"
 command -v openssl >/dev/null || skip "openssl missing"
 [ -x "$run" ] && [ -x "$keyturn" ] || skip "rotate_run or keyturn not built"
 
@@ -52,19 +53,18 @@ knot_server sec 127.0.0.42
 knot_secondary sec cyc.test 127.0.0.41
 knot_start prim && knot_start sec || { echo "cannot start knot"; exit 1; }
 
+# the TSIG key as nsupdate reads it (BIND key file)
+cat > "$T/tsig.key" <<K
+key "upd" { algorithm hmac-sha256; secret "$SECRET"; };
+K
+chmod 600 "$T/tsig.key"
 cat > "$T/hook.sh" <<EOF
 #!/bin/sh
-# publish hook: replace the record at the primary by RFC 2136
+# publish hook: contrib/publish/keyturn-nsupdate, RFC 2136 to the primary
 echo "\$KEYTURN_ACTION \$KEYTURN_NAME" >> "$T/hook.log"
 [ -e "$T/hook-broken" ] && exit 3
-knsupdate -t 3 <<U
-server 127.0.0.41 $KNOT_PORT
-zone cyc.test
-key hmac-sha256:upd $SECRET
-update delete \$KEYTURN_NAME. TXT
-update add \$KEYTURN_NAME. 1 TXT \$KEYTURN_VALUE_STRINGS
-send
-U
+exec "$top_srcdir/contrib/publish/keyturn-nsupdate" -s 127.0.0.41 \
+    -p $KNOT_PORT -k "$T/tsig.key" -l 1 -w 3
 EOF
 
 KS=$T/keystore

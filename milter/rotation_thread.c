@@ -1,0 +1,115 @@
+/*
+ * rotation_thread - keyturnd's rotation: one thread, never a signing one
+ *
+ * Every RotationInterval, while Rotation is yes in the running
+ * configuration (a SIGHUP can switch it either way), the thread opens the
+ * keystore with a struct store of its own and runs one rotation pass
+ * (rot_pass, rotate/rotation.h) over each domain: DNS checks, the publish
+ * hook, keystore transitions. Blocking DNS and the hook's child process
+ * happen here only; the signers never wait for them. As soon as a pass
+ * has written a change of the active set (activate, swap, retire,
+ * revoke), and again after each domain whose pass changed the keystore,
+ * the thread asks the daemon to rebuild its snapshot (daemon_refresh), so
+ * a swap reaches the signers within milliseconds, not at the watcher's
+ * next poll.
+ *
+ * The settings are those of the current snapshot's configuration, held
+ * (by a snapshot reference) for the length of one pass.
+ */
+#include "config.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "conf.h"
+#include "daemon.h"
+#include "log.h"
+#include "rotation.h"
+#include "rotation_thread.h"
+#include "snapshot.h"
+
+#define ROTTHR_IDLE_MS	1000	/* re-read Rotation while it is off */
+
+/*
+ * rotthr_report - a DNS check at debug level (actions log themselves); a
+ * state change that was written reaches the signers at once, before the
+ * rest of the pass (a new key's generation, a hook) runs
+ */
+static void
+rotthr_report(const struct rot_event *ev, void *arg)
+{
+	(void)arg;
+	if (ev->action == NULL) {
+		log_debug("rotation: %s: dns %s: %s", ev->domain,
+		    *ev->selector ? ev->selector : "-", ev->outcome);
+		return;
+	}
+	if (strcmp(ev->outcome, "done") != 0)
+		return;
+	switch (ev->action->type) {
+	case POL_A_ACTIVATE:
+	case POL_A_SWAP:
+	case POL_A_RETIRE:
+	case POL_A_REVOKE:
+		daemon_refresh();
+		break;
+	default:
+		break;
+	}
+}
+
+/* rotthr_pass - one pass over every domain; refresh after each change */
+static void
+rotthr_pass(const struct kt_conf *conf)
+{
+	struct rot_config cf;
+	char **names, err[1024];
+	size_t n, i;
+	uint64_t gen;
+
+	rot_config_init(&cf, conf);
+	if ((cf.store = store_open(conf->keystore, 0, err,
+	    sizeof(err))) == NULL) {
+		log_warnx("rotation: %s", err);
+		return;
+	}
+	if (store_domain_names(cf.store, &names, &n, err, sizeof(err)) == -1) {
+		log_warnx("rotation: %s", err);
+		store_close(cf.store);
+		return;
+	}
+	for (i = 0; i < n && daemon_sleep(0) == 0; i++) {
+		gen = store_generation(cf.store);
+		if (rot_pass(&cf, names[i], time(NULL), rotthr_report, NULL,
+		    err, sizeof(err)) == -1)
+			log_warnx("rotation: %s", err);
+		if (store_generation(cf.store) != gen)
+			daemon_refresh();
+	}
+	store_names_free(names, n);
+	store_close(cf.store);
+}
+
+/* rotation_thread - the daemon service: a pass, then RotationInterval */
+void *
+rotation_thread(void *arg)
+{
+	struct snapshot *snap;
+	long long ms;
+
+	(void)arg;
+	do {
+		ms = ROTTHR_IDLE_MS;
+		if ((snap = snapshot_current()) != NULL) {
+			if (snap->conf->rotation) {
+				rotthr_pass(snap->conf);
+				ms = snap->conf->rotation_interval * 1000;
+			}
+			snapshot_unref(snap);
+		}
+	} while (daemon_sleep(ms) == 0);
+	return NULL;
+}

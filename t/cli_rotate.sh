@@ -1,0 +1,158 @@
+#!/bin/sh
+# cli_rotate - keyturn rotate, check and status against real Knot servers
+#
+# A Knot primary (127.0.0.51) and a secondary (127.0.0.52, NOTIFY + IXFR)
+# serve cli.test with TTL and SOA minimum 1 s; keyturn reads Resolver,
+# DNSPort and DNSTimeout from a keyturn.conf given with -c. Shows: rotate
+# --dry-run changes nothing (every keystore file identical) while saying
+# what it would do; rotate generates, then promotes a key only once both
+# servers serve it and the TTL hold has passed; check prints one line per
+# server address; status --json parses and says what is active, standby
+# and next, and carries the alarm when a server serves another key.
+. "$top_srcdir/t/keystore_lib.sh"
+set +e
+. "$top_srcdir/t/lib/knot.sh"
+knot_available || skip "knotd, knotc or kdig missing (Debian: knot, knot-dnsutils)"
+knot_init || fail "knot_init"
+trap 'set +e; knot_stop_all; rm -rf "$KNOT_DIR" "$T"' EXIT
+set -e
+
+json() { "$PYTHON3" -c "import json,sys; d=json.load(sys.stdin); $1"; }
+
+cat > "$T/cli.zone" <<Z
+\$TTL 1
+@ SOA ns1.cli.test. host.invalid. 1 60 60 600 1
+@ NS ns1
+@ NS ns2
+ns1 A 127.0.0.51
+ns2 A 127.0.0.52
+Z
+knot_server prim 127.0.0.51
+knot_zone prim cli.test "$T/cli.zone" notify=127.0.0.52
+knot_server sec 127.0.0.52
+knot_secondary sec cli.test 127.0.0.51
+knot_start prim && knot_start sec || fail "cannot start knot"
+
+K=$T/ks
+cat > "$T/keyturn.conf" <<C
+KeyStore $K
+Resolver 127.0.0.51:$KNOT_PORT
+DNSPort $KNOT_PORT
+DNSTimeout 1s
+C
+kt() { "$KT" -c "$T/keyturn.conf" "$@"; }
+# snap - every keystore file with its checksum and mode
+snap() {
+	(cd "$K" && find . -type f -print | sort | xargs md5sum &&
+	    find . -printf '%p %m\n' | sort) > "$1"
+}
+# publish SEL VALUE - the record at the primary; wait for the secondary
+publish() {
+	knot_set prim cli.test "$1._domainkey" 1 TXT $(knot_txt "$2") ||
+	    fail "knot_set $1"
+	knot_wait_serial sec cli.test "$(knot_serial prim cli.test)" 10 ||
+	    fail "the secondary did not follow"
+}
+state() {
+	kt list cli.test | awk -v s="$1" '$2 == s { print $5 }'
+}
+
+run 0 kt init
+run 0 kt domain add cli.test --algorithms ed25519 --active-keys 1 \
+    --rotate-after 1h --retire-after 1h
+
+# --- usage
+run 2 kt rotate a.test b.test
+run 2 kt rotate --frobnicate
+run 2 kt check
+run 2 kt check cli.test a b
+run 2 kt status extra
+run 1 kt check no.test; has "$T/err" "no.test"
+
+# --- an empty domain: the dry run says it would generate, and does not
+snap "$T/before"
+run 0 kt rotate --dry-run
+has "$T/out" "cli.test: would generate -:"
+snap "$T/after"
+cmp -s "$T/before" "$T/after" || fail "rotate --dry-run changed the keystore"
+run 0 kt status --json
+json 'x=d[0]; assert x["domain"]=="cli.test" and x["active"]==[] and x["standby"]==[] and x["pending"]==[], x; assert x["next"].startswith("generate - now"), x' < "$T/out"
+
+# --- a real pass: a pending key; no PublishCommand, so the record is
+# left to the operator (logged) and the pass says so
+run 0 kt rotate cli.test
+has "$T/out" "cli.test: generate "
+sel=$(sed -n 's/^cli\.test: generate \([^ :]*\):.*/\1/p' "$T/out")
+[ -n "$sel" ] || fail "no selector generated"
+[ "$(state "$sel")" = pending ] || fail "$sel is $(state "$sel")"
+run 0 kt rotate cli.test
+has "$T/out" "cli.test: dns $sel: revoked"	# NXDOMAIN everywhere
+has "$T/out" "cli.test: publish $sel:"
+has "$T/err" "no PublishCommand"
+
+# --- check before the record exists: one line per server, nxdomain
+run 0 kt check cli.test "$sel"
+has "$T/out" "$sel ed25519 (pending):"
+for a in 127.0.0.51 127.0.0.52; do
+	grep -q "^auth cli\.test ns[12]\.cli\.test $a:$KNOT_PORT .* nxdomain " "$T/out" ||
+	    fail "check: no nxdomain line for $a"
+done
+has "$T/out" "verdict revoked"
+
+# --- the record on both servers: check says match for each address
+rec=$(kt dns cli.test 2>/dev/null | grep "^$sel\._domainkey" | sed 's/^[^ ]* //')
+publish "$sel" "$rec"
+run 0 kt check cli.test
+for a in 127.0.0.51 127.0.0.52; do
+	grep -q "^auth cli\.test ns[12]\.cli\.test $a:$KNOT_PORT $sel\._domainkey\.cli\.test\.\? match ttl=1 " "$T/out" ||
+	    fail "check: no match line for $a"
+done
+has "$T/out" "verdict published published=1"
+
+# --- first sight starts the TTL hold: not ready yet
+run 0 kt rotate cli.test
+has "$T/out" "cli.test: dns $sel: published"
+grep -q "ready $sel" "$T/out" && fail "ready before the TTL hold"
+[ "$(state "$sel")" = pending ] || fail "$sel is $(state "$sel")"
+sleep 3
+
+# --- the hold has passed: the dry run would promote, and changes nothing
+snap "$T/before"
+run 0 kt rotate cli.test --dry-run
+has "$T/out" "cli.test: would ready $sel:"
+snap "$T/after"
+cmp -s "$T/before" "$T/after" || fail "rotate --dry-run changed the keystore"
+[ "$(state "$sel")" = pending ] || fail "dry run: $sel is $(state "$sel")"
+
+# --- the real pass promotes it: ready on DNS evidence, then active
+# (one pass: ready, then activate to fill the empty active set)
+run 0 kt rotate cli.test
+has "$T/out" "cli.test: ready $sel: "
+has "$T/out" "cli.test: activate $sel:"
+sed 's/^/  promoting pass: /' "$T/out"
+[ "$(state "$sel")" = active ] || fail "$sel is $(state "$sel"), not active"
+run 0 kt history cli.test "$sel"
+grep -Eq "pending +-> ready +dns: " "$T/out" || fail "history lacks the DNS reason"
+
+run 0 kt status --json
+json "x=d[0]; assert x['active']==['$sel'], x; assert x['alarms']==[], x; assert x['next'] is not None, x" < "$T/out"
+run 0 kt status
+has "$T/out" "active:  $sel"
+has "$T/out" "alarm:   none"
+
+# --- another key at both servers: an alarm, check exits 1, status shows it
+other=$(openssl genpkey -algorithm ed25519 2>/dev/null |
+    openssl pkey -pubout -outform DER 2>/dev/null | tail -c 32 | base64)
+publish "$sel" "v=DKIM1; k=ed25519; p=$other"
+run 1 kt check cli.test "$sel"
+has "$T/out" "mismatch"
+run 0 kt rotate cli.test
+has "$T/out" "cli.test: dns $sel: mismatch"
+has "$T/out" "cli.test: ALARM $sel:"
+[ "$(state "$sel")" = active ] || fail "$sel left active with no replacement"
+run 0 kt status --json
+json "x=d[0]; assert [a['selector'] for a in x['alarms']]==['$sel'], x" < "$T/out"
+run 0 kt status
+has "$T/out" "ALARM:"
+
+echo "keyturn rotate, check and status against two Knot servers: ok"

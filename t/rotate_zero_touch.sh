@@ -1,0 +1,142 @@
+#!/bin/sh
+# rotate_zero_touch.sh - keyturnd rotates its keys by itself while it signs
+#
+# A Knot primary (127.0.0.71) takes RFC 2136 updates signed with a TSIG
+# key; a Knot secondary (127.0.0.72) follows it by NOTIFY and IXFR. Both
+# are the authoritative servers of zt.test (TTL and SOA minimum 1 s).
+# keyturnd runs with Rotation yes, RotationInterval 1s, and the publish
+# hook contrib/publish/keyturn-nsupdate; the domain signs with rsa and
+# ed25519, one active key each, rotate-after 8s, retire-after 5s. Nobody
+# touches the keystore: keyturnd generates, publishes, confirms, swaps,
+# retires and revokes every key.
+#
+# A steady stream of messages goes through keyturnd (t/miltc, one at a
+# time) from the start; each one is verified with dkimpy right after it
+# was signed, against both servers (t/lib/ztstream.py). The stream runs
+# until each algorithm has had two swaps and two revocations. Then:
+# every message after the first activation is signed, every signature
+# verified at both servers when it was made, every s= was an active key
+# at its t= according to `keyturn history`, no key signs again once its
+# successor has, every key active during the stream signed, and DNS ends
+# with "v=DKIM1; p=" for every revoked key at both servers.
+. "$top_srcdir/t/milter_lib.sh"
+. "$top_srcdir/t/lib/knot.sh"
+knot_available || kt_skip "knotd, knotc or kdig missing (Debian: knot, knot-dnsutils)"
+command -v nsupdate >/dev/null || kt_skip "nsupdate missing (Debian: dnsutils)"
+command -v openssl >/dev/null || kt_skip "openssl missing"
+"$PYTHON3" -c 'import dns.message' 2>/dev/null ||
+    kt_skip "$PYTHON3 lacks dnspython (python3-dnspython)"
+
+kt_init rotate_zero_touch
+knot_init || kt_fail "knot_init"
+trap 'kt_cleanup; [ -n "${SPID:-}" ] && kill "$SPID" 2>/dev/null; knot_stop_all; rm -rf "$KNOT_DIR"' EXIT
+P=$KNOT_PORT
+
+SECRET=$(openssl rand -base64 32)
+cat > "$W/zt.zone" <<Z
+\$TTL 1
+@ SOA ns1.zt.test. host.invalid. 1 60 60 600 1
+@ NS ns1
+@ NS ns2
+ns1 A 127.0.0.71
+ns2 A 127.0.0.72
+Z
+knot_server prim 127.0.0.71
+knot_key prim keyturn "$SECRET"
+knot_zone prim zt.test "$W/zt.zone" update=keyturn notify=127.0.0.72
+knot_server sec 127.0.0.72
+knot_secondary sec zt.test 127.0.0.71
+knot_start prim && knot_start sec || kt_fail "cannot start knot"
+
+cat > "$W/tsig.key" <<K
+key "keyturn" { algorithm hmac-sha256; secret "$SECRET"; };
+K
+chmod 600 "$W/tsig.key"
+cat > "$W/hook.sh" <<H
+#!/bin/sh
+echo "\$(date +%s) \$KEYTURN_ACTION \$KEYTURN_NAME" >> "$W/hook.log"
+exec "$top_srcdir/contrib/publish/keyturn-nsupdate" -s 127.0.0.71 -p $P \\
+    -k "$W/tsig.key" -l 1 -w 3
+H
+
+kt_cli domain add zt.test --algorithms rsa,ed25519 --active-keys 1 \
+    --rotate-after 8s --retire-after 5s
+kt_conf "LogLevel info" "Rotation yes" "RotationInterval 1s" \
+    "Resolver 127.0.0.71:$P" "DNSPort $P" "DNSTimeout 1s" \
+    "PublishCommand sh $W/hook.sh"
+kt_msg "$W/msg.eml" "From: alice@zt.test"
+kt_start
+
+# the stream, from the start (tempfail until the first keys are active)
+rm -f "$W/stop"
+"$PYTHON3" "$top_srcdir/t/lib/ztstream.py" stream --miltc "$MILTC" \
+    --socket "unix:$W/sock" --msg "$W/msg.eml" --dns "127.0.0.71:$P" \
+    --dns "127.0.0.72:$P" --out "$W/stream.log" --stop "$W/stop" \
+    --max 150 --keep "$W/failed" 2> "$W/stream.err" &
+SPID=$!
+
+# until each algorithm had two swaps and two revocations (at most 120 s)
+count() {
+	"$KEYTURN" -K "$KS" history zt.test 2>/dev/null |
+	    grep -c "$1" || true
+}
+i=0
+while :; do
+	swr=$(count " kt-[0-9]*-r2048[-0-9]* *ready *-> active *policy: .*swapped for")
+	swe=$(count " kt-[0-9]*-ed[-0-9]* *ready *-> active *policy: .*swapped for")
+	rvr=$(count " kt-[0-9]*-r2048[-0-9]* *retiring *-> revoked")
+	rve=$(count " kt-[0-9]*-ed[-0-9]* *retiring *-> revoked")
+	sw=$((swr + swe)); rv=$((rvr + rve))
+	[ "$swr" -ge 2 ] && [ "$swe" -ge 2 ] && [ "$rvr" -ge 2 ] &&
+	    [ "$rve" -ge 2 ] && break
+	kill -0 "$SPID" 2>/dev/null || kt_fail "the stream stopped: $(tail -5 "$W/stream.err")"
+	kill -0 "$KPID" 2>/dev/null || kt_fail "keyturnd died"
+	i=$((i + 1))
+	[ $i -gt 120 ] && kt_fail "after 120 s: $sw swaps, $rv revocations"
+	sleep 1
+done
+sleep 2		# the last revoked records reach DNS while mail still flows
+touch "$W/stop"
+wait "$SPID" || kt_fail "the stream failed: $(tail -5 "$W/stream.err")"
+SPID=
+kt_stop
+kt_ok "$i s: $sw swaps ($swr rsa, $swe ed25519) and $rv revocations ($rvr rsa, $rve ed25519) by keyturnd alone"
+
+"$KEYTURN" -K "$KS" history zt.test --json > "$W/history.json" ||
+    kt_fail "keyturn history"
+"$KEYTURN" -K "$KS" history zt.test > "$W/history.txt"
+sed 's/^/  /' "$W/history.txt"
+
+# the cycle, from the history: every key that signed went pending -> ready
+# on DNS evidence before it became active
+for s in $(awk '$4 == "->" && $5 == "active" { print $2 }' "$W/history.txt"); do
+	grep -Eq "^[^ ]+ $s +pending +-> ready +dns: every nameserver serves" "$W/history.txt" ||
+	    kt_fail "$s active without DNS confirmation"
+done
+[ "$(grep -c '^[0-9]* publish ' "$W/hook.log")" -ge 6 ] ||
+    kt_fail "fewer than 6 records published by the hook"
+[ "$(grep -c '^[0-9]* revoke ' "$W/hook.log")" -ge 4 ] ||
+    kt_fail "fewer than 4 revoked records handed to the hook"
+grep -q "alarm" "$W/keyturnd.log" && kt_fail "alarm in keyturnd.log"
+grep -q "failed" "$W/keyturnd.log" && kt_fail "a failed action in keyturnd.log"
+
+# the stream against the history
+"$PYTHON3" "$top_srcdir/t/lib/ztstream.py" check --log "$W/stream.log" \
+    --history "$W/history.json" --domain zt.test \
+    --daemon-log "$W/keyturnd.log" > "$W/check.out"
+rc=$?
+sed 's/^/  /' "$W/check.out"
+[ $rc = 0 ] || kt_fail "the stream does not match the history"
+
+# DNS at the end: revoked keys are "v=DKIM1; p=" at both servers
+knot_wait_serial sec zt.test "$(knot_serial prim zt.test)" 10 ||
+    kt_fail "the secondary did not catch up"
+"$KEYTURN" -K "$KS" list zt.test > "$W/list"
+for srv in 127.0.0.71 127.0.0.72; do
+	for s in $(awk '$5 == "revoked" { print $2 }' "$W/list"); do
+		v=$(kdig @$srv -p "$P" +norec +short TXT "$s._domainkey.zt.test" | tr -d '"')
+		[ "$v" = "v=DKIM1; p=" ] || kt_fail "$s at $srv: '$v', not revoked"
+	done
+done
+kt_ok "every message verified when signed, by the key the history had active"
+exit 0
