@@ -74,6 +74,29 @@ field_next(const char **p)
 	return out;
 }
 
+/*
+ * active_within - was selector active at any moment of second t? t= and
+ * the history both count whole seconds, so a key that left the active set
+ * during second t signed lawfully earlier in that second.
+ */
+static int
+active_within(const struct store_event *ev, size_t n, const char *sel,
+    time_t t)
+{
+	int st = STORE_STATE_NONE, seen = 0;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (ev[i].when > t || strcasecmp(ev[i].selector, sel) != 0)
+			continue;
+		if (ev[i].when == t && (st == STORE_ACTIVE ||
+		    ev[i].to == STORE_ACTIVE))
+			seen = 1;
+		st = ev[i].to;
+	}
+	return seen || st == STORE_ACTIVE;
+}
+
 /* judge - one signature's verdict from the history of its domain */
 static enum verdict
 judge(struct audit *a, const char *d, const char *sel, time_t t, char *why,
@@ -82,7 +105,7 @@ judge(struct audit *a, const char *d, const char *sel, time_t t, char *why,
 	struct store_event *ev;
 	size_t n;
 	char err[1024], ts[32], *dom = cli_lower(d);
-	int r, st;
+	int r, st, within;
 
 	r = store_history_load(a->s, dom, &ev, &n, err, sizeof(err));
 	free(dom);
@@ -96,10 +119,17 @@ judge(struct audit *a, const char *d, const char *sel, time_t t, char *why,
 		return V_BAD;
 	}
 	st = store_history_state_at(ev, n, sel, t);
+	within = active_within(ev, n, sel, t);
 	store_history_free(ev, n);
 	store_time_format(t, ts, sizeof(ts));
 	if (st == STORE_ACTIVE) {
 		snprintf(why, whylen, "allowed: %s was active at %s", sel, ts);
+		return V_ALLOWED;
+	}
+	if (within) {
+		snprintf(why, whylen, "allowed: %s was active during %s and "
+		    "became %s within that second", sel, ts,
+		    store_state_name(st));
 		return V_ALLOWED;
 	}
 	if (st == STORE_STATE_NONE)

@@ -179,6 +179,17 @@ sig example.com "$sel_rsa" 1000000000 >"$T/m2"
 run 1 kt audit "$T/m2"; has "$T/out" "NOT allowed: $sel_rsa was not a key of example.com"
 sig example.com "$sel_ed" "$(($(date +%s) + 5))" >"$T/m3"
 run 1 kt audit "$T/m3"; has "$T/out" "NOT allowed: $sel_ed was revoked"
+# t= and the history count whole seconds: a signature made in the second
+# its key left the active set is allowed, one a second later is not.
+t_ret=$(kt history example.com "$sel_ed" --json | "$PYTHON3" -c '
+import calendar, json, sys, time
+e = [x for x in json.load(sys.stdin) if (x["from"], x["to"]) == ("active", "retiring")][0]
+print(calendar.timegm(time.strptime(e["time"], "%Y-%m-%dT%H:%M:%SZ")))')
+sig example.com "$sel_ed" "$t_ret" >"$T/m3a"
+run 0 kt audit "$T/m3a"
+has "$T/out" "allowed: $sel_ed was active during"
+sig example.com "$sel_ed" "$((t_ret + 1))" >"$T/m3b"
+run 1 kt audit "$T/m3b"; has "$T/out" "NOT allowed: $sel_ed was"
 sig example.net x1 "$t_act" >"$T/m4"
 run 1 kt audit "$T/m4"; has "$T/out" "not ours"
 printf 'Subject: none\n\nbody\n' >"$T/m5"
