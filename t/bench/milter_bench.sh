@@ -3,8 +3,9 @@
 #
 # SYNOPSIS
 #   milter_bench.sh [all]
-#       floor filter, OpenDKIM RSA-2048, OpenDKIM Ed25519 (and keyturnd when
-#       KEYTURND_CMD is set), then the raw crypto costs; one table.
+#       floor filter, OpenDKIM RSA-2048, OpenDKIM Ed25519, keyturnd RSA-2048
+#       and keyturnd Ed25519 (same keys), then the raw crypto costs; one
+#       table.
 #   milter_bench.sh soak NAME SOCKET COMMAND...
 #       100,000 messages (BENCH_SOAK) of 2 KB at concurrency 4 in batches
 #       of a tenth, printing the daemon's VmRSS and VmHWM after each: a
@@ -33,12 +34,7 @@
 # BENCH_SCALE (multiplies the message counts; default 1),
 # BENCH_MILTC_OPTS (more t/miltc options: "-R" opens a new milter
 # connection per SMTP session as Postfix does, "-k 10" sends ten messages
-# per session), KEYTURND_SETUP (a shell command run once after the keys
-# $BENCH_DIR/rsa.pem and ed.pem exist, e.g. to build a keystore for
-# example.com with selectors "rsa" and "ed"), KEYTURND_CMD (a shell command
-# running keyturnd in the foreground, exec'd so that its pid is keyturnd's;
-# $BENCH_DIR is exported to both), KEYTURND_SOCKET (default
-# unix:$BENCH_DIR/keyturnd.sock), BENCH_KEEP=1 keeps the work directory.
+# per session), BENCH_KEEP=1 keeps the work directory.
 #
 # OpenDKIM runs with Mode s, Canonicalization relaxed/relaxed, its other
 # settings at their defaults, except RequireSafeKeys no (the work directory
@@ -52,6 +48,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 MILTC=$top_builddir/t/miltc
 FLOOR=$top_builddir/t/bench/floor
 RAWCOST=$top_builddir/t/bench/rawcost
+KEYTURN=$top_builddir/keystore/keyturn
+KEYTURND=$top_builddir/keyturnd
 CONC=${BENCH_CONC:-1 4 16}
 SIZES=${BENCH_SIZES:-2k 100k 10m}
 SCALE=${BENCH_SCALE:-1}
@@ -200,6 +198,24 @@ EOF
 	echo "SignatureAlgorithm	ed25519-sha256" >>"$W/opendkim-ed.conf"
 }
 
+# keyturnd_setup ALG - a keystore whose example.com signs with the bench
+# key of ALG (rsa or ed) under the selector ALG, and a keyturnd config
+keyturnd_setup() {
+	_ks=$W/ks-$1
+	_alg=$1
+	[ "$_alg" = ed ] && _alg=ed25519
+	rm -rf "$_ks"
+	"$KEYTURN" -K "$_ks" init >/dev/null &&
+	"$KEYTURN" -K "$_ks" domain add example.com --algorithms $_alg >/dev/null &&
+	"$KEYTURN" -K "$_ks" key import example.com $1 "$W/$1.pem" >/dev/null &&
+	"$KEYTURN" -K "$_ks" activate --force example.com $1 >/dev/null 2>&1 || {
+		echo "milter_bench: keystore for keyturnd-$1 failed" >&2
+		return 1
+	}
+	printf 'Socket unix:%s\nKeyStore %s\nAllowRoot yes\nLogLevel warning\n' \
+	    "$W/keyturnd-$1.sock" "$_ks" >"$W/keyturnd-$1.conf"
+}
+
 header() {
 	printf "%-16s %5s %4s %6s %10s %9s %8s %8s %8s\n" daemon size conc msgs \
 	    cpu_us msgs/s p50_ms p99_ms rss_kB
@@ -225,6 +241,7 @@ references() {
 	echo "references (floor at concurrency 1 + raw cost):"
 	awk '
 	FNR == NR && $1 == "floor" && $3 == 1 { floor[$2] = $5; next }
+	FNR == NR && $1 ~ /^keyturnd-/ && $3 == 1 { kt[$1 " " $2] = $5; next }
 	FNR != NR && $1 == "sign" { sign[$2] = $4; sub("us=", "", sign[$2]) }
 	FNR != NR && $1 == "sha256" { n = split($2, p, "-"); z = p[n]
 		h[z] = $4; sub("us=", "", h[z]) }
@@ -241,6 +258,16 @@ references() {
 			printf "  10 MB: floor %s + sha256 %s = %.0f us (target <= 1.25x: %.0f)\n",
 			    floor["10m"], h["10m"], floor["10m"] + h["10m"],
 			    1.25 * (floor["10m"] + h["10m"])
+		ratio("keyturnd-rsa 2k", floor["2k"] + sign["rsa"], 1.10)
+		ratio("keyturnd-ed 2k", floor["2k"] + sign["ed25519"], 1.15)
+		ratio("keyturnd-rsa 10m", floor["10m"] + h["10m"], 1.25)
+		ratio("keyturnd-ed 10m", floor["10m"] + h["10m"], 1.25)
+	}
+	function ratio(row, ref, target) {
+		if (!(row in kt) || ref == 0)
+			return
+		printf "  %-17s %8.0f us = %.2fx reference (target <= %.2fx)\n",
+		    row ":", kt[row], kt[row] / ref, target
 	}' "$W/table" "$W/rawcost"
 }
 
@@ -298,13 +325,12 @@ all)
 		    opendkim -f -x "$W/opendkim-rsa.conf"
 		run opendkim-ed "unix:$W/opendkim-ed.sock" \
 		    opendkim -f -x "$W/opendkim-ed.conf"
-		if [ -n "${KEYTURND_CMD:-}" ]; then
-			if [ -n "${KEYTURND_SETUP:-}" ]; then
-				sh -c "$KEYTURND_SETUP" >&2 ||
-				    { echo "milter_bench: KEYTURND_SETUP failed" >&2; exit 1; }
-			fi
-			run keyturnd "${KEYTURND_SOCKET:-unix:$W/keyturnd.sock}" \
-			    sh -c "exec $KEYTURND_CMD"
+		if [ -x "$KEYTURND" ]; then
+			for alg in rsa ed; do
+				keyturnd_setup $alg || exit 1
+				run keyturnd-$alg "unix:$W/keyturnd-$alg.sock" \
+				    "$KEYTURND" -f -c "$W/keyturnd-$alg.conf"
+			done
 		fi
 	} | tee "$W/table"
 	rawcost_table
