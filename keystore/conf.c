@@ -294,9 +294,11 @@ parse_port(const char *s)
 	char *end;
 	long v;
 
+	if (*s < '0' || *s > '9')
+		return -1;
 	errno = 0;
 	v = strtol(s, &end, 10);
-	if (*s == '\0' || *end != '\0' || errno || v < 1 || v > 65535)
+	if (*end != '\0' || errno || v < 1 || v > 65535)
 		return -1;
 	return (int)v;
 }

@@ -24,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "conf.h"
 #include "dnsio.h"
 #include "xmalloc.h"
 
@@ -64,44 +65,24 @@ dnsio_addr_set(struct dnsio_addr *a, const char *host, int port)
 	return -1;
 }
 
-/* dnsio_addr_parse - "192.0.2.1", "192.0.2.1:53", "::1", "[::1]:53" */
+/* dnsio_addr_parse - keyturn.conf's address[:port] forms (conf_addrport) */
 int
 dnsio_addr_parse(struct dnsio_addr *a, const char *s, int defport)
 {
-	char host[INET6_ADDRSTRLEN + 1];
-	const char *colon, *port = NULL, *end;
-	char *ep;
-	size_t hl;
-	long p;
+	struct sockaddr_storage ss;
+	struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+	char host[INET6_ADDRSTRLEN];
+	socklen_t len;
 
-	if (*s == '[') {
-		if ((end = strchr(s, ']')) == NULL)
-			return -1;
-		hl = end - s - 1;
-		s++;
-		if (end[1] == ':')
-			port = end + 2;
-		else if (end[1] != '\0')
-			return -1;
-	} else if ((colon = strchr(s, ':')) != NULL &&
-	    strchr(colon + 1, ':') == NULL) {
-		hl = colon - s;
-		port = colon + 1;
-	} else
-		hl = strlen(s);
-	if (hl == 0 || hl >= sizeof(host))
+	if (conf_addrport(s, defport, &ss, &len) == -1)
 		return -1;
-	memcpy(host, s, hl);
-	host[hl] = '\0';
-	p = defport;
-	if (port != NULL) {
-		errno = 0;
-		p = strtol(port, &ep, 10);
-		if (*port < '0' || *port > '9' || *ep != '\0' || errno ||
-		    p < 1 || p > 65535)
-			return -1;
+	if (ss.ss_family == AF_INET) {
+		inet_ntop(AF_INET, &s4->sin_addr, host, sizeof(host));
+		return dnsio_addr_set(a, host, ntohs(s4->sin_port));
 	}
-	return dnsio_addr_set(a, host, (int)p);
+	inet_ntop(AF_INET6, &s6->sin6_addr, host, sizeof(host));
+	return dnsio_addr_set(a, host, ntohs(s6->sin6_port));
 }
 
 /* dnsio_resolv_conf - the first nameserver of /etc/resolv.conf */
