@@ -114,11 +114,20 @@ store_path(const struct store *s, const char *a, const char *b,
 	return xasprintf("%s/%s/%s/%s", s->dir, a, b, c);
 }
 
-/* store_domain_path - where another module keeps its own file for a domain */
+/*
+ * store_domain_path - where another module keeps its own file for a domain;
+ * a domain or file name that could leave KEYSTORE/<domain> gets a path
+ * under a directory that never exists, so opening it fails harmlessly
+ */
 char *
 store_domain_path(const struct store *s, const char *domain,
     const char *file)
 {
+	char err[256];
+
+	if (store_domain_valid(domain, err, sizeof(err)) == -1 ||
+	    strchr(file, '/') != NULL || file[0] == '.' || file[0] == '\0')
+		return store_path(s, STORE_INVALID_DIR, "invalid", NULL);
 	return store_path(s, domain, file, NULL);
 }
 

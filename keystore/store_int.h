@@ -17,6 +17,7 @@
 #define STORE_LOCK_FILE		"lock"
 #define STORE_GEN_FILE		"generation"
 #define STORE_REMOVED_DIR	".removed"
+#define STORE_INVALID_DIR	".invalid-name"	/* never created */
 #define STORE_POLICY		"policy"
 #define STORE_STATE		"state"
 #define STORE_HISTORY		"history"
@@ -80,6 +81,8 @@ EVP_PKEY *skey_parse(const char *name, const char *buf, size_t len,
 	    int validate, char *err, size_t errlen);
 
 /* storewrite.c */
+off_t	 swrite_history(const char *path, off_t committed, char **lines,
+	    size_t n, char *err, size_t errlen);
 int	 swrite_commit(struct store *, struct store_domain *, char **lines,
 	    size_t nlines, char *err, size_t errlen);
 int	 swrite_bump(struct store *, char *err, size_t errlen);

@@ -221,7 +221,11 @@ sdom_strip(struct store *s, const char *name)
 	free(p);
 }
 
-/* sdom_remove_locked - record, move aside, strip */
+/*
+ * sdom_remove_locked - move aside, then record, strip and bump: the
+ * removal line is written only once the domain is out of the live set,
+ * in the moved history cut to its committed size
+ */
 static int
 sdom_remove_locked(struct store *s, struct store_domain *d, time_t now,
     char *err, size_t errlen)
@@ -229,14 +233,12 @@ sdom_remove_locked(struct store *s, struct store_domain *d, time_t now,
 	char *dir = store_path(s, d->name, NULL, NULL);
 	char *rdir = store_path(s, STORE_REMOVED_DIR, NULL, NULL);
 	char *dest = store_path(s, STORE_REMOVED_DIR, d->name, NULL);
-	char *line;
+	char *hist = store_path(s, STORE_REMOVED_DIR, d->name, STORE_HISTORY);
+	char *line, e2[256];
 	int r = -1;
 
-	/* the removal line goes in first: it is committed by the rename */
 	line = sfmt_event(now, "-", STORE_STATE_NONE, STORE_STATE_NONE,
 	    "operator: domain removed");
-	if (swrite_commit(s, d, &line, 1, err, errlen) == -1)
-		goto out;
 	sfile_rmtree(dest);
 	if (sfile_mkdir(rdir, err, errlen) == -1)
 		goto out;
@@ -244,16 +246,23 @@ sdom_remove_locked(struct store *s, struct store_domain *d, time_t now,
 		snprintf(err, errlen, "%s: %s", dir, strerror(errno));
 		goto out;
 	}
+	/* renamed: the domain is gone, whatever fails from here on */
+	errno = 0;
+	r = 0;
 	if (sfile_fsync_dir(s->dir, err, errlen) == -1 ||
-	    sfile_fsync_dir(rdir, err, errlen) == -1)
-		goto out;
+	    sfile_fsync_dir(rdir, err, errlen) == -1 ||
+	    swrite_history(hist, d->histsize, &line, 1, err, errlen) == -1)
+		r = -1;
 	sdom_strip(s, d->name);
-	r = swrite_bump(s, err, errlen);
+	if (swrite_bump(s, r == 0 ? err : e2, r == 0 ? errlen :
+	    sizeof(e2)) == -1)
+		r = -1;
 out:
 	free(line);
 	free(dir);
 	free(rdir);
 	free(dest);
+	free(hist);
 	return r;
 }
 

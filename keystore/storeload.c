@@ -141,9 +141,14 @@ struct store_domain *
 sload_domain(struct store *s, const char *name, int flags, int with_policy,
     char *err, size_t errlen)
 {
-	struct store_domain *d = sload_new();
-	char *dir = store_path(s, name, NULL, NULL);
+	struct store_domain *d;
+	char *dir;
 
+	/* every path below is built from name: never from a bad one */
+	if (store_domain_valid(name, err, errlen) == -1)
+		return NULL;
+	d = sload_new();
+	dir = store_path(s, name, NULL, NULL);
 	d->name = xstrdup(name);
 	if (sfile_check_dir(s->owner, dir, err, errlen) == -1 ||
 	    (with_policy && sload_file(s, d, 0, err, errlen) == -1) ||
@@ -165,11 +170,14 @@ struct store_domain *
 store_domain_load(struct store *s, const char *name, int flags, char *err,
     size_t errlen)
 {
-	struct store_domain *d;
+	struct store_domain *d = NULL;
 	struct stat before, after;
-	char *sp = store_path(s, name, STORE_STATE, NULL);
+	char *sp;
 	int tries, changed;
 
+	if (store_domain_valid(name, err, errlen) == -1)
+		return NULL;
+	sp = store_path(s, name, STORE_STATE, NULL);
 	for (tries = 0; tries < 3; tries++) {
 		err[0] = '\0';
 		if (stat(sp, &before) == -1)
@@ -474,12 +482,16 @@ store_history_load(struct store *s, const char *domain,
     struct store_event **ev, size_t *n, char *err, size_t errlen)
 {
 	struct store_domain *d;
-	char *dir = store_path(s, domain, NULL, NULL);
-	int r, live = access(dir, F_OK) == 0;
+	char *dir;
+	int r, live;
 
-	free(dir);
 	*ev = NULL;
 	*n = 0;
+	if (store_domain_valid(domain, err, errlen) == -1)
+		return -1;
+	dir = store_path(s, domain, NULL, NULL);
+	live = access(dir, F_OK) == 0;
+	free(dir);
 	if (!live)
 		return sload_history_removed(s, domain, ev, n, err, errlen);
 	if ((d = sload_domain(s, domain, 0, 0, err, errlen)) == NULL)

@@ -28,7 +28,7 @@
 #include "xmalloc.h"
 
 /* swrite_history - cut the uncommitted tail, append, fsync; new size */
-static off_t
+off_t
 swrite_history(const char *path, off_t committed, char **lines, size_t n,
     char *err, size_t errlen)
 {
@@ -246,7 +246,9 @@ swrite_apply(struct store *s, struct store_domain *d,
 		r = swrite_commit(s, d, lines, n, err, errlen);
 	for (i = 0; r == 0 && i < n; i++)
 		if (c[i].to == STORE_REVOKED) {
-			file = xasprintf("%s.pem", c[i].selector);
+			k = (struct store_key *)store_domain_key(d,
+			    c[i].selector);
+			file = xasprintf("%s.pem", k->selector);
 			pem = store_path(s, d->name, STORE_KEYS, file);
 			(void)unlink(pem);
 			free(pem);

@@ -393,6 +393,76 @@ START_TEST(test_domain_remove)
 }
 END_TEST
 
+/* a name that is not a domain builds no path, in this keystore or another */
+START_TEST(test_domain_names_confined)
+{
+	static const char *const bad[] = { "../victim.com", "..", ".",
+	    "a/b", "Victim.COM", ".removed/../../victim.com", "",
+	    "victim.com/", "-a.com" };
+	struct store *s = ks_new(), *v;
+	struct store_domain *d;
+	struct store_event *ev;
+	struct store_policy p;
+	char vdir[96], dom[160], sel[64], hist[160], *before, *after;
+	size_t i, n, blen, alen;
+	FILE *f;
+
+	/* a second keystore inside the first's directory is reached by ".." */
+	snprintf(vdir, sizeof(vdir), "%s/sub", ks_dir);
+	ck_assert_msg(store_init(vdir, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_ptr_nonnull(v = store_open(vdir, 0, err, sizeof(err)));
+	store_policy_default(&p);
+	p.algs = STORE_ALGBIT(ED);
+	ck_assert_msg(store_domain_add(v, "victim.com", &p, NOW, err,
+	    sizeof(err)) == 0, "%s", err);
+	snprintf(hist, sizeof(hist), "%s/victim.com/history", vdir);
+	ck_assert_ptr_nonnull(f = fopen(hist, "r"));
+	before = xcalloc(1, 4096);
+	blen = fread(before, 1, 4095, f);
+	fclose(f);
+	/* the same names, as the first keystore sees them */
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(dom, sizeof(dom), "%s", bad[i]);
+		if (strncmp(dom, "..", 2) == 0 && strlen(dom) > 2)
+			snprintf(dom, sizeof(dom), "sub/%s", bad[i] + 3);
+		ck_assert_int_eq(store_domain_remove(s, dom, 1, NOW, err,
+		    sizeof(err)), -1);
+		ck_assert_msg(strstr(err, "domain name") != NULL ||
+		    strstr(err, "label") != NULL, "%s: %s", dom, err);
+		ck_assert_int_eq(store_domain_set(s, dom, &p, NOW, err,
+		    sizeof(err)), -1);
+		ck_assert_int_eq(store_key_new(s, dom, ED, 0, NULL, NOW, "t",
+		    sel, sizeof(sel), err, sizeof(err)), -1);
+		ck_assert_int_eq(move(s, dom, "x", STORE_PENDING,
+		    STORE_READY, 0), -1);
+		ck_assert_int_eq(store_compromised(s, dom, "x", NOW, "t", sel,
+		    sizeof(sel), err, sizeof(err)), -1);
+		ck_assert_int_eq(store_history_load(s, dom, &ev, &n, err,
+		    sizeof(err)), -1);
+		ck_assert_ptr_null(d = store_domain_load(s, dom, 0, err,
+		    sizeof(err)));
+		ck_assert_int_eq(store_domain_add(s, dom, &p, NOW, err,
+		    sizeof(err)), -1);
+	}
+	/* "sub/victim.com" reaches the other keystore's domain as a path */
+	ck_assert_int_eq(store_domain_remove(s, "sub/victim.com", 1, NOW, err,
+	    sizeof(err)), -1);
+	ck_assert_ptr_nonnull(f = fopen(hist, "r"));
+	after = xcalloc(1, 4096);
+	alen = fread(after, 1, 4095, f);
+	fclose(f);
+	ck_assert_uint_eq(alen, blen);
+	ck_assert_mem_eq(after, before, blen);
+	ck_assert_ptr_nonnull(d = store_domain_load(v, "victim.com", 0, err,
+	    sizeof(err)));
+	store_domain_free(d);
+	free(before);
+	free(after);
+	store_close(v);
+	ks_done(s);
+}
+END_TEST
+
 /* ---- format ---- */
 
 START_TEST(test_round_trip)
@@ -784,6 +854,7 @@ keystore_suite(void)
 	tcase_add_test(tc, test_selector_template);
 	tcase_add_test(tc, test_selector_reuse);
 	tcase_add_test(tc, test_domain_remove);
+	tcase_add_test(tc, test_domain_names_confined);
 	tcase_add_test(tc, test_round_trip);
 	tcase_add_test(tc, test_import);
 	tcase_add_loop_test(tc, test_damage, 0,

@@ -217,6 +217,26 @@ run 0 kt key new example.com
 [ "$(head -n1 "$T/out")" = "kt-$ym-r2048" ] || fail "selector after re-add"
 run 1 kt domain remove nosuch.example; has "$T/err" "no domain"
 
+# --- a domain name never leaves its keystore: a second keystore next to
+# this one stays untouched, whatever name the first is given
+K2="$T/ks2"
+run 0 "$KT" -K "$K2" init
+run 0 "$KT" -K "$K2" domain add victim.com
+cp "$K2/victim.com/history" "$T/victim.before"
+for bad in ../ks2/victim.com .. . a/b ../ks2 .removed/../../ks2/victim.com; do
+	run 1 kt domain remove "$bad" --force
+	grep -qE 'not a domain name|bad label|lowercase letters' "$T/err" ||
+	    fail "remove $bad: no clear error"
+	run 1 kt domain set "$bad" --bits 2048
+	run 1 kt key new "$bad" --algorithm ed25519
+	run 1 kt history "$bad"
+done
+cmp -s "$K2/victim.com/history" "$T/victim.before" || fail "ks2 history changed"
+[ -d "$K2/victim.com" ] || fail "ks2 domain gone"
+run 0 "$KT" -K "$K2" list victim.com
+run 1 kt domain remove OTHER.example/../x --force
+run 0 kt domain list; has "$T/out" "other.example"
+
 # --- -c FILE names the keystore through KeyStore
 printf 'KeyStore %s\n' "$K" >"$T/keyturn.conf"
 run 0 "$KT" -c "$T/keyturn.conf" domain list; has "$T/out" "other.example"
