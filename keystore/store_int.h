@@ -46,6 +46,8 @@ int	 sfile_mkdir(const char *path, char *err, size_t errlen);
 void	 sfile_rmtree(const char *path);
 void	 sfile_clean_tmp(const char *dir);
 void	 sfile_wipe_free(char *buf, size_t len);
+int	 sfile_replace(const char *path, const void *data, size_t len,
+	    mode_t mode, int *renamed, char *err, size_t errlen);
 
 /* storefmt.c: policy, state and history text */
 char	*sfmt_policy(const struct store_policy *);

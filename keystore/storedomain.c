@@ -108,7 +108,7 @@ sdom_add_locked(struct store *s, const char *name,
     const struct store_policy *pol, time_t now, char *err, size_t errlen)
 {
 	char *dir = store_path(s, name, NULL, NULL), *tmp, *keys, *old;
-	char *tname = xasprintf(".new-%s", name);
+	char *tname = xasprintf(".new-%s", name), e2[256];
 	int r = -1;
 
 	tmp = store_path(s, tname, NULL, NULL);
@@ -128,10 +128,19 @@ sdom_add_locked(struct store *s, const char *name,
 		snprintf(err, errlen, "%s: %s", dir, strerror(errno));
 		goto out;
 	}
-	if (sfile_fsync_dir(s->dir, err, errlen) == -1)
-		goto out;
-	sfile_rmtree(old);	/* its history lives on in the new domain */
-	r = swrite_bump(s, err, errlen);
+	/* renamed: the domain exists, so the generation moves regardless */
+	r = sfile_fsync_dir(s->dir, err, errlen);
+	if (r == 0)
+		sfile_rmtree(old);	/* its history lives on in the domain */
+	if (swrite_bump(s, r == 0 ? err : e2, r == 0 ? errlen :
+	    sizeof(e2)) == -1)
+		r = -1;
+	free(dir);
+	free(tname);
+	free(tmp);
+	free(keys);
+	free(old);
+	return r;
 out:
 	if (r == -1)
 		sfile_rmtree(tmp);
@@ -165,8 +174,8 @@ store_domain_set(struct store *s, const char *name,
     const struct store_policy *pol, time_t now, char *err, size_t errlen)
 {
 	struct store_domain *d;
-	char *text, *line, *path;
-	int r;
+	char *text, *line, *path, e2[256];
+	int r, renamed;
 
 	if (store_policy_check(pol, err, errlen) == -1 ||
 	    store_lock(s, err, errlen) == -1)
@@ -180,9 +189,12 @@ store_domain_set(struct store *s, const char *name,
 	free(text);
 	text = sfmt_policy(pol);
 	path = store_path(s, name, STORE_POLICY, NULL);
-	r = store_file_replace(path, text, strlen(text), 0600, err, errlen);
+	r = sfile_replace(path, text, strlen(text), 0600, &renamed, err,
+	    errlen);
 	if (r == 0)
 		r = swrite_commit(s, d, &line, 1, err, errlen);
+	else if (renamed)	/* the new policy is read: readers must look */
+		(void)swrite_bump(s, e2, sizeof(e2));
 	free(path);
 	free(text);
 	free(line);
@@ -247,11 +259,12 @@ sdom_remove_locked(struct store *s, struct store_domain *d, time_t now,
 		goto out;
 	}
 	/* renamed: the domain is gone, whatever fails from here on */
+	r = sfile_fsync_dir(s->dir, err, errlen);
+	if (r == 0)
+		r = sfile_fsync_dir(rdir, err, errlen);
 	errno = 0;
-	r = 0;
-	if (sfile_fsync_dir(s->dir, err, errlen) == -1 ||
-	    sfile_fsync_dir(rdir, err, errlen) == -1 ||
-	    swrite_history(hist, d->histsize, &line, 1, err, errlen) == -1)
+	if (swrite_history(hist, d->histsize, &line, 1, r == 0 ? err : e2,
+	    r == 0 ? errlen : sizeof(e2)) == -1)
 		r = -1;
 	sdom_strip(s, d->name);
 	if (swrite_bump(s, r == 0 ? err : e2, r == 0 ? errlen :

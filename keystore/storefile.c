@@ -199,14 +199,18 @@ sfile_write_all(int fd, const void *data, size_t len)
 	return 0;
 }
 
-/* store_file_replace - the one way a keystore file changes */
+/*
+ * sfile_replace - the one way a keystore file changes; *renamed says
+ * whether the new content is in place, even when a later step failed
+ */
 int
-store_file_replace(const char *path, const void *data, size_t len,
-    mode_t mode, char *err, size_t errlen)
+sfile_replace(const char *path, const void *data, size_t len, mode_t mode,
+    int *renamed, char *err, size_t errlen)
 {
 	char *tmp, *copy;
 	int fd, r;
 
+	*renamed = 0;
 	tmp = xasprintf("%s.tmp.%ld", path, (long)getpid());
 	(void)unlink(tmp);
 	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
@@ -232,10 +236,21 @@ store_file_replace(const char *path, const void *data, size_t len,
 		return -1;
 	}
 	free(tmp);
+	*renamed = 1;
 	copy = xstrdup(path);
 	r = sfile_fsync_dir(dirname(copy), err, errlen);
 	free(copy);
 	return r;
+}
+
+/* store_file_replace - sfile_replace for callers that only need a status */
+int
+store_file_replace(const char *path, const void *data, size_t len,
+    mode_t mode, char *err, size_t errlen)
+{
+	int renamed;
+
+	return sfile_replace(path, data, len, mode, &renamed, err, errlen);
 }
 
 /* sfile_rmtree - remove a directory we own and everything in it */

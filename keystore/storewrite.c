@@ -60,15 +60,20 @@ fail:
 	return -1;
 }
 
-/* swrite_commit - history lines, then the state file that commits them */
+/*
+ * swrite_commit - history lines, then the state file that commits them;
+ * once the state is renamed into place the change is committed, so the
+ * generation is bumped even when a later step (the directory fsync)
+ * failed, and that failure is still reported
+ */
 int
 swrite_commit(struct store *s, struct store_domain *d, char **lines,
     size_t nlines, char *err, size_t errlen)
 {
 	char *hp = store_path(s, d->name, STORE_HISTORY, NULL);
-	char *sp = store_path(s, d->name, STORE_STATE, NULL), *text;
+	char *sp = store_path(s, d->name, STORE_STATE, NULL), *text, e2[256];
 	off_t size;
-	int r = -1;
+	int r = -1, renamed = 0;
 
 	errno = 0;
 	if ((size = swrite_history(hp, d->histsize, lines, nlines, err,
@@ -76,12 +81,13 @@ swrite_commit(struct store *s, struct store_domain *d, char **lines,
 		d->histsize = size;
 		d->gen++;
 		text = sfmt_state(d);
-		r = store_file_replace(sp, text, strlen(text), 0600, err,
+		r = sfile_replace(sp, text, strlen(text), 0600, &renamed, err,
 		    errlen);
 		free(text);
 	}
-	if (r == 0)
-		r = swrite_bump(s, err, errlen);
+	if (renamed && swrite_bump(s, r == 0 ? err : e2, r == 0 ? errlen :
+	    sizeof(e2)) == -1)
+		r = -1;
 	free(hp);
 	free(sp);
 	return r;
