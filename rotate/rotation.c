@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 
 #include <errno.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -98,6 +99,124 @@ hook_env(char **ours, size_t nours)
 	return env;
 }
 
+/*
+ * The publish hook runs at most ROT_HOOK_TIMEOUT seconds (the environment
+ * variable KEYTURN_HOOK_TIMEOUT, in seconds, overrides it for tests): then
+ * its process group gets SIGTERM, ROT_HOOK_GRACE seconds later SIGKILL,
+ * and the hook counts as failed, so the next pass tries again.
+ */
+#define ROT_HOOK_TIMEOUT	60
+#define ROT_HOOK_GRACE		2
+
+/* hook_timeout - the limit in seconds */
+static double
+hook_timeout(void)
+{
+	const char *v = getenv("KEYTURN_HOOK_TIMEOUT");
+	char *end;
+	double t;
+
+	if (v == NULL || *v == '\0')
+		return ROT_HOOK_TIMEOUT;
+	t = strtod(v, &end);
+	return (*end != '\0' || !(t > 0) || t > ROT_HOOK_TIMEOUT) ?
+	    ROT_HOOK_TIMEOUT : t;
+}
+
+/* hook_now - monotonic seconds */
+static double
+hook_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* hook_wait - reap pid by the deadline; 0, or -1 when it is still running */
+static int
+hook_wait(pid_t pid, double deadline, int *status)
+{
+	struct timespec nap = { 0, 20 * 1000 * 1000 };
+	pid_t w;
+
+	for (;;) {
+		w = waitpid(pid, status, WNOHANG);
+		if (w == pid)
+			return 0;
+		if (w == -1 && errno != EINTR) {
+			*status = -1;
+			return 0;
+		}
+		if (hook_now() >= deadline)
+			return -1;
+		nanosleep(&nap, NULL);
+	}
+}
+
+/* hook_kill - the hook and everything it started, whose group it leads */
+static void
+hook_kill(pid_t pid, int sig)
+{
+	(void)kill(-pid, sig);
+	(void)kill(pid, sig);	/* before its setsid() */
+}
+
+/* hook_child - a clean signal state, its own session, then the command */
+static void
+hook_child(int null, char **argv, char **env)
+{
+	struct sigaction sa;
+	sigset_t none;
+	int sig;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_DFL;
+	sigemptyset(&sa.sa_mask);
+	for (sig = 1; sig < NSIG; sig++)
+		(void)sigaction(sig, &sa, NULL);	/* SIGPIPE ignored too */
+	sigemptyset(&none);
+	(void)sigprocmask(SIG_SETMASK, &none, NULL);
+	(void)setsid();
+	if (null != -1)
+		dup2(null, STDIN_FILENO);
+	execve("/bin/sh", argv, env);
+	_exit(127);
+}
+
+/* hook_reap - wait with the deadline, then stop it; 0 or -1 with err */
+static int
+hook_reap(pid_t pid, char *err, size_t errlen)
+{
+	double limit = hook_timeout();
+	int status;
+
+	if (hook_wait(pid, hook_now() + limit, &status) == -1) {
+		hook_kill(pid, SIGTERM);
+		if (hook_wait(pid, hook_now() + ROT_HOOK_GRACE, &status) == -1) {
+			hook_kill(pid, SIGKILL);
+			while (waitpid(pid, &status, 0) == -1 && errno == EINTR)
+				;
+		}
+		hook_kill(pid, SIGKILL);	/* what it left behind */
+		snprintf(err, errlen, "publish command timed out after %g s",
+		    limit);
+		return -1;
+	}
+	if (status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		return 0;
+	if (status == -1)
+		snprintf(err, errlen, "publish command: waitpid: %s",
+		    strerror(errno));
+	else if (WIFEXITED(status))
+		snprintf(err, errlen, "publish command exited %d",
+		    WEXITSTATUS(status));
+	else
+		snprintf(err, errlen, "publish command killed by signal %d",
+		    WTERMSIG(status));
+	return -1;
+}
+
 /* rot_hook - the environment is built before fork: the child only execs */
 int
 rot_hook(const char *command, const char *action, const char *domain,
@@ -107,7 +226,7 @@ rot_hook(const char *command, const char *action, const char *domain,
 	char *argv[] = { "sh", "-c", (char *)command, NULL };
 	size_t i;
 	pid_t pid;
-	int status, null, r = -1;
+	int null, r = -1;
 
 	strs = value_strings(value);
 	ours[0] = xasprintf("KEYTURN_ACTION=%s", action);
@@ -118,25 +237,12 @@ rot_hook(const char *command, const char *action, const char *domain,
 	ours[5] = xasprintf("KEYTURN_VALUE_STRINGS=%s", strs);
 	env = hook_env(ours, 6);
 	null = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	if ((pid = fork()) == -1) {
+	if ((pid = fork()) == -1)
 		snprintf(err, errlen, "fork: %s", strerror(errno));
-	} else if (pid == 0) {
-		if (null != -1)
-			dup2(null, STDIN_FILENO);
-		execve("/bin/sh", argv, env);
-		_exit(127);
-	} else {
-		while (waitpid(pid, &status, 0) == -1 && errno == EINTR)
-			;
-		if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
-			r = 0;
-		else if (WIFEXITED(status))
-			snprintf(err, errlen, "publish command exited %d",
-			    WEXITSTATUS(status));
-		else
-			snprintf(err, errlen, "publish command killed by "
-			    "signal %d", WTERMSIG(status));
-	}
+	else if (pid == 0)
+		hook_child(null, argv, env);
+	else
+		r = hook_reap(pid, err, errlen);
 	if (null != -1)
 		close(null);
 	for (i = 0; i < 6; i++)

@@ -3,10 +3,13 @@
  * TXT answer against the expected key, summing up the observations, and
  * the "agreed since" streak (evidence_update). The network part is
  * tested against real Knot servers by t/rotate_dns.sh.
+ * The publish hook (rot_hook) is here too: its time limit and the signal
+ * state its command starts with.
  */
 #include "config.h"
 
 #include <check.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +17,7 @@
 #include <sys/socket.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/evp.h>
@@ -21,6 +25,7 @@
 #include "dnsio.h"
 #include "evidence.h"
 #include "propagate.h"
+#include "rotation.h"
 
 static unsigned char key_a[32], key_b[32], key_rsa[294];
 static char b64_a[64], b64_b[64], b64_rsa[512];
@@ -344,6 +349,104 @@ START_TEST(test_silent_and_refused)
 }
 END_TEST
 
+/* ---- the publish hook that hands records to DNS ---- */
+
+/* hook_slurp - a small file the hook wrote */
+static char *
+hook_slurp(const char *path)
+{
+	static char buf[4096];
+	FILE *f = fopen(path, "r");
+	size_t n;
+
+	ck_assert_ptr_nonnull(f);
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	buf[n] = '\0';
+	fclose(f);
+	return buf;
+}
+
+/* a hook that hangs is stopped, with what it started, and counts as failed */
+START_TEST(test_hook_timeout)
+{
+	char dir[] = "/tmp/check_rotate_hookto.XXXXXX", cmd[256], err[128];
+	char pidf[128];
+	struct timespec a, b, nap = { 0, 50 * 1000 * 1000 };
+	double took;
+	long child;
+	int i, alive = 1;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(pidf, sizeof(pidf), "%s/pid", dir);
+	setenv("KEYTURN_HOOK_TIMEOUT", "1", 1);
+	snprintf(cmd, sizeof(cmd), "sleep 300 & echo $! > %s; sleep 300",
+	    pidf);
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	ck_assert_int_eq(rot_hook(cmd, "publish", "example.test", "kt-1",
+	    "v=DKIM1; p=", err, sizeof(err)), -1);
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	took = (b.tv_sec - a.tv_sec) + (b.tv_nsec - a.tv_nsec) / 1e9;
+	ck_assert_msg(took >= 0.9 && took < 10, "took %.1f s", took);
+	ck_assert_msg(strstr(err, "timed out") != NULL, "%s", err);
+	/* the background sleep was in the hook's process group */
+	child = strtol(hook_slurp(pidf), NULL, 10);
+	ck_assert_int_gt(child, 1);
+	for (i = 0; i < 40 && alive; i++) {
+		snprintf(cmd, sizeof(cmd), "/proc/%ld/stat", child);
+		alive = access(cmd, F_OK) == 0 &&
+		    strstr(hook_slurp(cmd), ") Z ") == NULL;
+		if (alive)
+			nanosleep(&nap, NULL);
+	}
+	ck_assert_msg(!alive, "hook's child %ld survived", child);
+	unsetenv("KEYTURN_HOOK_TIMEOUT");
+	unlink(pidf);
+	rmdir(dir);
+}
+END_TEST
+
+/* what the hook starts (grep here) has default signals, none blocked; the
+ * hook leads its own session */
+START_TEST(test_hook_signals)
+{
+	char dir[] = "/tmp/check_rotate_hooksig.XXXXXX", cmd[512], err[128];
+	char out[64], *txt, *p;
+	unsigned long long ign, blk;
+	long pid, pgrp, sid;
+	sigset_t block;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(out, sizeof(out), "%s/out", dir);
+	signal(SIGPIPE, SIG_IGN);	/* as keyturnd runs */
+	sigemptyset(&block);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGHUP);
+	sigprocmask(SIG_BLOCK, &block, NULL);
+	snprintf(cmd, sizeof(cmd), "grep -E '^Sig(Ign|Blk)' /proc/self/status "
+	    "> %s; echo \"$$ $(cut -d' ' -f5,6 /proc/$$/stat)\" >> %s", out,
+	    out);
+	ck_assert_msg(rot_hook(cmd, "publish", "example.test", "kt-1",
+	    "v=DKIM1; p=", err, sizeof(err)) == 0, "%s", err);
+	sigprocmask(SIG_UNBLOCK, &block, NULL);
+	signal(SIGPIPE, SIG_DFL);
+	txt = hook_slurp(out);
+	ck_assert_ptr_nonnull(p = strstr(txt, "SigBlk:"));
+	blk = strtoull(p + 7, NULL, 16);
+	ck_assert_ptr_nonnull(p = strstr(txt, "SigIgn:"));
+	ign = strtoull(p + 7, NULL, 16);
+	ck_assert_msg(blk == 0, "blocked %llx", blk);
+	ck_assert_msg(!(ign & (1ULL << (SIGPIPE - 1))), "ignored %llx", ign);
+	ck_assert_ptr_nonnull(p = strrchr(txt, '\n'));
+	while (p > txt && p[-1] != '\n')
+		p--;
+	ck_assert_int_eq(sscanf(p, "%ld %ld %ld", &pid, &pgrp, &sid), 3);
+	ck_assert_int_eq(pgrp, pid);
+	ck_assert_int_eq(sid, pid);
+	unlink(out);
+	rmdir(dir);
+}
+END_TEST
+
 static Suite *
 prop_suite(void)
 {
@@ -358,6 +461,8 @@ prop_suite(void)
 	tcase_add_loop_test(tc, test_addr, 0,
 	    sizeof(addr_cases) / sizeof(addr_cases[0]));
 	tcase_add_test(tc, test_silent_and_refused);
+	tcase_add_test(tc, test_hook_timeout);
+	tcase_add_test(tc, test_hook_signals);
 	suite_add_tcase(s, tc);
 	return s;
 }
