@@ -191,20 +191,32 @@ hdrsel_hname(struct buf *h, const char *name)
 	buf_adds(h, name);
 }
 
-/* hdrsel_select - RFC 6376 5.4.2: repeated fields bottom-up, then oversign */
+/*
+ * hdrsel_select - RFC 6376 5.4.2: repeated fields bottom-up, at most
+ * HDRSEL_MAX_INSTANCES of a name, then oversign unless that cut some off
+ * (an oversigned name would then stand for a field that is there)
+ */
 size_t
 hdrsel_select(const struct dkim_hdrlist *l, const struct hdrsel_field *f,
     size_t nf, size_t *idx, struct buf *h)
 {
-	size_t	 i, j, k = 0;
+	size_t	 i, j, k = 0, taken;
+	int	 capped;
 
 	for (i = 0; i < l->n; i++) {
+		taken = 0;
+		capped = 0;
 		for (j = nf; j-- > 0; )
 			if (hdrsel_same(&f[j], l->names[i])) {
+				if (taken == HDRSEL_MAX_INSTANCES) {
+					capped = 1;
+					break;
+				}
 				idx[k++] = j;
+				taken++;
 				hdrsel_hname(h, l->names[i]);
 			}
-		if (l->over[i])
+		if (l->over[i] && !capped)
 			hdrsel_hname(h, l->names[i]);
 	}
 	return k;

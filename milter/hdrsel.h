@@ -6,6 +6,12 @@
  * name, takes the fields of that name from the bottom of the header up
  * (5.4.2), then names it once more if it is oversigned: a verifier then
  * finds no field for that last instance, so nobody can add one.
+ *
+ * At most HDRSEL_MAX_INSTANCES fields of one name are signed, the
+ * bottom-most ones (5.4.2 allows any bottom-most subset): 20,000 To:
+ * fields would otherwise make a DKIM-Signature larger than an MTA takes
+ * (Postfix header_size_limit is 102400). A name cut that way is not
+ * oversigned, since fields of that name remain above those signed.
  */
 #ifndef KEYTURN_HDRSEL_H
 #define KEYTURN_HDRSEL_H
@@ -14,6 +20,8 @@
 
 #include "buf.h"
 #include "dkim.h"
+
+#define HDRSEL_MAX_INSTANCES	32	/* fields of one name signed at most */
 
 struct dkim_hdrlist {
 	char	**names;	/* lowercase, no duplicates, From among them */
