@@ -100,13 +100,6 @@ skey_describe(EVP_PKEY *k, enum store_alg *alg, int *bits, char *err,
 	}
 }
 
-/* skey_no_password - an encrypted PEM is refused, never prompted for */
-static int
-skey_no_password(char *buf, int size, int rw, void *u)
-{
-	return -1;
-}
-
 /* skey_validate - the key pair is consistent (RSA: p*q=n and so on) */
 static int
 skey_validate(EVP_PKEY *k, char *err, size_t errlen)
@@ -130,6 +123,57 @@ skey_validate(EVP_PKEY *k, char *err, size_t errlen)
 	return 0;
 }
 
+/* skey_pem_free - what skey_pem_der returned, wiped */
+static void
+skey_pem_free(char *label, unsigned char *der, long derlen)
+{
+	OPENSSL_secure_free(label);
+	OPENSSL_secure_clear_free(der, derlen > 0 ? (size_t)derlen : 0);
+}
+
+/*
+ * skey_pem_der - the first PEM block labelled "... PRIVATE KEY" in buf:
+ * its label and DER, read with PEM_FLAG_SECURE so that OpenSSL's line
+ * buffers and the results live in its secure heap and are cleansed;
+ * 0, -1 (none), or -2 (encrypted: refused, never prompted for)
+ */
+static int
+skey_pem_der(const char *buf, size_t len, char **label, unsigned char **der,
+    long *derlen)
+{
+	BIO *b = BIO_new_mem_buf(buf, (int)len);
+	char *name, *hdr;
+	unsigned char *data;
+	long n;
+	size_t nl;
+	int r = -1;
+
+	*label = NULL;
+	*der = NULL;
+	*derlen = 0;
+	while (b != NULL && r == -1 && PEM_read_bio_ex(b, &name, &hdr, &data,
+	    &n, PEM_FLAG_SECURE | PEM_FLAG_EAY_COMPATIBLE)) {
+		nl = strlen(name);
+		if (nl >= 11 && strcmp(name + nl - 11, "PRIVATE KEY") == 0) {
+			if (strstr(name, "ENCRYPTED") != NULL ||
+			    strstr(hdr, "ENCRYPTED") != NULL)
+				r = -2;
+			else {
+				*label = name;
+				*der = data;
+				*derlen = n;
+				name = NULL;
+				data = NULL;
+				r = 0;
+			}
+		}
+		OPENSSL_secure_free(hdr);
+		skey_pem_free(name, data, n);
+	}
+	BIO_free(b);
+	return r;
+}
+
 /*
  * skey_parse - a private key from PEM text (PKCS#1 or PKCS#8); validate
  * runs the full key-pair check (RSA primality: milliseconds per key), for
@@ -140,21 +184,24 @@ EVP_PKEY *
 skey_parse(const char *name, const char *buf, size_t len, int validate,
     char *err, size_t errlen)
 {
-	BIO *b = BIO_new_mem_buf(buf, (int)len);
-	EVP_PKEY *k;
+	EVP_PKEY *k = NULL;
 	enum store_alg alg;
-	int bits;
-	char what[512];
+	unsigned char *der;
+	const unsigned char *q;
+	char what[512], *label;
+	long derlen;
+	int bits, r;
 
-	if (b == NULL) {
-		skey_ossl_err(name, err, errlen);
-		return NULL;
+	r = skey_pem_der(buf, len, &label, &der, &derlen);
+	if (r == 0) {
+		q = der;
+		k = d2i_AutoPrivateKey(NULL, &q, derlen);
+		skey_pem_free(label, der, derlen);
 	}
-	k = PEM_read_bio_PrivateKey(b, NULL, skey_no_password, NULL);
-	BIO_free(b);
 	if (k == NULL) {
 		snprintf(what, sizeof(what), "%s: not a PEM private key "
-		    "(unencrypted PKCS#1 or PKCS#8)", name);
+		    "(unencrypted PKCS#1 or PKCS#8)%s", name, r == -2 ?
+		    ": it is encrypted" : "");
 		skey_ossl_err(what, err, errlen);
 		return NULL;
 	}
@@ -176,15 +223,14 @@ EVP_PKEY *
 skey_load(const char *name, const char *buf, size_t len, enum store_alg alg,
     char *err, size_t errlen)
 {
-	BIO *b = BIO_new_mem_buf(buf, (int)len);
-	char *pemname = NULL, *hdr = NULL;
+	char *label = NULL;
 	unsigned char *der = NULL;
 	const unsigned char *q;
 	long derlen = 0;
 	EVP_PKEY *k = NULL;
 
-	if (b != NULL && PEM_read_bio(b, &pemname, &hdr, &der, &derlen) &&
-	    strcmp(pemname, "PRIVATE KEY") == 0) {
+	if (skey_pem_der(buf, len, &label, &der, &derlen) == 0 &&
+	    strcmp(label, "PRIVATE KEY") == 0) {
 		q = der;
 		k = d2i_PrivateKey(alg == STORE_ALG_RSA ? EVP_PKEY_RSA :
 		    EVP_PKEY_ED25519, NULL, &q, derlen);
@@ -196,10 +242,7 @@ skey_load(const char *name, const char *buf, size_t len, enum store_alg alg,
 		    "key", name, store_alg_name(alg));
 		skey_ossl_err(what, err, errlen);
 	}
-	BIO_free(b);
-	OPENSSL_free(pemname);
-	OPENSSL_free(hdr);
-	OPENSSL_clear_free(der, derlen);
+	skey_pem_free(label, der, derlen);
 	return k;
 }
 

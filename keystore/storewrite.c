@@ -501,28 +501,54 @@ store_key_new(struct store *s, const char *domain, enum store_alg alg,
 	return r;
 }
 
-/* swrite_read_pem - the operator's PEM file, any owner, wiped after use */
+#define SWRITE_PEM_MAX	(64 * 1024)	/* larger is not a key file */
+
+/*
+ * swrite_read_pem - the operator's PEM file, any owner, read with read(2)
+ * into one buffer that is wiped before it is freed (no stdio buffer)
+ */
 static EVP_PKEY *
 swrite_read_pem(const char *path, char *err, size_t errlen)
 {
-	char buf[64 * 1024];
-	size_t len;
-	FILE *f;
-	EVP_PKEY *pk;
+	char *buf;
+	size_t len = 0;
+	ssize_t n;
+	struct stat st;
+	EVP_PKEY *pk = NULL;
+	int fd;
 
-	if ((f = fopen(path, "re")) == NULL) {
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) == -1) {
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		return NULL;
 	}
-	len = fread(buf, 1, sizeof(buf), f);
-	fclose(f);
-	if (len == sizeof(buf)) {
-		snprintf(err, errlen, "%s: too large for a key file", path);
-		explicit_bzero(buf, sizeof(buf));
+	if (fstat(fd, &st) == -1) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		close(fd);
 		return NULL;
 	}
-	pk = skey_parse(path, buf, len, 1, err, errlen);
-	explicit_bzero(buf, sizeof(buf));
+	if (!S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "%s: not a regular file", path);
+		close(fd);
+		return NULL;
+	}
+	buf = xmalloc(SWRITE_PEM_MAX + 1);
+	while (len <= SWRITE_PEM_MAX && (n = read(fd, buf + len,
+	    SWRITE_PEM_MAX + 1 - len)) != 0) {
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1) {
+			snprintf(err, errlen, "%s: %s", path, strerror(errno));
+			goto out;
+		}
+		len += n;
+	}
+	if (len > SWRITE_PEM_MAX)
+		snprintf(err, errlen, "%s: too large for a key file", path);
+	else
+		pk = skey_parse(path, buf, len, 1, err, errlen);
+out:
+	close(fd);
+	sfile_wipe_free(buf, SWRITE_PEM_MAX + 1);
 	return pk;
 }
 

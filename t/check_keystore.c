@@ -551,12 +551,33 @@ START_TEST(test_import)
 	ck_assert_int_eq(store_key_import(s, "example.org", "x", "/etc/passwd",
 	    NOW, "t", err, sizeof(err)), -1);
 	ck_assert_ptr_nonnull(strstr(err, "not a PEM private key"));
+	/* a directory, an encrypted key (refused, never prompted for) */
+	ck_assert_int_eq(store_key_import(s, "example.org", "x", ks_dir,
+	    NOW, "t", err, sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "not a regular file"));
+	snprintf(path, sizeof(path), "%s/enc.pem", ks_dir);
+	snprintf(cmd, sizeof(cmd), "openssl genpkey -algorithm ed25519 "
+	    "-aes256 -pass pass:secret -out %s 2>/dev/null </dev/null", path);
+	ck_assert_int_eq(system(cmd), 0);
+	ck_assert_int_eq(store_key_import(s, "example.org", "x", path,
+	    NOW, "t", err, sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "encrypted"));
+	/* the private key block is found after a public key and some text */
+	snprintf(path, sizeof(path), "%s/both.pem", ks_dir);
+	snprintf(cmd, sizeof(cmd), "cd %s && openssl pkey -in in1.pem -pubout "
+	    "-out pub.pem && { echo 'Bag Attributes'; cat pub.pem in1.pem; } "
+	    "> both.pem", ks_dir);
+	ck_assert_int_eq(system(cmd), 0);
+	ck_assert_msg(store_key_import(s, "example.org", "imp-both", path,
+	    NOW, "t", err, sizeof(err)) == 0, "%s", err);
 	d = store_domain_load(s, "example.org", STORE_KEYS_ALL, err,
 	    sizeof(err));
 	ck_assert_msg(d != NULL, "%s", err);
-	ck_assert_uint_eq(d->nkeys, 2);
+	ck_assert_uint_eq(d->nkeys, 3);
 	ck_assert_int_eq(d->keys[0].alg, STORE_ALG_RSA);
 	ck_assert_int_eq(d->keys[1].alg, ED);
+	ck_assert_str_eq(d->keys[2].spki, d->keys[1].spki);
+	ck_assert_ptr_nonnull(d->keys[2].pkey);
 	store_domain_free(d);
 	ks_done(s);
 }
