@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include <ldns/ldns.h>
 #include <openssl/evp.h>
@@ -33,6 +34,16 @@
 
 #define PROP_MAX_DEPTH	8	/* referrals, CNAMEs, NS lookups */
 #define PROP_MAX_ADDRS	32	/* addresses per zone */
+#define PROP_MAX_NS	16	/* NS names per zone */
+
+/*
+ * One check asks at most PROP_MAX_QUERIES queries and starts none after
+ * PROP_DEADLINE_QUERIES query timeouts (DNSTimeout each) have passed:
+ * glueless referrals would otherwise recurse exponentially. A check cut
+ * short ends with an ERROR observation, so nothing is confirmed by it.
+ */
+#define PROP_MAX_QUERIES	200
+#define PROP_DEADLINE_QUERIES	10
 
 struct nsaddr {
 	char		*ns;
@@ -47,7 +58,41 @@ struct ctx {
 	struct dnsio_addr			 resolver;
 	int				 port;
 	struct dnsio_opts		 io;
+	int				 queries;	/* asked so far */
+	long long			 deadline;	/* monotonic ms */
+	char				*cut;	/* why the check stopped */
 };
+
+/* mono_ms - monotonic milliseconds */
+static long long
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ask - dnsio_query within the check's query budget and deadline */
+static enum dnsio_status
+ask(struct ctx *c, const struct dnsio_addr *to, const char *name,
+    ldns_rr_type type, int rd, ldns_pkt **ans, int *tcp, char **err)
+{
+	*ans = NULL;
+	if (c->cut == NULL && c->queries >= PROP_MAX_QUERIES)
+		c->cut = xasprintf("query budget exhausted: %d queries asked",
+		    c->queries);
+	else if (c->cut == NULL && mono_ms() >= c->deadline)
+		c->cut = xasprintf("query budget exhausted: deadline of "
+		    "%d ms passed after %d queries", PROP_DEADLINE_QUERIES *
+		    c->io.timeout_ms, c->queries);
+	if (c->cut != NULL) {
+		*err = xstrdup(c->cut);
+		return DNSIO_ERROR;
+	}
+	c->queries++;
+	return dnsio_query(&c->io, to, name, type, rd, ans, tcp, err);
+}
 
 
 /* dname_str - a domain name as text, without the trailing dot */
@@ -95,10 +140,13 @@ name_under(const char *a, const ldns_rdf *b)
 	return r;
 }
 
-/* rrs_of - the records of a type owned by name in a section */
+/*
+ * rrs_of - the records of a type owned by name in a section, at most max;
+ * rrs_total says how many there were
+ */
 static size_t
-rrs_of(const ldns_pkt *p, const char *name, ldns_rr_type type,
-    ldns_pkt_section sec, ldns_rr **out, size_t max)
+rrs_total(const ldns_pkt *p, const char *name, ldns_rr_type type,
+    ldns_pkt_section sec, ldns_rr **out, size_t max, size_t *total)
 {
 	ldns_rr_list *l = ldns_pkt_get_section_clone(p, sec);
 	ldns_rr *rr;
@@ -114,7 +162,16 @@ rrs_of(const ldns_pkt *p, const char *name, ldns_rr_type type,
 		n++;
 	}
 	ldns_rr_list_deep_free(l);
+	if (total != NULL)
+		*total = n;
 	return n < max ? n : max;
+}
+
+static size_t
+rrs_of(const ldns_pkt *p, const char *name, ldns_rr_type type,
+    ldns_pkt_section sec, ldns_rr **out, size_t max)
+{
+	return rrs_total(p, name, type, sec, out, max, NULL);
 }
 
 /* rrs_free - free what rrs_of cloned */
@@ -152,7 +209,30 @@ chase(const ldns_pkt *p, const char *name, uint32_t *ttl)
 static enum dnsio_status prop_lookup(struct ctx *, const char *, ldns_rr_type,
     int, ldns_pkt **, char **);
 
-/* referral_addrs - where a referral points: glue, or looked up */
+/* addrs_take - the addresses of k records into out; the records freed */
+static size_t
+addrs_take(struct ctx *c, ldns_rr **g, size_t k, struct dnsio_addr *out,
+    size_t max)
+{
+	size_t n = 0;
+	char *txt;
+
+	while (k > 0) {
+		txt = ldns_rdf2str(ldns_rr_rdf(g[--k], 0));
+		if (n < max && txt != NULL && dnsio_addr_set(&out[n], txt,
+		    c->port) == 0)
+			n++;
+		free(txt);
+		ldns_rr_free(g[k]);
+	}
+	return n;
+}
+
+/*
+ * referral_addrs - where a referral points: the glue; only a referral
+ * without any glue has its NS names looked up, until one has an address
+ * (looking up every missing A or AAAA at every level grows exponentially)
+ */
 static size_t
 referral_addrs(struct ctx *c, const ldns_pkt *p, ldns_rr **ns, size_t nns,
     int depth, struct dnsio_addr *out, size_t max)
@@ -160,7 +240,7 @@ referral_addrs(struct ctx *c, const ldns_pkt *p, ldns_rr **ns, size_t nns,
 	ldns_rr *g[8];
 	ldns_pkt *a;
 	size_t i, j, k, n = 0;
-	char *name, *err, *txt;
+	char *name, *err;
 	ldns_rr_type types[2] = { LDNS_RR_TYPE_A, LDNS_RR_TYPE_AAAA };
 
 	for (i = 0; i < nns && n < max; i++) {
@@ -168,24 +248,22 @@ referral_addrs(struct ctx *c, const ldns_pkt *p, ldns_rr **ns, size_t nns,
 		for (j = 0; j < 2; j++) {
 			k = rrs_of(p, name, types[j], LDNS_SECTION_ADDITIONAL,
 			    g, 8);
-			a = NULL;
-			if (k == 0 && prop_lookup(c, name, types[j], depth + 1,
-			    &a, &err) == DNSIO_OK)
-				k = rrs_of(a, name, types[j],
-				    LDNS_SECTION_ANSWER, g, 8);
-			else if (k == 0)
+			n += addrs_take(c, g, k, out + n, max - n);
+		}
+		free(name);
+	}
+	for (i = 0; i < nns && n == 0; i++) {
+		name = dname_str(ldns_rr_ns_nsdname(ns[i]));
+		for (j = 0; j < 2; j++) {
+			if (prop_lookup(c, name, types[j], depth + 1, &a,
+			    &err) != DNSIO_OK) {
 				free(err);
-			while (k > 0 && n < max) {
-				txt = ldns_rdf2str(ldns_rr_rdf(g[--k], 0));
-				if (txt != NULL && dnsio_addr_set(&out[n], txt,
-				    c->port) == 0)
-					n++;
-				free(txt);
-				ldns_rr_free(g[k]);
+				continue;
 			}
-			rrs_free(g, k);
-			if (a != NULL)
-				ldns_pkt_free(a);
+			k = rrs_of(a, name, types[j], LDNS_SECTION_ANSWER, g,
+			    8);
+			n += addrs_take(c, g, k, out + n, max - n);
+			ldns_pkt_free(a);
 		}
 		free(name);
 	}
@@ -246,8 +324,8 @@ prop_lookup(struct ctx *c, const char *name, ldns_rr_type type, int depth,
 			free(*err);
 			if (*ans != NULL)
 				ldns_pkt_free(*ans);
-			x = dnsio_query(&c->io, &srv[i], name, type, hop == 0,
-			    ans, &tcp, err);
+			x = ask(c, &srv[i], name, type, hop == 0, ans, &tcp,
+			    err);
 			/* a lame or failing server: try its peers */
 			if (x == DNSIO_OK && !server_failed(*ans))
 				break;
@@ -346,19 +424,20 @@ zone_cut(struct ctx *c, const char *name, uint32_t *neg, char **err)
 	return apex;
 }
 
-/* zone_ns - the NS names of the zone at apex */
+/* zone_ns - the NS names of the zone at apex; *all counts those left out */
 static size_t
 zone_ns(struct ctx *c, const char *apex, char **names, size_t max,
-    char **err)
+    size_t *all, char **err)
 {
-	ldns_rr *ns[16];
+	ldns_rr *ns[PROP_MAX_NS];
 	ldns_pkt *p;
 	size_t n, i;
 
+	*all = 0;
 	if (prop_lookup(c, apex, LDNS_RR_TYPE_NS, 0, &p, err) != DNSIO_OK)
 		return 0;
-	n = rrs_of(p, apex, LDNS_RR_TYPE_NS, LDNS_SECTION_ANSWER, ns,
-	    max < 16 ? max : 16);
+	n = rrs_total(p, apex, LDNS_RR_TYPE_NS, LDNS_SECTION_ANSWER, ns,
+	    max < PROP_MAX_NS ? max : PROP_MAX_NS, all);
 	for (i = 0; i < n; i++)
 		names[i] = dname_str(ldns_rr_ns_nsdname(ns[i]));
 	rrs_free(ns, n);
@@ -368,27 +447,35 @@ zone_ns(struct ctx *c, const char *apex, char **names, size_t max,
 	return n;
 }
 
-/* ns_addrs - every IPv4 and IPv6 address of one NS name */
+/*
+ * ns_addrs - every IPv4 and IPv6 address of one NS name, at most max;
+ * *lost counts the addresses (or the name itself) left out for want of room
+ */
 static size_t
-ns_addrs(struct ctx *c, const char *ns, struct nsaddr *out, size_t max)
+ns_addrs(struct ctx *c, const char *ns, struct nsaddr *out, size_t max,
+    size_t *lost)
 {
 	ldns_rr_type types[2] = { LDNS_RR_TYPE_A, LDNS_RR_TYPE_AAAA };
 	ldns_rr *rr[PROP_MAX_ADDRS];
 	ldns_pkt *p;
-	size_t n = 0, k, i, j;
+	size_t n = 0, k, i, j, total;
 	char *err, *end, *txt;
 
+	*lost = 0;
 	for (j = 0; j < 2; j++) {
 		if (prop_lookup(c, ns, types[j], 0, &p, &err) != DNSIO_OK) {
 			free(err);
 			continue;
 		}
 		end = chase(p, ns, NULL);
-		k = rrs_of(p, end, types[j], LDNS_SECTION_ANSWER, rr,
-		    PROP_MAX_ADDRS);
+		k = rrs_total(p, end, types[j], LDNS_SECTION_ANSWER, rr,
+		    PROP_MAX_ADDRS, &total);
+		*lost += total - k;
 		for (i = 0; i < k; i++) {
 			txt = ldns_rdf2str(ldns_rr_rdf(rr[i], 0));
-			if (n < max && txt != NULL &&
+			if (n >= max)
+				(*lost)++;
+			else if (txt != NULL &&
 			    dnsio_addr_set(&out[n].a, txt, c->port) == 0) {
 				out[n].ns = xstrdup(ns);
 				out[n].none = 0;
@@ -400,12 +487,13 @@ ns_addrs(struct ctx *c, const char *ns, struct nsaddr *out, size_t max)
 		free(end);
 		ldns_pkt_free(p);
 	}
-	if (n == 0 && max > 0) {
+	if (n == 0 && max > 0 && *lost == 0) {
 		memset(&out[0], 0, sizeof(out[0]));
 		out[0].ns = xstrdup(ns);
 		out[0].none = 1;
 		n = 1;
-	}
+	} else if (n == 0 && *lost == 0)
+		*lost = 1;	/* no room even to say it has no address */
 	return n;
 }
 
@@ -515,8 +603,7 @@ ask_auth(struct ctx *c, const char *zone, const struct nsaddr *na,
 		o->detail = xasprintf("%s has no address", na->ns);
 		return;
 	}
-	x = dnsio_query(&c->io, &na->a, name, LDNS_RR_TYPE_TXT, 0, &p, &o->tcp,
-	    &err);
+	x = ask(c, &na->a, name, LDNS_RR_TYPE_TXT, 0, &p, &o->tcp, &err);
 	if (x != DNSIO_OK) {
 		o->status = x == DNSIO_TIMEOUT ? PROP_TIMEOUT : PROP_ERROR;
 		o->detail = err;
@@ -560,8 +647,10 @@ static int
 check_name(struct ctx *c, const char *name, int depth)
 {
 	struct nsaddr na[PROP_MAX_ADDRS];
-	char *ns[16], *apex, *err = NULL, *cname = NULL, *first = NULL;
-	size_t nns, nna = 0, i, from = c->res->nobs;
+	struct prop_obs *o;
+	char *ns[PROP_MAX_NS], *apex, *err = NULL, *cname = NULL;
+	char *first = NULL;
+	size_t nns, nna = 0, i, from = c->res->nobs, all, lost;
 	uint32_t neg = 0;
 
 	if ((apex = zone_cut(c, name, &neg, &err)) == NULL) {
@@ -570,13 +659,26 @@ check_name(struct ctx *c, const char *name, int depth)
 	}
 	if (neg > c->res->neg_ttl)
 		c->res->neg_ttl = neg;
-	if ((nns = zone_ns(c, apex, ns, 16, &err)) == 0) {
+	if ((nns = zone_ns(c, apex, ns, PROP_MAX_NS, &all, &err)) == 0) {
 		c->res->error = err;
 		free(apex);
 		return -1;
 	}
+	/* what is not asked is said, so it can never count as confirmed */
+	if (all > nns) {
+		o = obs_add(c->res, PROP_SRC_AUTH, apex, "-", "-", name);
+		o->detail = xasprintf("%zu of %zu NS names not asked (at most "
+		    "%d per zone)", all - nns, all, PROP_MAX_NS);
+	}
 	for (i = 0; i < nns; i++) {
-		nna += ns_addrs(c, ns[i], na + nna, PROP_MAX_ADDRS - nna);
+		nna += ns_addrs(c, ns[i], na + nna, PROP_MAX_ADDRS - nna,
+		    &lost);
+		if (lost > 0) {
+			o = obs_add(c->res, PROP_SRC_AUTH, apex, ns[i], "-",
+			    name);
+			o->detail = xasprintf("%zu addresses of %s not asked (at "
+			    "most %d per zone)", lost, ns[i], PROP_MAX_ADDRS);
+		}
 		free(ns[i]);
 	}
 	for (i = 0; i < nna; i++) {
@@ -617,8 +719,7 @@ ask_resolver(struct ctx *c, const char *spec)
 	}
 	o = obs_add(c->res, PROP_SRC_RESOLVER, NULL, spec, a.text,
 	    c->q->name);
-	x = dnsio_query(&c->io, &a, c->q->name, LDNS_RR_TYPE_TXT, 1, &p,
-	    &o->tcp, &err);
+	x = ask(c, &a, c->q->name, LDNS_RR_TYPE_TXT, 1, &p, &o->tcp, &err);
 	if (x != DNSIO_OK) {
 		o->status = x == DNSIO_TIMEOUT ? PROP_TIMEOUT : PROP_ERROR;
 		o->detail = err;
@@ -646,6 +747,8 @@ prop_check(const struct prop_query *q, const struct prop_options *opt,
 	c.port = opt->dns_port > 0 ? opt->dns_port : 53;
 	c.io.timeout_ms = opt->timeout_ms > 0 ? opt->timeout_ms : 3000;
 	c.io.tries = opt->tries > 0 ? opt->tries : 2;
+	c.deadline = mono_ms() + (long long)PROP_DEADLINE_QUERIES *
+	    c.io.timeout_ms;
 	r = opt->resolver != NULL ? dnsio_addr_parse(&c.resolver, opt->resolver,
 	    53) : dnsio_resolv_conf(&c.resolver);
 	if (r == -1) {
@@ -657,6 +760,11 @@ prop_check(const struct prop_query *q, const struct prop_options *opt,
 	r = check_name(&c, q->name, 0);
 	for (i = 0; i < opt->nextra; i++)
 		ask_resolver(&c, opt->extra[i]);
+	if (c.cut != NULL) {	/* whatever was seen, the check is incomplete */
+		obs_add(res, PROP_SRC_AUTH, NULL, "-", "-",
+		    q->name)->detail = c.cut;
+		c.cut = NULL;
+	}
 	prop_summarize(res);
 	return r == 0 ? 0 : -1;
 }

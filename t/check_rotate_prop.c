@@ -4,12 +4,15 @@
  * the "agreed since" streak (evidence_update). The network part is
  * tested against real Knot servers by t/rotate_dns.sh.
  * The publish hook (rot_hook) is here too: its time limit and the signal
- * state its command starts with.
+ * state its command starts with. The query budget of prop_check and the
+ * servers it could not ask are tested against a fake server on 127.0.0.1.
  */
 #include "config.h"
 
 #include <check.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <ldns/ldns.h>
 #include <openssl/evp.h>
 
 #include "dnsio.h"
@@ -447,6 +451,266 @@ START_TEST(test_hook_signals)
 }
 END_TEST
 
+/* ---- the query budget, against a fake DNS server on 127.0.0.1 ---- */
+
+/*
+ * FAKE_REFER: every query gets a glueless referral to 16 NS names, so
+ * looking them up recurses without end. FAKE_WIDE: zone "test." served
+ * properly, with 20 NS names of 3 addresses each (all 127.0.0.1), every
+ * one serving key_a.
+ */
+enum fake_mode { FAKE_REFER, FAKE_WIDE };
+
+static struct {
+	int		 fd;
+	enum fake_mode	 mode;
+	int		 delay_ms;
+	volatile int	 stop;
+	pthread_t	 thr;
+	int		 port;
+	int		 asked;
+} fake;
+
+/* fake_rr - one record from text */
+static void
+fake_rr(ldns_pkt *a, ldns_pkt_section sec, const char *fmt, ...)
+{
+	char text[512];
+	ldns_rr *rr;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	ck_assert_int_eq(ldns_rr_new_frm_str(&rr, text, 0, NULL, NULL),
+	    LDNS_STATUS_OK);
+	ldns_pkt_push_rr(a, sec, rr);
+}
+
+/* fake_answer - the reply of the current mode to one query */
+static ldns_pkt *
+fake_answer(const ldns_pkt *q)
+{
+	ldns_rr *qrr = ldns_rr_list_rr(ldns_pkt_question(q), 0);
+	ldns_rr_type t = ldns_rr_get_type(qrr);
+	ldns_pkt *a = ldns_pkt_new();
+	char *qn = ldns_rdf2str(ldns_rr_owner(qrr)), txt[128];
+	ldns_rr *rr;
+	int i;
+
+	ldns_pkt_set_id(a, ldns_pkt_id(q));
+	ldns_pkt_set_qr(a, 1);
+	ldns_pkt_push_rr(a, LDNS_SECTION_QUESTION, ldns_rr_clone(qrr));
+	if (fake.mode == FAKE_REFER) {
+		for (i = 0; i < 16; i++)
+			fake_rr(a, LDNS_SECTION_AUTHORITY, "test. 300 IN NS "
+			    "n%d.test.", i);
+		free(qn);
+		return a;
+	}
+	ldns_pkt_set_aa(a, 1);
+	if (t == LDNS_RR_TYPE_SOA && strcmp(qn, "test.") == 0)
+		fake_rr(a, LDNS_SECTION_ANSWER, "test. 300 IN SOA n1.test. "
+		    "h.test. 1 3600 600 86400 300");
+	else if (t == LDNS_RR_TYPE_NS && strcmp(qn, "test.") == 0)
+		for (i = 0; i < 20; i++)
+			fake_rr(a, LDNS_SECTION_ANSWER, "test. 300 IN NS "
+			    "n%d.test.", i);
+	else if (t == LDNS_RR_TYPE_A && strncmp(qn, "n", 1) == 0)
+		for (i = 0; i < 3; i++)
+			fake_rr(a, LDNS_SECTION_ANSWER, "%s 300 IN A "
+			    "127.0.0.1", qn);
+	else if (t == LDNS_RR_TYPE_TXT && strncmp(qn, "sel.", 4) == 0) {
+		/* built by hand: the zone-file parser takes ';' as a comment */
+		snprintf(txt + 1, sizeof(txt) - 1, "v=DKIM1; k=ed25519; p=%s",
+		    b64_a);
+		txt[0] = (char)strlen(txt + 1);
+		rr = ldns_rr_new();
+		ldns_rr_set_type(rr, LDNS_RR_TYPE_TXT);
+		ldns_rr_set_class(rr, LDNS_RR_CLASS_IN);
+		ldns_rr_set_owner(rr, ldns_rdf_clone(ldns_rr_owner(qrr)));
+		ldns_rr_set_ttl(rr, 300);
+		ldns_rr_push_rdf(rr, ldns_rdf_new_frm_data(LDNS_RDF_TYPE_STR,
+		    (size_t)txt[0] + 1, txt));
+		ldns_pkt_push_rr(a, LDNS_SECTION_ANSWER, rr);
+	} else
+		fake_rr(a, LDNS_SECTION_AUTHORITY, "test. 300 IN SOA "
+		    "n1.test. h.test. 1 3600 600 86400 300");
+	free(qn);
+	return a;
+}
+
+/* fake_serve - answer until told to stop */
+static void *
+fake_serve(void *arg)
+{
+	unsigned char buf[4096];
+	struct sockaddr_in from;
+	struct timespec nap;
+	socklen_t fl;
+	ldns_pkt *q, *a;
+	uint8_t *w;
+	size_t wl;
+	ssize_t n;
+
+	(void)arg;
+	while (!fake.stop) {
+		fl = sizeof(from);
+		n = recvfrom(fake.fd, buf, sizeof(buf), 0,
+		    (struct sockaddr *)&from, &fl);
+		if (n <= 0 || ldns_wire2pkt(&q, buf, (size_t)n) !=
+		    LDNS_STATUS_OK)
+			continue;
+		fake.asked++;
+		if (fake.delay_ms > 0) {
+			nap.tv_sec = 0;
+			nap.tv_nsec = fake.delay_ms * 1000000L;
+			nanosleep(&nap, NULL);
+		}
+		a = fake_answer(q);
+		if (ldns_pkt2wire(&w, a, &wl) == LDNS_STATUS_OK) {
+			(void)sendto(fake.fd, w, wl, 0,
+			    (struct sockaddr *)&from, fl);
+			free(w);
+		}
+		ldns_pkt_free(a);
+		ldns_pkt_free(q);
+	}
+	return NULL;
+}
+
+/* fake_start - the server on 127.0.0.1, an ephemeral port */
+static void
+fake_start(enum fake_mode mode, int delay_ms)
+{
+	struct sockaddr_in sin;
+	struct timeval tv = { 0, 100000 };
+	socklen_t sl = sizeof(sin);
+
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	fake.fd = socket(AF_INET, SOCK_DGRAM, 0);
+	ck_assert_int_ge(fake.fd, 0);
+	ck_assert_int_eq(bind(fake.fd, (struct sockaddr *)&sin, sizeof(sin)),
+	    0);
+	ck_assert_int_eq(getsockname(fake.fd, (struct sockaddr *)&sin, &sl),
+	    0);
+	setsockopt(fake.fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	fake.port = ntohs(sin.sin_port);
+	fake.mode = mode;
+	fake.delay_ms = delay_ms;
+	fake.stop = 0;
+	fake.asked = 0;
+	ck_assert_int_eq(pthread_create(&fake.thr, NULL, fake_serve, NULL),
+	    0);
+}
+
+static void
+fake_end(void)
+{
+	fake.stop = 1;
+	pthread_join(fake.thr, NULL);
+	close(fake.fd);
+}
+
+/* fake_check - prop_check of sel._domainkey.example.test (or .test) */
+static double
+fake_check(const char *name, int timeout_ms, struct prop_result *res)
+{
+	struct prop_query q = { name, PROP_ALG_ED25519, key_a,
+	    sizeof(key_a) };
+	struct prop_options o;
+	struct timespec a, b;
+	char resolver[32];
+
+	memset(&o, 0, sizeof(o));
+	snprintf(resolver, sizeof(resolver), "127.0.0.1:%d", fake.port);
+	o.resolver = resolver;
+	o.dns_port = fake.port;
+	o.timeout_ms = timeout_ms;
+	o.tries = 1;
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	(void)prop_check(&q, &o, res);
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	return (b.tv_sec - a.tv_sec) + (b.tv_nsec - a.tv_nsec) / 1e9;
+}
+
+/* obs_with - an ERROR observation whose detail has text */
+static int
+obs_with(const struct prop_result *r, const char *text)
+{
+	size_t i;
+
+	for (i = 0; i < r->nobs; i++)
+		if (r->obs[i].status == PROP_ERROR && r->obs[i].detail &&
+		    strstr(r->obs[i].detail, text) != NULL)
+			return 1;
+	return 0;
+}
+
+/* glueless referrals all the way down: the budget ends the check */
+START_TEST(test_budget_queries)
+{
+	struct prop_result res;
+	double took;
+
+	fake_start(FAKE_REFER, 0);
+	took = fake_check("sel._domainkey.example.test", 3000, &res);
+	fake_end();
+	ck_assert_msg(obs_with(&res, "query budget exhausted: 200 queries"),
+	    "no budget observation");
+	ck_assert_int_le(fake.asked, 200);
+	ck_assert_int_eq(res.published, 0);
+	ck_assert_msg(took < 20, "took %.1f s", took);
+	prop_result_free(&res);
+}
+END_TEST
+
+/* slow answers: the deadline (10 query timeouts) ends the check */
+START_TEST(test_budget_deadline)
+{
+	struct prop_result res;
+	double took;
+
+	fake_start(FAKE_REFER, 20);
+	took = fake_check("sel._domainkey.example.test", 100, &res);
+	fake_end();
+	ck_assert_msg(obs_with(&res, "deadline of 1000 ms"),
+	    "no deadline observation");
+	ck_assert_int_lt(fake.asked, 200);
+	ck_assert_int_eq(res.published, 0);
+	ck_assert_msg(took < 2, "took %.1f s", took);
+	prop_result_free(&res);
+}
+END_TEST
+
+/*
+ * 20 NS names of 3 addresses, every one serving the key: 4 names and
+ * 16 addresses are not asked, which is said, so the key is not published
+ */
+START_TEST(test_not_asked)
+{
+	struct prop_result res;
+	size_t i, match = 0;
+
+	setup();
+	fake_start(FAKE_WIDE, 0);
+	(void)fake_check("sel._domainkey.example.test", 3000, &res);
+	fake_end();
+	for (i = 0; i < res.nobs; i++)
+		match += res.obs[i].status == PROP_MATCH;
+	ck_assert_uint_eq(match, 32);
+	ck_assert_msg(obs_with(&res, "4 of 20 NS names not asked"),
+	    "dropped NS names not reported");
+	ck_assert_msg(obs_with(&res, "addresses of n"),
+	    "dropped addresses not reported");
+	ck_assert_int_eq(res.published, 0);
+	ck_assert_int_eq(res.verdict, PROP_V_PARTIAL);
+	prop_result_free(&res);
+}
+END_TEST
+
 static Suite *
 prop_suite(void)
 {
@@ -463,6 +727,9 @@ prop_suite(void)
 	tcase_add_test(tc, test_silent_and_refused);
 	tcase_add_test(tc, test_hook_timeout);
 	tcase_add_test(tc, test_hook_signals);
+	tcase_add_test(tc, test_budget_queries);
+	tcase_add_test(tc, test_budget_deadline);
+	tcase_add_test(tc, test_not_asked);
 	suite_add_tcase(s, tc);
 	return s;
 }
