@@ -8,7 +8,9 @@
 # what it would do; rotate generates, then promotes a key only once both
 # servers serve it and the TTL hold has passed; check prints one line per
 # server address; status --json parses and says what is active, standby
-# and next, and carries the alarm when a server serves another key.
+# and next, and carries the alarm when a server serves another key; the
+# history gets one alarm line over several passes with that fault and one
+# "alarm cleared" line once the right key is back.
 . "$top_srcdir/t/keystore_lib.sh"
 set +e
 . "$top_srcdir/t/lib/knot.sh"
@@ -154,5 +156,39 @@ run 0 kt status --json
 json "x=d[0]; assert [a['selector'] for a in x['alarms']]==['$sel'], x" < "$T/out"
 run 0 kt status
 has "$T/out" "ALARM:"
+
+# --- the history records the alarm once, however many passes see it
+# alarm_lines KIND - the notes of $sel whose reason starts with KIND
+alarm_lines() {
+	kt history cli.test "$sel" > "$T/hist" 2>&1 || fail "keyturn history"
+	grep -Ec "^[^ ]+ $sel +active +\(unchanged\) +$1" "$T/hist"
+}
+for pass in 2 3; do
+	run 0 kt rotate cli.test
+	has "$T/out" "cli.test: ALARM $sel:"
+done
+[ "$(alarm_lines 'alarm: ')" = 1 ] ||
+    { cat "$T/hist"; fail "not exactly one alarm line after 3 passes"; }
+grep -q "alarm: .*serves another key" "$T/hist" || fail "alarm line says why"
+[ "$(alarm_lines 'alarm cleared: ')" = 0 ] || fail "cleared while broken"
+run 0 kt history cli.test --json
+json "e=[x for x in d if x['reason'].startswith('alarm')]; assert len(e)==1 and e[0]['from']==e[0]['to']=='active', e" < "$T/out"
+# a note changes no state: the key signed throughout, says audit's replay
+[ "$(state "$sel")" = active ] || fail "$sel is $(state "$sel")"
+
+# --- the right key again: the alarm clears, once
+publish "$sel" "$rec"
+for pass in 1 2; do
+	run 0 kt rotate cli.test
+	has "$T/out" "cli.test: dns $sel: published"
+	grep -q "ALARM" "$T/out" && fail "alarm after the fix"
+done
+[ "$(alarm_lines 'alarm cleared: ')" = 1 ] ||
+    { cat "$T/hist"; fail "not exactly one cleared line"; }
+grep -q "alarm cleared: every nameserver serves $sel again" "$T/hist" ||
+    fail "cleared line says why"
+[ "$(alarm_lines 'alarm: ')" = 1 ] || fail "a second alarm line"
+run 0 kt status --json
+json "x=d[0]; assert x['alarms']==[], x" < "$T/out"
 
 echo "keyturn rotate, check and status against two Knot servers: ok"
