@@ -22,7 +22,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -293,30 +292,6 @@ act_change(const struct rot_config *cf, const struct store_domain *d,
 
 /* ---- alarms in the history ---- */
 
-#define ALARM_RAISED	"alarm: "
-#define ALARM_CLEARED	"alarm cleared: "
-
-/* alarm_open - is the last alarm note of sel a raise with no clear yet? */
-static int
-alarm_open(const struct store_event *ev, size_t n, const char *sel)
-{
-	size_t i;
-	int open = 0;
-
-	for (i = 0; i < n; i++) {
-		if (ev[i].from != ev[i].to || ev[i].from == STORE_STATE_NONE ||
-		    strcasecmp(ev[i].selector, sel) != 0)
-			continue;
-		if (strncmp(ev[i].reason, ALARM_RAISED,
-		    strlen(ALARM_RAISED)) == 0)
-			open = 1;
-		else if (strncmp(ev[i].reason, ALARM_CLEARED,
-		    strlen(ALARM_CLEARED)) == 0)
-			open = 0;
-	}
-	return open;
-}
-
 /* alarm_note - the line that opens (raise) or closes an alarm, unless the
  * history already says so; decided and written under the lock */
 static void
@@ -336,8 +311,9 @@ alarm_note(struct store *st, const char *domain, const char *sel, int raise,
 		store_unlock(st);
 		return;
 	}
-	if (alarm_open(ev, n, sel) != raise) {
-		reason = xasprintf("%s%s", raise ? ALARM_RAISED : ALARM_CLEARED,
+	if (adapt_alarm_open(ev, n, sel) != raise) {
+		reason = xasprintf("%s%s", raise ? ADAPT_ALARM_RAISED :
+		    ADAPT_ALARM_CLEARED,
 		    why);
 		if (store_note(st, domain, sel, now, reason, err,
 		    sizeof(err)) == -1)
@@ -347,25 +323,6 @@ alarm_note(struct store *st, const char *domain, const char *sel, int raise,
 	}
 	store_history_free(ev, n);
 	store_unlock(st);
-}
-
-/* alarm_over - the fault behind a key's alarm is gone (not merely unseen:
- * a timeout or a partial answer keeps the alarm open); why says how */
-static int
-alarm_over(const struct pol_key *k, char *why, size_t len)
-{
-	if (k->state == POL_REVOKED)
-		snprintf(why, len, "%s is revoked, its record no longer "
-		    "matters", k->selector);
-	else if (k->obs.dns == POL_DNS_PUBLISHED)
-		snprintf(why, len, "every nameserver serves %s again",
-		    k->selector);
-	else if (k->state == POL_PENDING && k->obs.dns == POL_DNS_ABSENT)
-		snprintf(why, len, "no nameserver serves another key for %s "
-		    "any more", k->selector);
-	else
-		return 0;
-	return 1;
 }
 
 /* plan_alarm - the alarm the plan raises for key i, or NULL */
@@ -400,8 +357,8 @@ alarms_clear(const struct rot_config *cf, const struct store_domain *d,
 	}
 	for (i = 0; i < d->nkeys; i++)
 		if (plan_alarm(plan, i) == NULL &&
-		    alarm_open(ev, n, keys[i].selector) &&
-		    alarm_over(&keys[i], why, sizeof(why))) {
+		    adapt_alarm_open(ev, n, keys[i].selector) &&
+		    adapt_alarm_over(&keys[i], why, sizeof(why))) {
 			alarm_note(cf->store, d->name, keys[i].selector, 0,
 			    why, now);
 			log_notice("%s: alarm cleared: %s", d->name, why);
