@@ -313,8 +313,7 @@ alarm_note(struct store *st, const char *domain, const char *sel, int raise,
 	}
 	if (adapt_alarm_open(ev, n, sel) != raise) {
 		reason = xasprintf("%s%s", raise ? ADAPT_ALARM_RAISED :
-		    ADAPT_ALARM_CLEARED,
-		    why);
+		    ADAPT_ALARM_CLEARED, why);
 		if (store_note(st, domain, sel, now, reason, err,
 		    sizeof(err)) == -1)
 			log_warnx("%s: alarm of %s not recorded: %s", domain,

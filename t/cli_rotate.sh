@@ -10,7 +10,8 @@
 # server address; status --json parses and says what is active, standby
 # and next, and carries the alarm when a server serves another key; the
 # history gets one alarm line over several passes with that fault and one
-# "alarm cleared" line once the right key is back.
+# "alarm cleared" line once the right key is back, also when the broken
+# key is swapped out for a confirmed standby.
 . "$top_srcdir/t/keystore_lib.sh"
 set +e
 . "$top_srcdir/t/lib/knot.sh"
@@ -161,7 +162,7 @@ has "$T/out" "ALARM:"
 # alarm_lines KIND - the notes of $sel whose reason starts with KIND
 alarm_lines() {
 	kt history cli.test "$sel" > "$T/hist" 2>&1 || fail "keyturn history"
-	grep -Ec "^[^ ]+ $sel +active +\(unchanged\) +$1" "$T/hist"
+	grep -Ec "^[^ ]+ $sel +[a-z]+ +\(unchanged\) +$1" "$T/hist"
 }
 for pass in 2 3; do
 	run 0 kt rotate cli.test
@@ -190,5 +191,40 @@ grep -q "alarm cleared: every nameserver serves $sel again" "$T/hist" ||
 [ "$(alarm_lines 'alarm: ')" = 1 ] || fail "a second alarm line"
 run 0 kt status --json
 json "x=d[0]; assert x['alarms']==[], x" < "$T/out"
+
+# --- the same fault with a confirmed standby: the broken key is swapped
+# out of signing (a transition), the alarm is still recorded once, and it
+# stays open while the retiring key's record is wrong
+sb=$(kt list cli.test | awk '$5 == "pending" { print $2; exit }')
+[ -n "$sb" ] || fail "no pending standby"
+sbrec=$(kt dns cli.test 2>/dev/null | grep "^$sb\._domainkey" | sed 's/^[^ ]* //')
+publish "$sb" "$sbrec"
+run 0 kt rotate cli.test
+sleep 3
+run 0 kt rotate cli.test
+[ "$(state "$sb")" = ready ] || fail "standby $sb is $(state "$sb")"
+publish "$sel" "v=DKIM1; k=ed25519; p=$other"
+run 0 kt rotate cli.test
+has "$T/out" "cli.test: ALARM $sel:"
+has "$T/out" "cli.test: swap $sb:"
+[ "$(state "$sel")" = retiring ] || fail "$sel is $(state "$sel")"
+[ "$(state "$sb")" = active ] || fail "$sb is $(state "$sb")"
+for pass in 2 3; do
+	run 0 kt rotate cli.test
+	has "$T/out" "cli.test: dns $sel: mismatch"
+done
+[ "$(alarm_lines 'alarm: ')" = 2 ] ||
+    { cat "$T/hist"; fail "not one more alarm line for the swapped key"; }
+grep -Eq "^[^ ]+ $sel +active +-> retiring +policy: alarm: " "$T/hist" ||
+    fail "no take-out transition"
+[ "$(alarm_lines 'alarm cleared: ')" = 1 ] || fail "cleared while retiring"
+publish "$sel" "$rec"
+run 0 kt rotate cli.test
+run 0 kt rotate cli.test
+[ "$(alarm_lines 'alarm cleared: ')" = 2 ] ||
+    { cat "$T/hist"; fail "the retiring key's alarm did not clear once"; }
+grep -Eq "^[^ ]+ $sel +retiring +\(unchanged\) +alarm cleared: " "$T/hist" ||
+    fail "cleared line of the retiring key"
+[ "$(alarm_lines 'alarm: ')" = 2 ] || fail "a third alarm line"
 
 echo "keyturn rotate, check and status against two Knot servers: ok"
