@@ -22,19 +22,7 @@ set -e
 
 json() { "$PYTHON3" -c "import json,sys; d=json.load(sys.stdin); $1"; }
 
-cat > "$T/cli.zone" <<Z
-\$TTL 1
-@ SOA ns1.cli.test. host.invalid. 1 60 60 600 1
-@ NS ns1
-@ NS ns2
-ns1 A 127.0.0.51
-ns2 A 127.0.0.52
-Z
-knot_server prim 127.0.0.51
-knot_zone prim cli.test "$T/cli.zone" notify=127.0.0.52
-knot_server sec 127.0.0.52
-knot_secondary sec cli.test 127.0.0.51
-knot_start prim && knot_start sec || fail "cannot start knot"
+knot_pair cli.test 127.0.0.51 127.0.0.52 1 || fail "cannot start knot"
 
 K=$T/ks
 cat > "$T/keyturn.conf" <<C
