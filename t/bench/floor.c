@@ -5,9 +5,11 @@
  *	floor -s SOCKET [-x INDEX] [-H] [-L] [-N] [-V] [-E] [-T|-R|-D|-A|-C CODE]
  *
  * DESCRIPTION
- *	Negotiates like a DKIM signer (connect and MAIL for the signing
- *	decision, headers, body, end of message; SMFIP_NR_* for every stage
- *	that has one, SMFIF_ADDHDRS only), looks at nothing, and at end of
+ *	Negotiates exactly like keyturnd (connect and MAIL without a reply,
+ *	DATA with one, where a signer answers for mail it will not sign;
+ *	headers and body without a reply, end of message; no HELO, RCPT, EOH
+ *	or unknown commands; the same macro lists; SMFIF_ADDHDRS only), looks
+ *	at nothing, and at end of
  *	message inserts "X-Floor: hdrs=H body=B" at index INDEX (default 0,
  *	the top; -H appends with smfi_addheader instead) where H and B count
  *	the headers and body bytes it was shown. It measures the cost any
@@ -60,10 +62,10 @@ floor_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
     unsigned long f2, unsigned long f3, unsigned long *pf0,
     unsigned long *pf1, unsigned long *pf2, unsigned long *pf3)
 {
-	unsigned long want = SMFIP_NOHELO | SMFIP_NORCPT | SMFIP_NODATA |
+	unsigned long want = SMFIP_NOHELO | SMFIP_NORCPT | SMFIP_NOEOH |
 	    SMFIP_NOUNKNOWN;
 	unsigned long nr = SMFIP_NR_CONN | SMFIP_NR_MAIL | SMFIP_NR_HDR |
-	    SMFIP_NR_EOH | SMFIP_NR_BODY;
+	    SMFIP_NR_BODY;
 
 	if ((f0 & SMFIF_ADDHDRS) == 0)
 		return SMFIS_REJECT;
@@ -78,6 +80,16 @@ floor_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
 		return SMFIS_REJECT;
 	*pf1 = want & f1;
 	*pf2 = *pf3 = 0;
+	if (f0 & SMFIF_SETSYMLIST) {
+		*pf0 |= SMFIF_SETSYMLIST;
+		/* -V also shows j, which Postfix sends at connect */
+		smfi_setsymlist(ctx, SMFIM_CONNECT, floor_echo ?
+		    "{daemon_name} j" : "{daemon_name}");
+		smfi_setsymlist(ctx, SMFIM_ENVFROM,
+		    "{auth_authen} {auth_type}");
+		smfi_setsymlist(ctx, SMFIM_DATA, "i");
+		smfi_setsymlist(ctx, SMFIM_EOM, "i");
+	}
 	return SMFIS_CONTINUE;
 }
 
@@ -146,11 +158,11 @@ floor_header(SMFICTX *ctx, char *name, char *value)
 	return floor_noreply ? SMFIS_NOREPLY : SMFIS_CONTINUE;
 }
 
-/* floor_eoh - nothing to do at the end of the header */
+/* floor_data - where a signer answers for mail it will not sign */
 static sfsistat
-floor_eoh(SMFICTX *ctx)
+floor_data(SMFICTX *ctx)
 {
-	return floor_noreply ? SMFIS_NOREPLY : SMFIS_CONTINUE;
+	return SMFIS_CONTINUE;
 }
 
 /* floor_body - count the bytes */
@@ -284,9 +296,10 @@ floor_code_parse(void)
 }
 
 static struct smfiDesc floor_desc = {
-	"floor", SMFI_VERSION, SMFIF_ADDHDRS,
-	floor_connect, NULL, floor_envfrom, NULL, floor_header, floor_eoh,
-	floor_body, floor_eom, NULL, floor_close, NULL, NULL, floor_negotiate
+	"floor", SMFI_VERSION, SMFIF_ADDHDRS | SMFIF_SETSYMLIST,
+	floor_connect, NULL, floor_envfrom, NULL, floor_header, NULL,
+	floor_body, floor_eom, NULL, floor_close, NULL, floor_data,
+	floor_negotiate
 };
 
 int
