@@ -162,7 +162,7 @@ grep -q "alarm: .*serves another key" "$T/hist" || fail "alarm line says why"
 [ "$(alarm_lines 'alarm cleared: ')" = 0 ] || fail "cleared while broken"
 run 0 kt history cli.test --json
 json "e=[x for x in d if x['reason'].startswith('alarm')]; assert len(e)==1 and e[0]['from']==e[0]['to']=='active', e" < "$T/out"
-# a note changes no state: the key signed throughout, says audit's replay
+# a note changes no state: the key is still active
 [ "$(state "$sel")" = active ] || fail "$sel is $(state "$sel")"
 
 # --- the right key again: the alarm clears, once
