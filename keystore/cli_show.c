@@ -245,6 +245,12 @@ history_row(struct cli *c, const struct store_event *e, int *first)
 	char t[32];
 
 	store_time_format(e->when, t, sizeof(t));
+	if (!c->json && e->from == e->to && e->from != STORE_STATE_NONE) {
+		/* a note (an alarm): the key stayed in its state */
+		printf("%s %-22s %-8s %-11s %s\n", t, e->selector,
+		    store_state_name(e->from), "(unchanged)", e->reason);
+		return;
+	}
 	if (!c->json) {
 		printf("%s %-22s %-8s -> %-8s %s\n", t, e->selector,
 		    store_state_name(e->from), store_state_name(e->to),

@@ -240,6 +240,16 @@ struct store_change {
 int		 store_apply(struct store *, const char *domain,
 		    const struct store_change *, size_t n, time_t now,
 		    int flags, char *err, size_t errlen);
+/*
+ * store_note - a history line about a key that changes no state: "TIME
+ * SELECTOR STATE STATE REASON" with the key's current state twice (the
+ * rotation's alarms). Committed like store_apply: under the lock, by a
+ * state write, so a crash before it leaves no line; -1 when the domain
+ * has no such key.
+ */
+int		 store_note(struct store *, const char *domain,
+		    const char *selector, time_t now, const char *reason,
+		    char *err, size_t errlen);
 /* store_transition_ok - is from -> to legal? 0, or -1 and *why */
 int		 store_transition_ok(enum store_state from, enum store_state to,
 		    int flags, const char **why);
@@ -297,7 +307,9 @@ time_t		 store_key_planned(const struct store_domain *,
 /*
  * History: one line per transition, "TIME SELECTOR FROM TO REASON", time
  * in UTC (2026-11-22T21:40:00Z), FROM "-" when the key was created,
- * SELECTOR "-" for domain events (added, policy changed, removed).
+ * SELECTOR "-" for domain events (added, policy changed, removed), FROM
+ * equal to TO for a note (store_note): replaying the lines of a selector
+ * (store_history_state_at) gives its state at any time either way.
  * store_history_load reads the committed part of a domain's history, or
  * the kept history of a removed domain; -2 (and err set) when the keystore
  * never had that domain.

@@ -9,7 +9,8 @@
  * rename leaves the old state with at most an unused key file and a
  * history tail past the committed size, both ignored; after it, the
  * change is complete. Revoked keys' files are removed once the state that
- * revokes them is on disk.
+ * revokes them is on disk. A note (an alarm, a key unchanged) is a change
+ * with no transition: its line is committed by a state write all the same.
  */
 #include "config.h"
 
@@ -277,6 +278,31 @@ store_apply(struct store *s, const char *domain,
 		return -1;
 	r = swrite_apply(s, d, c, n, now, flags & ~STORE_COMPROMISE, err,
 	    errlen);
+	swrite_end(s, d);
+	return r;
+}
+
+/* store_note - an event that changes no state, committed like a change */
+int
+store_note(struct store *s, const char *domain, const char *selector,
+    time_t now, const char *reason, char *err, size_t errlen)
+{
+	struct store_domain *d;
+	const struct store_key *k;
+	char *line;
+	int r = -1;
+
+	if ((d = swrite_begin(s, domain, err, errlen)) == NULL)
+		return -1;
+	if ((k = store_domain_key(d, selector)) == NULL)
+		snprintf(err, errlen, "domain %s has no key %s", domain,
+		    selector);
+	else {
+		line = sfmt_event(now, k->selector, k->state, k->state,
+		    reason);
+		r = swrite_commit(s, d, &line, 1, err, errlen);
+		free(line);
+	}
 	swrite_end(s, d);
 	return r;
 }

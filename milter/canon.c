@@ -9,12 +9,15 @@
  *		CRLFs before the next content byte, and as one at the end when
  *		the body had content (that one closes the last non-empty line)
  * When cr, sp and nl are all clear, canon_fast takes the input instead: it
- * looks 16 bytes at a time for the bytes that need a look (a SP before
- * text and a CRLF before text do not), passes what lies between on in
- * runs, and deals in place with the common shapes: a WSP run before text
- * (one SP), WSP before CRLF (dropped), CRLFs before text (kept). Anything
- * it cannot decide inside this chunk (a run reaching the chunk's end, a
- * bare CR or LF, trailing empty lines) goes back to the state machine.
+ * copies 16 bytes at a time to the batch, looking for the bytes that need
+ * a look (a SP before text and a CRLF before text do not). The two shapes
+ * of relaxed text that are common enough to matter, a double SP before
+ * text and a single SP before CRLF, are taken out in the stride, without a
+ * branch (canon_block); the others stop the stride and are dealt with in
+ * place: a WSP run before text (one SP), WSP before CRLF (dropped), CRLFs
+ * before text (kept). Anything it cannot decide inside this chunk (a run
+ * reaching the chunk's end, a bare CR or LF, trailing empty lines) goes
+ * back to the state machine.
  */
 #include "config.h"
 
@@ -218,54 +221,91 @@ canon_none(canon_vec v)
 }
 
 /*
- * canon_flags - the lanes of the 16 bytes at p that need a look: WSP, CR,
- * LF and the other controls, except a SP before text (relaxed: a byte above
- * SP) and a CRLF before text. Simple form: only CR and LF, CRLF before any
- * byte but CR or LF is left alone. Reads p[-1] to p[17].
+ * canon_flags_relaxed - the lanes of the 16 bytes at p that need a look in
+ * the relaxed form: HTAB, CR, LF and the other controls, and a SP that is
+ * not before text (a byte above SP), except a CRLF before text. *drop gets
+ * the two shapes the scan removes itself, each a single SP after text: the
+ * first SP of a double SP before text (the second stays, so that a SP is
+ * kept whichever byte the scan stops at) and a SP before CRLF. Reads p[-1]
+ * to p[17].
  */
 static inline canon_vec
-canon_flags(const struct canon_body *cb, const unsigned char *p)
+canon_flags_relaxed(const unsigned char *p, canon_vec *drop)
 {
-	canon_vec v = canon_load(p), b, n, n2, low, nlow, sp, crok, lfok;
+	canon_vec v = canon_load(p), n = canon_load(p + 1);
+	canon_vec b = canon_load(p - 1), n2 = canon_load(p + 2);
+	canon_vec sp, nlow, n2low, crok, lfok;
 
-	low = (canon_vec)(v <= (unsigned char)(cb->relaxed ? ' ' : '\r'));
-	if (canon_none(low))
-		return low;		/* text only: the usual block */
+	sp = (canon_vec)(v == ' ');
+	nlow = (canon_vec)(n <= ' ');
+	n2low = (canon_vec)(n2 <= ' ');
+	*drop = (sp & (canon_vec)(n == ' ') & ~n2low) |
+	    (sp & (canon_vec)(n == '\r') & (canon_vec)(n2 == '\n'));
+	crok = (canon_vec)(v == '\r') & (canon_vec)(n == '\n') & ~n2low;
+	lfok = (canon_vec)(v == '\n') & (canon_vec)(b == '\r') & ~nlow;
+	return ((canon_vec)(v < ' ') & ~(crok | lfok)) | (sp & nlow & ~*drop);
+}
+
+/*
+ * canon_flags_simple - the same in the simple form: CR and LF, except a
+ * CRLF before any byte but CR or LF. Reads p[-1] to p[17].
+ */
+static inline canon_vec
+canon_flags_simple(const unsigned char *p)
+{
+	canon_vec v = canon_load(p), b, n, n2, crok, lfok;
+
+	if (canon_none((canon_vec)(v <= '\r')))
+		return (canon_vec){ 0 };
 	b = canon_load(p - 1);
 	n = canon_load(p + 1);
 	n2 = canon_load(p + 2);
-	if (!cb->relaxed) {
-		crok = (canon_vec)(n == '\n') & ~(canon_vec)(n2 == '\r') &
-		    ~(canon_vec)(n2 == '\n');
-		lfok = (canon_vec)(b == '\r') & ~(canon_vec)(n == '\r') &
-		    ~(canon_vec)(n == '\n');
-		return ((canon_vec)(v == '\r') & ~crok) |
-		    ((canon_vec)(v == '\n') & ~lfok);
-	}
-	nlow = (canon_vec)(n <= ' ');
-	sp = (canon_vec)(v == ' ');
-	crok = (canon_vec)(v == '\r') & (canon_vec)(n == '\n') &
-	    ~(canon_vec)(n2 <= ' ');
-	lfok = (canon_vec)(v == '\n') & (canon_vec)(b == '\r') & ~nlow;
-	return (low & ~(sp | crok | lfok)) | (sp & nlow);
+	crok = (canon_vec)(n == '\n') & ~(canon_vec)(n2 == '\r') &
+	    ~(canon_vec)(n2 == '\n');
+	lfok = (canon_vec)(b == '\r') & ~(canon_vec)(n == '\r') &
+	    ~(canon_vec)(n == '\n');
+	return ((canon_vec)(v == '\r') & ~crok) |
+	    ((canon_vec)(v == '\n') & ~lfok);
 }
 
-/* canon_first - the index of the first flagged lane, -1 when none */
-static inline int
-canon_first(canon_vec flags)
+/*
+ * canon_mask8 - the 8 lanes in w (bytes of all ones or zeros) as 8 bits,
+ * lowest lane first: one bit of each byte gathered by a multiply, so that
+ * finding the first lane takes no branch.
+ */
+static inline unsigned int
+canon_mask8(uint64_t w)
 {
 	const int le = __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__;
-	uint64_t w[2];
 
-	memcpy(w, &flags, sizeof(w));
-	if ((w[0] | w[1]) == 0)
-		return -1;
-	if (w[0] != 0)
-		return (le ? __builtin_ctzll(w[0]) : __builtin_clzll(w[0])) / 8;
-	return 8 + (le ? __builtin_ctzll(w[1]) : __builtin_clzll(w[1])) / 8;
+	if (!le)
+		w = __builtin_bswap64(w);
+	return (unsigned int)(((w & 0x8040201008040201ULL) *
+	    0x0101010101010101ULL) >> 56);
 }
 
-/* canon_flag1 - canon_flags on one byte, where 16 would not fit */
+/* canon_mask16 - the 16 lanes of a vector as 16 bits, lowest lane first */
+static inline unsigned int
+canon_mask16(canon_vec v)
+{
+	uint64_t w[2];
+
+	memcpy(w, &v, sizeof(w));
+	return canon_mask8(w[0]) | canon_mask8(w[1]) << 8;
+}
+
+/* canon_first - the index of the first set bit of a mask16, 16 when none */
+static inline int
+canon_first(unsigned int m)
+{
+	return __builtin_ctz(m | 1U << 16);
+}
+
+/*
+ * canon_flag1 - canon_flags_relaxed or _simple on one byte, where 16 would
+ * not fit. It never drops: it flags both shapes canon_block drops, and
+ * canon_event gives them the same form.
+ */
 static int
 canon_flag1(const struct canon_body *cb, const unsigned char *base,
     const unsigned char *p, const unsigned char *end)
@@ -283,45 +323,137 @@ canon_flag1(const struct canon_body *cb, const unsigned char *base,
 }
 
 /*
- * canon_find - the first byte from p that needs a look, or end: 16 bytes a
- * step where p[-1] and p[17] can be read (input starts at base).
+ * canon_drop - the bytes of the block at p (copied whole to o) flagged in
+ * mask dm are taken out: each drop moves what follows it one place down, by
+ * copying the next 16 input bytes again (p[31] and o[30] must be usable).
+ * Returns o less the number of drops.
  */
-static const unsigned char *
-canon_find(const struct canon_body *cb, const unsigned char *base,
-    const unsigned char *p, const unsigned char *end)
+static inline unsigned char *
+canon_drop(unsigned char *o, const unsigned char *p, unsigned int dm)
 {
-	int	 i;
+	int	 j;
 
-	while (p < end) {
-		if (p > base && end - p >= CANON_VEC + 2) {
-			if ((i = canon_first(canon_flags(cb, p))) >= 0)
-				return p + i;
-			p += CANON_VEC;
-		} else if (canon_flag1(cb, base, p, end))
-			return p;
-		else
-			p++;
+	while (dm != 0) {
+		j = __builtin_ctz(dm);
+		dm &= dm - 1;
+		o--;
+		memcpy(o + j + 1, p + j + 1, CANON_VEC);
 	}
-	return end;
+	return o;
 }
 
-/* canon_emit - pass on input that is its own canonical form */
-static inline void
-canon_emit(struct canon_body *cb, const unsigned char *p, size_t n)
+/*
+ * canon_block - relaxed, the 16 bytes at p copied to o, less the one SP
+ * canon_flags_relaxed may drop; 16 bytes after the block may be read and
+ * written. Returns the new output end, or NULL (nothing written counts)
+ * when the block has a flag or two drops and needs canon_stop.
+ */
+static inline unsigned char *
+canon_block(unsigned char *o, const unsigned char *p)
 {
-	if (n == 0)
-		return;
-	if (n <= sizeof(cb->out) / 2) {
-		if (cb->n + n > sizeof(cb->out))
-			canon_flush(cb);
-		memcpy(cb->out + cb->n, p, n);
-		cb->n += n;
-	} else {
-		canon_flush(cb);
-		if (EVP_DigestUpdate(cb->md, p, n) != 1)
-			cb->failed = 1;
+	canon_vec f, d;
+	unsigned int dm;
+	int	 i;
+
+	memcpy(o, p, CANON_VEC);
+	if (canon_none((canon_vec)(canon_load(p) <= ' ')))
+		return o + CANON_VEC;	/* no WSP or control at all */
+	f = canon_flags_relaxed(p, &d);
+	dm = canon_mask16(d);
+	if ((canon_mask16(f) | (dm & (dm - 1))) != 0)
+		return NULL;
+	i = canon_first(dm);
+	memcpy(o + i, p + i + 1, CANON_VEC);
+	return o + CANON_VEC - (dm != 0);
+}
+
+/*
+ * canon_stop - a block at p that has a flag (or drops the simple form never
+ * has): its bytes before the first flag are copied to *o, less the drops.
+ * Returns the flagged byte, or p + 16 when there was none.
+ */
+static const unsigned char *
+canon_stop(int relaxed, unsigned char **o, const unsigned char *p)
+{
+	canon_vec f, d = { 0 };
+	unsigned int dm;
+	int	 i;
+
+	f = relaxed ? canon_flags_relaxed(p, &d) : canon_flags_simple(p);
+	memcpy(*o, p, CANON_VEC);
+	i = canon_first(canon_mask16(f));
+	dm = canon_mask16(d) & ((1U << i) - 1);
+	*o = canon_drop(*o, p, dm) + i;
+	return p + i;
+}
+
+/*
+ * canon_vecs - copy blocks from p to *o while they need no look, up to
+ * vlim - 32 (vlim <= the batch room and the input end less one byte, so
+ * that p[-1] to p[32] can be read and 32 bytes written). Returns where it
+ * stopped: a flagged byte (*flagged set), or a place too close to vlim.
+ */
+static inline __attribute__((always_inline)) const unsigned char *
+canon_vecs(int relaxed, unsigned char **op, const unsigned char *p,
+    const unsigned char *vlim, int *flagged)
+{
+	unsigned char *o = *op, *no;
+	const unsigned char *q;
+
+	while (vlim - p >= 2 * CANON_VEC) {
+		if (relaxed && (no = canon_block(o, p)) != NULL) {
+			o = no;
+			p += CANON_VEC;
+			continue;
+		}
+		if (!relaxed && canon_none(canon_flags_simple(p))) {
+			memcpy(o, p, CANON_VEC);
+			o += CANON_VEC;
+			p += CANON_VEC;
+			continue;
+		}
+		q = canon_stop(relaxed, &o, p);
+		if (q < p + CANON_VEC) {
+			*flagged = 1;
+			p = q;
+			break;
+		}
+		p = q;
 	}
-	cb->any = 1;
+	*op = o;
+	return p;
+}
+
+/*
+ * canon_scan - copy the input from p into the output batch up to the first
+ * byte that needs a look, or lim, and return it: blocks where they fit,
+ * single bytes near the ends. The batch must have room for lim - p bytes,
+ * lim <= end; the input starts at base.
+ */
+static const unsigned char *
+canon_scan(struct canon_body *cb, const unsigned char *base,
+    const unsigned char *p, const unsigned char *lim, const unsigned char *end)
+{
+	unsigned char *o = cb->out + cb->n;
+	const unsigned char *vlim = lim < end - 1 ? lim : end - 1;
+	int	 flagged = 0;
+
+	while (p < lim) {
+		if (p > base && vlim - p >= 2 * CANON_VEC) {
+			p = cb->relaxed ? canon_vecs(1, &o, p, vlim, &flagged) :
+			    canon_vecs(0, &o, p, vlim, &flagged);
+			if (flagged)
+				break;
+			continue;
+		}
+		if (canon_flag1(cb, base, p, end))
+			break;
+		*o++ = *p++;
+	}
+	if (o > cb->out + cb->n)
+		cb->any = 1;
+	cb->n = (size_t)(o - cb->out);
+	return p;
 }
 
 /* canon_wsp_end - the end of the run of SP and HTAB at p */
@@ -341,88 +473,103 @@ canon_text(unsigned char c)
 }
 
 /*
- * canon_wsp - relaxed, a WSP run at p in a run being passed on from *start.
- * Before content it becomes one SP; before CRLF it goes (the CRLF is the
- * next flag). Returns where to go on, or NULL to leave the rest of the
- * input to the state machine (the run reaches the end, or a bare CR or LF
- * follows).
+ * canon_wsp - relaxed, a WSP run at p: before content it becomes one SP,
+ * before CRLF it goes (the CRLF is looked at next). Returns where to go on,
+ * or NULL to leave the rest of the input to the state machine (the run
+ * reaches the end, or a bare CR or LF follows).
  */
 static const unsigned char *
 canon_wsp(struct canon_body *cb, const unsigned char *p,
-    const unsigned char *end, const unsigned char **start)
+    const unsigned char *end)
 {
 	const unsigned char *q = canon_wsp_end(p, end);
 
 	if (q == end)
 		return NULL;
 	if (canon_text(*q)) {
-		if (*p == ' ' && q == p + 1)
-			return q;		/* one SP, then a control byte */
-		if (*p == ' ')
-			canon_emit(cb, *start, (size_t)(p + 1 - *start));
-		else {
-			canon_emit(cb, *start, (size_t)(p - *start));
-			canon_put(cb, ' ');
-		}
-		*start = q;
+		canon_put(cb, ' ');
+		cb->any = 1;
 		return q;
 	}
-	if (end - q >= 2 && q[0] == '\r' && q[1] == '\n') {
-		canon_emit(cb, *start, (size_t)(p - *start));
-		*start = q;
+	if (end - q >= 2 && q[0] == '\r' && q[1] == '\n')
 		return q;
-	}
 	return NULL;
 }
 
 /*
  * canon_crlf - CRLFs at p: they are their own canonical form when content
- * follows them in this input (relaxed: content, or WSP and then content).
- * Returns the byte after them, or NULL to leave the rest to the state
- * machine (empty lines that may be the last, bare CR or LF, WSP lines).
+ * follows them in this input (relaxed: content, or WSP and then content),
+ * and are passed on. Returns the byte after them, or NULL to leave the
+ * rest to the state machine (empty lines that may be the last, bare CR or
+ * LF, WSP lines).
  */
 static const unsigned char *
-canon_crlf(const struct canon_body *cb, const unsigned char *p,
+canon_crlf(struct canon_body *cb, const unsigned char *p,
     const unsigned char *end)
 {
-	const unsigned char *q;
+	const unsigned char *q = p, *w;
 
-	while (end - p >= 2 && p[0] == '\r' && p[1] == '\n')
-		p += 2;
-	if (p == end || *p == '\r' || *p == '\n')
+	while (end - q >= 2 && q[0] == '\r' && q[1] == '\n')
+		q += 2;
+	if (q == end || *q == '\r' || *q == '\n')
 		return NULL;
-	if (!cb->relaxed || canon_text(*p))
-		return p;
-	q = canon_wsp_end(p, end);
-	return q < end && canon_text(*q) ? p : NULL;
+	if (cb->relaxed && !canon_text(*q)) {
+		w = canon_wsp_end(q, end);
+		if (w == end || !canon_text(*w))
+			return NULL;
+	}
+	for (; p < q; p += 2) {
+		canon_put(cb, '\r');
+		canon_put(cb, '\n');
+	}
+	cb->any = 1;
+	return q;
+}
+
+/*
+ * canon_event - the byte at p that canon_scan stopped at, while nothing is
+ * pending: its canonical form goes to the batch. Returns where to go on,
+ * or NULL when the state machine must take over at p.
+ */
+static const unsigned char *
+canon_event(struct canon_body *cb, const unsigned char *p,
+    const unsigned char *end)
+{
+	if (*p == '\r' && end - p >= 2 && p[1] == '\n')
+		return canon_crlf(cb, p, end);
+	if (*p == ' ' || *p == '\t')
+		return canon_wsp(cb, p, end);
+	if (*p == '\r' || *p == '\n')
+		return NULL;
+	canon_put(cb, *p);		/* a control byte: content */
+	cb->any = 1;
+	return p + 1;
 }
 
 /*
  * canon_fast - the common shapes of a body straight from the input, while
- * nothing is pending: content is passed on in runs, WSP runs and line ends
- * are dealt with in place. Returns where the state machine must take over
- * (or end); everything before it has been passed on.
+ * nothing is pending: content is copied to the batch in blocks, WSP runs
+ * and line ends are dealt with in place. Returns where the state machine
+ * must take over (or end); everything before it has been passed on.
  */
 static const unsigned char *
 canon_fast(struct canon_body *cb, const unsigned char *base,
     const unsigned char *p, const unsigned char *end)
 {
-	const unsigned char *start = p, *q;
+	const unsigned char *lim, *q;
+	size_t	 room;
 
-	while ((p = canon_find(cb, base, p, end)) < end) {
-		if (*p == '\r' && end - p >= 2 && p[1] == '\n')
-			q = canon_crlf(cb, p, end);
-		else if (*p == ' ' || *p == '\t')
-			q = canon_wsp(cb, p, end, &start);
-		else if (*p != '\r' && *p != '\n')
-			q = p + 1;		/* a control byte: content */
-		else
-			q = NULL;
-		if (q == NULL)
+	while (p < end) {
+		if (sizeof(cb->out) - cb->n < 4 * CANON_VEC)
+			canon_flush(cb);
+		room = sizeof(cb->out) - cb->n;
+		lim = (size_t)(end - p) > room ? p + room : end;
+		if ((p = canon_scan(cb, base, p, lim, end)) == lim)
+			continue;
+		if ((q = canon_event(cb, p, end)) == NULL)
 			break;
 		p = q;
 	}
-	canon_emit(cb, start, (size_t)(p - start));
 	return p;
 }
 

@@ -1,5 +1,6 @@
 /*
- * adapt - keystore types to rotation types and back; the rotation memo
+ * adapt - keystore types to rotation types and back; the rotation memo;
+ * the alarm notes of the history
  *
  * The memo file, one line per key, tag=value like a DKIM record:
  *
@@ -14,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -329,4 +331,44 @@ adapt_memo_free(struct adapt_memo *m)
 {
 	free(m->v);
 	memset(m, 0, sizeof(*m));
+}
+
+/* adapt_alarm_open - only notes count: "policy: alarm: ..." on a
+ * transition is the take-out, not the alarm */
+int
+adapt_alarm_open(const struct store_event *ev, size_t n, const char *sel)
+{
+	size_t i;
+	int open = 0;
+
+	for (i = 0; i < n; i++) {
+		if (ev[i].from != ev[i].to || ev[i].from == STORE_STATE_NONE ||
+		    strcasecmp(ev[i].selector, sel) != 0)
+			continue;
+		if (strncmp(ev[i].reason, ADAPT_ALARM_RAISED,
+		    strlen(ADAPT_ALARM_RAISED)) == 0)
+			open = 1;
+		else if (strncmp(ev[i].reason, ADAPT_ALARM_CLEARED,
+		    strlen(ADAPT_ALARM_CLEARED)) == 0)
+			open = 0;
+	}
+	return open;
+}
+
+/* adapt_alarm_over - a fault seen gone, never merely unseen, ends it */
+int
+adapt_alarm_over(const struct pol_key *k, char *why, size_t len)
+{
+	if (k->state == POL_REVOKED)
+		snprintf(why, len, "%s is revoked, its record no longer "
+		    "matters", k->selector);
+	else if (k->obs.dns == POL_DNS_PUBLISHED)
+		snprintf(why, len, "every nameserver serves %s again",
+		    k->selector);
+	else if (k->state == POL_PENDING && k->obs.dns == POL_DNS_ABSENT)
+		snprintf(why, len, "no nameserver serves another key for %s "
+		    "any more", k->selector);
+	else
+		return 0;
+	return 1;
 }

@@ -60,6 +60,22 @@ size_t		 adapt_changes(const struct pol_action *,
 /* adapt_alg - the keystore's algorithm of a policy algorithm */
 enum store_alg	 adapt_alg(enum pol_alg);
 
+/*
+ * Alarms in the history: a note (store_note) whose reason starts with
+ * ADAPT_ALARM_RAISED when an alarm starts, ADAPT_ALARM_CLEARED when it
+ * ends. adapt_alarm_open: 1 when the last such note of selector is a
+ * raise. adapt_alarm_over: 1 (and how, in why) when the fault behind a
+ * key's alarm is gone: every address serves the key again, the key is
+ * revoked, or a pending key is no longer shadowed by another key; an
+ * unknown or partial answer is not that.
+ */
+#define ADAPT_ALARM_RAISED	"alarm: "
+#define ADAPT_ALARM_CLEARED	"alarm cleared: "
+int		 adapt_alarm_open(const struct store_event *, size_t n,
+		    const char *selector);
+int		 adapt_alarm_over(const struct pol_key *, char *why,
+		    size_t len);
+
 /* adapt_memo_get - the entry of selector, added (zeroed) when missing */
 struct adapt_mem *adapt_memo_get(struct adapt_memo *, const char *selector);
 /* adapt_memo_prune - forget the selectors the domain no longer has */

@@ -16,9 +16,10 @@
  * it); losing it only restarts the hold, never shortens it.
  *
  * A broken active key (its record vanished or changed at some nameserver)
- * raises POL_A_ALARM every pass. When a confirmed replacement exists it is
- * taken out of the round-robin by POL_A_RETIRE (active -> retiring, reason
- * "alarm"), or by POL_A_SWAP with a confirmed standby; a key leaves the
+ * raises POL_A_ALARM every pass (the caller logs each one and records
+ * only its start and its end in the history). When a confirmed
+ * replacement exists it is taken out of the round-robin by POL_A_RETIRE
+ * (active -> retiring, reason "alarm"), or by POL_A_SWAP with a confirmed standby; a key leaves the
  * active set for good, there is no suspended state. With no confirmed
  * replacement it keeps signing and the alarm stands.
  */

@@ -5,6 +5,12 @@
  * through store_apply, which re-reads the domain under the lock and
  * refuses a change decided on stale state. The memo (DNS streaks, hook
  * results) is written under the lock at the end of the pass.
+ *
+ * Alarms go to the log on every pass, and to the history only when they
+ * start ("alarm: ...") and when they end ("alarm cleared: ..."), as notes
+ * that change no state (store_note). Whether a key's alarm is open is read
+ * from the history itself, under the lock, so a crash, a restart or a
+ * `keyturn rotate` run beside keyturnd writes each line once.
  */
 #include "config.h"
 
@@ -390,6 +396,81 @@ act_change(const struct rot_config *cf, const struct store_domain *d,
 	return r;
 }
 
+/* ---- alarms in the history ---- */
+
+/* alarm_note - the line that opens (raise) or closes an alarm, unless the
+ * history already says so; decided and written under the lock */
+static void
+alarm_note(struct store *st, const char *domain, const char *sel, int raise,
+    const char *why, time_t now)
+{
+	struct store_event *ev;
+	size_t n;
+	char err[256], *reason;
+
+	if (store_lock(st, err, sizeof(err)) == -1) {
+		log_warnx("%s: alarm of %s not recorded: %s", domain, sel, err);
+		return;
+	}
+	if (store_history_load(st, domain, &ev, &n, err, sizeof(err)) != 0) {
+		log_warnx("%s: alarm of %s not recorded: %s", domain, sel, err);
+		store_unlock(st);
+		return;
+	}
+	if (adapt_alarm_open(ev, n, sel) != raise) {
+		reason = xasprintf("%s%s", raise ? ADAPT_ALARM_RAISED :
+		    ADAPT_ALARM_CLEARED, why);
+		if (store_note(st, domain, sel, now, reason, err,
+		    sizeof(err)) == -1)
+			log_warnx("%s: alarm of %s not recorded: %s", domain,
+			    sel, err);
+		free(reason);
+	}
+	store_history_free(ev, n);
+	store_unlock(st);
+}
+
+/* plan_alarm - the alarm the plan raises for key i, or NULL */
+static const struct pol_action *
+plan_alarm(const struct pol_plan *plan, size_t i)
+{
+	size_t j;
+
+	for (j = 0; j < plan->n; j++)
+		if (plan->v[j].type == POL_A_ALARM && plan->v[j].key == i)
+			return &plan->v[j];
+	return NULL;
+}
+
+/* alarms_clear - close the open alarms of keys the plan no longer raises
+ * and whose fault is gone; the history is read without the lock first,
+ * so a pass with nothing open takes no lock */
+static void
+alarms_clear(const struct rot_config *cf, const struct store_domain *d,
+    const struct pol_key *keys, const struct pol_plan *plan, time_t now)
+{
+	struct store_event *ev;
+	size_t n, i;
+	char err[256], why[192];
+
+	if (cf->dry_run)
+		return;
+	if (store_history_load(cf->store, d->name, &ev, &n, err,
+	    sizeof(err)) != 0) {
+		log_warnx("%s: %s", d->name, err);
+		return;
+	}
+	for (i = 0; i < d->nkeys; i++)
+		if (plan_alarm(plan, i) == NULL &&
+		    adapt_alarm_open(ev, n, keys[i].selector) &&
+		    adapt_alarm_over(&keys[i], why, sizeof(why))) {
+			alarm_note(cf->store, d->name, keys[i].selector, 0,
+			    why, now);
+			log_notice("%s: alarm cleared: %s", d->name, why);
+		}
+	store_history_free(ev, n);
+}
+
 /* act - carry out one action; the outcome for the report */
 static const char *
 act(const struct rot_config *cf, const struct store_domain *d,
@@ -402,6 +483,8 @@ act(const struct rot_config *cf, const struct store_domain *d,
 
 	if (a->type == POL_A_ALARM) {
 		log_warnx("%s: alarm: %s", d->name, a->reason);
+		if (!cf->dry_run)
+			alarm_note(cf->store, d->name, sel, 1, a->reason, now);
 		return "alarm";
 	}
 	if (cf->dry_run)
@@ -471,6 +554,7 @@ rot_pass(const struct rot_config *cf, const char *domain, time_t now,
 		report_event(report, arg, domain, sel, &plan.v[i], NULL,
 		    outcome);
 	}
+	alarms_clear(cf, d, keys, &plan, now + (time(NULL) - t0));
 	if (!cf->dry_run)
 		memo_save(cf->store, domain, &memo);
 	pol_plan_free(&plan);

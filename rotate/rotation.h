@@ -4,7 +4,9 @@
  * rot_pass: check DNS for every key that needs it (propagate.h), fold the
  * results into the rotation memo (evidence.h, adapt.h), ask the policy
  * engine (policy.h) and carry out its actions: new keys, the publish hook,
- * keystore transitions (a swap is one atomic write), alarms in the log.
+ * keystore transitions (a swap is one atomic write), alarms in the log on
+ * every pass and in the history once when they start and once when they
+ * clear.
  * Blocking DNS and a child process: run it in the rotation thread of
  * keyturnd or from `keyturn rotate`, never on a signing thread.
  *

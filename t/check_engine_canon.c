@@ -258,6 +258,51 @@ START_TEST(test_body_random)
 }
 END_TEST
 
+/*
+ * Bodies of words and the shapes the relaxed scanner removes in its stride
+ * (a double SP, a SP before CRLF), mixed with the ones it does not (longer
+ * runs, HTAB, empty lines), so that two of them often share a 16-byte
+ * block and land on every offset, in random chunks against the reference.
+ */
+START_TEST(test_body_words)
+{
+	static const char *const tokens[] = { "word", "ab", "x", " ", " ",
+	    " ", "  ", "  ", " \r\n", "\r\n", "\r\n\r\n", "   ", "\t", " \t",
+	    "  \r\n", "\xc3\xbc" };
+	const size_t ntokens = sizeof(tokens) / sizeof(tokens[0]);
+	unsigned char want[32], got[32];
+	unsigned int s = 777 + (unsigned int)_i;
+	size_t	 cuts[64], ncuts, n, l;
+	char	 in[700];
+	struct buf ref;
+	int	 iter;
+
+	for (iter = 0; iter < 400; iter++) {
+		s = s * 1103515245u + 12345u;
+		for (n = 0, l = (s >> 16) % 600; n < l; n += strlen(
+		    tokens[(s >> 16) % ntokens])) {
+			s = s * 1103515245u + 12345u;
+			memcpy(in + n, tokens[(s >> 16) % ntokens],
+			    strlen(tokens[(s >> 16) % ntokens]));
+		}
+		for (ncuts = 0; ncuts < 64 && n > 0; ncuts++) {
+			s = s * 1103515245u + 12345u;
+			cuts[ncuts] = (ncuts ? cuts[ncuts - 1] : 0) +
+			    (s >> 16) % 97;
+			if (cuts[ncuts] > n)
+				break;
+		}
+		buf_init(&ref);
+		reference(iter % 4 ? R : S, in, n, &ref);
+		digest(ref.p ? ref.p : "", ref.len, want);
+		canon_digest(iter % 4 ? R : S, in, n, cuts, ncuts, got);
+		ck_assert_msg(memcmp(want, got, 32) == 0, "seed %d iter %d",
+		    _i, iter);
+		buf_free(&ref);
+	}
+}
+END_TEST
+
 /* A body longer than the batch buffer, with long verbatim runs, in chunks. */
 START_TEST(test_body_large)
 {
@@ -294,6 +339,7 @@ canon_suite(void)
 	tcase_add_loop_test(tc, test_body, 0, sizeof(bcases) /
 	    sizeof(bcases[0]));
 	tcase_add_loop_test(tc, test_body_random, 0, 16);
+	tcase_add_loop_test(tc, test_body_words, 0, 16);
 	tcase_add_loop_test(tc, test_body_large, 0, 2);
 	suite_add_tcase(s, tc);
 	return s;

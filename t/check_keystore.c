@@ -229,6 +229,112 @@ START_TEST(test_compromised)
 }
 END_TEST
 
+/* ---- notes ---- */
+
+/* history_count - committed lines of a domain's history */
+static size_t
+history_count(struct store *s, const char *dom)
+{
+	struct store_event *ev;
+	size_t n;
+
+	ck_assert_msg(store_history_load(s, dom, &ev, &n, err,
+	    sizeof(err)) == 0, "%s", err);
+	store_history_free(ev, n);
+	return n;
+}
+
+/* a note on a key in any state: one committed line, FROM == TO, no change */
+START_TEST(test_note)
+{
+	struct store *s = ks_new();
+	struct store_domain *d;
+	struct store_event *ev;
+	enum store_state st = (enum store_state)_i;
+	char sel[64];
+	uint64_t gen;
+	size_t n;
+
+	dom_add(s, "example.org", STORE_ALGBIT(ED));
+	key_in(s, "example.org", st, sel);
+	d = store_domain_load(s, "example.org", 0, err, sizeof(err));
+	gen = d->gen;
+	store_domain_free(d);
+	n = history_count(s, "example.org");
+	ck_assert_msg(store_note(s, "example.org", sel, NOW + 100,
+	    "alarm: a nameserver serves another key", err, sizeof(err)) == 0,
+	    "%s", err);
+	d = store_domain_load(s, "example.org", 0, err, sizeof(err));
+	ck_assert_uint_eq(d->gen, gen + 1);
+	ck_assert_int_eq(store_domain_key(d, sel)->state, st);
+	ck_assert_int_eq(store_domain_key(d, sel)->since, st ==
+	    STORE_PENDING ? NOW : NOW + 10);	/* not restarted */
+	store_domain_free(d);
+	ck_assert_int_eq(store_history_load(s, "example.org", &ev, &n, err,
+	    sizeof(err)), 0);
+	ck_assert_str_eq(ev[n - 1].selector, sel);
+	ck_assert_int_eq(ev[n - 1].from, st);
+	ck_assert_int_eq(ev[n - 1].to, st);
+	ck_assert_int_eq(ev[n - 1].when, NOW + 100);
+	ck_assert_str_eq(ev[n - 1].reason,
+	    "alarm: a nameserver serves another key");
+	/* the replay is the same before, at and after the note */
+	ck_assert_int_eq(store_history_state_at(ev, n, sel, NOW + 99), st);
+	ck_assert_int_eq(store_history_state_at(ev, n, sel, NOW + 100), st);
+	ck_assert_int_eq(store_history_state_at(ev, n, sel, NOW + 999), st);
+	ck_assert_int_eq(store_history_state_at(ev, n, sel, NOW - 1),
+	    STORE_STATE_NONE);
+	store_history_free(ev, n);
+	ks_done(s);
+}
+END_TEST
+
+/* a note is committed by the state write, like any change */
+START_TEST(test_note_commit)
+{
+	struct store *s = ks_new(), *ro;
+	char sel[64], cmd[512];
+	size_t n;
+
+	dom_add(s, "example.org", STORE_ALGBIT(ED));
+	key_in(s, "example.org", STORE_ACTIVE, sel);
+	n = history_count(s, "example.org");
+	/* no such key, or a read-only keystore: nothing written */
+	ck_assert_int_eq(store_note(s, "example.org", "nosuch", NOW, "x", err,
+	    sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "no key nosuch"));
+	ck_assert_int_eq(store_note(s, "nosuch.org", sel, NOW, "x", err,
+	    sizeof(err)), -1);
+	ro = store_open(ks_dir, STORE_RDONLY, err, sizeof(err));
+	ck_assert_ptr_nonnull(ro);
+	ck_assert_int_eq(store_note(ro, "example.org", sel, NOW, "x", err,
+	    sizeof(err)), -1);
+	store_close(ro);
+	ck_assert_uint_eq(history_count(s, "example.org"), n);
+	/* a crash after the history append, before the state rename: the
+	 * old state file is put back, the note's line is an ignored tail */
+	snprintf(cmd, sizeof(cmd), "cp -p %s/example.org/state %s/state.old",
+	    ks_dir, ks_dir);
+	ck_assert_int_eq(system(cmd), 0);
+	ck_assert_int_eq(store_note(s, "example.org", sel, NOW, "lost", err,
+	    sizeof(err)), 0);
+	ck_assert_uint_eq(history_count(s, "example.org"), n + 1);
+	snprintf(cmd, sizeof(cmd), "mv %s/state.old %s/example.org/state",
+	    ks_dir, ks_dir);
+	ck_assert_int_eq(system(cmd), 0);
+	ck_assert_uint_eq(history_count(s, "example.org"), n);
+	/* the next note cuts that tail before it appends */
+	ck_assert_int_eq(store_note(s, "example.org", sel, NOW, "kept", err,
+	    sizeof(err)), 0);
+	snprintf(cmd, sizeof(cmd), "grep -q lost %s/example.org/history",
+	    ks_dir);
+	ck_assert_int_ne(system(cmd), 0);
+	ck_assert_uint_eq(history_count(s, "example.org"), n + 1);
+	ck_assert_int_eq(state_of(s, "example.org", sel), STORE_ACTIVE);
+	ks_done(s);
+}
+END_TEST
+
 /* ---- limits ---- */
 
 START_TEST(test_active_limit)
@@ -868,6 +974,8 @@ keystore_suite(void)
 	tcase_add_test(tc, test_force_and_stale);
 	tcase_add_test(tc, test_swap_atomic);
 	tcase_add_test(tc, test_compromised);
+	tcase_add_loop_test(tc, test_note, STORE_PENDING, STORE_NSTATES);
+	tcase_add_test(tc, test_note_commit);
 	tcase_add_test(tc, test_active_limit);
 	tcase_add_loop_test(tc, test_rsa_bits, 0,
 	    sizeof(bits_cases) / sizeof(bits_cases[0]));

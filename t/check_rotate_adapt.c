@@ -5,7 +5,8 @@
  * adapt_changes into store_apply and store_key_new, the way the rotation
  * pass will make them: generate, ready + activate, the grouped swap, the
  * revocation. Also the propagation query of a stored key (its decoded p=
- * is the key's raw public key) and the rotation memo's text form.
+ * is the key's raw public key), the rotation memo's text form, and the
+ * alarm notes of the history (open or not, over or not).
  */
 #include "config.h"
 
@@ -342,6 +343,137 @@ START_TEST(test_config)
 }
 END_TEST
 
+/* ---- alarm notes ---- */
+
+#define A_ACT	STORE_ACTIVE
+#define A_RET	STORE_RETIRING
+#define A_NONE	STORE_STATE_NONE
+
+static const struct alarm_open_case {
+	const char	*name;
+	struct store_event ev[4];	/* up to the first empty selector */
+	const char	*sel;
+	int		 open;
+} alarm_open_cases[] = {
+	{ "no history", { { 0 } }, "k1", 0 },
+	{ "raised", { { 1, "k1", A_ACT, A_ACT, "alarm: gone" } }, "k1", 1 },
+	{ "raised, then cleared", { { 1, "k1", A_ACT, A_ACT, "alarm: gone" },
+	    { 2, "k1", A_ACT, A_ACT, "alarm cleared: back" } }, "k1", 0 },
+	{ "raised again", { { 1, "k1", A_ACT, A_ACT, "alarm: gone" },
+	    { 2, "k1", A_ACT, A_ACT, "alarm cleared: back" },
+	    { 3, "k1", A_ACT, A_ACT, "alarm: changed" } }, "k1", 1 },
+	{ "another key's alarm", { { 1, "k2", A_ACT, A_ACT, "alarm: x" } },
+	    "k1", 0 },
+	{ "selectors ignore case", { { 1, "K1", A_ACT, A_ACT, "alarm: x" } },
+	    "k1", 1 },
+	{ "the take-out is no alarm", { { 1, "k1", A_ACT, A_RET,
+	    "policy: alarm: k1 taken out of the round-robin" } }, "k1", 0 },
+	{ "open across the take-out", { { 1, "k1", A_ACT, A_ACT, "alarm: x" },
+	    { 1, "k1", A_ACT, A_RET, "policy: alarm: k1 taken out" } },
+	    "k1", 1 },
+	{ "a transition is no note", { { 1, "k1", A_ACT, A_RET,
+	    "alarm: x" } }, "k1", 0 },
+	{ "a domain event is no note", { { 1, "-", A_NONE, A_NONE,
+	    "alarm: x" } }, "-", 0 },
+	{ "other notes leave it open", { { 1, "k1", A_ACT, A_ACT, "alarm: x" },
+	    { 2, "k1", A_ACT, A_ACT, "alarmed: y" } }, "k1", 1 },
+};
+
+START_TEST(test_alarm_open)
+{
+	const struct alarm_open_case *c = &alarm_open_cases[_i];
+	size_t n = 0;
+
+	while (n < 4 && c->ev[n].selector[0] != '\0')
+		n++;
+	ck_assert_msg(adapt_alarm_open(c->ev, n, c->sel) == c->open, "%s",
+	    c->name);
+}
+END_TEST
+
+static const struct alarm_over_case {
+	enum pol_state	 state;
+	enum pol_dns	 dns;
+	const char	*why;	/* NULL: the alarm stays open */
+} alarm_over_cases[] = {
+	{ POL_ACTIVE, POL_DNS_PUBLISHED, "every nameserver serves k1 again" },
+	{ POL_ACTIVE, POL_DNS_UNKNOWN, NULL },	/* a timeout proves nothing */
+	{ POL_ACTIVE, POL_DNS_PARTIAL, NULL },
+	{ POL_ACTIVE, POL_DNS_ABSENT, NULL },
+	{ POL_ACTIVE, POL_DNS_MISMATCH, NULL },
+	{ POL_ACTIVE, POL_DNS_REVOKED, NULL },
+	{ POL_READY, POL_DNS_PUBLISHED, "serves k1 again" },
+	{ POL_READY, POL_DNS_ABSENT, NULL },
+	{ POL_RETIRING, POL_DNS_MISMATCH, NULL },	/* taken out, still bad */
+	{ POL_RETIRING, POL_DNS_PUBLISHED, "serves k1 again" },
+	{ POL_REVOKED, POL_DNS_UNKNOWN, "k1 is revoked" },
+	{ POL_REVOKED, POL_DNS_MISMATCH, "k1 is revoked" },
+	{ POL_PENDING, POL_DNS_ABSENT, "no nameserver serves another key" },
+	{ POL_PENDING, POL_DNS_PUBLISHED, "serves k1 again" },
+	{ POL_PENDING, POL_DNS_MISMATCH, NULL },
+	{ POL_PENDING, POL_DNS_UNKNOWN, NULL },
+	{ POL_PENDING, POL_DNS_PARTIAL, NULL },
+};
+
+START_TEST(test_alarm_over)
+{
+	const struct alarm_over_case *c = &alarm_over_cases[_i];
+	struct pol_key k;
+	char why[192] = "";
+	int over;
+
+	memset(&k, 0, sizeof(k));
+	k.selector = "k1";
+	k.state = c->state;
+	k.obs.dns = c->dns;
+	over = adapt_alarm_over(&k, why, sizeof(why));
+	ck_assert_msg(over == (c->why != NULL), "%s/%s: %d",
+	    pol_state_name(c->state), pol_dns_name(c->dns), over);
+	if (c->why != NULL)
+		ck_assert_msg(strstr(why, c->why) != NULL, "%s", why);
+}
+END_TEST
+
+/* the notes as the keystore writes and reads them back */
+START_TEST(test_alarm_notes)
+{
+	struct store_change ch = { NULL, STORE_PENDING, STORE_ACTIVE, "t" };
+	struct store_event *ev;
+	char sel[STORE_SELECTOR_MAX + 1], err[256];
+	size_t n;
+
+	ck_assert_msg(store_key_new(st, DOM, STORE_ALG_ED25519, 0, NULL, 2000,
+	    "t", sel, sizeof(sel), err, sizeof(err)) == 0, "%s", err);
+	ch.selector = sel;
+	ck_assert_msg(store_apply(st, DOM, &ch, 1, 2001, STORE_FORCE, err,
+	    sizeof(err)) == 0, "%s", err);
+	ck_assert_int_eq(store_note(st, DOM, sel, 2002,
+	    ADAPT_ALARM_RAISED "a nameserver serves another key", err,
+	    sizeof(err)), 0);
+	ch = (struct store_change){ sel, STORE_ACTIVE, STORE_RETIRING,
+	    "policy: alarm: taken out" };
+	ck_assert_int_eq(store_apply(st, DOM, &ch, 1, 2002, 0, err,
+	    sizeof(err)), 0);
+	ck_assert_int_eq(store_history_load(st, DOM, &ev, &n, err,
+	    sizeof(err)), 0);
+	ck_assert_int_eq(adapt_alarm_open(ev, n, sel), 1);
+	ck_assert_int_eq(store_history_state_at(ev, n, sel, 2002),
+	    STORE_RETIRING);
+	ck_assert_int_eq(store_history_state_at(ev, n, sel, 2001),
+	    STORE_ACTIVE);
+	store_history_free(ev, n);
+	ck_assert_int_eq(store_note(st, DOM, sel, 2003,
+	    ADAPT_ALARM_CLEARED "every nameserver serves it again", err,
+	    sizeof(err)), 0);
+	ck_assert_int_eq(store_history_load(st, DOM, &ev, &n, err,
+	    sizeof(err)), 0);
+	ck_assert_int_eq(adapt_alarm_open(ev, n, sel), 0);
+	ck_assert_int_eq(ev[n - 1].from, STORE_RETIRING);
+	ck_assert_int_eq(ev[n - 1].to, STORE_RETIRING);
+	store_history_free(ev, n);
+}
+END_TEST
+
 static Suite *
 adapt_suite(void)
 {
@@ -351,6 +483,13 @@ adapt_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_lifecycle);
 	tcase_add_test(tc, test_query);
+	tcase_add_test(tc, test_alarm_notes);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("alarms");
+	tcase_add_loop_test(tc, test_alarm_open, 0,
+	    sizeof(alarm_open_cases) / sizeof(alarm_open_cases[0]));
+	tcase_add_loop_test(tc, test_alarm_over, 0,
+	    sizeof(alarm_over_cases) / sizeof(alarm_over_cases[0]));
 	suite_add_tcase(s, tc);
 	tc = tcase_create("memo");
 	tcase_add_test(tc, test_memo);

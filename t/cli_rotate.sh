@@ -8,7 +8,10 @@
 # what it would do; rotate generates, then promotes a key only once both
 # servers serve it and the TTL hold has passed; check prints one line per
 # server address; status --json parses and says what is active, standby
-# and next, and carries the alarm when a server serves another key.
+# and next, and carries the alarm when a server serves another key; the
+# history gets one alarm line over several passes with that fault and one
+# "alarm cleared" line once the right key is back, also when the broken
+# key is swapped out for a confirmed standby.
 . "$top_srcdir/t/keystore_lib.sh"
 set +e
 . "$top_srcdir/t/lib/knot.sh"
@@ -19,19 +22,7 @@ set -e
 
 json() { "$PYTHON3" -c "import json,sys; d=json.load(sys.stdin); $1"; }
 
-cat > "$T/cli.zone" <<Z
-\$TTL 1
-@ SOA ns1.cli.test. host.invalid. 1 60 60 600 1
-@ NS ns1
-@ NS ns2
-ns1 A 127.0.0.51
-ns2 A 127.0.0.52
-Z
-knot_server prim 127.0.0.51
-knot_zone prim cli.test "$T/cli.zone" notify=127.0.0.52
-knot_server sec 127.0.0.52
-knot_secondary sec cli.test 127.0.0.51
-knot_start prim && knot_start sec || fail "cannot start knot"
+knot_pair cli.test 127.0.0.51 127.0.0.52 1 || fail "cannot start knot"
 
 K=$T/ks
 cat > "$T/keyturn.conf" <<C
@@ -154,5 +145,74 @@ run 0 kt status --json
 json "x=d[0]; assert [a['selector'] for a in x['alarms']]==['$sel'], x" < "$T/out"
 run 0 kt status
 has "$T/out" "ALARM:"
+
+# --- the history records the alarm once, however many passes see it
+# alarm_lines KIND - the notes of $sel whose reason starts with KIND
+alarm_lines() {
+	kt history cli.test "$sel" > "$T/hist" 2>&1 || fail "keyturn history"
+	grep -Ec "^[^ ]+ $sel +[a-z]+ +\(unchanged\) +$1" "$T/hist"
+}
+for pass in 2 3; do
+	run 0 kt rotate cli.test
+	has "$T/out" "cli.test: ALARM $sel:"
+done
+[ "$(alarm_lines 'alarm: ')" = 1 ] ||
+    { cat "$T/hist"; fail "not exactly one alarm line after 3 passes"; }
+grep -q "alarm: .*serves another key" "$T/hist" || fail "alarm line says why"
+[ "$(alarm_lines 'alarm cleared: ')" = 0 ] || fail "cleared while broken"
+run 0 kt history cli.test --json
+json "e=[x for x in d if x['reason'].startswith('alarm')]; assert len(e)==1 and e[0]['from']==e[0]['to']=='active', e" < "$T/out"
+# a note changes no state: the key is still active
+[ "$(state "$sel")" = active ] || fail "$sel is $(state "$sel")"
+
+# --- the right key again: the alarm clears, once
+publish "$sel" "$rec"
+for pass in 1 2; do
+	run 0 kt rotate cli.test
+	has "$T/out" "cli.test: dns $sel: published"
+	grep -q "ALARM" "$T/out" && fail "alarm after the fix"
+done
+[ "$(alarm_lines 'alarm cleared: ')" = 1 ] ||
+    { cat "$T/hist"; fail "not exactly one cleared line"; }
+grep -q "alarm cleared: every nameserver serves $sel again" "$T/hist" ||
+    fail "cleared line says why"
+[ "$(alarm_lines 'alarm: ')" = 1 ] || fail "a second alarm line"
+run 0 kt status --json
+json "x=d[0]; assert x['alarms']==[], x" < "$T/out"
+
+# --- the same fault with a confirmed standby: the broken key is swapped
+# out of signing (a transition), the alarm is still recorded once, and it
+# stays open while the retiring key's record is wrong
+sb=$(kt list cli.test | awk '$5 == "pending" { print $2; exit }')
+[ -n "$sb" ] || fail "no pending standby"
+sbrec=$(kt dns cli.test 2>/dev/null | grep "^$sb\._domainkey" | sed 's/^[^ ]* //')
+publish "$sb" "$sbrec"
+run 0 kt rotate cli.test
+sleep 3
+run 0 kt rotate cli.test
+[ "$(state "$sb")" = ready ] || fail "standby $sb is $(state "$sb")"
+publish "$sel" "v=DKIM1; k=ed25519; p=$other"
+run 0 kt rotate cli.test
+has "$T/out" "cli.test: ALARM $sel:"
+has "$T/out" "cli.test: swap $sb:"
+[ "$(state "$sel")" = retiring ] || fail "$sel is $(state "$sel")"
+[ "$(state "$sb")" = active ] || fail "$sb is $(state "$sb")"
+for pass in 2 3; do
+	run 0 kt rotate cli.test
+	has "$T/out" "cli.test: dns $sel: mismatch"
+done
+[ "$(alarm_lines 'alarm: ')" = 2 ] ||
+    { cat "$T/hist"; fail "not one more alarm line for the swapped key"; }
+grep -Eq "^[^ ]+ $sel +active +-> retiring +policy: alarm: " "$T/hist" ||
+    fail "no take-out transition"
+[ "$(alarm_lines 'alarm cleared: ')" = 1 ] || fail "cleared while retiring"
+publish "$sel" "$rec"
+run 0 kt rotate cli.test
+run 0 kt rotate cli.test
+[ "$(alarm_lines 'alarm cleared: ')" = 2 ] ||
+    { cat "$T/hist"; fail "the retiring key's alarm did not clear once"; }
+grep -Eq "^[^ ]+ $sel +retiring +\(unchanged\) +alarm cleared: " "$T/hist" ||
+    fail "cleared line of the retiring key"
+[ "$(alarm_lines 'alarm: ')" = 2 ] || fail "a third alarm line"
 
 echo "keyturn rotate, check and status against two Knot servers: ok"

@@ -5,8 +5,8 @@
  *
  * Used by t/keystore_crash.sh, which kills it with SIGKILL at random
  * moments and then checks that the keystore still loads. It cycles through
- * every kind of write: new keys, transitions, policy changes, and removing
- * and adding back a second domain. Exits non-zero on the first error.
+ * every kind of write: new keys, transitions, notes, policy changes, and
+ * removing and adding back a second domain. Exits non-zero on the first error.
  */
 #include "config.h"
 
@@ -38,7 +38,11 @@ step(struct store *s, const char *dom, const char *other, int i)
 			return -1;
 		c = (struct store_change){ sel, STORE_PENDING,
 		    i % 4 ? STORE_REVOKED : STORE_READY, "writer" };
-		return store_apply(s, dom, &c, 1, now, 0, err, sizeof(err));
+		if (store_apply(s, dom, &c, 1, now, 0, err, sizeof(err)) == -1)
+			return -1;
+		/* a note: a line that must leave the state as it is */
+		return i % 4 ? 0 : store_note(s, dom, sel, now, "writer: note",
+		    err, sizeof(err));
 	case 2:
 		p.rotate_after = 60 + i;
 		return store_domain_set(s, dom, &p, now, err, sizeof(err));

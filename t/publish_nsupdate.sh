@@ -37,31 +37,12 @@ fail() {
 	fails=$((fails + 1))
 }
 
-SECRET=$(openssl rand -base64 32)
-cat > "$T/pub.zone" <<Z
-\$TTL 60
-@ SOA ns1.pub.test. host.invalid. 1 60 60 600 1
-@ NS ns1
-@ NS ns2
-ns1 A 127.0.0.61
-ns2 A 127.0.0.62
-Z
-knot_server prim 127.0.0.61
-knot_key prim keyturn "$SECRET"
-knot_zone prim pub.test "$T/pub.zone" update=keyturn notify=127.0.0.62
-knot_server sec 127.0.0.62
-knot_secondary sec pub.test 127.0.0.61
-knot_start prim && knot_start sec || { echo "cannot start knot"; exit 1; }
-
-# the TSIG key file, in the BIND format nsupdate -k reads
-cat > "$T/tsig.key" <<K
-key "keyturn" {
-	algorithm hmac-sha256;
-	secret "$SECRET";
-};
-K
-chmod 600 "$T/tsig.key"
-sed "s|$SECRET|$(openssl rand -base64 32)|" "$T/tsig.key" > "$T/wrong.key"
+# pub.test on 127.0.0.61 (updates signed with TSIG key "keyturn") and
+# 127.0.0.62; $KNOT_TSIG_FILE is the key file nsupdate -k reads
+knot_pair pub.test 127.0.0.61 127.0.0.62 60 keyturn ||
+    { echo "cannot start knot"; exit 1; }
+sed "s|$KNOT_TSIG_SECRET|$(openssl rand -base64 32)|" "$KNOT_TSIG_FILE" > "$T/wrong.key"
+cmp -s "$KNOT_TSIG_FILE" "$T/wrong.key" && { echo "wrong.key is right"; exit 1; }
 
 # strings VALUE - KEYTURN_VALUE_STRINGS as rot_hook builds it
 strings() {
@@ -98,7 +79,7 @@ REC="v=DKIM1; k=rsa; p=$P"
 [ ${#REC} -gt 255 ] || { echo "the RSA record should need two strings"; exit 1; }
 
 # --- publish: the record, at both servers, with the TTL asked for
-hook publish s1 "$REC" -k "$T/tsig.key" -l 120 ||
+hook publish s1 "$REC" -k "$KNOT_TSIG_FILE" -l 120 ||
     { cat "$T/hook.out"; fail "publish failed"; }
 sync_sec
 for srv in 127.0.0.61 127.0.0.62; do
@@ -110,7 +91,7 @@ done
 P2=$(openssl genpkey -algorithm ed25519 2>/dev/null |
     openssl pkey -pubout -outform DER 2>/dev/null | tail -c 32 | base64)
 REC2="v=DKIM1; k=ed25519; p=$P2"
-hook publish s1 "$REC2" -k "$T/tsig.key" ||
+hook publish s1 "$REC2" -k "$KNOT_TSIG_FILE" ||
     { cat "$T/hook.out"; fail "second publish failed"; }
 sync_sec
 [ "$(txt 127.0.0.62 s1)" = "$REC2" ] || fail "republish: '$(txt 127.0.0.62 s1)'"
@@ -123,22 +104,22 @@ grep -q "failed (nsupdate exit" "$T/hook.out" || { cat "$T/hook.out"; fail "no f
 hook publish s1 "$REC" && fail "no -k accepted"
 env KEYTURN_ACTION=publish KEYTURN_DOMAIN=pub.test KEYTURN_NAME=s1._domainkey.other.test \
     KEYTURN_VALUE_STRINGS="\"$REC2\"" "$hook" -s 127.0.0.61 -p "$KNOT_PORT" \
-    -k "$T/tsig.key" > "$T/hook.out" 2>&1 && fail "a name outside the zone was accepted"
+    -k "$KNOT_TSIG_FILE" > "$T/hook.out" 2>&1 && fail "a name outside the zone was accepted"
 grep -q "not in zone pub.test" "$T/hook.out" || fail "no zone message: $(cat "$T/hook.out")"
-hook frobnicate s1 "$REC" -k "$T/tsig.key" && fail "an unknown action was accepted"
+hook frobnicate s1 "$REC" -k "$KNOT_TSIG_FILE" && fail "an unknown action was accepted"
 env KEYTURN_ACTION=publish KEYTURN_DOMAIN=pub.test KEYTURN_NAME=s1._domainkey.pub.test \
     KEYTURN_VALUE_STRINGS="\"v=DKIM1; p=x\"
 update add evil._domainkey.pub.test. 60 TXT \"x\"" "$hook" -s 127.0.0.61 \
-    -p "$KNOT_PORT" -k "$T/tsig.key" > "$T/hook.out" 2>&1 &&
+    -p "$KNOT_PORT" -k "$KNOT_TSIG_FILE" > "$T/hook.out" 2>&1 &&
     fail "a value with a newline was accepted"
 grep -q "several lines\|never has" "$T/hook.out" || fail "no message: $(cat "$T/hook.out")"
-hook publish 'x y' "$REC" -k "$T/tsig.key" && fail "a name with a space was accepted"
+hook publish 'x y' "$REC" -k "$KNOT_TSIG_FILE" && fail "a name with a space was accepted"
 [ "$(knot_serial prim pub.test)" = "$serial" ] || fail "a refused update changed the zone"
 [ -z "$(txt 127.0.0.61 evil)" ] || fail "injected record"
 [ "$(txt 127.0.0.61 s1)" = "$REC2" ] || fail "a refused update changed s1"
 
 # --- revoke: "v=DKIM1; p=", whatever the value passed
-hook revoke s1 "v=DKIM1; p=" -k "$T/tsig.key" -l 60 ||
+hook revoke s1 "v=DKIM1; p=" -k "$KNOT_TSIG_FILE" -l 60 ||
     { cat "$T/hook.out"; fail "revoke failed"; }
 sync_sec
 for srv in 127.0.0.61 127.0.0.62; do
@@ -146,7 +127,7 @@ for srv in 127.0.0.61 127.0.0.62; do
 done
 
 # --- withdraw: no TXT record left
-hook withdraw s1 "" -k "$T/tsig.key" || { cat "$T/hook.out"; fail "withdraw failed"; }
+hook withdraw s1 "" -k "$KNOT_TSIG_FILE" || { cat "$T/hook.out"; fail "withdraw failed"; }
 sync_sec
 [ -z "$(txt 127.0.0.62 s1)" ] || fail "withdraw: '$(txt 127.0.0.62 s1)' still served"
 
@@ -154,7 +135,7 @@ sync_sec
 env KEYTURN_ACTION=publish KEYTURN_DOMAIN=mail.pub.test \
     KEYTURN_NAME=s2._domainkey.mail.pub.test \
     KEYTURN_VALUE_STRINGS="\"$REC2\"" "$hook" -s 127.0.0.61 -p "$KNOT_PORT" \
-    -k "$T/tsig.key" -z pub.test > "$T/hook.out" 2>&1 ||
+    -k "$KNOT_TSIG_FILE" -z pub.test > "$T/hook.out" 2>&1 ||
     { cat "$T/hook.out"; fail "publish with -z failed"; }
 v=$(kdig @127.0.0.61 -p "$KNOT_PORT" +norec +short TXT s2._domainkey.mail.pub.test | tr -d '"')
 [ "$v" = "$REC2" ] || fail "-z: '$v'"

@@ -37,34 +37,15 @@ fail() {
 	fails=$((fails + 1))
 }
 
-SECRET=$(openssl rand -base64 32)
-cat > "$T/cyc.zone" <<Z
-\$TTL 1
-@ SOA ns1.cyc.test. host.invalid. 1 60 60 600 1
-@ NS ns1
-@ NS ns2
-ns1 A 127.0.0.41
-ns2 A 127.0.0.42
-Z
-knot_server prim 127.0.0.41
-knot_key prim upd "$SECRET"
-knot_zone prim cyc.test "$T/cyc.zone" update=upd notify=127.0.0.42
-knot_server sec 127.0.0.42
-knot_secondary sec cyc.test 127.0.0.41
-knot_start prim && knot_start sec || { echo "cannot start knot"; exit 1; }
-
-# the TSIG key as nsupdate reads it (BIND key file)
-cat > "$T/tsig.key" <<K
-key "upd" { algorithm hmac-sha256; secret "$SECRET"; };
-K
-chmod 600 "$T/tsig.key"
+knot_pair cyc.test 127.0.0.41 127.0.0.42 1 upd ||
+    { echo "cannot start knot"; exit 1; }
 cat > "$T/hook.sh" <<EOF
 #!/bin/sh
 # publish hook: contrib/publish/keyturn-nsupdate, RFC 2136 to the primary
 echo "\$KEYTURN_ACTION \$KEYTURN_NAME" >> "$T/hook.log"
 [ -e "$T/hook-broken" ] && exit 3
 exec "$top_srcdir/contrib/publish/keyturn-nsupdate" -s 127.0.0.41 \
-    -p $KNOT_PORT -k "$T/tsig.key" -l 1 -w 3
+    -p $KNOT_PORT -k "$KNOT_TSIG_FILE" -l 1 -w 3
 EOF
 
 KS=$T/keystore

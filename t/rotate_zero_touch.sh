@@ -32,31 +32,13 @@ knot_init || kt_fail "knot_init"
 trap 'kt_cleanup; [ -n "${SPID:-}" ] && kill "$SPID" 2>/dev/null; knot_stop_all; rm -rf "$KNOT_DIR"' EXIT
 P=$KNOT_PORT
 
-SECRET=$(openssl rand -base64 32)
-cat > "$W/zt.zone" <<Z
-\$TTL 1
-@ SOA ns1.zt.test. host.invalid. 1 60 60 600 1
-@ NS ns1
-@ NS ns2
-ns1 A 127.0.0.71
-ns2 A 127.0.0.72
-Z
-knot_server prim 127.0.0.71
-knot_key prim keyturn "$SECRET"
-knot_zone prim zt.test "$W/zt.zone" update=keyturn notify=127.0.0.72
-knot_server sec 127.0.0.72
-knot_secondary sec zt.test 127.0.0.71
-knot_start prim && knot_start sec || kt_fail "cannot start knot"
-
-cat > "$W/tsig.key" <<K
-key "keyturn" { algorithm hmac-sha256; secret "$SECRET"; };
-K
-chmod 600 "$W/tsig.key"
+knot_pair zt.test 127.0.0.71 127.0.0.72 1 keyturn ||
+    kt_fail "cannot start knot"
 cat > "$W/hook.sh" <<H
 #!/bin/sh
 echo "\$(date +%s) \$KEYTURN_ACTION \$KEYTURN_NAME" >> "$W/hook.log"
 exec "$top_srcdir/contrib/publish/keyturn-nsupdate" -s 127.0.0.71 -p $P \\
-    -k "$W/tsig.key" -l 1 -w 3
+    -k "$KNOT_TSIG_FILE" -l 1 -w 3
 H
 
 kt_cli domain add zt.test --algorithms rsa,ed25519 --active-keys 1 \

@@ -29,6 +29,20 @@
 #   knot_wait_serial NAME ZONE SERIAL [SECS]
 #   knot_stop NAME / knot_stop_all
 #   knot_txt LONGSTRING             TXT rdata: quoted strings of <= 255
+#   knot_pair ZONE PRIMARY SECONDARY TTL [KEYID]
+#                                   the two authoritative servers of a
+#                                   rotation test, started: server "prim"
+#                                   on PRIMARY (ns1.ZONE) is the primary of
+#                                   ZONE, server "sec" on SECONDARY
+#                                   (ns2.ZONE) follows it by NOTIFY and
+#                                   IXFR; records have TTL TTL, the SOA
+#                                   minimum (negative TTL) is 1 s. With
+#                                   KEYID the primary takes RFC 2136
+#                                   updates signed with the TSIG key KEYID
+#                                   (hmac-sha256, a fresh secret in
+#                                   $KNOT_TSIG_SECRET), written as
+#                                   nsupdate -k reads it to
+#                                   $KNOT_TSIG_FILE (mode 0600)
 #
 # Every server has its own directory $KNOT_DIR/NAME (config, zones,
 # database, control socket, log). knotd runs as the invoking user. Nothing
@@ -296,4 +310,36 @@ knot_stop_all() {
 
 knot_txt() {
 	printf '%s' "$1" | fold -w 255 | sed 's/.*/"&"/' | tr '\n' ' '
+}
+
+knot_pair() {
+	_pz=$1; _pp=$2; _ps=$3; _pt=$4; _pk=${5:-}
+	cat > "$KNOT_DIR/$_pz.zone" <<Z || return 1
+\$TTL $_pt
+@ SOA ns1.$_pz. host.invalid. 1 60 60 600 1
+@ NS ns1
+@ NS ns2
+ns1 A $_pp
+ns2 A $_ps
+Z
+	knot_server prim "$_pp" || return 1
+	if [ -n "$_pk" ]; then
+		KNOT_TSIG_SECRET=$(openssl rand -base64 32) || return 1
+		KNOT_TSIG_FILE=$KNOT_DIR/tsig.key
+		(umask 077 && cat > "$KNOT_TSIG_FILE") <<K || return 1
+key "$_pk" {
+	algorithm hmac-sha256;
+	secret "$KNOT_TSIG_SECRET";
+};
+K
+		knot_key prim "$_pk" "$KNOT_TSIG_SECRET"
+		knot_zone prim "$_pz" "$KNOT_DIR/$_pz.zone" update="$_pk" \
+		    notify="$_ps" || return 1
+	else
+		knot_zone prim "$_pz" "$KNOT_DIR/$_pz.zone" notify="$_ps" ||
+		    return 1
+	fi
+	knot_server sec "$_ps" || return 1
+	knot_secondary sec "$_pz" "$_pp" || return 1
+	knot_start prim && knot_start sec
 }

@@ -138,7 +138,9 @@ def lateness(recs, swaps):
 
 def check(a):
     hist = json.load(open(a.history))
-    events = [(parse_time(e["time"]), e["selector"], e["to"]) for e in hist]
+    # notes (an alarm raised or cleared: FROM == TO) change no state
+    events = [(parse_time(e["time"]), e["selector"], e["to"]) for e in hist
+              if e["from"] != e["to"] or e["selector"] == "-"]
     recs = [json.loads(line) for line in open(a.log)]
     bad = []
     nsig = nmsg_signed = boundary = 0
