@@ -23,7 +23,9 @@
  * exits 0.
  *
  * Keystore changes: a watcher thread polls the keystore's generation
- * every DAEMON_POLL_MS and builds a new snapshot when it moved; SIGHUP does
+ * every DAEMON_POLL_MS and builds a new snapshot when it moved (domain by
+ * domain: one that does not load tempfails alone, loader.c), and tries a
+ * broken domain again every few seconds; SIGHUP does
  * the same with a freshly read configuration. Both hold daemon_reload_lock.
  * Long-running services get their thread next to the watcher, in
  * daemon_services: the rotation (rotation_thread.c) waits with
@@ -129,45 +131,32 @@ daemon_first_load(struct loader *l, struct kt_conf *conf, char *err,
 }
 
 /*
- * daemon_first_degraded - a keystore with a broken domain still starts:
- * the domains that load sign, the broken one's mail tempfails (the failure
- * policy), and the watcher keeps trying the whole keystore.
+ * daemon_log_unusable - say which domains of s will tempfail, and why,
+ * unless old said the same already; and which ones load again
  */
-static struct snapshot *
-daemon_first_degraded(struct loader *l, struct kt_conf *conf,
-    const struct privs_id *id, int hasuser, char *err, size_t errlen)
-{
-	struct snapshot *s;
-	char perr[256];
-	int borrowed = 0;
-
-	if (hasuser && geteuid() == 0 && id->uid != 0) {
-		if (privs_borrow(id, err, errlen) == -1)
-			return NULL;
-		borrowed = 1;
-	}
-	s = loader_build_degraded(l, conf, err, errlen);
-	if (borrowed && privs_return(perr, sizeof(perr)) == -1) {
-		log_warnx("%s", perr);
-		exit(1);
-	}
-	return s;
-}
-
-/* daemon_log_unusable - say which domains will tempfail, and why */
 static void
-daemon_log_unusable(const struct snapshot *s)
+daemon_log_unusable(const struct snapshot *s, const struct snapshot *old)
 {
+	struct snap_domain *d, *o;
 	size_t i;
 
-	for (i = 0; i < s->ndomains; i++)
-		if (s->domains[i]->error != NULL)
-			log_warnx("domain %s unusable, its mail is %s until "
-			    "the keystore loads (fix it, then SIGHUP): %s",
-			    s->domains[i]->name,
-			    s->conf->on_error == CONF_ONERROR_ACCEPT ?
-			    "passed unsigned" : "tempfailed",
-			    s->domains[i]->error);
+	for (i = 0; i < s->ndomains; i++) {
+		d = s->domains[i];
+		o = old != NULL ? snapshot_find(old, d->name, 0) : NULL;
+		if (d->error == NULL) {
+			if (o != NULL && o->error != NULL)
+				log_info("domain %s loads again", d->name);
+			continue;
+		}
+		if (o != NULL && o->error != NULL &&
+		    strcmp(o->error, d->error) == 0)
+			continue;
+		log_warnx("domain %s unusable, its mail is %s until its "
+		    "keystore files load (they are tried again every few "
+		    "seconds): %s", d->name,
+		    s->conf->on_error == CONF_ONERROR_ACCEPT ?
+		    "passed unsigned" : "tempfailed", d->error);
+	}
 }
 
 /* daemon_check - keyturnd -n: what start-up would load, without serving */
@@ -182,6 +171,12 @@ daemon_check(struct kt_conf *conf, const char *confpath)
 	if (s == NULL) {
 		fprintf(stderr, "keyturnd: %s\n", err);
 		conf_free(conf);
+		loader_free(l);
+		return 1;
+	}
+	if (err[0] != '\0') {		/* a domain that does not load */
+		fprintf(stderr, "keyturnd: %s\n", err);
+		snapshot_unref(s);
 		loader_free(l);
 		return 1;
 	}
@@ -329,7 +324,8 @@ daemon_milter(void *arg)
 
 /* daemon_swap - install a new snapshot, or say why the old one stays */
 static void
-daemon_swap(struct snapshot *s, const char *what, const char *err)
+daemon_swap(struct snapshot *s, const struct snapshot *cur, const char *what,
+    const char *err)
 {
 	static char lasterr[1024];
 
@@ -343,21 +339,32 @@ daemon_swap(struct snapshot *s, const char *what, const char *err)
 	lasterr[0] = '\0';
 	log_info("%s: %zu domain%s loaded", what, s->ndomains,
 	    s->ndomains == 1 ? "" : "s");
+	daemon_log_unusable(s, cur);
 	snapshot_install(s);
 }
 
-/* daemon_watch_once - rebuild when the keystore moved */
+/*
+ * daemon_watch_once - rebuild when the keystore moved, or when a broken
+ * domain is due to be tried again (installed only if it loads now)
+ */
 static void
 daemon_watch_once(void)
 {
 	struct snapshot *cur, *s;
 	char err[1024];
+	size_t nbroken;
+	int why;
 
 	pthread_mutex_lock(&daemon_reload_lock);
-	if (loader_changed(daemon_loader) &&
+	nbroken = loader_broken(daemon_loader);
+	if ((why = loader_changed(daemon_loader)) != 0 &&
 	    (cur = snapshot_current()) != NULL) {
 		s = loader_build(daemon_loader, NULL, cur, err, sizeof(err));
-		daemon_swap(s, "keystore change", err);
+		if (s != NULL && why == LOADER_RETRY &&
+		    loader_broken(daemon_loader) >= nbroken)
+			snapshot_unref(s);	/* still broken: said already */
+		else
+			daemon_swap(s, cur, "keystore change", err);
 		snapshot_unref(cur);
 	}
 	pthread_mutex_unlock(&daemon_reload_lock);
@@ -451,7 +458,7 @@ daemon_reload(void)
 		conf_free(conf);
 	else
 		log_setlevel(s->conf->log_level);
-	daemon_swap(s, "reload", err);
+	daemon_swap(s, cur, "reload", err);
 	snapshot_unref(cur);
 	pthread_mutex_unlock(&daemon_reload_lock);
 }
@@ -585,13 +592,9 @@ daemon_prepare(struct kt_conf *conf, const struct daemon_opts *o,
 	if ((s = daemon_first_load(daemon_loader, conf, err,
 	    sizeof(err))) == NULL) {
 		log_warnx("keystore: %s", err);
-		if ((s = daemon_first_degraded(daemon_loader, conf, id,
-		    *hasuser, err, sizeof(err))) == NULL) {
-			log_warnx("keystore: %s", err);
-			return -1;
-		}
-		daemon_log_unusable(s);
+		return -1;
 	}
+	daemon_log_unusable(s, NULL);
 	snapshot_install(s);
 	return 0;
 }

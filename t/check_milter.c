@@ -478,13 +478,24 @@ START_TEST(test_loader)
 	    DKIM_ALG_ED25519_SHA256)->selector, "e2");
 	snapshot_unref(s1);
 
-	/* a broken state file: refused with file:line, s2 unharmed */
+	/*
+	 * a changed state file that does not load: the domain is marked
+	 * (file:line) and has no keys; the old state's keys do not sign
+	 */
 	path = xasprintf("%s/example.com/state", dir);
 	ck_assert_ptr_nonnull(fp = fopen(path, "a"));
 	fputs("garbage\n", fp);
 	fclose(fp);
-	ck_assert_ptr_null(loader_build(l, NULL, s2, err, sizeof(err)));
+	s1 = loader_build(l, NULL, s2, err, sizeof(err));
+	ck_assert_msg(s1 != NULL, "%s", err);
 	ck_assert_msg(strstr(err, "example.com/state:") != NULL, "%s", err);
+	ck_assert_uint_eq(loader_broken(l), 1);
+	d = snapshot_find(s1, "example.com", 0);
+	ck_assert_ptr_nonnull(d);
+	ck_assert_ptr_nonnull(d->error);
+	ck_assert_uint_eq(d->nkeys[DKIM_ALG_ED25519_SHA256], 0);
+	ck_assert_ptr_null(snapshot_next_key(d, DKIM_ALG_ED25519_SHA256));
+	snapshot_unref(s1);
 	loader_free(l);
 
 	/* at start-up: the broken domain is there, marked, with its reason */
@@ -492,14 +503,14 @@ START_TEST(test_loader)
 	c = conf_defaults();
 	free(c->keystore);
 	c->keystore = xstrdup(dir);
-	ck_assert_ptr_null(loader_build(l, c, NULL, err, sizeof(err)));
-	s1 = loader_build_degraded(l, c, err, sizeof(err));
+	s1 = loader_build(l, c, NULL, err, sizeof(err));
 	ck_assert_msg(s1 != NULL, "%s", err);
 	d = snapshot_find(s1, "example.com", 0);
 	ck_assert_ptr_nonnull(d);
 	ck_assert_msg(d->error != NULL && strstr(d->error, "state:") != NULL,
 	    "%s", d->error != NULL ? d->error : "no error");
 	ck_assert_msg(strstr(err, "example.com/state:") != NULL, "%s", err);
+	ck_assert_int_eq(loader_changed(l), 0);	/* retried a bit later */
 	snapshot_unref(s1);
 	loader_free(l);
 	store_close(st);
