@@ -62,6 +62,7 @@
 #define DAEMON_POLL_MS		1000	/* keystore change detection */
 #define DAEMON_DRAIN_S		600	/* longest wait for messages in flight */
 #define DAEMON_LINGER_MS	500	/* for the last replies to leave */
+#define DAEMON_SOCKET_MODE	0660	/* unix socket, unless SocketMode */
 
 static int daemon_pipe[2] = { -1, -1 };
 static pthread_mutex_t daemon_reload_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -201,6 +202,30 @@ daemon_socket_path(const char *spec)
 	return NULL;
 }
 
+/*
+ * daemon_listen - the socket is created with its mode at bind time: the
+ * umask is set from SocketMode (default DAEMON_SOCKET_MODE) around
+ * smfi_opensocket, so there is no moment when an inherited umask (000)
+ * lets any local user connect and have mail signed.
+ */
+static int
+daemon_listen(const struct kt_conf *conf)
+{
+	mode_t mode, old;
+	int r;
+
+	mode = conf->socket_mode >= 0 ? (mode_t)conf->socket_mode :
+	    DAEMON_SOCKET_MODE;
+	old = umask(~mode & 0777);
+	r = smfi_setconn(conf->socket) == MI_SUCCESS &&
+	    smfi_opensocket(1) == MI_SUCCESS ? 0 : -1;
+	umask(old);
+	if (r == -1)
+		log_warnx("%s: cannot listen (see the libmilter message above)",
+		    conf->socket);
+	return r;
+}
+
 /* daemon_socket - listen before dropping root; mode and owner as configured */
 static int
 daemon_socket(const struct kt_conf *conf, const struct privs_id *user,
@@ -210,19 +235,11 @@ daemon_socket(const struct kt_conf *conf, const struct privs_id *user,
 	const char *path;
 	char err[256];
 
-	if (smfi_setconn(conf->socket) != MI_SUCCESS ||
-	    smfi_opensocket(1) != MI_SUCCESS) {
-		log_warnx("%s: cannot listen (see the libmilter message above)",
-		    conf->socket);
+	if (daemon_listen(conf) == -1)
 		return -1;
-	}
 	if ((path = daemon_socket_path(conf->socket)) == NULL)
 		return 0;
 	daemon_sockpath = xstrdup(path);
-	if (conf->socket_mode >= 0 && chmod(path, conf->socket_mode) == -1) {
-		log_warn("%s: chmod", path);
-		return -1;
-	}
 	if (conf->socket_owner != NULL) {
 		if (privs_lookup(conf->socket_owner, &owner, err,
 		    sizeof(err)) == -1) {
@@ -233,7 +250,8 @@ daemon_socket(const struct kt_conf *conf, const struct privs_id *user,
 		owner = *user;
 	else
 		return 0;
-	if (chown(path, owner.uid, owner.gid) == -1) {
+	/* lchown: a symbolic link put in its place is not followed */
+	if (lchown(path, owner.uid, owner.gid) == -1) {
 		log_warn("%s: chown", path);
 		return -1;
 	}
