@@ -44,7 +44,9 @@
 /* One MTA connection; at most one message at a time. */
 struct filter_conn {
 	struct sockaddr_storage	 addr;
-	int			 has_addr;
+	int			 has_addr;	/* AF_INET or AF_INET6 */
+	int			 unix_socket;	/* AF_UNIX client */
+	char			 host[256];	/* the MTA's name for it */
 	int			 inmsg;		/* between MAIL and its end */
 	int			 begun;		/* filter_begin ran */
 	struct snapshot		*snap;		/* held for the message */
@@ -171,12 +173,15 @@ filter_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
 	return SMFIS_CONTINUE;
 }
 
-/* filter_connect - only the client address matters, and later */
+/* filter_connect - the client address (or its absence and name), for later */
 static sfsistat
 filter_connect(SMFICTX *ctx, char *host, _SOCK_ADDR *sa)
 {
 	struct filter_conn *c = filter_conn_get(ctx);
 
+	c->has_addr = 0;
+	c->unix_socket = sa != NULL && sa->sa_family == AF_UNIX;
+	snprintf(c->host, sizeof(c->host), "%s", host != NULL ? host : "");
 	if (sa != NULL && (sa->sa_family == AF_INET ||
 	    sa->sa_family == AF_INET6)) {
 		memcpy(&c->addr, sa, sa->sa_family == AF_INET ?
@@ -214,6 +219,8 @@ filter_begin(SMFICTX *ctx, struct filter_conn *c)
 	if ((c->snap = snapshot_current()) == NULL)
 		return SMFIS_TEMPFAIL;		/* shutting down */
 	dc.addr = c->has_addr ? (struct sockaddr *)&c->addr : NULL;
+	dc.unix_socket = c->unix_socket;
+	dc.hostname = c->host[0] != '\0' ? c->host : NULL;
 	dc.auth_authen = smfi_getsymval(ctx, "{auth_authen}");
 	dc.auth_type = smfi_getsymval(ctx, "{auth_type}");
 	dc.daemon_name = smfi_getsymval(ctx, "{daemon_name}");

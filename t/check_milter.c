@@ -56,7 +56,20 @@ static const struct client_case {
 } client_cases[] = {
 	{ "127.0.0.1", NULL, 1, NULL, NULL, NULL, NULL, 1, NULL },
 	{ "::1", NULL, 1, NULL, NULL, NULL, NULL, 1, NULL },
-	{ "", NULL, 1, NULL, NULL, NULL, NULL, 1, NULL },
+	{ "unix", NULL, 1, NULL, NULL, NULL, NULL, 1, NULL },
+	{ "unix", "10.0.0.0/8", 0, NULL, NULL, NULL, NULL, 1, NULL },
+	{ "name=localhost", NULL, 1, NULL, NULL, NULL, NULL, 1, NULL },
+	{ "name=localhost", "10.0.0.0/8", 0, NULL, NULL, NULL, NULL, 1, NULL },
+	{ "", NULL, 1, NULL, NULL, NULL, NULL, 0,
+	    "client unknown is not internal" },
+	{ "name=unknown", NULL, 1, NULL, NULL, NULL, NULL, 0,
+	    "client unknown (unknown) is not internal" },
+	{ "name=localhost.example", NULL, 1, NULL, NULL, NULL, NULL, 0,
+	    "is not internal" },
+	{ "name=LOCALHOST", NULL, 0, NULL, NULL, NULL, NULL, 0,
+	    "is not internal" },
+	{ "name=proxy.example", NULL, 1, NULL, "alice", "PLAIN", NULL, 1,
+	    NULL },
 	{ "192.0.2.7", NULL, 1, NULL, NULL, NULL, NULL, 0,
 	    "client 192.0.2.7 is not internal and not authenticated" },
 	{ "2001:db8::5", NULL, 1, NULL, NULL, NULL, NULL, 0, "2001:db8::5" },
@@ -96,7 +109,11 @@ START_TEST(test_decide_client)
 		c->daemon_names[0] = xstrdup(tc->daemons);
 		c->ndaemon_names = 1;
 	}
-	dc.addr = addr(tc->addr, &ss);
+	dc.unix_socket = strcmp(tc->addr, "unix") == 0;
+	dc.hostname = strncmp(tc->addr, "name=", 5) == 0 ? tc->addr + 5 :
+	    NULL;
+	dc.addr = dc.unix_socket || dc.hostname != NULL ? NULL :
+	    addr(tc->addr, &ss);
 	dc.auth_authen = tc->authen;
 	dc.auth_type = tc->authtype;
 	dc.daemon_name = tc->daemon;
