@@ -258,20 +258,44 @@ daemon_socket(const struct kt_conf *conf, const struct privs_id *user,
 	return 0;
 }
 
-/* daemon_pidfile - write our pid; failure is a start-up error */
+/*
+ * daemon_pidfile - write our pid; failure is a start-up error. Root writes
+ * it in a directory its user may own: a symbolic link there is refused
+ * (O_NOFOLLOW), and so is anything but a regular file.
+ */
 static int
 daemon_pidfile(const char *path)
 {
-	FILE *fp;
+	struct stat st;
+	char buf[32];
+	int fd, n;
 
 	if (path == NULL)
 		return 0;
-	if ((fp = fopen(path, "w")) == NULL) {
-		log_warn("%s", path);
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC |
+	    O_NONBLOCK | O_NOCTTY, 0644)) == -1) {
+		if (errno == ELOOP)
+			log_warnx("%s: PidFile is a symbolic link, refused",
+			    path);
+		else if (errno == ENXIO)	/* a FIFO without a reader */
+			log_warnx("%s: PidFile is not a regular file, refused",
+			    path);
+		else
+			log_warn("%s", path);
 		return -1;
 	}
-	fprintf(fp, "%ld\n", (long)getpid());
-	if (fclose(fp) == EOF) {
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
+		log_warnx("%s: PidFile is not a regular file, refused", path);
+		close(fd);
+		return -1;
+	}
+	n = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
+	if (ftruncate(fd, 0) == -1 || write(fd, buf, n) != n) {
+		log_warn("%s", path);
+		close(fd);
+		return -1;
+	}
+	if (close(fd) == -1) {
 		log_warn("%s", path);
 		return -1;
 	}
