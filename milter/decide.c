@@ -85,6 +85,7 @@ decide_client(const struct kt_conf *conf, const struct decide_client *c,
     char *why, size_t whylen)
 {
 	char buf[INET6_ADDRSTRLEN];
+	const char *name;
 
 	if (!decide_daemon(conf, c->daemon_name)) {
 		snprintf(why, whylen, "daemon name %s not in DaemonNames",
@@ -95,11 +96,11 @@ decide_client(const struct kt_conf *conf, const struct decide_client *c,
 		return 1;
 	if (conf->sign_authenticated && decide_authenticated(c))
 		return 1;
+	name = c->addr == NULL && c->hostname != NULL ? c->hostname : NULL;
 	snprintf(why, whylen, "client %s%s%s%s is not internal%s",
 	    c->unix_socket ? "unix" : decide_addr(c->addr, buf, sizeof(buf)),
-	    c->hostname != NULL ? " (" : "",
-	    c->hostname != NULL ? c->hostname : "",
-	    c->hostname != NULL ? ")" : "",
+	    name != NULL ? " (" : "", name != NULL ? name : "",
+	    name != NULL ? ")" : "",
 	    conf->sign_authenticated ? " and not authenticated" : "");
 	return 0;
 }
