@@ -6,7 +6,10 @@
  * the background, write the pidfile; then drop to UserID for good and
  * serve.
  *
- * Signals. libmilter starts its own thread that sigwait()s for SIGHUP,
+ * Signals. main blocks SIGHUP, SIGTERM and SIGINT first thing, and
+ * daemon_run installs the handlers before anything slow, so a signal that
+ * comes during start-up (a SIGHUP while a big keystore loads) waits and is
+ * handled once keyturnd serves, instead of killing it. libmilter starts its own thread that sigwait()s for SIGHUP,
  * SIGTERM and SIGINT and stops the filter on any of them, SIGHUP
  * included. keyturnd keeps SIGHUP for reloading, so the main thread is the
  * one thread that never blocks those signals: it catches them with a
@@ -302,6 +305,36 @@ daemon_pidfile(const char *path)
 	return 0;
 }
 
+/* daemon_sigset - the signals the main thread handles */
+static void
+daemon_sigset(sigset_t *set)
+{
+	sigemptyset(set);
+	sigaddset(set, SIGHUP);
+	sigaddset(set, SIGTERM);
+	sigaddset(set, SIGINT);
+}
+
+/* daemon_block_signals - a signal during start-up waits, never kills */
+void
+daemon_block_signals(void)
+{
+	sigset_t set;
+
+	daemon_sigset(&set);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+}
+
+/* daemon_unblock_signals - deliver what is pending, to the handlers if set */
+void
+daemon_unblock_signals(void)
+{
+	sigset_t set;
+
+	daemon_sigset(&set);
+	sigprocmask(SIG_UNBLOCK, &set, NULL);
+}
+
 /* daemon_onsignal - async-signal-safe: hand the signal to the main loop */
 static void
 daemon_onsignal(int sig)
@@ -343,10 +376,7 @@ daemon_spawn(pthread_t *t, void *(*fn)(void *), void *arg)
 	sigset_t set, old;
 	int r;
 
-	sigemptyset(&set);
-	sigaddset(&set, SIGHUP);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
+	daemon_sigset(&set);
 	pthread_sigmask(SIG_BLOCK, &set, &old);
 	r = pthread_create(t, NULL, fn, arg);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
@@ -652,6 +682,11 @@ daemon_run(struct kt_conf *conf, const struct daemon_opts *o)
 	size_t i;
 
 	daemon_confpath = o->confpath;
+	/* before anything slow: the signals (blocked by main) wait for us */
+	if (daemon_signals() == -1) {
+		log_warn("start-up: signal handlers");
+		return 1;
+	}
 	pidfile = conf->pidfile != NULL ? xstrdup(conf->pidfile) : NULL;
 	sock = xstrdup(conf->socket);
 	if (daemon_prepare(conf, o, &id, &hasuser) == -1)
@@ -670,8 +705,9 @@ daemon_run(struct kt_conf *conf, const struct daemon_opts *o)
 		log_warnx("dropping privileges to %s: %s", id.name, err);
 		return 1;
 	}
-	if (daemon_signals() == -1 ||
-	    daemon_spawn(&milter, daemon_milter, NULL) != 0) {
+	/* what came during start-up goes to the pipe now, for daemon_loop */
+	daemon_unblock_signals();
+	if (daemon_spawn(&milter, daemon_milter, NULL) != 0) {
 		log_warn("start-up");
 		return 1;
 	}
