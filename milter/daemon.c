@@ -537,8 +537,11 @@ daemon_reload(void)
 
 /*
  * daemon_drain - after smfi_stop: wait while any message is in flight,
- * then until the sessions close or have been quiet for DAEMON_LINGER_MS
- * (the last replies are on their way; an MTA may keep a session open).
+ * then until the sessions close or no callback has run for
+ * DAEMON_LINGER_MS. The count of messages drops inside the end-of-message
+ * callback, before libmilter sends its reply, and a message may start and
+ * end between two polls: the time of the last callback (filter.c) is what
+ * says the replies have left.
  */
 static void
 daemon_drain(void)
@@ -546,15 +549,12 @@ daemon_drain(void)
 	struct timespec nap = { 0, 10 * 1000000L };
 	time_t until = time(NULL) + DAEMON_DRAIN_S;
 	unsigned int n = 0;
-	int quiet = 0;
 
 	while (time(NULL) < until) {
-		if ((n = filter_inflight()) > 0)
-			quiet = 0;
-		else if (filter_sessions() == 0 || quiet >= DAEMON_LINGER_MS)
+		if ((n = filter_inflight()) == 0 && (filter_sessions() == 0 ||
+		    filter_idle_ms() >= DAEMON_LINGER_MS))
 			return;
 		nanosleep(&nap, NULL);
-		quiet += 10;
 	}
 	log_warnx("exiting with %u message%s still in flight", n,
 	    n == 1 ? "" : "s");
