@@ -671,51 +671,74 @@ daemon_prepare(struct kt_conf *conf, const struct daemon_opts *o,
 	return 0;
 }
 
+/*
+ * daemon_start - STYLE.md 9's order up to serving: handlers, socket and
+ * keystore as root, background, pidfile, privilege drop, threads; -1
+ * means exit 1
+ */
+static int
+daemon_start(struct kt_conf *conf, const struct daemon_opts *o,
+    const char *pidfile, pthread_t *milter, pthread_t *svc)
+{
+	struct privs_id id;
+	char err[256];
+	int hasuser;
+	size_t i;
+
+	/* before anything slow: the signals (blocked by main) wait for us */
+	if (daemon_signals() == -1) {
+		log_warn("start-up: signal handlers");
+		return -1;
+	}
+	if (daemon_prepare(conf, o, &id, &hasuser) == -1)
+		return -1;
+	if (!o->foreground) {
+		if (daemon(0, 0) == -1) {
+			log_warn("daemon");
+			return -1;
+		}
+		log_init("keyturnd", 0, log_getlevel());
+	}
+	if (daemon_pidfile(pidfile) == -1)
+		return -1;
+	if (hasuser && geteuid() == 0 && privs_drop(&id, err,
+	    sizeof(err)) == -1) {
+		log_warnx("dropping privileges to %s: %s", id.name, err);
+		return -1;
+	}
+	/* what came during start-up goes to the pipe now, for daemon_loop */
+	daemon_unblock_signals();
+	if (daemon_spawn(milter, daemon_milter, NULL) != 0) {
+		log_warn("start-up");
+		return -1;
+	}
+	for (i = 0; i < DAEMON_NSERVICES; i++)
+		if (daemon_spawn(&svc[i], daemon_services[i].fn, NULL) != 0) {
+			log_warn("starting the %s", daemon_services[i].name);
+			return -1;
+		}
+	return 0;
+}
+
 /* daemon_run - the start-up order of STYLE.md 9, then the main loop */
 int
 daemon_run(struct kt_conf *conf, const struct daemon_opts *o)
 {
 	pthread_t milter, svc[DAEMON_NSERVICES];
-	struct privs_id id;
-	char err[256], *pidfile, *sock;
-	int hasuser, status;
-	size_t i;
+	char *pidfile, *sock;
+	int status;
 
 	daemon_confpath = o->confpath;
-	/* before anything slow: the signals (blocked by main) wait for us */
-	if (daemon_signals() == -1) {
-		log_warn("start-up: signal handlers");
-		return 1;
-	}
 	pidfile = conf->pidfile != NULL ? xstrdup(conf->pidfile) : NULL;
 	sock = xstrdup(conf->socket);
-	if (daemon_prepare(conf, o, &id, &hasuser) == -1)
-		return 1;
-	if (!o->foreground) {
-		if (daemon(0, 0) == -1) {
-			log_warn("daemon");
-			return 1;
-		}
-		log_init("keyturnd", 0, log_getlevel());
-	}
-	if (daemon_pidfile(pidfile) == -1)
-		return 1;
-	if (hasuser && geteuid() == 0 && privs_drop(&id, err,
-	    sizeof(err)) == -1) {
-		log_warnx("dropping privileges to %s: %s", id.name, err);
+	if (daemon_start(conf, o, pidfile, &milter, svc) == -1) {
+		snapshot_shutdown();
+		loader_free(daemon_loader);
+		free(pidfile);
+		free(sock);
+		free(daemon_sockpath);
 		return 1;
 	}
-	/* what came during start-up goes to the pipe now, for daemon_loop */
-	daemon_unblock_signals();
-	if (daemon_spawn(&milter, daemon_milter, NULL) != 0) {
-		log_warn("start-up");
-		return 1;
-	}
-	for (i = 0; i < DAEMON_NSERVICES; i++)
-		if (daemon_spawn(&svc[i], daemon_services[i].fn, NULL) != 0) {
-			log_warn("starting the %s", daemon_services[i].name);
-			return 1;
-		}
 	log_info("keyturnd %s started on %s", PACKAGE_VERSION,
 	    sock);
 	/*
