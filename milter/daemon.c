@@ -6,7 +6,10 @@
  * the background, write the pidfile; then drop to UserID for good and
  * serve.
  *
- * Signals. libmilter starts its own thread that sigwait()s for SIGHUP,
+ * Signals. main blocks SIGHUP, SIGTERM and SIGINT first thing, and
+ * daemon_run installs the handlers before anything slow, so a signal that
+ * comes during start-up (a SIGHUP while a big keystore loads) waits and is
+ * handled once keyturnd serves, instead of killing it. libmilter starts its own thread that sigwait()s for SIGHUP,
  * SIGTERM and SIGINT and stops the filter on any of them, SIGHUP
  * included. keyturnd keeps SIGHUP for reloading, so the main thread is the
  * one thread that never blocks those signals: it catches them with a
@@ -23,7 +26,9 @@
  * exits 0.
  *
  * Keystore changes: a watcher thread polls the keystore's generation
- * every DAEMON_POLL_MS and builds a new snapshot when it moved; SIGHUP does
+ * every DAEMON_POLL_MS and builds a new snapshot when it moved (domain by
+ * domain: one that does not load tempfails alone, loader.c), and tries a
+ * broken domain again every few seconds; SIGHUP does
  * the same with a freshly read configuration. Both hold daemon_reload_lock.
  * Long-running services get their thread next to the watcher, in
  * daemon_services: the rotation (rotation_thread.c) waits with
@@ -60,6 +65,7 @@
 #define DAEMON_POLL_MS		1000	/* keystore change detection */
 #define DAEMON_DRAIN_S		600	/* longest wait for messages in flight */
 #define DAEMON_LINGER_MS	500	/* for the last replies to leave */
+#define DAEMON_SOCKET_MODE	0660	/* unix socket, unless SocketMode */
 
 static int daemon_pipe[2] = { -1, -1 };
 static pthread_mutex_t daemon_reload_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -129,45 +135,32 @@ daemon_first_load(struct loader *l, struct kt_conf *conf, char *err,
 }
 
 /*
- * daemon_first_degraded - a keystore with a broken domain still starts:
- * the domains that load sign, the broken one's mail tempfails (the failure
- * policy), and the watcher keeps trying the whole keystore.
+ * daemon_log_unusable - say which domains of s will tempfail, and why,
+ * unless old said the same already; and which ones load again
  */
-static struct snapshot *
-daemon_first_degraded(struct loader *l, struct kt_conf *conf,
-    const struct privs_id *id, int hasuser, char *err, size_t errlen)
-{
-	struct snapshot *s;
-	char perr[256];
-	int borrowed = 0;
-
-	if (hasuser && geteuid() == 0 && id->uid != 0) {
-		if (privs_borrow(id, err, errlen) == -1)
-			return NULL;
-		borrowed = 1;
-	}
-	s = loader_build_degraded(l, conf, err, errlen);
-	if (borrowed && privs_return(perr, sizeof(perr)) == -1) {
-		log_warnx("%s", perr);
-		exit(1);
-	}
-	return s;
-}
-
-/* daemon_log_unusable - say which domains will tempfail, and why */
 static void
-daemon_log_unusable(const struct snapshot *s)
+daemon_log_unusable(const struct snapshot *s, const struct snapshot *old)
 {
+	struct snap_domain *d, *o;
 	size_t i;
 
-	for (i = 0; i < s->ndomains; i++)
-		if (s->domains[i]->error != NULL)
-			log_warnx("domain %s unusable, its mail is %s until "
-			    "the keystore loads (fix it, then SIGHUP): %s",
-			    s->domains[i]->name,
-			    s->conf->on_error == CONF_ONERROR_ACCEPT ?
-			    "passed unsigned" : "tempfailed",
-			    s->domains[i]->error);
+	for (i = 0; i < s->ndomains; i++) {
+		d = s->domains[i];
+		o = old != NULL ? snapshot_find(old, d->name, 0) : NULL;
+		if (d->error == NULL) {
+			if (o != NULL && o->error != NULL)
+				log_info("domain %s loads again", d->name);
+			continue;
+		}
+		if (o != NULL && o->error != NULL &&
+		    strcmp(o->error, d->error) == 0)
+			continue;
+		log_warnx("domain %s unusable, its mail is %s until its "
+		    "keystore files load (they are tried again every few "
+		    "seconds): %s", d->name,
+		    s->conf->on_error == CONF_ONERROR_ACCEPT ?
+		    "passed unsigned" : "tempfailed", d->error);
+	}
 }
 
 /* daemon_check - keyturnd -n: what start-up would load, without serving */
@@ -182,6 +175,12 @@ daemon_check(struct kt_conf *conf, const char *confpath)
 	if (s == NULL) {
 		fprintf(stderr, "keyturnd: %s\n", err);
 		conf_free(conf);
+		loader_free(l);
+		return 1;
+	}
+	if (err[0] != '\0') {		/* a domain that does not load */
+		fprintf(stderr, "keyturnd: %s\n", err);
+		snapshot_unref(s);
 		loader_free(l);
 		return 1;
 	}
@@ -206,6 +205,30 @@ daemon_socket_path(const char *spec)
 	return NULL;
 }
 
+/*
+ * daemon_listen - the socket is created with its mode at bind time: the
+ * umask is set from SocketMode (default DAEMON_SOCKET_MODE) around
+ * smfi_opensocket, so there is no moment when an inherited umask (000)
+ * lets any local user connect and have mail signed.
+ */
+static int
+daemon_listen(const struct kt_conf *conf)
+{
+	mode_t mode, old;
+	int r;
+
+	mode = conf->socket_mode >= 0 ? (mode_t)conf->socket_mode :
+	    DAEMON_SOCKET_MODE;
+	old = umask(~mode & 0777);
+	r = smfi_setconn(conf->socket) == MI_SUCCESS &&
+	    smfi_opensocket(1) == MI_SUCCESS ? 0 : -1;
+	umask(old);
+	if (r == -1)
+		log_warnx("%s: cannot listen (see the libmilter message above)",
+		    conf->socket);
+	return r;
+}
+
 /* daemon_socket - listen before dropping root; mode and owner as configured */
 static int
 daemon_socket(const struct kt_conf *conf, const struct privs_id *user,
@@ -215,19 +238,11 @@ daemon_socket(const struct kt_conf *conf, const struct privs_id *user,
 	const char *path;
 	char err[256];
 
-	if (smfi_setconn(conf->socket) != MI_SUCCESS ||
-	    smfi_opensocket(1) != MI_SUCCESS) {
-		log_warnx("%s: cannot listen (see the libmilter message above)",
-		    conf->socket);
+	if (daemon_listen(conf) == -1)
 		return -1;
-	}
 	if ((path = daemon_socket_path(conf->socket)) == NULL)
 		return 0;
 	daemon_sockpath = xstrdup(path);
-	if (conf->socket_mode >= 0 && chmod(path, conf->socket_mode) == -1) {
-		log_warn("%s: chmod", path);
-		return -1;
-	}
 	if (conf->socket_owner != NULL) {
 		if (privs_lookup(conf->socket_owner, &owner, err,
 		    sizeof(err)) == -1) {
@@ -238,31 +253,86 @@ daemon_socket(const struct kt_conf *conf, const struct privs_id *user,
 		owner = *user;
 	else
 		return 0;
-	if (chown(path, owner.uid, owner.gid) == -1) {
+	/* lchown: a symbolic link put in its place is not followed */
+	if (lchown(path, owner.uid, owner.gid) == -1) {
 		log_warn("%s: chown", path);
 		return -1;
 	}
 	return 0;
 }
 
-/* daemon_pidfile - write our pid; failure is a start-up error */
+/*
+ * daemon_pidfile - write our pid; failure is a start-up error. Root writes
+ * it in a directory its user may own: a symbolic link there is refused
+ * (O_NOFOLLOW), and so is anything but a regular file.
+ */
 static int
 daemon_pidfile(const char *path)
 {
-	FILE *fp;
+	struct stat st;
+	char buf[32];
+	int fd, n;
 
 	if (path == NULL)
 		return 0;
-	if ((fp = fopen(path, "w")) == NULL) {
-		log_warn("%s", path);
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC |
+	    O_NONBLOCK | O_NOCTTY, 0644)) == -1) {
+		if (errno == ELOOP)
+			log_warnx("%s: PidFile is a symbolic link, refused",
+			    path);
+		else if (errno == ENXIO)	/* a FIFO without a reader */
+			log_warnx("%s: PidFile is not a regular file, refused",
+			    path);
+		else
+			log_warn("%s", path);
 		return -1;
 	}
-	fprintf(fp, "%ld\n", (long)getpid());
-	if (fclose(fp) == EOF) {
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
+		log_warnx("%s: PidFile is not a regular file, refused", path);
+		close(fd);
+		return -1;
+	}
+	n = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
+	if (ftruncate(fd, 0) == -1 || write(fd, buf, n) != n) {
+		log_warn("%s", path);
+		close(fd);
+		return -1;
+	}
+	if (close(fd) == -1) {
 		log_warn("%s", path);
 		return -1;
 	}
 	return 0;
+}
+
+/* daemon_sigset - the signals the main thread handles */
+static void
+daemon_sigset(sigset_t *set)
+{
+	sigemptyset(set);
+	sigaddset(set, SIGHUP);
+	sigaddset(set, SIGTERM);
+	sigaddset(set, SIGINT);
+}
+
+/* daemon_block_signals - a signal during start-up waits, never kills */
+void
+daemon_block_signals(void)
+{
+	sigset_t set;
+
+	daemon_sigset(&set);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+}
+
+/* daemon_unblock_signals - deliver what is pending, to the handlers if set */
+void
+daemon_unblock_signals(void)
+{
+	sigset_t set;
+
+	daemon_sigset(&set);
+	sigprocmask(SIG_UNBLOCK, &set, NULL);
 }
 
 /* daemon_onsignal - async-signal-safe: hand the signal to the main loop */
@@ -306,10 +376,7 @@ daemon_spawn(pthread_t *t, void *(*fn)(void *), void *arg)
 	sigset_t set, old;
 	int r;
 
-	sigemptyset(&set);
-	sigaddset(&set, SIGHUP);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
+	daemon_sigset(&set);
 	pthread_sigmask(SIG_BLOCK, &set, &old);
 	r = pthread_create(t, NULL, fn, arg);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
@@ -329,7 +396,8 @@ daemon_milter(void *arg)
 
 /* daemon_swap - install a new snapshot, or say why the old one stays */
 static void
-daemon_swap(struct snapshot *s, const char *what, const char *err)
+daemon_swap(struct snapshot *s, const struct snapshot *cur, const char *what,
+    const char *err)
 {
 	static char lasterr[1024];
 
@@ -343,21 +411,32 @@ daemon_swap(struct snapshot *s, const char *what, const char *err)
 	lasterr[0] = '\0';
 	log_info("%s: %zu domain%s loaded", what, s->ndomains,
 	    s->ndomains == 1 ? "" : "s");
+	daemon_log_unusable(s, cur);
 	snapshot_install(s);
 }
 
-/* daemon_watch_once - rebuild when the keystore moved */
+/*
+ * daemon_watch_once - rebuild when the keystore moved, or when a broken
+ * domain is due to be tried again (installed only if it loads now)
+ */
 static void
 daemon_watch_once(void)
 {
 	struct snapshot *cur, *s;
 	char err[1024];
+	size_t nbroken;
+	int why;
 
 	pthread_mutex_lock(&daemon_reload_lock);
-	if (loader_changed(daemon_loader) &&
+	nbroken = loader_broken(daemon_loader);
+	if ((why = loader_changed(daemon_loader)) != 0 &&
 	    (cur = snapshot_current()) != NULL) {
 		s = loader_build(daemon_loader, NULL, cur, err, sizeof(err));
-		daemon_swap(s, "keystore change", err);
+		if (s != NULL && why == LOADER_RETRY &&
+		    loader_broken(daemon_loader) >= nbroken)
+			snapshot_unref(s);	/* still broken: said already */
+		else
+			daemon_swap(s, cur, "keystore change", err);
 		snapshot_unref(cur);
 	}
 	pthread_mutex_unlock(&daemon_reload_lock);
@@ -451,15 +530,18 @@ daemon_reload(void)
 		conf_free(conf);
 	else
 		log_setlevel(s->conf->log_level);
-	daemon_swap(s, "reload", err);
+	daemon_swap(s, cur, "reload", err);
 	snapshot_unref(cur);
 	pthread_mutex_unlock(&daemon_reload_lock);
 }
 
 /*
  * daemon_drain - after smfi_stop: wait while any message is in flight,
- * then until the sessions close or have been quiet for DAEMON_LINGER_MS
- * (the last replies are on their way; an MTA may keep a session open).
+ * then until the sessions close or no callback has run for
+ * DAEMON_LINGER_MS. The count of messages drops inside the end-of-message
+ * callback, before libmilter sends its reply, and a message may start and
+ * end between two polls: the time of the last callback (filter.c) is what
+ * says the replies have left.
  */
 static void
 daemon_drain(void)
@@ -467,15 +549,12 @@ daemon_drain(void)
 	struct timespec nap = { 0, 10 * 1000000L };
 	time_t until = time(NULL) + DAEMON_DRAIN_S;
 	unsigned int n = 0;
-	int quiet = 0;
 
 	while (time(NULL) < until) {
-		if ((n = filter_inflight()) > 0)
-			quiet = 0;
-		else if (filter_sessions() == 0 || quiet >= DAEMON_LINGER_MS)
+		if ((n = filter_inflight()) == 0 && (filter_sessions() == 0 ||
+		    filter_idle_ms() >= DAEMON_LINGER_MS))
 			return;
 		nanosleep(&nap, NULL);
-		quiet += 10;
 	}
 	log_warnx("exiting with %u message%s still in flight", n,
 	    n == 1 ? "" : "s");
@@ -585,14 +664,59 @@ daemon_prepare(struct kt_conf *conf, const struct daemon_opts *o,
 	if ((s = daemon_first_load(daemon_loader, conf, err,
 	    sizeof(err))) == NULL) {
 		log_warnx("keystore: %s", err);
-		if ((s = daemon_first_degraded(daemon_loader, conf, id,
-		    *hasuser, err, sizeof(err))) == NULL) {
-			log_warnx("keystore: %s", err);
+		return -1;
+	}
+	daemon_log_unusable(s, NULL);
+	snapshot_install(s);
+	return 0;
+}
+
+/*
+ * daemon_start - STYLE.md 9's order up to serving: handlers, socket and
+ * keystore as root, background, pidfile, privilege drop, threads; -1
+ * means exit 1
+ */
+static int
+daemon_start(struct kt_conf *conf, const struct daemon_opts *o,
+    const char *pidfile, pthread_t *milter, pthread_t *svc)
+{
+	struct privs_id id;
+	char err[256];
+	int hasuser;
+	size_t i;
+
+	/* before anything slow: the signals (blocked by main) wait for us */
+	if (daemon_signals() == -1) {
+		log_warn("start-up: signal handlers");
+		return -1;
+	}
+	if (daemon_prepare(conf, o, &id, &hasuser) == -1)
+		return -1;
+	if (!o->foreground) {
+		if (daemon(0, 0) == -1) {
+			log_warn("daemon");
 			return -1;
 		}
-		daemon_log_unusable(s);
+		log_init("keyturnd", 0, log_getlevel());
 	}
-	snapshot_install(s);
+	if (daemon_pidfile(pidfile) == -1)
+		return -1;
+	if (hasuser && geteuid() == 0 && privs_drop(&id, err,
+	    sizeof(err)) == -1) {
+		log_warnx("dropping privileges to %s: %s", id.name, err);
+		return -1;
+	}
+	/* what came during start-up goes to the pipe now, for daemon_loop */
+	daemon_unblock_signals();
+	if (daemon_spawn(milter, daemon_milter, NULL) != 0) {
+		log_warn("start-up");
+		return -1;
+	}
+	for (i = 0; i < DAEMON_NSERVICES; i++)
+		if (daemon_spawn(&svc[i], daemon_services[i].fn, NULL) != 0) {
+			log_warn("starting the %s", daemon_services[i].name);
+			return -1;
+		}
 	return 0;
 }
 
@@ -601,40 +725,20 @@ int
 daemon_run(struct kt_conf *conf, const struct daemon_opts *o)
 {
 	pthread_t milter, svc[DAEMON_NSERVICES];
-	struct privs_id id;
-	char err[256], *pidfile, *sock;
-	int hasuser, status;
-	size_t i;
+	char *pidfile, *sock;
+	int status;
 
 	daemon_confpath = o->confpath;
 	pidfile = conf->pidfile != NULL ? xstrdup(conf->pidfile) : NULL;
 	sock = xstrdup(conf->socket);
-	if (daemon_prepare(conf, o, &id, &hasuser) == -1)
-		return 1;
-	if (!o->foreground) {
-		if (daemon(0, 0) == -1) {
-			log_warn("daemon");
-			return 1;
-		}
-		log_init("keyturnd", 0, log_getlevel());
-	}
-	if (daemon_pidfile(pidfile) == -1)
-		return 1;
-	if (hasuser && geteuid() == 0 && privs_drop(&id, err,
-	    sizeof(err)) == -1) {
-		log_warnx("dropping privileges to %s: %s", id.name, err);
+	if (daemon_start(conf, o, pidfile, &milter, svc) == -1) {
+		snapshot_shutdown();
+		loader_free(daemon_loader);
+		free(pidfile);
+		free(sock);
+		free(daemon_sockpath);
 		return 1;
 	}
-	if (daemon_signals() == -1 ||
-	    daemon_spawn(&milter, daemon_milter, NULL) != 0) {
-		log_warn("start-up");
-		return 1;
-	}
-	for (i = 0; i < DAEMON_NSERVICES; i++)
-		if (daemon_spawn(&svc[i], daemon_services[i].fn, NULL) != 0) {
-			log_warn("starting the %s", daemon_services[i].name);
-			return 1;
-		}
 	log_info("keyturnd %s started on %s", PACKAGE_VERSION,
 	    sock);
 	/*

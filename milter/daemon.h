@@ -16,6 +16,13 @@ struct daemon_opts {
 	int		 foreground;
 };
 
+/*
+ * daemon_block_signals - first thing in main: HUP, TERM and INT stay
+ * pending (never fatal) until daemon_run serves and handles them
+ */
+void	daemon_block_signals(void);
+/* daemon_unblock_signals - their default actions again (keyturnd -n) */
+void	daemon_unblock_signals(void);
 /* daemon_check - keyturnd -n: 0 when config and keystore load, else 1 */
 int	daemon_check(struct kt_conf *, const char *confpath);
 /* daemon_run - serve until stopped; the exit status */

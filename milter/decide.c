@@ -25,7 +25,7 @@ decide_addr(const struct sockaddr *sa, char *buf, size_t len)
 	const void *a;
 
 	if (sa == NULL)
-		return "local";
+		return "unknown";
 	if (sa->sa_family == AF_INET)
 		a = &((const struct sockaddr_in *)(const void *)sa)->sin_addr;
 	else if (sa->sa_family == AF_INET6)
@@ -53,14 +53,22 @@ decide_daemon(const struct kt_conf *conf, const char *name)
 	return 0;
 }
 
-/* decide_internal - a local submission (no address, AF_UNIX) is internal */
+/*
+ * decide_internal - InternalHosts for an address; AF_UNIX is local; no
+ * address at all is local only when the MTA calls it "localhost" (an
+ * unknown address from a proxy or XCLIENT must not be signed)
+ */
 static int
-decide_internal(const struct kt_conf *conf, const struct sockaddr *sa)
+decide_internal(const struct kt_conf *conf, const struct decide_client *c)
 {
-	if (sa == NULL || (sa->sa_family != AF_INET &&
-	    sa->sa_family != AF_INET6))
+	const struct sockaddr *sa = c->addr;
+
+	if (sa != NULL && (sa->sa_family == AF_INET ||
+	    sa->sa_family == AF_INET6))
+		return conf_internal(conf, sa);
+	if (c->unix_socket)
 		return 1;
-	return conf_internal(conf, sa);
+	return c->hostname != NULL && strcmp(c->hostname, "localhost") == 0;
 }
 
 /* decide_authenticated - Postfix and Sendmail set {auth_type} on success */
@@ -77,18 +85,22 @@ decide_client(const struct kt_conf *conf, const struct decide_client *c,
     char *why, size_t whylen)
 {
 	char buf[INET6_ADDRSTRLEN];
+	const char *name;
 
 	if (!decide_daemon(conf, c->daemon_name)) {
 		snprintf(why, whylen, "daemon name %s not in DaemonNames",
 		    c->daemon_name != NULL ? c->daemon_name : "(none)");
 		return 0;
 	}
-	if (decide_internal(conf, c->addr))
+	if (decide_internal(conf, c))
 		return 1;
 	if (conf->sign_authenticated && decide_authenticated(c))
 		return 1;
-	snprintf(why, whylen, "client %s is not internal%s",
-	    decide_addr(c->addr, buf, sizeof(buf)),
+	name = c->addr == NULL && c->hostname != NULL ? c->hostname : NULL;
+	snprintf(why, whylen, "client %s%s%s%s is not internal%s",
+	    c->unix_socket ? "unix" : decide_addr(c->addr, buf, sizeof(buf)),
+	    name != NULL ? " (" : "", name != NULL ? name : "",
+	    name != NULL ? ")" : "",
 	    conf->sign_authenticated ? " and not authenticated" : "");
 	return 0;
 }

@@ -18,7 +18,9 @@ struct kt_conf;
 
 /* What the MTA told us about the client and the session. */
 struct decide_client {
-	const struct sockaddr	*addr;		/* NULL: local submission */
+	const struct sockaddr	*addr;		/* AF_INET/6; NULL: none */
+	int			 unix_socket;	/* came over AF_UNIX */
+	const char		*hostname;	/* the MTA's name for it */
 	const char		*auth_authen;	/* {auth_authen} or NULL */
 	const char		*auth_type;	/* {auth_type} or NULL */
 	const char		*daemon_name;	/* {daemon_name} or NULL */
@@ -27,6 +29,10 @@ struct decide_client {
 /*
  * decide_client - 1 when the client may have its mail signed (internal
  * host or SMTP AUTH, on an allowed daemon), 0 with *why set otherwise.
+ * Internal: an address in InternalHosts, a client on a unix socket, or a
+ * client without an address whose hostname is exactly "localhost"
+ * (Sendmail's local submissions); any other client without an address
+ * (XCLIENT ADDR=[UNAVAILABLE], a proxy) is external.
  */
 int	decide_client(const struct kt_conf *, const struct decide_client *,
 	    char *why, size_t whylen);

@@ -29,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <limits.h>
 #include <time.h>
 
 #include <libmilter/mfapi.h>
@@ -44,7 +45,9 @@
 /* One MTA connection; at most one message at a time. */
 struct filter_conn {
 	struct sockaddr_storage	 addr;
-	int			 has_addr;
+	int			 has_addr;	/* AF_INET or AF_INET6 */
+	int			 unix_socket;	/* AF_UNIX client */
+	char			 host[256];	/* the MTA's name for it */
 	int			 inmsg;		/* between MAIL and its end */
 	int			 begun;		/* filter_begin ran */
 	struct snapshot		*snap;		/* held for the message */
@@ -55,6 +58,7 @@ struct filter_conn {
 
 static atomic_uint filter_nmsg;
 static atomic_uint filter_nconn;
+static atomic_llong filter_last_ms;	/* last callback, CLOCK_MONOTONIC */
 /*
  * The SMFIP_* flags negotiated. Process-wide rather than per connection:
  * after SMFIC_QUIT_NC libmilter reuses the negotiated context for a new
@@ -77,6 +81,36 @@ filter_sessions(void)
 	return atomic_load(&filter_nconn);
 }
 
+/* filter_now_ms - a clock that no date change moves */
+static long long
+filter_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * filter_touch - every callback, at its start and as a message ends: a
+ * reply libmilter sends after the callback returns is covered by the
+ * drain's linger after the last activity
+ */
+static void
+filter_touch(void)
+{
+	atomic_store(&filter_last_ms, filter_now_ms());
+}
+
+/* filter_idle_ms - since the last callback; large when there was none */
+long long
+filter_idle_ms(void)
+{
+	long long last = atomic_load(&filter_last_ms);
+
+	return last == 0 ? LLONG_MAX : filter_now_ms() - last;
+}
+
 /* filter_qid - the queue id for log lines; Postfix may not know it at MAIL */
 static const char *
 filter_qid(SMFICTX *ctx)
@@ -92,6 +126,7 @@ filter_conn_get(SMFICTX *ctx)
 {
 	struct filter_conn *c = smfi_getpriv(ctx);
 
+	filter_touch();
 	if (c == NULL) {
 		c = xcalloc(1, sizeof(*c));
 		smfi_setpriv(ctx, c);
@@ -119,6 +154,7 @@ filter_end(struct filter_conn *c)
 	c->bad = 0;
 	c->begun = 0;
 	c->herr[0] = '\0';
+	filter_touch();		/* before the count drops: the reply is due */
 	if (c->inmsg) {
 		c->inmsg = 0;
 		atomic_fetch_sub(&filter_nmsg, 1);
@@ -171,12 +207,15 @@ filter_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
 	return SMFIS_CONTINUE;
 }
 
-/* filter_connect - only the client address matters, and later */
+/* filter_connect - the client address (or its absence and name), for later */
 static sfsistat
 filter_connect(SMFICTX *ctx, char *host, _SOCK_ADDR *sa)
 {
 	struct filter_conn *c = filter_conn_get(ctx);
 
+	c->has_addr = 0;
+	c->unix_socket = sa != NULL && sa->sa_family == AF_UNIX;
+	snprintf(c->host, sizeof(c->host), "%s", host != NULL ? host : "");
 	if (sa != NULL && (sa->sa_family == AF_INET ||
 	    sa->sa_family == AF_INET6)) {
 		memcpy(&c->addr, sa, sa->sa_family == AF_INET ?
@@ -214,6 +253,8 @@ filter_begin(SMFICTX *ctx, struct filter_conn *c)
 	if ((c->snap = snapshot_current()) == NULL)
 		return SMFIS_TEMPFAIL;		/* shutting down */
 	dc.addr = c->has_addr ? (struct sockaddr *)&c->addr : NULL;
+	dc.unix_socket = c->unix_socket;
+	dc.hostname = c->host[0] != '\0' ? c->host : NULL;
 	dc.auth_authen = smfi_getsymval(ctx, "{auth_authen}");
 	dc.auth_type = smfi_getsymval(ctx, "{auth_type}");
 	dc.daemon_name = smfi_getsymval(ctx, "{daemon_name}");
@@ -279,6 +320,7 @@ filter_body(SMFICTX *ctx, unsigned char *chunk, size_t len)
 {
 	struct filter_conn *c = smfi_getpriv(ctx);
 
+	filter_touch();
 	if (c != NULL && c->msg != NULL && !c->bad)
 		dkim_msg_body(c->msg, chunk, len);
 	return filter_noreply(SMFIP_NR_BODY);
@@ -371,6 +413,7 @@ filter_abort(SMFICTX *ctx)
 {
 	struct filter_conn *c = smfi_getpriv(ctx);
 
+	filter_touch();
 	if (c != NULL)
 		filter_end(c);
 	return SMFIS_CONTINUE;
@@ -382,6 +425,7 @@ filter_close(SMFICTX *ctx)
 {
 	struct filter_conn *c = smfi_getpriv(ctx);
 
+	filter_touch();
 	if (c == NULL)
 		return SMFIS_CONTINUE;
 	filter_end(c);

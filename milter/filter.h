@@ -13,5 +13,7 @@ int		filter_register(void);
 unsigned int	filter_inflight(void);
 /* filter_sessions - open MTA connections */
 unsigned int	filter_sessions(void);
+/* filter_idle_ms - milliseconds since the last callback (LLONG_MAX: none) */
+long long	filter_idle_ms(void);
 
 #endif

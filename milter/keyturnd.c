@@ -43,6 +43,7 @@ main(int argc, char *argv[])
 	struct kt_conf *conf;
 	int ch, check = 0;
 
+	daemon_block_signals();
 	while ((ch = getopt(argc, argv, "c:fnV")) != -1) {
 		switch (ch) {
 		case 'c':
@@ -66,8 +67,10 @@ main(int argc, char *argv[])
 	log_init("keyturnd", 1, LOG_INFO);
 	if ((conf = conf_load(o.confpath, keyturnd_report, NULL)) == NULL)
 		return 1;
-	if (check)
+	if (check) {
+		daemon_unblock_signals();
 		return daemon_check(conf, o.confpath);
+	}
 	log_setlevel(conf->log_level);
 	return daemon_run(conf, &o);
 }

@@ -1,12 +1,19 @@
 /*
  * loader - build keyturnd snapshots from the keystore (keystore/store.h)
  *
- * store_set_load / store_set_reload do the reading and checking (owner,
- * modes, every active private key parsed and matched to its public key);
- * a set that fails is refused whole. The loader turns a set into a
- * snapshot: per domain, its active keys by algorithm, each with its
- * planned retirement (the bound on x=). Snapshots take their own reference
- * on each EVP_PKEY, so the set stays private to the loader's thread.
+ * A snapshot is built domain by domain, so that one domain that does not
+ * load never holds the others back: a domain whose policy and state files
+ * did not change since the last build is shared as it was (its keys stay
+ * in memory, even if a key file has become unreadable since); a new or
+ * changed domain is read again (owner, modes, every active private key
+ * parsed and matched to its public key). A domain that fails is put in
+ * the snapshot marked unusable with its error ("file:line: ..."), without
+ * keys: its mail gets the failure policy, never the keys of a state that
+ * the keystore no longer holds (a revoked key does not keep signing). A
+ * broken domain is tried again at every build and at least every
+ * LOADER_RETRY_S, so that fixing its files is enough. Snapshots take their
+ * own reference on each EVP_PKEY; the loaded domains stay private to the
+ * loader's thread.
  */
 #include "config.h"
 
@@ -14,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "conf.h"
 #include "dkim.h"
@@ -23,11 +31,17 @@
 #include "store.h"
 #include "xmalloc.h"
 
+#define LOADER_RETRY_S		2	/* a broken domain is read again */
+
 struct loader {
 	char		*dir;
 	struct store	*store;
-	struct store_set *set;
+	char		**names;	/* sorted, as store_domain_names */
+	struct store_domain **doms;	/* per name; NULL: failed to load */
+	size_t		 n;
+	size_t		 nbroken;
 	uint64_t	 gen;		/* keystore generation last built */
+	time_t		 retry_at;	/* when broken domains are retried */
 };
 
 /* loader_new - nothing opened until the first build */
@@ -37,16 +51,32 @@ loader_new(void)
 	return xcalloc(1, sizeof(struct loader));
 }
 
+/* loader_forget - drop the domains of the last build */
+static void
+loader_forget(struct loader *l)
+{
+	size_t i;
+
+	for (i = 0; i < l->n; i++)
+		if (l->doms[i] != NULL)
+			store_domain_free(l->doms[i]);
+	free(l->doms);
+	if (l->names != NULL)
+		store_names_free(l->names, l->n);
+	l->doms = NULL;
+	l->names = NULL;
+	l->n = 0;
+	l->nbroken = 0;
+}
+
 /* loader_reset - forget the open keystore (its path changed) */
 static void
 loader_reset(struct loader *l)
 {
-	if (l->set != NULL)
-		store_set_free(l->set);
+	loader_forget(l);
 	if (l->store != NULL)
 		store_close(l->store);
 	free(l->dir);
-	l->set = NULL;
 	l->store = NULL;
 	l->dir = NULL;
 }
@@ -108,95 +138,96 @@ loader_domain(struct snapshot *s, const struct store_domain *sd)
 	}
 }
 
-/* loader_set - a fresh set, or the previous one with changed domains re-read */
-static struct store_set *
-loader_set(struct loader *l, char *err, size_t errlen)
+/* loader_cmp - bsearch over the sorted names */
+static int
+loader_cmp(const void *a, const void *b)
 {
-	size_t nparsed = 0;
-
-	if (l->set == NULL)
-		return store_set_load(l->store, STORE_KEYS_ACTIVE, err, errlen);
-	return store_set_reload(l->store, l->set, STORE_KEYS_ACTIVE, &nparsed,
-	    err, errlen);
+	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* loader_build - all of the keystore or nothing; the set kept for reloads */
+/* loader_old - the domain as the last build loaded it, or NULL */
+static struct store_domain *
+loader_old(const struct loader *l, const char *name)
+{
+	char **p;
+
+	if (l->n == 0)
+		return NULL;
+	p = bsearch(&name, l->names, l->n, sizeof(*l->names), loader_cmp);
+	return p == NULL ? NULL : l->doms[p - l->names];
+}
+
+/*
+ * loader_one - an unchanged domain shared, any other read again; NULL and
+ * derr when it does not load
+ */
+static struct store_domain *
+loader_one(struct loader *l, const char *name, char *derr, size_t derrlen)
+{
+	struct store_domain *old;
+
+	if ((old = loader_old(l, name)) != NULL &&
+	    !store_domain_changed(l->store, old))
+		return store_domain_ref(old);
+	return store_domain_load(l->store, name, STORE_KEYS_ACTIVE, derr,
+	    derrlen);
+}
+
+/* loader_build - every domain on its own; the loaded ones kept for reuse */
 struct snapshot *
 loader_build(struct loader *l, struct kt_conf *conf,
     const struct snapshot *prev, char *err, size_t errlen)
 {
 	const struct kt_conf *c = conf != NULL ? conf : prev->conf;
-	struct store_set *set;
+	struct store_domain **doms;
 	struct snapshot *s;
-	size_t i;
+	char **names, derr[1024];
+	uint64_t gen;
+	size_t i, n, nbroken = 0;
 
 	if (loader_open(l, c->keystore, err, errlen) == -1)
 		return NULL;
-	if ((set = loader_set(l, err, errlen)) == NULL)
+	gen = store_generation(l->store);
+	if (store_domain_names(l->store, &names, &n, err, errlen) == -1)
 		return NULL;
 	if (conf != NULL)
 		s = snapshot_new(conf, err, errlen);
 	else
 		s = snapshot_new_same(prev);
 	if (s == NULL) {
-		store_set_free(set);
-		return NULL;
-	}
-	for (i = 0; i < set->n; i++)
-		loader_domain(s, set->domains[i]);
-	snapshot_seal(s);
-	snapshot_carry(s, prev);
-	if (l->set != NULL)
-		store_set_free(l->set);
-	l->set = set;
-	l->gen = set->generation;
-	return s;
-}
-
-/* loader_degraded_domain - one domain on its own; a failure marks it */
-static int
-loader_degraded_domain(struct loader *l, struct snapshot *s, const char *name,
-    char *err, size_t errlen)
-{
-	struct store_domain *sd;
-	char derr[1024];
-
-	if ((sd = store_domain_load(l->store, name, STORE_KEYS_ACTIVE, derr,
-	    sizeof(derr))) == NULL) {
-		snapshot_domain_error(snapshot_add_domain(s, name), derr);
-		if (err[0] == '\0')
-			snprintf(err, errlen, "%s", derr);
-		return -1;
-	}
-	loader_domain(s, sd);
-	store_domain_free(sd);
-	return 0;
-}
-
-/* loader_build_degraded - serve what loads rather than nothing */
-struct snapshot *
-loader_build_degraded(struct loader *l, struct kt_conf *conf, char *err,
-    size_t errlen)
-{
-	struct snapshot *s;
-	char **names;
-	size_t i, n;
-
-	if (loader_open(l, conf->keystore, err, errlen) == -1)
-		return NULL;
-	l->gen = store_generation(l->store);
-	if (store_domain_names(l->store, &names, &n, err, errlen) == -1)
-		return NULL;
-	if ((s = snapshot_new(conf, err, errlen)) == NULL) {
 		store_names_free(names, n);
 		return NULL;
 	}
 	err[0] = '\0';
-	for (i = 0; i < n; i++)
-		loader_degraded_domain(l, s, names[i], err, errlen);
-	store_names_free(names, n);
+	doms = xcalloc(n > 0 ? n : 1, sizeof(*doms));
+	for (i = 0; i < n; i++) {
+		if ((doms[i] = loader_one(l, names[i], derr,
+		    sizeof(derr))) != NULL) {
+			loader_domain(s, doms[i]);
+			continue;
+		}
+		snapshot_domain_error(snapshot_add_domain(s, names[i]), derr);
+		if (nbroken++ == 0)
+			snprintf(err, errlen, "%s", derr);
+	}
 	snapshot_seal(s);
+	if (prev != NULL)
+		snapshot_carry(s, prev);
+	loader_forget(l);
+	l->names = names;
+	l->doms = doms;
+	l->n = n;
+	l->nbroken = nbroken;
+	l->gen = gen;
+	l->retry_at = time(NULL) + LOADER_RETRY_S;
 	return s;
+}
+
+/* loader_broken - domains the last build could not load */
+size_t
+loader_broken(const struct loader *l)
+{
+	return l->nbroken;
 }
 
 /* loader_changed - one small file read: cheap enough to poll every second */
@@ -204,6 +235,10 @@ int
 loader_changed(struct loader *l)
 {
 	if (l->store == NULL)
-		return 1;
-	return store_generation(l->store) != l->gen;
+		return LOADER_MOVED;
+	if (store_generation(l->store) != l->gen)
+		return LOADER_MOVED;
+	if (l->nbroken > 0 && time(NULL) >= l->retry_at)
+		return LOADER_RETRY;
+	return 0;
 }

@@ -6,6 +6,8 @@
  */
 #include "config.h"
 
+#include <sys/stat.h>
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <check.h>
@@ -56,7 +58,20 @@ static const struct client_case {
 } client_cases[] = {
 	{ "127.0.0.1", NULL, 1, NULL, NULL, NULL, NULL, 1, NULL },
 	{ "::1", NULL, 1, NULL, NULL, NULL, NULL, 1, NULL },
-	{ "", NULL, 1, NULL, NULL, NULL, NULL, 1, NULL },
+	{ "unix", NULL, 1, NULL, NULL, NULL, NULL, 1, NULL },
+	{ "unix", "10.0.0.0/8", 0, NULL, NULL, NULL, NULL, 1, NULL },
+	{ "name=localhost", NULL, 1, NULL, NULL, NULL, NULL, 1, NULL },
+	{ "name=localhost", "10.0.0.0/8", 0, NULL, NULL, NULL, NULL, 1, NULL },
+	{ "", NULL, 1, NULL, NULL, NULL, NULL, 0,
+	    "client unknown is not internal" },
+	{ "name=unknown", NULL, 1, NULL, NULL, NULL, NULL, 0,
+	    "client unknown (unknown) is not internal" },
+	{ "name=localhost.example", NULL, 1, NULL, NULL, NULL, NULL, 0,
+	    "is not internal" },
+	{ "name=LOCALHOST", NULL, 0, NULL, NULL, NULL, NULL, 0,
+	    "is not internal" },
+	{ "name=proxy.example", NULL, 1, NULL, "alice", "PLAIN", NULL, 1,
+	    NULL },
 	{ "192.0.2.7", NULL, 1, NULL, NULL, NULL, NULL, 0,
 	    "client 192.0.2.7 is not internal and not authenticated" },
 	{ "2001:db8::5", NULL, 1, NULL, NULL, NULL, NULL, 0, "2001:db8::5" },
@@ -96,7 +111,11 @@ START_TEST(test_decide_client)
 		c->daemon_names[0] = xstrdup(tc->daemons);
 		c->ndaemon_names = 1;
 	}
-	dc.addr = addr(tc->addr, &ss);
+	dc.unix_socket = strcmp(tc->addr, "unix") == 0;
+	dc.hostname = strncmp(tc->addr, "name=", 5) == 0 ? tc->addr + 5 :
+	    NULL;
+	dc.addr = dc.unix_socket || dc.hostname != NULL ? NULL :
+	    addr(tc->addr, &ss);
 	dc.auth_authen = tc->authen;
 	dc.auth_type = tc->authtype;
 	dc.daemon_name = tc->daemon;
@@ -396,19 +415,27 @@ rm_tree(const char *dir)
 	nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
-/* ks_key - a new Ed25519 key, made active unless pending is asked */
+/* ks_dkey - a new Ed25519 key of domain, made active unless pending */
 static void
-ks_key(struct store *st, const char *sel, int active, time_t now)
+ks_dkey(struct store *st, const char *domain, const char *sel, int active,
+    time_t now)
 {
 	struct store_change c = { sel, STORE_PENDING, STORE_ACTIVE, "test" };
 	char err[512], out[64];
 
-	ck_assert_msg(store_key_new(st, "example.com", STORE_ALG_ED25519, 0,
+	ck_assert_msg(store_key_new(st, domain, STORE_ALG_ED25519, 0,
 	    sel, now, "test", out, sizeof(out), err, sizeof(err)) == 0,
 	    "%s", err);
 	if (active)
-		ck_assert_msg(store_apply(st, "example.com", &c, 1, now,
+		ck_assert_msg(store_apply(st, domain, &c, 1, now,
 		    STORE_FORCE, err, sizeof(err)) == 0, "%s", err);
+}
+
+/* ks_key - a new Ed25519 key of example.com */
+static void
+ks_key(struct store *st, const char *sel, int active, time_t now)
+{
+	ks_dkey(st, "example.com", sel, active, now);
 }
 
 /* ks_selectors - the snapshot's ed25519 selectors, space-separated */
@@ -478,13 +505,24 @@ START_TEST(test_loader)
 	    DKIM_ALG_ED25519_SHA256)->selector, "e2");
 	snapshot_unref(s1);
 
-	/* a broken state file: refused with file:line, s2 unharmed */
+	/*
+	 * a changed state file that does not load: the domain is marked
+	 * (file:line) and has no keys; the old state's keys do not sign
+	 */
 	path = xasprintf("%s/example.com/state", dir);
 	ck_assert_ptr_nonnull(fp = fopen(path, "a"));
 	fputs("garbage\n", fp);
 	fclose(fp);
-	ck_assert_ptr_null(loader_build(l, NULL, s2, err, sizeof(err)));
+	s1 = loader_build(l, NULL, s2, err, sizeof(err));
+	ck_assert_msg(s1 != NULL, "%s", err);
 	ck_assert_msg(strstr(err, "example.com/state:") != NULL, "%s", err);
+	ck_assert_uint_eq(loader_broken(l), 1);
+	d = snapshot_find(s1, "example.com", 0);
+	ck_assert_ptr_nonnull(d);
+	ck_assert_ptr_nonnull(d->error);
+	ck_assert_uint_eq(d->nkeys[DKIM_ALG_ED25519_SHA256], 0);
+	ck_assert_ptr_null(snapshot_next_key(d, DKIM_ALG_ED25519_SHA256));
+	snapshot_unref(s1);
 	loader_free(l);
 
 	/* at start-up: the broken domain is there, marked, with its reason */
@@ -492,14 +530,14 @@ START_TEST(test_loader)
 	c = conf_defaults();
 	free(c->keystore);
 	c->keystore = xstrdup(dir);
-	ck_assert_ptr_null(loader_build(l, c, NULL, err, sizeof(err)));
-	s1 = loader_build_degraded(l, c, err, sizeof(err));
+	s1 = loader_build(l, c, NULL, err, sizeof(err));
 	ck_assert_msg(s1 != NULL, "%s", err);
 	d = snapshot_find(s1, "example.com", 0);
 	ck_assert_ptr_nonnull(d);
 	ck_assert_msg(d->error != NULL && strstr(d->error, "state:") != NULL,
 	    "%s", d->error != NULL ? d->error : "no error");
 	ck_assert_msg(strstr(err, "example.com/state:") != NULL, "%s", err);
+	ck_assert_int_eq(loader_changed(l), 0);	/* retried a bit later */
 	snapshot_unref(s1);
 	loader_free(l);
 	store_close(st);
@@ -510,6 +548,96 @@ START_TEST(test_loader)
 	    EVP_PKEY_ED25519);
 	snapshot_unref(s2);
 	free(path);
+}
+END_TEST
+
+/* ks_nkeys - active Ed25519 keys of a domain in a snapshot; -1: marked */
+static int
+ks_nkeys(const struct snapshot *s, const char *domain)
+{
+	struct snap_domain *d = snapshot_find(s, domain, 0);
+
+	ck_assert_msg(d != NULL, "%s not in the snapshot", domain);
+	return d->error != NULL ? -1 : (int)d->nkeys[DKIM_ALG_ED25519_SHA256];
+}
+
+/*
+ * One domain that does not load holds no other back: an unchanged domain
+ * keeps its keys (its key file unreadable since), a changed one that fails
+ * loses them, the others get their changes, and a fixed domain comes back
+ * at the retry.
+ */
+START_TEST(test_loader_isolate)
+{
+	char dir[] = "/tmp/check_milter.XXXXXX", err[1024], *bkey;
+	struct store_policy p;
+	struct kt_conf *c = conf_defaults();
+	struct snapshot *s1, *s2, *s3, *s4;
+	struct loader *l = loader_new();
+	struct store *st;
+	time_t now = time(NULL);
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	ck_assert_msg(store_init(dir, err, sizeof(err)) == 0, "%s", err);
+	st = store_open(dir, 0, err, sizeof(err));
+	ck_assert_msg(st != NULL, "%s", err);
+	store_policy_default(&p);
+	p.algs = STORE_ALGBIT(STORE_ALG_ED25519);
+	p.active_keys = 3;
+	ck_assert_int_eq(store_domain_add(st, "a.test", &p, now, err,
+	    sizeof(err)), 0);
+	ck_assert_int_eq(store_domain_add(st, "b.test", &p, now, err,
+	    sizeof(err)), 0);
+	ks_dkey(st, "a.test", "a1", 1, now);
+	ks_dkey(st, "b.test", "b1", 1, now);
+	free(c->keystore);
+	c->keystore = xstrdup(dir);
+
+	s1 = loader_build(l, c, NULL, err, sizeof(err));
+	ck_assert_msg(s1 != NULL && err[0] == '\0', "%s", err);
+	ck_assert_int_eq(ks_nkeys(s1, "a.test"), 1);
+	ck_assert_int_eq(ks_nkeys(s1, "b.test"), 1);
+
+	/* b.test's key file goes bad, its state does not change: kept */
+	bkey = xasprintf("%s/b.test/keys/b1.pem", dir);
+	ck_assert_int_eq(chmod(bkey, 0640), 0);
+	ks_dkey(st, "a.test", "a2", 1, now);
+	ck_assert_int_eq(loader_changed(l), LOADER_MOVED);
+	s2 = loader_build(l, NULL, s1, err, sizeof(err));
+	ck_assert_msg(s2 != NULL && err[0] == '\0', "%s", err);
+	ck_assert_int_eq(ks_nkeys(s2, "a.test"), 2);
+	ck_assert_int_eq(ks_nkeys(s2, "b.test"), 1);
+
+	/* b.test's state changes and it cannot load: no keys, a.test moves */
+	ks_dkey(st, "b.test", "b2", 0, now);
+	ks_dkey(st, "a.test", "a3", 1, now);
+	s3 = loader_build(l, NULL, s2, err, sizeof(err));
+	ck_assert_ptr_nonnull(s3);
+	ck_assert_msg(strstr(err, "b1.pem") != NULL, "%s", err);
+	ck_assert_uint_eq(loader_broken(l), 1);
+	ck_assert_int_eq(ks_nkeys(s3, "a.test"), 3);
+	ck_assert_int_eq(ks_nkeys(s3, "b.test"), -1);
+	ck_assert_int_eq(loader_changed(l), 0);
+
+	/* fixed, no keystore write: the retry brings it back */
+	ck_assert_int_eq(chmod(bkey, 0600), 0);
+	sleep(2);			/* LOADER_RETRY_S */
+	ck_assert_int_eq(loader_changed(l), LOADER_RETRY);
+	s4 = loader_build(l, NULL, s3, err, sizeof(err));
+	ck_assert_msg(s4 != NULL && err[0] == '\0', "%s", err);
+	ck_assert_uint_eq(loader_broken(l), 0);
+	ck_assert_int_eq(ks_nkeys(s4, "b.test"), 1);
+	ck_assert_int_eq(ks_nkeys(s4, "a.test"), 3);
+	ck_assert_int_eq(loader_changed(l), 0);
+
+	snapshot_unref(s1);
+	snapshot_unref(s2);
+	snapshot_unref(s3);
+	snapshot_unref(s4);
+	loader_free(l);
+	store_close(st);
+	rm_tree(dir);
+	free(bkey);
 }
 END_TEST
 
@@ -532,6 +660,8 @@ milter_suite(void)
 	tcase_add_test(ts, test_snapshot_roundrobin_threads);
 	tcase_add_test(ts, test_snapshot_swap);
 	tcase_add_test(ts, test_loader);
+	tcase_add_test(ts, test_loader_isolate);
+	tcase_set_timeout(ts, 20);	/* test_loader_isolate waits 2 s */
 	suite_add_tcase(s, tc);
 	suite_add_tcase(s, ts);
 	return s;

@@ -78,10 +78,10 @@ fi
 grep -q "MTA does not allow adding header fields" "$W/keyturnd.log" ||
     kt_fail "no log line for the refused negotiation"
 
-# internal clients: loopback (default InternalHosts), IPv6, local submission
+# internal clients: loopback (default InternalHosts), IPv6, local submission (no address, "localhost")
 expect_signed plain "r1 e1" --client 127.0.0.1
 expect_signed plain "r1 e1" --client ::1
-expect_signed plain "r1 e1" --client unknown
+expect_signed plain "r1 e1" --client unknown --client-name localhost
 expect_signed plain "r1 e1" --client 127.0.0.1 --style sendmail
 expect_signed solo "s1" --client 127.0.0.1
 expect_signed folded "r1 e1" --client 127.0.0.1 -B 1
