@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -243,6 +244,12 @@ out:
 	return r;
 }
 
+/* An alarm the history holds open on a key the plan no longer watches. */
+struct status_held {
+	const char	*selector;
+	char		*reason;
+};
+
 struct status_dom {
 	const struct store_domain *d;
 	struct pol_key		*keys;
@@ -250,6 +257,8 @@ struct status_dom {
 	struct adapt_memo	 memo;
 	char			 next[256];
 	time_t			 next_at;	/* 0: now or not timed */
+	struct status_held	*held;	/* alarms only the history still holds */
+	size_t			 nheld;
 };
 
 /* status_next - the first action due now, else the earliest timed one */
@@ -300,6 +309,63 @@ status_next(struct cli *c, struct status_dom *s)
 		}
 }
 
+/* status_planned - does the plan raise an alarm for key i? */
+static int
+status_planned(const struct status_dom *s, size_t i)
+{
+	size_t j;
+
+	for (j = 0; j < s->plan.n; j++)
+		if (s->plan.v[j].type == POL_A_ALARM && s->plan.v[j].key == i)
+			return 1;
+	return 0;
+}
+
+/* status_raised - the reason of the last alarm note of selector */
+static const char *
+status_raised(const struct store_event *ev, size_t n, const char *sel)
+{
+	const char *r = "";
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (ev[i].from == ev[i].to && strcasecmp(ev[i].selector,
+		    sel) == 0 && strncmp(ev[i].reason, ADAPT_ALARM_RAISED,
+		    strlen(ADAPT_ALARM_RAISED)) == 0)
+			r = ev[i].reason + strlen(ADAPT_ALARM_RAISED);
+	return r;
+}
+
+/*
+ * status_held - alarms still open in the history on keys the plan does
+ * not watch any more (a broken key taken out of the round-robin and now
+ * retiring): the operator must see them until a pass clears them
+ */
+static void
+status_held(struct store *st, struct status_dom *s)
+{
+	struct store_event *ev;
+	const struct store_key *k;
+	char err[256];
+	size_t n, i;
+
+	if (store_history_load(st, s->d->name, &ev, &n, err,
+	    sizeof(err)) != 0)
+		return;
+	s->held = xcalloc(s->d->nkeys + 1, sizeof(*s->held));
+	for (i = 0; i < s->d->nkeys; i++) {
+		k = &s->d->keys[i];
+		if (status_planned(s, i) ||
+		    !adapt_alarm_open(ev, n, k->selector))
+			continue;
+		s->held[s->nheld].selector = k->selector;
+		s->held[s->nheld++].reason = xasprintf("%s (%s; open in the "
+		    "history)", status_raised(ev, n, k->selector),
+		    store_state_name(k->state));
+	}
+	store_history_free(ev, n);
+}
+
 /* status_load - keys as the last pass saw them, and the plan for now */
 static void
 status_load(struct cli *c, struct store *st, const struct store_domain *d,
@@ -315,12 +381,18 @@ status_load(struct cli *c, struct store *st, const struct store_domain *d,
 	adapt_policy(&d->policy, &pol);
 	pol_decide(&pol, s->keys, d->nkeys, c->now, &s->plan);
 	status_next(c, s);
+	status_held(st, s);
 }
 
 /* status_free - what status_load made */
 static void
 status_free(struct status_dom *s)
 {
+	size_t i;
+
+	for (i = 0; i < s->nheld; i++)
+		free(s->held[i].reason);
+	free(s->held);
 	pol_plan_free(&s->plan);
 	adapt_memo_free(&s->memo);
 	free(s->keys);
@@ -366,6 +438,9 @@ status_text(struct cli *c, const struct status_dom *s)
 			printf("  ALARM:   %s\n", s->plan.v[i].reason);
 			alarms++;
 		}
+	for (i = 0; i < s->nheld; i++, alarms++)
+		printf("  ALARM:   %s: %s\n", s->held[i].selector,
+		    s->held[i].reason);
 	if (alarms == 0)
 		printf("  alarm:   none\n");
 }
@@ -403,6 +478,14 @@ status_json(struct cli *c, const struct status_dom *s, int *first)
 		    s->keys[a->key].selector);
 		printf(", \"reason\": ");
 		cli_json_str(stdout, a->reason);
+		printf("}");
+		afirst = 0;
+	}
+	for (i = 0; i < s->nheld; i++) {
+		printf("%s{\"selector\": ", afirst ? "" : ", ");
+		cli_json_str(stdout, s->held[i].selector);
+		printf(", \"reason\": ");
+		cli_json_str(stdout, s->held[i].reason);
 		printf("}");
 		afirst = 0;
 	}

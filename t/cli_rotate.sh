@@ -206,6 +206,12 @@ done
 grep -Eq "^[^ ]+ $sel +active +-> retiring +policy: alarm: " "$T/hist" ||
     fail "no take-out transition"
 [ "$(alarm_lines 'alarm cleared: ')" = 1 ] || fail "cleared while retiring"
+# status still shows the open alarm of the retiring key
+run 0 kt status
+has "$T/out" "ALARM:   $sel: "
+has "$T/out" "(retiring; open in the history)"
+run 0 kt status --json
+json "x=d[0]; assert [a['selector'] for a in x['alarms']]==['$sel'], x" < "$T/out"
 publish "$sel" "$rec"
 run 0 kt rotate cli.test
 run 0 kt rotate cli.test
@@ -214,5 +220,7 @@ run 0 kt rotate cli.test
 grep -Eq "^[^ ]+ $sel +retiring +\(unchanged\) +alarm cleared: " "$T/hist" ||
     fail "cleared line of the retiring key"
 [ "$(alarm_lines 'alarm: ')" = 2 ] || fail "a third alarm line"
+run 0 kt status --json
+json "x=d[0]; assert x['alarms']==[], x" < "$T/out"
 
 echo "keyturn rotate, check and status against two Knot servers: ok"
