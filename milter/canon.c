@@ -9,7 +9,9 @@
  *		CRLFs before the next content byte, and as one at the end when
  *		the body had content (that one closes the last non-empty line)
  * When cr, sp and nl are all clear, canon_fast takes the input instead: it
- * copies 16 bytes at a time to the batch, looking for the bytes that need
+ * copies 64 bytes at a time to the batch while they are in canonical form
+ * already (text whose SPs and CRLFs are each before text: canon_dirty64,
+ * from bit masks), then 16 at a time, looking for the bytes that need
  * a look (a SP before text and a CRLF before text do not). The two shapes
  * of relaxed text that are common enough to matter, a double SP before
  * text and a single SP before CRLF, are taken out in the stride, without a
@@ -24,6 +26,9 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "canon.h"
 
@@ -58,14 +63,16 @@ canon_header_relaxed(struct buf *b, const char *name, size_t namelen,
 {
 	size_t	 i;
 	int	 sp = 0, started = 0;
+	char	*o;
 
 	while (namelen > 0 && (name[namelen - 1] == ' ' ||
 	    name[namelen - 1] == '\t'))
 		namelen--;
 	buf_reserve(b, namelen + valuelen + 3);
+	o = b->p + b->len;	/* a local end: stores through char * alias b */
 	for (i = 0; i < namelen; i++)
-		b->p[b->len++] = (char)canon_lower((unsigned char)name[i]);
-	b->p[b->len++] = ':';
+		*o++ = (char)canon_lower((unsigned char)name[i]);
+	*o++ = ':';
 	for (i = 0; i < valuelen; i++) {
 		char c = value[i];
 
@@ -76,12 +83,14 @@ canon_header_relaxed(struct buf *b, const char *name, size_t namelen,
 			continue;
 		}
 		if (sp && started)
-			b->p[b->len++] = ' ';
+			*o++ = ' ';
 		sp = 0;
 		started = 1;
-		b->p[b->len++] = c;
+		*o++ = c;
 	}
-	buf_add(b, "\r\n", 2);
+	*o++ = '\r';
+	*o++ = '\n';
+	b->len = (size_t)(o - b->p);
 }
 
 /*
@@ -214,10 +223,14 @@ canon_load(const unsigned char *p)
 static inline int
 canon_none(canon_vec v)
 {
+#ifdef __SSE2__
+	return _mm_movemask_epi8((__m128i)v) == 0;
+#else
 	uint64_t w[2];
 
 	memcpy(w, &v, sizeof(w));
 	return (w[0] | w[1]) == 0;
+#endif
 }
 
 /*
@@ -288,10 +301,14 @@ canon_mask8(uint64_t w)
 static inline unsigned int
 canon_mask16(canon_vec v)
 {
+#ifdef __SSE2__
+	return (unsigned int)_mm_movemask_epi8((__m128i)v);
+#else
 	uint64_t w[2];
 
 	memcpy(w, &v, sizeof(w));
 	return canon_mask8(w[0]) | canon_mask8(w[1]) << 8;
+#endif
 }
 
 /* canon_first - the index of the first set bit of a mask16, 16 when none */
@@ -359,6 +376,8 @@ canon_block(unsigned char *o, const unsigned char *p)
 	if (canon_none((canon_vec)(canon_load(p) <= ' ')))
 		return o + CANON_VEC;	/* no WSP or control at all */
 	f = canon_flags_relaxed(p, &d);
+	if (canon_none(f | d))
+		return o + CANON_VEC;
 	dm = canon_mask16(d);
 	if ((canon_mask16(f) | (dm & (dm - 1))) != 0)
 		return NULL;
@@ -388,6 +407,67 @@ canon_stop(int relaxed, unsigned char **o, const unsigned char *p)
 }
 
 /*
+ * canon_dirty_few - canon_dirty64 for the bytes in mask low (SP and below)
+ * one at a time, when there are one or two: the first that is not in
+ * canonical form, as a mask, or 0
+ */
+static inline uint64_t
+canon_dirty_few(const unsigned char *p, uint64_t low)
+{
+	const unsigned char *q = p + __builtin_ctzll(low);
+	int	 ok;
+
+	if (low == (low & -low) * 3 && q[0] == '\r' && q[1] == '\n' &&
+	    q[2] > ' ')
+		return 0;			/* the usual: one CRLF */
+	for (; low != 0; low &= low - 1) {
+		q = p + __builtin_ctzll(low);
+		if (*q == ' ')
+			ok = q[1] > ' ';
+		else if (*q == '\r')
+			ok = q[1] == '\n' && q[2] > ' ';
+		else if (*q == '\n')
+			ok = q[-1] == '\r' && q[1] > ' ';
+		else
+			ok = 0;
+		if (!ok)
+			return low & -low;
+	}
+	return 0;
+}
+
+/*
+ * canon_dirty64 - relaxed, the bytes of the 64 at p that are not already
+ * in canonical form, as a mask (bit i for p[i]; what canon_flags_relaxed
+ * flags or drops) or 0. Text is a byte above SP; a SP is fine before text,
+ * the controls (a CRLF before text, the only ones that are fine) one at a
+ * time. Reads p[-1] to p[65].
+ */
+static inline uint64_t
+canon_dirty64(const unsigned char *p)
+{
+	uint64_t low = 0, sp = 0, t, ctl;
+	canon_vec v[4];
+	int	 k;
+
+	for (k = 0; k < 4; k++) {
+		v[k] = canon_load(p + k * CANON_VEC);
+		low |= (uint64_t)canon_mask16((canon_vec)(v[k] <= ' ')) <<
+		    (k * CANON_VEC);
+	}
+	if (low == 0)
+		return 0;
+	if ((t = low & (low - 1), t & (t - 1)) == 0)
+		return canon_dirty_few(p, low);	/* a line end, say */
+	for (k = 0; k < 4; k++)
+		sp |= (uint64_t)canon_mask16((canon_vec)(v[k] == ' ')) <<
+		    (k * CANON_VEC);
+	t = ~low >> 1 | (uint64_t)(p[64] > ' ') << 63;	/* text after */
+	ctl = low & ~sp;
+	return (sp & ~t) | (ctl != 0 ? canon_dirty_few(p, ctl) : 0);
+}
+
+/*
  * canon_vecs - copy blocks from p to *o while they need no look, up to
  * vlim - 32 (vlim <= the batch room and the input end less one byte, so
  * that p[-1] to p[32] can be read and 32 bytes written). Returns where it
@@ -399,8 +479,21 @@ canon_vecs(int relaxed, unsigned char **op, const unsigned char *p,
 {
 	unsigned char *o = *op, *no;
 	const unsigned char *q;
+	uint64_t dirty;
 
 	while (vlim - p >= 2 * CANON_VEC) {
+		if (relaxed && vlim - p >= 6 * CANON_VEC) {
+			/* 64 at once: text, or up to the byte that is not */
+			dirty = canon_dirty64(p);
+			memcpy(o, p, 4 * CANON_VEC);
+			if (dirty == 0) {
+				o += 4 * CANON_VEC;
+				p += 4 * CANON_VEC;
+				continue;
+			}
+			o += __builtin_ctzll(dirty);
+			p += __builtin_ctzll(dirty);
+		}
 		if (relaxed && (no = canon_block(o, p)) != NULL) {
 			o = no;
 			p += CANON_VEC;

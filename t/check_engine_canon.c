@@ -126,6 +126,21 @@ digest(const void *p, size_t n, unsigned char *md)
 	ck_assert(EVP_Digest(p, n, md, &len, EVP_sha256(), NULL) == 1);
 }
 
+/*
+ * chunk - one chunk, from a buffer of exactly its size, so that a read past
+ * either end is one that AddressSanitizer sees
+ */
+static void
+chunk(struct canon_body *cb, const char *p, size_t n)
+{
+	char	*copy = malloc(n ? n : 1);
+
+	ck_assert(copy != NULL);
+	memcpy(copy, p, n);
+	canon_body_update(cb, copy, n);
+	free(copy);
+}
+
 /* canon_digest - SHA-256 of what the canonicalizer makes of in, in chunks */
 static void
 canon_digest(enum dkim_canon mode, const char *in, size_t n,
@@ -139,11 +154,10 @@ canon_digest(enum dkim_canon mode, const char *in, size_t n,
 	ck_assert(ctx != NULL && cb != NULL);
 	ck_assert(EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1);
 	canon_body_init(cb, mode, ctx);
-	for (i = 0; i < ncuts; i++) {
-		canon_body_update(cb, in + at, cuts[i] - at);
-		at = cuts[i];
+	for (i = 0; i <= ncuts; i++) {
+		chunk(cb, in + at, (i < ncuts ? cuts[i] : n) - at);
+		at = i < ncuts ? cuts[i] : n;
 	}
-	canon_body_update(cb, in + at, n - at);
 	ck_assert_int_eq(canon_body_final(cb), 0);
 	ck_assert(EVP_DigestFinal_ex(ctx, md, &len) == 1);
 	EVP_MD_CTX_free(ctx);
@@ -303,6 +317,58 @@ START_TEST(test_body_words)
 }
 END_TEST
 
+/*
+ * Long lines of words, mostly in canonical form already, so that the
+ * relaxed scanner's 64-byte stride runs, with every shape it must stop at
+ * (the rare tokens) landing on every offset of it; whole and in chunks of
+ * up to 1,500 bytes against the reference.
+ */
+START_TEST(test_body_lines)
+{
+	static const char *const common[] = { "word", "ab", "x", "long-word",
+	    " ", " ", " ", "\r\n", "\xc3\xbc" };
+	static const char *const rare[] = { "  ", " \r\n", "\r\n\r\n", "\t",
+	    "\n", "\r", "\r\n ", " \t ", "\x01", "\r\n\t", "   \r\n" };
+	const size_t ncommon = sizeof(common) / sizeof(common[0]);
+	const size_t nrare = sizeof(rare) / sizeof(rare[0]);
+	unsigned char want[32], got[32];
+	unsigned int s = 4242 + (unsigned int)_i;
+	size_t	 cuts[64], ncuts, n, l, k;
+	const char *tok;
+	char	 in[4200];
+	struct buf ref;
+	int	 iter, every;
+
+	for (iter = 0; iter < 200; iter++) {
+		s = s * 1103515245u + 12345u;
+		every = 20 + (int)((s >> 16) % 400);	/* 1 rare in this many */
+		for (n = 0, l = (s >> 8) % 4000; n < l; n += strlen(tok)) {
+			s = s * 1103515245u + 12345u;
+			k = s >> 16;
+			tok = k % (unsigned int)every == 0 ? rare[(k >> 9) %
+			    nrare] : common[(k >> 3) % ncommon];
+			memcpy(in + n, tok, strlen(tok));
+		}
+		ncuts = 0;
+		while (iter % 2 && ncuts < 64) {
+			s = s * 1103515245u + 12345u;
+			cuts[ncuts] = (ncuts ? cuts[ncuts - 1] : 0) +
+			    (s >> 16) % 1500;
+			if (cuts[ncuts] > n)
+				break;
+			ncuts++;
+		}
+		buf_init(&ref);
+		reference(R, in, n, &ref);
+		digest(ref.p ? ref.p : "", ref.len, want);
+		canon_digest(R, in, n, cuts, ncuts, got);
+		ck_assert_msg(memcmp(want, got, 32) == 0, "seed %d iter %d",
+		    _i, iter);
+		buf_free(&ref);
+	}
+}
+END_TEST
+
 /* A body longer than the batch buffer, with long verbatim runs, in chunks. */
 START_TEST(test_body_large)
 {
@@ -339,6 +405,7 @@ canon_suite(void)
 	tcase_add_loop_test(tc, test_body, 0, sizeof(bcases) /
 	    sizeof(bcases[0]));
 	tcase_add_loop_test(tc, test_body_random, 0, 16);
+	tcase_add_loop_test(tc, test_body_lines, 0, 32);
 	tcase_add_loop_test(tc, test_body_words, 0, 16);
 	tcase_add_loop_test(tc, test_body_large, 0, 2);
 	suite_add_tcase(s, tc);
