@@ -42,7 +42,7 @@ hdrsel_find(const struct dkim_hdrlist *l, const char *name, size_t len)
 	size_t	 i;
 
 	for (i = 0; i < l->n; i++)
-		if (strlen(l->names[i]) == len &&
+		if (l->lens[i] == len &&
 		    strncasecmp(l->names[i], name, len) == 0)
 			return (long)i;
 	return -1;
@@ -78,7 +78,9 @@ hdrsel_add(struct dkim_hdrlist *l, const char *s, size_t len, int over,
 			name[i] += 'a' - 'A';
 	l->names = xreallocarray(l->names, l->n + 1, sizeof(*l->names));
 	l->over = xreallocarray(l->over, l->n + 1, sizeof(*l->over));
+	l->lens = xreallocarray(l->lens, l->n + 1, sizeof(*l->lens));
 	l->names[l->n] = name;
+	l->lens[l->n] = len;
 	l->over[l->n++] = over;
 	return 0;
 }
@@ -149,6 +151,7 @@ dkim_hdrlist_free(struct dkim_hdrlist *l)
 	for (i = 0; i < l->n; i++)
 		free(l->names[i]);
 	free(l->names);
+	free(l->lens);
 	free(l->over);
 	free(l);
 }
@@ -175,20 +178,22 @@ hdrsel_default(void)
 	return hdrsel_def;
 }
 
-/* hdrsel_same - a message field name against a list name (lowercase) */
+/* hdrsel_same - a message field name against list name i (lowercase) */
 static int
-hdrsel_same(const struct hdrsel_field *f, const char *name)
+hdrsel_same(const struct hdrsel_field *f, const struct dkim_hdrlist *l,
+    size_t i)
 {
-	return strlen(name) == f->len && strncasecmp(name, f->name, f->len) == 0;
+	return l->lens[i] == f->len &&
+	    strncasecmp(l->names[i], f->name, f->len) == 0;
 }
 
-/* hdrsel_hname - one more name in the h= value */
+/* hdrsel_hname - list name i once more in the h= value */
 static void
-hdrsel_hname(struct buf *h, const char *name)
+hdrsel_hname(struct buf *h, const struct dkim_hdrlist *l, size_t i)
 {
 	if (h->len > 0)
 		buf_addc(h, ':');
-	buf_adds(h, name);
+	buf_add(h, l->names[i], l->lens[i]);
 }
 
 /*
@@ -207,17 +212,17 @@ hdrsel_select(const struct dkim_hdrlist *l, const struct hdrsel_field *f,
 		taken = 0;
 		capped = 0;
 		for (j = nf; j-- > 0; )
-			if (hdrsel_same(&f[j], l->names[i])) {
+			if (hdrsel_same(&f[j], l, i)) {
 				if (taken == HDRSEL_MAX_INSTANCES) {
 					capped = 1;
 					break;
 				}
 				idx[k++] = j;
 				taken++;
-				hdrsel_hname(h, l->names[i]);
+				hdrsel_hname(h, l, i);
 			}
 		if (l->over[i] && !capped)
-			hdrsel_hname(h, l->names[i]);
+			hdrsel_hname(h, l, i);
 	}
 	return k;
 }

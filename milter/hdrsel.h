@@ -25,6 +25,7 @@
 
 struct dkim_hdrlist {
 	char	**names;	/* lowercase, no duplicates, From among them */
+	size_t	 *lens;		/* strlen(names[i]) */
 	int	 *over;		/* oversign names[i] */
 	size_t	  n;
 };
