@@ -31,6 +31,8 @@
 # SHA-256 of the body).
 #
 # Environment: BENCH_CONC ("1 4 16"), BENCH_SIZES ("2k 100k 10m"),
+# BENCH_DAEMONS (the rows to run, of "floor opendkim-rsa opendkim-ed
+# keyturnd-rsa keyturnd-ed"; the references need floor),
 # BENCH_SCALE (multiplies the message counts; default 1),
 # BENCH_MILTC_OPTS (more t/miltc options: "-R" opens a new milter
 # connection per SMTP session as Postfix does, "-k 10" sends ten messages
@@ -54,6 +56,7 @@ CONC=${BENCH_CONC:-1 4 16}
 SIZES=${BENCH_SIZES:-2k 100k 10m}
 SCALE=${BENCH_SCALE:-1}
 MILTC_OPTS=${BENCH_MILTC_OPTS:-}
+DAEMONS=${BENCH_DAEMONS:-floor opendkim-rsa opendkim-ed keyturnd-rsa keyturnd-ed}
 TCK=$(getconf CLK_TCK)
 
 for p in "$MILTC" "$FLOOR" "$RAWCOST"; do
@@ -271,6 +274,12 @@ references() {
 	}' "$W/table" "$W/rawcost"
 }
 
+# want NAME - is the daemon NAME in BENCH_DAEMONS
+want() {
+	case " $DAEMONS " in *" $1 "*) return 0 ;; esac
+	return 1
+}
+
 cleanup() {
 	[ "${BENCH_KEEP:-0}" = 1 ] || rm -rf "$W"
 }
@@ -320,18 +329,19 @@ all)
 	echo "milter_bench: $(nproc) CPUs, $(uname -r), work directory $W"
 	header | tee "$W/table.hdr"
 	{
-		run floor "unix:$W/floor.sock" "$FLOOR" -s "unix:$W/floor.sock"
-		run opendkim-rsa "unix:$W/opendkim-rsa.sock" \
-		    opendkim -f -x "$W/opendkim-rsa.conf"
-		run opendkim-ed "unix:$W/opendkim-ed.sock" \
-		    opendkim -f -x "$W/opendkim-ed.conf"
-		if [ -x "$KEYTURND" ]; then
-			for alg in rsa ed; do
-				keyturnd_setup $alg || exit 1
-				run keyturnd-$alg "unix:$W/keyturnd-$alg.sock" \
-				    "$KEYTURND" -f -c "$W/keyturnd-$alg.conf"
-			done
-		fi
+		want floor &&
+		    run floor "unix:$W/floor.sock" "$FLOOR" -s "unix:$W/floor.sock"
+		for alg in rsa ed; do
+			want opendkim-$alg || continue
+			run opendkim-$alg "unix:$W/opendkim-$alg.sock" \
+			    opendkim -f -x "$W/opendkim-$alg.conf"
+		done
+		for alg in rsa ed; do
+			want keyturnd-$alg && [ -x "$KEYTURND" ] || continue
+			keyturnd_setup $alg || exit 1
+			run keyturnd-$alg "unix:$W/keyturnd-$alg.sock" \
+			    "$KEYTURND" -f -c "$W/keyturnd-$alg.conf"
+		done
 	} | tee "$W/table"
 	rawcost_table
 	references
