@@ -10,10 +10,11 @@ t_miltc_CFLAGS = $(AM_CFLAGS) $(MILTER_CFLAGS)
 t_miltc_LDADD = $(KEYSTORE_LIBS) $(PTHREAD_LIBS)
 
 noinst_PROGRAMS += t/bench/floor t/bench/rawcost
-t_bench_floor_SOURCES = t/bench/floor.c
-t_bench_floor_CFLAGS = $(AM_CFLAGS) $(MILTER_CFLAGS)
-t_bench_floor_LDADD = $(MILTER_LIBS) $(PTHREAD_LIBS)
-t_bench_rawcost_SOURCES = t/bench/rawcost.c
+t_bench_floor_SOURCES = t/bench/floor.c t/bench/rawsign.c t/bench/rawsign.h
+t_bench_floor_CFLAGS = $(AM_CFLAGS) $(MILTER_CFLAGS) $(CRYPTO_CFLAGS)
+t_bench_floor_LDADD = $(MILTER_LIBS) $(CRYPTO_LIBS) $(PTHREAD_LIBS)
+t_bench_rawcost_SOURCES = t/bench/rawcost.c t/bench/rawsign.c \
+	t/bench/rawsign.h
 t_bench_rawcost_CFLAGS = $(AM_CFLAGS) $(CRYPTO_CFLAGS)
 t_bench_rawcost_LDADD = $(KEYSTORE_LIBS)
 

@@ -2,7 +2,8 @@
 # harness_floor.sh - miltc against the floor filter: headers land where the
 # filter says, both header styles, any chunking, concurrency, SMFIP_NR_*
 # honoured both ways, every kind of decision parsed, protocol errors and
-# timeouts reported with a non-zero exit.
+# timeouts reported with a non-zero exit; -k, the floor doing a signer's raw
+# work.
 set -u
 
 : "${top_builddir:=.}" "${top_srcdir:=.}"
@@ -220,6 +221,21 @@ grep -q "protocol error: reply 'Z' to option negotiation" "$T/e2" &&
 check "silent filter exits 1" 1 $?
 grep -q "timeout after 1 s" "$T/e3" && ok "timeout message" ||
     fail "timeout message: $(cat "$T/e3")"
+
+# 9. -k: the raw work of a signer in the filter (body hashed, one
+#    signature per message), and a key file that is not a key refused
+openssl genpkey -algorithm ED25519 -out "$T/ed.pem" 2>/dev/null
+floor_start rawwork -k "$T/ed.pem"
+r=$("$MILTC" -s "unix:$T/rawwork.sock" -t 10 -b -n 40 -c 4 "$T/big.eml")
+case $r in *" errors=0 "*"continue=40"*) ok "-k: 40 messages" ;;
+	*) fail "-k: $r" ;; esac
+"$MILTC" -s "unix:$T/rawwork.sock" -t 5 -o "$T/out9.eml" "$T/big.eml" >/dev/null
+check "-k: header inserted" "X-Floor: hdrs=3 body=$bigbody" \
+    "$(head -1 "$T/out9.eml")"
+"$FLOOR" -s "unix:$T/badkey.sock" -k "$T/m1.eml" 2>"$T/e9"
+check "-k with no key exits 1" 1 $?
+grep -q "m1.eml: not a private key" "$T/e9" && ok "-k bad key message" ||
+    fail "-k bad key message: $(cat "$T/e9")"
 
 [ $failures -eq 0 ] || { echo "$failures failure(s)"; exit 1; }
 exit 0

@@ -2,7 +2,8 @@
  * floor - a libmilter filter that does nothing but what every signer must
  *
  * SYNOPSIS
- *	floor -s SOCKET [-x INDEX] [-H] [-L] [-N] [-V] [-E] [-T|-R|-D|-A|-C CODE]
+ *	floor -s SOCKET [-k KEY] [-x INDEX] [-H] [-L] [-N] [-V] [-E]
+ *	    [-T|-R|-D|-A|-C CODE]
  *
  * DESCRIPTION
  *	Negotiates exactly like keyturnd (connect and MAIL without a reply,
@@ -14,6 +15,13 @@
  *	the top; -H appends with smfi_addheader instead) where H and B count
  *	the headers and body bytes it was shown. It measures the cost any
  *	libmilter-based filter pays.
+ *
+ *	-k KEY also does the raw work no signer can avoid, in the filter's
+ *	own threads: SHA-256 of the body bytes as they stream (no
+ *	canonicalization) and, at end of message, the one signature with the
+ *	private key in KEY that t/bench/rawcost times (rawsign.c). A signer
+ *	compared with this pays the same wake-ups and cold caches per message;
+ *	what is left is its own work.
  *
  *	For tests: -L asks for SMFIP_HDR_LEADSPC; -N asks for no SMFIP_NR_*
  *	flag (every stage answered); -T, -R, -D, -A reply tempfail, reject,
@@ -39,6 +47,9 @@
 #include <unistd.h>
 
 #include <libmilter/mfapi.h>
+#include <openssl/evp.h>
+
+#include "rawsign.h"
 
 /* Per-message counts, kept in the libmilter private pointer. */
 struct floor_msg {
@@ -46,6 +57,7 @@ struct floor_msg {
 	unsigned long	 body;
 	char		*subject;
 	char		 client[256];
+	EVP_MD_CTX	*md;		/* -k: the body's SHA-256 */
 };
 
 static int	 floor_index;
@@ -55,6 +67,7 @@ static char	 floor_reply;
 static char	*floor_code;		/* "451 4.7.1 text" for -C */
 static char	 floor_rcode[4], floor_xcode[16];
 static char	*floor_text;
+static EVP_PKEY	*floor_key;		/* -k */
 
 /* floor_negotiate - ask only for the stages and replies a signer needs */
 static sfsistat
@@ -141,6 +154,10 @@ floor_envfrom(SMFICTX *ctx, char **argv)
 	m->subject = NULL;
 	m->hdrs = m->body = 0;
 	smfi_setpriv(ctx, m);
+	if (floor_key != NULL && ((m->md == NULL &&
+	    (m->md = EVP_MD_CTX_new()) == NULL) ||
+	    EVP_DigestInit_ex(m->md, EVP_sha256(), NULL) != 1))
+		return SMFIS_TEMPFAIL;
 	return floor_noreply ? SMFIS_NOREPLY : SMFIS_CONTINUE;
 }
 
@@ -165,7 +182,7 @@ floor_data(SMFICTX *ctx)
 	return SMFIS_CONTINUE;
 }
 
-/* floor_body - count the bytes */
+/* floor_body - count the bytes (-k: and hash them) */
 static sfsistat
 floor_body(SMFICTX *ctx, unsigned char *p, size_t len)
 {
@@ -174,6 +191,8 @@ floor_body(SMFICTX *ctx, unsigned char *p, size_t len)
 	if (m == NULL)
 		return SMFIS_TEMPFAIL;
 	m->body += len;
+	if (floor_key != NULL && EVP_DigestUpdate(m->md, p, len) != 1)
+		return SMFIS_TEMPFAIL;
 	return floor_noreply ? SMFIS_NOREPLY : SMFIS_CONTINUE;
 }
 
@@ -239,6 +258,14 @@ floor_eom(SMFICTX *ctx)
 
 	if (m == NULL)
 		return SMFIS_TEMPFAIL;
+	if (floor_key != NULL) {
+		unsigned char dig[EVP_MAX_MD_SIZE];
+		unsigned int diglen;
+
+		if (m->md == NULL || EVP_DigestFinal_ex(m->md, dig, &diglen) != 1 ||
+		    rawsign_once(floor_key) == -1)
+			return SMFIS_TEMPFAIL;
+	}
 	if (floor_code != NULL) {
 		if (smfi_setreply(ctx, floor_rcode, floor_xcode,
 		    floor_text) != MI_SUCCESS)
@@ -272,6 +299,7 @@ floor_close(SMFICTX *ctx)
 
 	if (m != NULL) {
 		free(m->subject);
+		EVP_MD_CTX_free(m->md);
 		free(m);
 		smfi_setpriv(ctx, NULL);
 	}
@@ -309,12 +337,16 @@ main(int argc, char **argv)
 	char *end;
 	int ch;
 
-	while ((ch = getopt(argc, argv, "ADEHLNRs:TVx:C:")) != -1) {
+	while ((ch = getopt(argc, argv, "ADEHk:LNRs:TVx:C:")) != -1) {
 		switch (ch) {
 		case 'A': case 'D': case 'R': case 'T': floor_reply = ch; break;
 		case 'C': floor_code = optarg; break;
 		case 'E': floor_edit = 1; break;
 		case 'H': floor_append = 1; break;
+		case 'k':
+			if ((floor_key = rawsign_load(optarg)) == NULL)
+				return 1;
+			break;
 		case 'L': floor_leadspc = 1; break;
 		case 'N': floor_noreply = 0; break;
 		case 's': sock = optarg; break;
@@ -339,7 +371,7 @@ main(int argc, char **argv)
 	}
 	return smfi_main() == MI_SUCCESS ? 0 : 1;
 usage:
-	fprintf(stderr, "usage: floor -s SOCKET [-x INDEX] [-H] [-L] [-N] [-V] [-E] "
-	    "[-T|-R|-D|-A|-C 'CODE X.Y.Z text']\n");
+	fprintf(stderr, "usage: floor -s SOCKET [-k KEY] [-x INDEX] [-H] [-L] "
+	    "[-N] [-V] [-E] [-T|-R|-D|-A|-C 'CODE X.Y.Z text']\n");
 	return 2;
 }
