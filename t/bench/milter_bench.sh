@@ -25,14 +25,20 @@
 #   msgs/s    messages per second seen by the client
 #   p50/p99   latency per message, first command to final reply (ms)
 #   rss_kB    the daemon's peak RSS, VmHWM from /proc/PID/status
-# Then t/bench/rawcost: one RSA-2048 and one Ed25519 signature with the
-# same keys, SHA-256 over the same body bytes, and the reference sums the
-# issue's targets compare keyturnd with (floor + one signature; floor +
-# SHA-256 of the body).
+# The rows floor-rsa and floor-ed are the floor doing the raw work of a
+# signer itself (floor -k: SHA-256 of the body bytes, one signature with
+# the same key). Then t/bench/rawcost: one RSA-2048 and one Ed25519
+# signature with the same keys, SHA-256 over the same body bytes; and two
+# tables of ratios at each concurrency: keyturnd against the issue's
+# references (floor at the same concurrency + one signature for 2 KB, +
+# SHA-256 of the body for 10 MB), and keyturnd against floor -k.
 #
 # Environment: BENCH_CONC ("1 4 16"), BENCH_SIZES ("2k 100k 10m"),
-# BENCH_DAEMONS (the rows to run, of "floor opendkim-rsa opendkim-ed
-# keyturnd-rsa keyturnd-ed"; the references need floor),
+# BENCH_DAEMONS (the rows to run, of "floor floor-rsa floor-ed
+# opendkim-rsa opendkim-ed keyturnd-rsa keyturnd-ed"; the references
+# need floor),
+# BENCH_ROUNDS (runs every row that many times, one round of all rows
+# after the other, and reports the median of each; default 1),
 # BENCH_SCALE (multiplies the message counts; default 1),
 # BENCH_MILTC_OPTS (more t/miltc options: "-R" opens a new milter
 # connection per SMTP session as Postfix does, "-k 10" sends ten messages
@@ -55,8 +61,9 @@ KEYTURND=$top_builddir/keyturnd
 CONC=${BENCH_CONC:-1 4 16}
 SIZES=${BENCH_SIZES:-2k 100k 10m}
 SCALE=${BENCH_SCALE:-1}
+ROUNDS=${BENCH_ROUNDS:-1}
 MILTC_OPTS=${BENCH_MILTC_OPTS:-}
-DAEMONS=${BENCH_DAEMONS:-floor opendkim-rsa opendkim-ed keyturnd-rsa keyturnd-ed}
+DAEMONS=${BENCH_DAEMONS:-floor floor-rsa floor-ed opendkim-rsa opendkim-ed keyturnd-rsa keyturnd-ed}
 TCK=$(getconf CLK_TCK)
 
 for p in "$MILTC" "$FLOOR" "$RAWCOST"; do
@@ -208,10 +215,13 @@ keyturnd_setup() {
 	_alg=$1
 	[ "$_alg" = ed ] && _alg=ed25519
 	rm -rf "$_ks"
-	"$KEYTURN" -K "$_ks" init >/dev/null &&
-	"$KEYTURN" -K "$_ks" domain add example.com --algorithms $_alg >/dev/null &&
-	"$KEYTURN" -K "$_ks" key import example.com $1 "$W/$1.pem" >/dev/null &&
-	"$KEYTURN" -K "$_ks" activate --force example.com $1 >/dev/null 2>&1 || {
+	{
+		"$KEYTURN" -K "$_ks" init &&
+		"$KEYTURN" -K "$_ks" domain add example.com --algorithms $_alg &&
+		"$KEYTURN" -K "$_ks" key import example.com $1 "$W/$1.pem" &&
+		"$KEYTURN" -K "$_ks" activate --force example.com $1
+	} >"$W/keyturn-$1.log" 2>&1 || {
+		cat "$W/keyturn-$1.log" >&2
 		echo "milter_bench: keystore for keyturnd-$1 failed" >&2
 		return 1
 	}
@@ -224,7 +234,7 @@ header() {
 	    cpu_us msgs/s p50_ms p99_ms rss_kB
 }
 
-# rawcost_table - raw signature and SHA-256 costs, and the reference sums
+# rawcost_table - raw signature and SHA-256 costs of the same keys and bodies
 rawcost_table() {
 	echo
 	echo "raw costs (t/bench/rawcost, same keys, same bodies):"
@@ -237,41 +247,113 @@ rawcost_table() {
 	"$RAWCOST" -n 2000 -k "$W/rsa.pem" -k "$W/ed.pem" $_files | tee "$W/rawcost"
 }
 
-# references - what the issue's targets compare keyturnd with
+# references - keyturnd against what it is compared with, at each
+# concurrency: the issue's targets (floor at the same concurrency + the raw
+# cost: one signature for 2 KB, SHA-256 of the body for 10 MB), then the
+# floor doing that raw work itself (floor -k), which pays the same wake-ups
+# and cold caches per message a real signer pays
 references() {
 	[ -s "$W/table" ] || return 0
-	echo
-	echo "references (floor at concurrency 1 + raw cost):"
-	awk '
-	FNR == NR && $1 == "floor" && $3 == 1 { floor[$2] = $5; next }
-	FNR == NR && $1 ~ /^keyturnd-/ && $3 == 1 { kt[$1 " " $2] = $5; next }
+	awk -v conc="$CONC" -v sizes="$SIZES" '
+	FNR == NR && NF >= 9 { cpu[$1 " " $2 " " $3] = $5; next }
 	FNR != NR && $1 == "sign" { sign[$2] = $4; sub("us=", "", sign[$2]) }
 	FNR != NR && $1 == "sha256" { n = split($2, p, "-"); z = p[n]
 		h[z] = $4; sub("us=", "", h[z]) }
 	END {
-		if ("2k" in floor) {
-			printf "  2 KB: floor %s + rsa-2048 %s = %.0f us (target <= 1.10x: %.0f)\n",
-			    floor["2k"], sign["rsa"], floor["2k"] + sign["rsa"],
-			    1.10 * (floor["2k"] + sign["rsa"])
-			printf "  2 KB: floor %s + ed25519 %s = %.0f us (target <= 1.15x: %.0f)\n",
-			    floor["2k"], sign["ed25519"], floor["2k"] + sign["ed25519"],
-			    1.15 * (floor["2k"] + sign["ed25519"])
+		nc = split(conc, cs, " ")
+		nz = split(sizes, zs, " ")
+		alg["rsa"] = "rsa"; alg["ed"] = "ed25519"
+		head("targets: keyturnd / (floor at the same concurrency + raw cost)")
+		target("keyturnd-rsa", "2k", "rsa", 1.10)
+		target("keyturnd-ed", "2k", "ed", 1.15)
+		target("keyturnd-rsa", "10m", "", 1.25)
+		target("keyturnd-ed", "10m", "", 1.25)
+		head("in-filter: keyturnd / floor -k (the floor doing the raw work itself)")
+		for (zi = 1; zi <= nz; zi++) {
+			infilter("keyturnd-rsa", zs[zi], "floor-rsa")
+			infilter("keyturnd-ed", zs[zi], "floor-ed")
 		}
-		if ("10m" in floor)
-			printf "  10 MB: floor %s + sha256 %s = %.0f us (target <= 1.25x: %.0f)\n",
-			    floor["10m"], h["10m"], floor["10m"] + h["10m"],
-			    1.25 * (floor["10m"] + h["10m"])
-		ratio("keyturnd-rsa 2k", floor["2k"] + sign["rsa"], 1.10)
-		ratio("keyturnd-ed 2k", floor["2k"] + sign["ed25519"], 1.15)
-		ratio("keyturnd-rsa 10m", floor["10m"] + h["10m"], 1.25)
-		ratio("keyturnd-ed 10m", floor["10m"] + h["10m"], 1.25)
 	}
-	function ratio(row, ref, target) {
-		if (!(row in kt) || ref == 0)
+	# cell NUM DEN - " 1.07x", or " -" when either is missing
+	function cell(num, den) {
+		if (num == "" || den == "" || den == 0)
+			return sprintf(" %8s", "-")
+		return sprintf(" %8s", sprintf("%.2fx", num / den))
+	}
+	function head(t,   i) {
+		printf "\n%s\n  %-18s", t, ""
+		for (i = 1; i <= nc; i++)
+			printf " %8s", "c=" cs[i]
+		printf "\n"
+	}
+	# target ROW SIZE ALG LIMIT - ALG "" adds SHA-256 of the body instead
+	function target(row, size, a, limit,   i, f, k, raw, line) {
+		raw = a != "" ? sign[alg[a]] : h[size]
+		if (raw == "")
 			return
-		printf "  %-17s %8.0f us = %.2fx reference (target <= %.2fx)\n",
-		    row ":", kt[row], kt[row] / ref, target
+		line = sprintf("  %-18s", row " " size)
+		for (i = 1; i <= nc; i++) {
+			f = cpu["floor " size " " cs[i]]
+			k = cpu[row " " size " " cs[i]]
+			line = line cell(k, f == "" ? "" : f + raw)
+		}
+		printf "%s   (target <= %.2fx)\n", line, limit
+	}
+	function infilter(row, size, ref,   i, f, k, line, any) {
+		line = sprintf("  %-18s", row " " size)
+		for (i = 1; i <= nc; i++) {
+			f = cpu[ref " " size " " cs[i]]
+			k = cpu[row " " size " " cs[i]]
+			any += (f != "" && k != "")
+			line = line cell(k, f)
+		}
+		if (any)
+			print line
 	}' "$W/table" "$W/rawcost"
+}
+
+# rows - one round: every daemon of BENCH_DAEMONS, every size and
+# concurrency
+rows() {
+	want floor &&
+	    run floor "unix:$W/floor.sock" "$FLOOR" -s "unix:$W/floor.sock"
+	for alg in rsa ed; do
+		want floor-$alg || continue
+		run floor-$alg "unix:$W/floor-$alg.sock" \
+		    "$FLOOR" -k "$W/$alg.pem" -s "unix:$W/floor-$alg.sock"
+	done
+	for alg in rsa ed; do
+		want opendkim-$alg || continue
+		run opendkim-$alg "unix:$W/opendkim-$alg.sock" \
+		    opendkim -f -x "$W/opendkim-$alg.conf"
+	done
+	for alg in rsa ed; do
+		want keyturnd-$alg && [ -x "$KEYTURND" ] || continue
+		keyturnd_setup $alg || exit 1
+		run keyturnd-$alg "unix:$W/keyturnd-$alg.sock" \
+		    "$KEYTURND" -f -c "$W/keyturnd-$alg.conf"
+	done
+}
+
+# medians - of rows repeated over rounds, for each daemon, size and
+# concurrency the row with the median cpu_us (the lower of the middle two)
+medians() {
+	awk '
+	{ k = $1 " " $2 " " $3; if (!(k in n)) order[++nk] = k
+	  n[k]++; line[k, n[k]] = $0; cpu[k, n[k]] = $5 + 0 }
+	END {
+		for (i = 1; i <= nk; i++) {
+			k = order[i]
+			for (a = 2; a <= n[k]; a++)	# insertion sort by cpu
+				for (b = a; b > 1 && cpu[k, b] < cpu[k, b - 1]; b--) {
+					t = cpu[k, b]; cpu[k, b] = cpu[k, b - 1]
+					cpu[k, b - 1] = t
+					t = line[k, b]; line[k, b] = line[k, b - 1]
+					line[k, b - 1] = t
+				}
+			print line[k, int((n[k] + 1) / 2)]
+		}
+	}'
 }
 
 # want NAME - is the daemon NAME in BENCH_DAEMONS
@@ -328,21 +410,20 @@ all)
 	trap cleanup EXIT INT TERM
 	echo "milter_bench: $(nproc) CPUs, $(uname -r), work directory $W"
 	header | tee "$W/table.hdr"
-	{
-		want floor &&
-		    run floor "unix:$W/floor.sock" "$FLOOR" -s "unix:$W/floor.sock"
-		for alg in rsa ed; do
-			want opendkim-$alg || continue
-			run opendkim-$alg "unix:$W/opendkim-$alg.sock" \
-			    opendkim -f -x "$W/opendkim-$alg.conf"
-		done
-		for alg in rsa ed; do
-			want keyturnd-$alg && [ -x "$KEYTURND" ] || continue
-			keyturnd_setup $alg || exit 1
-			run keyturnd-$alg "unix:$W/keyturnd-$alg.sock" \
-			    "$KEYTURND" -f -c "$W/keyturnd-$alg.conf"
-		done
-	} | tee "$W/table"
+	: >"$W/rows"
+	_round=1
+	while [ $_round -le "$ROUNDS" ]; do
+		[ "$ROUNDS" -gt 1 ] && echo "round $_round of $ROUNDS"
+		rows | tee -a "$W/rows"
+		_round=$((_round + 1))
+	done
+	medians <"$W/rows" >"$W/table"
+	if [ "$ROUNDS" -gt 1 ]; then
+		echo
+		echo "medians of $ROUNDS rounds (by cpu_us):"
+		header
+		cat "$W/table"
+	fi
 	rawcost_table
 	references
 	;;
