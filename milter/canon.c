@@ -10,7 +10,7 @@
  *		the body had content (that one closes the last non-empty line)
  * When cr, sp and nl are all clear, canon_fast takes the input instead: it
  * copies 64 bytes at a time to the batch while they are in canonical form
- * already (text whose SPs and CRLFs are each before text: canon_dirty64,
+ * already (text whose SPs and CRLFs are each before text: canon_copy64,
  * from bit masks), then 16 at a time, looking for the bytes that need
  * a look (a SP before text and a CRLF before text do not). The two shapes
  * of relaxed text that are common enough to matter, a double SP before
@@ -219,19 +219,56 @@ canon_load(const unsigned char *p)
 	return v;
 }
 
+/*
+ * The lanes gathered into an int, lowest lane first: one instruction on
+ * SSE2 (every x86-64), a multiply per 8 lanes elsewhere. A lane is all
+ * ones or all zeros.
+ */
+#ifdef __SSE2__
+/* canon_mask16 - the 16 lanes of a vector as 16 bits */
+static inline unsigned int
+canon_mask16(canon_vec v)
+{
+	return (unsigned int)_mm_movemask_epi8((__m128i)v);
+}
+
 /* canon_none - no lane set */
 static inline int
 canon_none(canon_vec v)
 {
-#ifdef __SSE2__
-	return _mm_movemask_epi8((__m128i)v) == 0;
+	return canon_mask16(v) == 0;
+}
 #else
+/* canon_mask8 - the 8 lanes in w as 8 bits, one bit of each byte gathered */
+static inline unsigned int
+canon_mask8(uint64_t w)
+{
+	if (__BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__)
+		w = __builtin_bswap64(w);
+	return (unsigned int)(((w & 0x8040201008040201ULL) *
+	    0x0101010101010101ULL) >> 56);
+}
+
+/* canon_mask16 - the 16 lanes of a vector as 16 bits */
+static inline unsigned int
+canon_mask16(canon_vec v)
+{
+	uint64_t w[2];
+
+	memcpy(w, &v, sizeof(w));
+	return canon_mask8(w[0]) | canon_mask8(w[1]) << 8;
+}
+
+/* canon_none - no lane set */
+static inline int
+canon_none(canon_vec v)
+{
 	uint64_t w[2];
 
 	memcpy(w, &v, sizeof(w));
 	return (w[0] | w[1]) == 0;
-#endif
 }
+#endif
 
 /*
  * canon_flags_relaxed - the lanes of the 16 bytes at p that need a look in
@@ -279,36 +316,6 @@ canon_flags_simple(const unsigned char *p)
 	    ~(canon_vec)(n == '\n');
 	return ((canon_vec)(v == '\r') & ~crok) |
 	    ((canon_vec)(v == '\n') & ~lfok);
-}
-
-/*
- * canon_mask8 - the 8 lanes in w (bytes of all ones or zeros) as 8 bits,
- * lowest lane first: one bit of each byte gathered by a multiply, so that
- * finding the first lane takes no branch.
- */
-static inline unsigned int
-canon_mask8(uint64_t w)
-{
-	const int le = __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__;
-
-	if (!le)
-		w = __builtin_bswap64(w);
-	return (unsigned int)(((w & 0x8040201008040201ULL) *
-	    0x0101010101010101ULL) >> 56);
-}
-
-/* canon_mask16 - the 16 lanes of a vector as 16 bits, lowest lane first */
-static inline unsigned int
-canon_mask16(canon_vec v)
-{
-#ifdef __SSE2__
-	return (unsigned int)_mm_movemask_epi8((__m128i)v);
-#else
-	uint64_t w[2];
-
-	memcpy(w, &v, sizeof(w));
-	return canon_mask8(w[0]) | canon_mask8(w[1]) << 8;
-#endif
 }
 
 /* canon_first - the index of the first set bit of a mask16, 16 when none */
@@ -407,7 +414,7 @@ canon_stop(int relaxed, unsigned char **o, const unsigned char *p)
 }
 
 /*
- * canon_dirty_few - canon_dirty64 for the bytes in mask low (SP and below)
+ * canon_dirty_few - canon_copy64 for the bytes in mask low (SP and below)
  * one at a time, when there are one or two: the first that is not in
  * canonical form, as a mask, or 0
  */
@@ -436,32 +443,40 @@ canon_dirty_few(const unsigned char *p, uint64_t low)
 	return 0;
 }
 
+/* canon_join - the lanes of four vectors as 64 bits, the first lowest */
+static inline uint64_t
+canon_join(canon_vec a, canon_vec b, canon_vec c, canon_vec d)
+{
+	return (uint64_t)canon_mask16(a) | (uint64_t)canon_mask16(b) << 16 |
+	    (uint64_t)canon_mask16(c) << 32 | (uint64_t)canon_mask16(d) << 48;
+}
+
 /*
- * canon_dirty64 - relaxed, the bytes of the 64 at p that are not already
- * in canonical form, as a mask (bit i for p[i]; what canon_flags_relaxed
- * flags or drops) or 0. Text is a byte above SP; a SP is fine before text,
- * the controls (a CRLF before text, the only ones that are fine) one at a
- * time. Reads p[-1] to p[65].
+ * canon_copy64 - relaxed, the 64 bytes at p copied to o, and those of them
+ * that are not already in canonical form as a mask (bit i for p[i]; what
+ * canon_flags_relaxed flags or drops), or 0. Text is a byte above SP; a
+ * SP is fine before text, the controls (a CRLF before text, the only ones
+ * that are fine) are looked at one at a time. Reads p[-1] to p[65].
  */
 static inline uint64_t
-canon_dirty64(const unsigned char *p)
+canon_copy64(unsigned char *o, const unsigned char *p)
 {
-	uint64_t low = 0, sp = 0, t, ctl;
-	canon_vec v[4];
-	int	 k;
+	canon_vec v0 = canon_load(p), v1 = canon_load(p + 16);
+	canon_vec v2 = canon_load(p + 32), v3 = canon_load(p + 48);
+	uint64_t low, sp, t, ctl;
 
-	for (k = 0; k < 4; k++) {
-		v[k] = canon_load(p + k * CANON_VEC);
-		low |= (uint64_t)canon_mask16((canon_vec)(v[k] <= ' ')) <<
-		    (k * CANON_VEC);
-	}
+	memcpy(o, &v0, CANON_VEC);
+	memcpy(o + 16, &v1, CANON_VEC);
+	memcpy(o + 32, &v2, CANON_VEC);
+	memcpy(o + 48, &v3, CANON_VEC);
+	low = canon_join((canon_vec)(v0 <= ' '), (canon_vec)(v1 <= ' '),
+	    (canon_vec)(v2 <= ' '), (canon_vec)(v3 <= ' '));
 	if (low == 0)
 		return 0;
 	if ((t = low & (low - 1), t & (t - 1)) == 0)
 		return canon_dirty_few(p, low);	/* a line end, say */
-	for (k = 0; k < 4; k++)
-		sp |= (uint64_t)canon_mask16((canon_vec)(v[k] == ' ')) <<
-		    (k * CANON_VEC);
+	sp = canon_join((canon_vec)(v0 == ' '), (canon_vec)(v1 == ' '),
+	    (canon_vec)(v2 == ' '), (canon_vec)(v3 == ' '));
 	t = ~low >> 1 | (uint64_t)(p[64] > ' ') << 63;	/* text after */
 	ctl = low & ~sp;
 	return (sp & ~t) | (ctl != 0 ? canon_dirty_few(p, ctl) : 0);
@@ -484,8 +499,7 @@ canon_vecs(int relaxed, unsigned char **op, const unsigned char *p,
 	while (vlim - p >= 2 * CANON_VEC) {
 		if (relaxed && vlim - p >= 6 * CANON_VEC) {
 			/* 64 at once: text, or up to the byte that is not */
-			dirty = canon_dirty64(p);
-			memcpy(o, p, 4 * CANON_VEC);
+			dirty = canon_copy64(o, p);
 			if (dirty == 0) {
 				o += 4 * CANON_VEC;
 				p += 4 * CANON_VEC;
