@@ -27,8 +27,9 @@
 #   rss_kB    the daemon's peak RSS, VmHWM from /proc/PID/status
 # The rows floor-rsa and floor-ed are the floor doing the raw work of a
 # signer itself (floor -k: SHA-256 of the body bytes, one signature with
-# the same key). Then t/bench/rawcost: one RSA-2048 and one Ed25519
-# signature with the same keys, SHA-256 over the same body bytes; and two
+# the same key). After each round t/bench/rawcost: one RSA-2048 and one
+# Ed25519 signature with the same keys, SHA-256 over the same body bytes
+# (their medians over the rounds are printed); and at the end two
 # tables of ratios at each concurrency: keyturnd against the issue's
 # references (floor at the same concurrency + one signature for 2 KB, +
 # SHA-256 of the body for 10 MB), and keyturnd against floor -k.
@@ -234,17 +235,42 @@ header() {
 	    cpu_us msgs/s p50_ms p99_ms rss_kB
 }
 
-# rawcost_table - raw signature and SHA-256 costs of the same keys and bodies
-rawcost_table() {
-	echo
-	echo "raw costs (t/bench/rawcost, same keys, same bodies):"
+# raw_bodies - the messages' bodies as the MTA sends them (CRLF), for
+# rawcost to hash
+raw_bodies() {
 	_files=
 	for z in $SIZES; do
 		"${PYTHON3:-/usr/bin/python3}" -c 'import sys; d=open(sys.argv[1],"rb").read(); open(sys.argv[2],"wb").write(d.split(b"\n\n",1)[1].replace(b"\n",b"\r\n"))' \
 		    "$W/msg-$z.eml" "$W/body-$z"
 		_files="$_files -f $W/body-$z"
 	done
-	"$RAWCOST" -n 2000 -k "$W/rsa.pem" -k "$W/ed.pem" $_files | tee "$W/rawcost"
+}
+
+# raw_round - the raw costs once more (each round, so that their medians
+# come from the same stretches of machine load as the rows')
+raw_round() {
+	"$RAWCOST" -n 2000 -k "$W/rsa.pem" -k "$W/ed.pem" $_files >>"$W/raws"
+}
+
+# raw_medians - for each raw cost line, the one with the median us=
+raw_medians() {
+	awk '
+	{ k = $1 " " $2; if (!(k in n)) order[++nk] = k
+	  v = $NF; sub("us=", "", v)
+	  n[k]++; line[k, n[k]] = $0; us[k, n[k]] = v + 0 }
+	END {
+		for (i = 1; i <= nk; i++) {
+			k = order[i]
+			for (a = 2; a <= n[k]; a++)
+				for (b = a; b > 1 && us[k, b] < us[k, b - 1]; b--) {
+					t = us[k, b]; us[k, b] = us[k, b - 1]
+					us[k, b - 1] = t
+					t = line[k, b]; line[k, b] = line[k, b - 1]
+					line[k, b - 1] = t
+				}
+			print line[k, int((n[k] + 1) / 2)]
+		}
+	}' "$W/raws"
 }
 
 # references - keyturnd against what it is compared with, at each
@@ -410,11 +436,14 @@ all)
 	trap cleanup EXIT INT TERM
 	echo "milter_bench: $(nproc) CPUs, $(uname -r), work directory $W"
 	header | tee "$W/table.hdr"
+	raw_bodies
 	: >"$W/rows"
+	: >"$W/raws"
 	_round=1
 	while [ $_round -le "$ROUNDS" ]; do
 		[ "$ROUNDS" -gt 1 ] && echo "round $_round of $ROUNDS"
 		rows | tee -a "$W/rows"
+		raw_round || exit 1
 		_round=$((_round + 1))
 	done
 	medians <"$W/rows" >"$W/table"
@@ -424,7 +453,9 @@ all)
 		header
 		cat "$W/table"
 	fi
-	rawcost_table
+	echo
+	echo "raw costs (t/bench/rawcost, same keys, same bodies$([ "$ROUNDS" -gt 1 ] && echo ", medians of $ROUNDS rounds")):"
+	raw_medians | tee "$W/rawcost"
 	references
 	;;
 *)
