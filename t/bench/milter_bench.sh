@@ -252,27 +252,6 @@ raw_round() {
 	"$RAWCOST" -n 2000 -k "$W/rsa.pem" -k "$W/ed.pem" $_files >>"$W/raws"
 }
 
-# raw_medians - for each raw cost line, the one with the median us=
-raw_medians() {
-	awk '
-	{ k = $1 " " $2; if (!(k in n)) order[++nk] = k
-	  v = $NF; sub("us=", "", v)
-	  n[k]++; line[k, n[k]] = $0; us[k, n[k]] = v + 0 }
-	END {
-		for (i = 1; i <= nk; i++) {
-			k = order[i]
-			for (a = 2; a <= n[k]; a++)
-				for (b = a; b > 1 && us[k, b] < us[k, b - 1]; b--) {
-					t = us[k, b]; us[k, b] = us[k, b - 1]
-					us[k, b - 1] = t
-					t = line[k, b]; line[k, b] = line[k, b - 1]
-					line[k, b - 1] = t
-				}
-			print line[k, int((n[k] + 1) / 2)]
-		}
-	}' "$W/raws"
-}
-
 # references - keyturnd against what it is compared with, at each
 # concurrency: the issue's targets (floor at the same concurrency + the raw
 # cost: one signature for 2 KB, SHA-256 of the body for 10 MB), then the
@@ -361,19 +340,22 @@ rows() {
 	done
 }
 
-# medians - of rows repeated over rounds, for each daemon, size and
-# concurrency the row with the median cpu_us (the lower of the middle two)
+# medians NKEY FIELD - of lines repeated over rounds, for each key (the
+# first NKEY fields) the line whose FIELD (0: the last; a us= prefix is
+# ignored) is the median, the lower of the middle two, in first-seen order
 medians() {
-	awk '
-	{ k = $1 " " $2 " " $3; if (!(k in n)) order[++nk] = k
-	  n[k]++; line[k, n[k]] = $0; cpu[k, n[k]] = $5 + 0 }
+	awk -v nkey="$1" -v field="$2" '
+	{ k = $1; for (i = 2; i <= nkey; i++) k = k " " $i
+	  if (!(k in n)) order[++nk] = k
+	  v = field ? $field : $NF; sub("us=", "", v)
+	  n[k]++; line[k, n[k]] = $0; val[k, n[k]] = v + 0 }
 	END {
 		for (i = 1; i <= nk; i++) {
 			k = order[i]
-			for (a = 2; a <= n[k]; a++)	# insertion sort by cpu
-				for (b = a; b > 1 && cpu[k, b] < cpu[k, b - 1]; b--) {
-					t = cpu[k, b]; cpu[k, b] = cpu[k, b - 1]
-					cpu[k, b - 1] = t
+			for (a = 2; a <= n[k]; a++)	# insertion sort by value
+				for (b = a; b > 1 && val[k, b] < val[k, b - 1]; b--) {
+					t = val[k, b]; val[k, b] = val[k, b - 1]
+					val[k, b - 1] = t
 					t = line[k, b]; line[k, b] = line[k, b - 1]
 					line[k, b - 1] = t
 				}
@@ -446,7 +428,7 @@ all)
 		raw_round || exit 1
 		_round=$((_round + 1))
 	done
-	medians <"$W/rows" >"$W/table"
+	medians 3 5 <"$W/rows" >"$W/table"
 	if [ "$ROUNDS" -gt 1 ]; then
 		echo
 		echo "medians of $ROUNDS rounds (by cpu_us):"
@@ -455,7 +437,7 @@ all)
 	fi
 	echo
 	echo "raw costs (t/bench/rawcost, same keys, same bodies$([ "$ROUNDS" -gt 1 ] && echo ", medians of $ROUNDS rounds")):"
-	raw_medians | tee "$W/rawcost"
+	medians 2 0 <"$W/raws" | tee "$W/rawcost"
 	references
 	;;
 *)
