@@ -94,12 +94,17 @@ filter_now_ms(void)
 /*
  * filter_touch - every callback, at its start and as a message ends: a
  * reply libmilter sends after the callback returns is covered by the
- * drain's linger after the last activity
+ * drain's linger after the last activity. Stored only when the
+ * millisecond changed: every thread's callbacks would otherwise pull the
+ * one cache line from CPU to CPU.
  */
 static void
 filter_touch(void)
 {
-	atomic_store(&filter_last_ms, filter_now_ms());
+	long long now = filter_now_ms();
+
+	if (atomic_load_explicit(&filter_last_ms, memory_order_relaxed) != now)
+		atomic_store(&filter_last_ms, now);
 }
 
 /* filter_idle_ms - since the last callback; large when there was none */
