@@ -3,9 +3,9 @@
 #
 # SYNOPSIS
 #   milter_bench.sh [all]
-#       floor filter, OpenDKIM RSA-2048, OpenDKIM Ed25519, keyturnd RSA-2048
-#       and keyturnd Ed25519 (same keys), then the raw crypto costs; one
-#       table.
+#       floor filter, floor -k with each key, OpenDKIM RSA-2048, OpenDKIM
+#       Ed25519, keyturnd RSA-2048 and keyturnd Ed25519 (same keys), then
+#       the raw crypto costs; one table, then ratios.
 #   milter_bench.sh soak NAME SOCKET COMMAND...
 #       100,000 messages (BENCH_SOAK) of 2 KB at concurrency 4 in batches
 #       of a tenth, printing the daemon's VmRSS and VmHWM after each: a
@@ -29,8 +29,8 @@
 # signer itself (floor -k: SHA-256 of the body bytes, one signature with
 # the same key). After each round t/bench/rawcost: one RSA-2048 and one
 # Ed25519 signature with the same keys, SHA-256 over the same body bytes
-# (their medians over the rounds are printed); and at the end two
-# tables of ratios at each concurrency: keyturnd against the issue's
+# (their medians over the rounds are printed); and at the end two tables
+# of ratios at each concurrency: keyturnd against the issue's
 # references (floor at the same concurrency + one signature for 2 KB, +
 # SHA-256 of the body for 10 MB), and keyturnd against floor -k.
 #
