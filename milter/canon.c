@@ -485,8 +485,10 @@ canon_copy64(unsigned char *o, const unsigned char *p)
 /*
  * canon_vecs - copy blocks from p to *o while they need no look, up to
  * vlim - 32 (vlim <= the batch room and the input end less one byte, so
- * that p[-1] to p[32] can be read and 32 bytes written). Returns where it
- * stopped: a flagged byte (*flagged set), or a place too close to vlim.
+ * that p[-1] to p[32] can be read and 32 bytes written; the 64-byte
+ * stride, which reads to p[65] and writes 64, runs only while vlim - p is
+ * 96 or more). Returns where it stopped: a flagged byte (*flagged set), or
+ * a place too close to vlim.
  */
 static inline __attribute__((always_inline)) const unsigned char *
 canon_vecs(int relaxed, unsigned char **op, const unsigned char *p,
