@@ -38,7 +38,7 @@
 #include "buf.h"
 #include "dkim.h"
 
-#define CANON_BUFSIZE	16384
+#define CANON_BUFSIZE	4096	/* output batched for SHA-256: one page per message */
 
 struct canon_body {
 	EVP_MD_CTX	*md;		/* SHA-256, initialized by the caller */
