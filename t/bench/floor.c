@@ -191,7 +191,8 @@ floor_body(SMFICTX *ctx, unsigned char *p, size_t len)
 	if (m == NULL)
 		return SMFIS_TEMPFAIL;
 	m->body += len;
-	if (floor_key != NULL && EVP_DigestUpdate(m->md, p, len) != 1)
+	if (floor_key != NULL &&
+	    (m->md == NULL || EVP_DigestUpdate(m->md, p, len) != 1))
 		return SMFIS_TEMPFAIL;
 	return floor_noreply ? SMFIS_NOREPLY : SMFIS_CONTINUE;
 }
