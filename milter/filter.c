@@ -50,6 +50,7 @@ struct filter_conn {
 	char			 host[256];	/* the MTA's name for it */
 	int			 inmsg;		/* between MAIL and its end */
 	int			 begun;		/* filter_begin ran */
+	int			 down;		/* it found no snapshot: tempfail */
 	struct snapshot		*snap;		/* held for the message */
 	struct dkim_msg		*msg;		/* NULL: not signing */
 	char			 herr[256];	/* first header error */
@@ -158,6 +159,7 @@ filter_end(struct filter_conn *c)
 	c->snap = NULL;
 	c->bad = 0;
 	c->begun = 0;
+	c->down = 0;
 	c->herr[0] = '\0';
 	filter_touch();		/* before the count drops: the reply is due */
 	if (c->inmsg) {
@@ -255,8 +257,10 @@ filter_begin(SMFICTX *ctx, struct filter_conn *c)
 	char why[256];
 
 	c->begun = 1;
-	if ((c->snap = snapshot_current()) == NULL)
-		return SMFIS_TEMPFAIL;		/* shutting down */
+	if ((c->snap = snapshot_current()) == NULL) {
+		c->down = 1;			/* shutting down */
+		return SMFIS_TEMPFAIL;
+	}
 	dc.addr = c->has_addr ? (struct sockaddr *)&c->addr : NULL;
 	dc.unix_socket = c->unix_socket;
 	dc.hostname = c->host[0] != '\0' ? c->host : NULL;
@@ -382,8 +386,12 @@ filter_eom(SMFICTX *ctx)
 
 	filter_late(ctx, c);
 	if (c->msg == NULL) {
+		/* an MTA without DATA learns of a shutdown only here */
+		r = c->down ? SMFIS_TEMPFAIL : SMFIS_CONTINUE;
+		if (c->down)
+			log_warnx("%s: not signed: shutting down", filter_qid(ctx));
 		filter_end(c);
-		return SMFIS_CONTINUE;
+		return r;
 	}
 	if (c->bad) {
 		log_info("%s: not signed: %s", filter_qid(ctx), c->herr);
