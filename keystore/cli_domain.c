@@ -84,10 +84,24 @@ policy_opt(struct cli *c, int ch, const char *v, struct store_policy *pol)
 	}
 }
 
-/* policy_args - the options of domain add/set; *given counts them */
+/* policy_field - the STORE_POL_* an option sets */
+static unsigned
+policy_field(int ch)
+{
+	switch (ch) {
+	case 'a': return STORE_POL_ALGS;
+	case 'b': return STORE_POL_BITS;
+	case 'n': return STORE_POL_ACTIVE;
+	case 'r': return STORE_POL_ROTATE;
+	case 't': return STORE_POL_RETIRE;
+	default: return STORE_POL_PREFIX;
+	}
+}
+
+/* policy_args - the options of domain add/set; *given gets their fields */
 static int
 policy_args(struct cli *c, int argc, char **argv, struct store_policy *pol,
-    int *given)
+    unsigned *given)
 {
 	static const struct option opts[] = {
 		{ "algorithms", required_argument, NULL, 'a' },
@@ -104,7 +118,7 @@ policy_args(struct cli *c, int argc, char **argv, struct store_policy *pol,
 	while ((ch = cli_getopt(c, argc, argv, "", opts, NULL)) != -1) {
 		if (ch == '?' || policy_opt(c, ch, optarg, pol) != CLI_OK)
 			return CLI_USAGE;
-		(*given)++;
+		*given |= policy_field(ch);
 	}
 	if (optind != argc - 1)
 		return cli_usage(c, "expected one DOMAIN");
@@ -118,7 +132,8 @@ cmd_domain_add(struct cli *c, int argc, char **argv)
 	struct store_policy pol;
 	struct store *s;
 	char err[1024], *name;
-	int given, r = CLI_OK;
+	unsigned given;
+	int r = CLI_OK;
 
 	store_policy_default(&pol);
 	if (policy_args(c, argc, argv, &pol, &given) != CLI_OK)
@@ -140,13 +155,13 @@ cmd_domain_add(struct cli *c, int argc, char **argv)
 int
 cmd_domain_set(struct cli *c, int argc, char **argv)
 {
-	struct store_domain *d;
 	struct store_policy pol;
 	struct store *s;
 	char err[1024], *name;
-	int given, r = CLI_OK;
+	unsigned given;
+	int r = CLI_OK;
 
-	/* options are applied to the current policy: parse twice */
+	/* only the options given change, on the policy as it is then */
 	store_policy_default(&pol);
 	if (policy_args(c, argc, argv, &pol, &given) != CLI_OK)
 		return CLI_USAGE;
@@ -155,19 +170,11 @@ cmd_domain_set(struct cli *c, int argc, char **argv)
 	if ((s = cli_open(c, 0)) == NULL)
 		return CLI_FAIL;
 	name = cli_lower(argv[optind]);
-	if ((d = store_domain_load(s, name, 0, err, sizeof(err))) == NULL) {
-		r = cli_fail("%s", err);
-		goto out;
-	}
-	pol = d->policy;
-	store_domain_free(d);
-	optind = 0;
-	(void)policy_args(c, argc, argv, &pol, &given);
-	if (store_domain_set(s, name, &pol, c->now, err, sizeof(err)) == -1)
+	if (store_domain_set(s, name, &pol, given, c->now, err,
+	    sizeof(err)) == -1)
 		r = cli_fail("%s", err);
 	else
 		printf("domain %s: policy changed\n", name);
-out:
 	free(name);
 	store_close(s);
 	return r;

@@ -212,8 +212,16 @@ int		 store_domain_add(struct store *, const char *name,
 		    const struct store_policy *, time_t now, char *err,
 		    size_t errlen);
 int		 store_domain_set(struct store *, const char *name,
-		    const struct store_policy *, time_t now, char *err,
-		    size_t errlen);
+		    const struct store_policy *, unsigned fields, time_t now,
+		    char *err, size_t errlen);
+/* the fields of a store_policy that store_domain_set changes */
+#define STORE_POL_ALGS		0x01u
+#define STORE_POL_BITS		0x02u
+#define STORE_POL_ACTIVE	0x04u
+#define STORE_POL_ROTATE	0x08u
+#define STORE_POL_RETIRE	0x10u
+#define STORE_POL_PREFIX	0x20u
+#define STORE_POL_ALL		0x3fu
 int		 store_domain_remove(struct store *, const char *name,
 		    int force, time_t now, char *err, size_t errlen);
 /* store_domain_valid - a DNS name keyturn will store; 0 or -1 */

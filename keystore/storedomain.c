@@ -168,19 +168,50 @@ store_domain_add(struct store *s, const char *name,
 	return r;
 }
 
-/* store_domain_set - a policy change, recorded in the history too */
+/* sdom_policy_merge - the fields of set that change, onto p */
+static void
+sdom_policy_merge(struct store_policy *p, const struct store_policy *set,
+    unsigned fields)
+{
+	if (fields & STORE_POL_ALGS)
+		p->algs = set->algs;
+	if (fields & STORE_POL_BITS)
+		p->bits = set->bits;
+	if (fields & STORE_POL_ACTIVE)
+		p->active_keys = set->active_keys;
+	if (fields & STORE_POL_ROTATE)
+		p->rotate_after = set->rotate_after;
+	if (fields & STORE_POL_RETIRE)
+		p->retire_after = set->retire_after;
+	if (fields & STORE_POL_PREFIX)
+		memcpy(p->prefix, set->prefix, sizeof(p->prefix));
+}
+
+/*
+ * store_domain_set - a policy change, recorded in the history too: the
+ * fields named are applied to the policy read under the lock, so that two
+ * changes at once both land
+ */
 int
 store_domain_set(struct store *s, const char *name,
-    const struct store_policy *pol, time_t now, char *err, size_t errlen)
+    const struct store_policy *set, unsigned fields, time_t now, char *err,
+    size_t errlen)
 {
 	struct store_domain *d;
+	struct store_policy policy, *pol = &policy;
 	char *text, *line, *path, e2[256];
 	int r, renamed;
 
-	if (store_policy_check(pol, err, errlen) == -1 ||
-	    store_lock(s, err, errlen) == -1)
+	if (store_lock(s, err, errlen) == -1)
 		return -1;
 	if ((d = sload_domain(s, name, 0, 1, err, errlen)) == NULL) {
+		store_unlock(s);
+		return -1;
+	}
+	policy = d->policy;
+	sdom_policy_merge(pol, set, fields);
+	if (store_policy_check(pol, err, errlen) == -1) {
+		store_domain_free(d);
 		store_unlock(s);
 		return -1;
 	}

@@ -413,6 +413,37 @@ START_TEST(test_policy_limits)
 }
 END_TEST
 
+/* Two policy changes of different fields both land: each is applied to
+ * the policy as it is under the lock, not to a copy read before. */
+START_TEST(test_policy_set_fields)
+{
+	struct store *s = ks_new();
+	struct store_domain *d;
+	struct store_policy p;
+
+	dom_add(s, "example.com", STORE_ALGBIT(STORE_ALG_RSA));
+	store_policy_default(&p);
+	p.bits = 3072;
+	p.active_keys = 1;		/* not named: must not land */
+	ck_assert_msg(store_domain_set(s, "example.com", &p, STORE_POL_BITS,
+	    NOW, err, sizeof(err)) == 0, "%s", err);
+	store_policy_default(&p);
+	p.active_keys = 3;
+	ck_assert_msg(store_domain_set(s, "example.com", &p,
+	    STORE_POL_ACTIVE, NOW, err, sizeof(err)) == 0, "%s", err);
+	d = store_domain_load(s, "example.com", 0, err, sizeof(err));
+	ck_assert_msg(d != NULL, "%s", err);
+	ck_assert_int_eq(d->policy.bits, 3072);
+	ck_assert_int_eq(d->policy.active_keys, 3);
+	ck_assert_uint_eq(d->policy.algs, STORE_ALGBIT(STORE_ALG_RSA));
+	store_domain_free(d);
+	p.bits = 512;			/* the merged policy is checked */
+	ck_assert_int_eq(store_domain_set(s, "example.com", &p,
+	    STORE_POL_BITS, NOW, err, sizeof(err)), -1);
+	ks_done(s);
+}
+END_TEST
+
 /* ---- selectors ---- */
 
 START_TEST(test_selector_template)
@@ -535,8 +566,8 @@ START_TEST(test_domain_names_confined)
 		    sizeof(err)), -1);
 		ck_assert_msg(strstr(err, "domain name") != NULL ||
 		    strstr(err, "label") != NULL, "%s: %s", dom, err);
-		ck_assert_int_eq(store_domain_set(s, dom, &p, NOW, err,
-		    sizeof(err)), -1);
+		ck_assert_int_eq(store_domain_set(s, dom, &p, STORE_POL_ALL,
+		    NOW, err, sizeof(err)), -1);
 		ck_assert_int_eq(store_key_new(s, dom, ED, 0, NULL, NOW, "t",
 		    sel, sizeof(sel), err, sizeof(err)), -1);
 		ck_assert_int_eq(move(s, dom, "x", STORE_PENDING,
@@ -980,6 +1011,7 @@ keystore_suite(void)
 	tcase_add_loop_test(tc, test_rsa_bits, 0,
 	    sizeof(bits_cases) / sizeof(bits_cases[0]));
 	tcase_add_test(tc, test_policy_limits);
+	tcase_add_test(tc, test_policy_set_fields);
 	tcase_add_test(tc, test_selector_template);
 	tcase_add_test(tc, test_selector_reuse);
 	tcase_add_test(tc, test_domain_remove);

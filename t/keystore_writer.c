@@ -45,7 +45,8 @@ step(struct store *s, const char *dom, const char *other, int i)
 		    err, sizeof(err));
 	case 2:
 		p.rotate_after = 60 + i;
-		return store_domain_set(s, dom, &p, now, err, sizeof(err));
+		return store_domain_set(s, dom, &p, STORE_POL_ROTATE, now, err,
+		    sizeof(err));
 	default:
 		if (store_domain_remove(s, other, 1, now, err,
 		    sizeof(err)) == -1 && strstr(err, "no domain") == NULL)
