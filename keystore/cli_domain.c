@@ -33,22 +33,6 @@ cmd_init(struct cli *c, int argc, char **argv)
 	return CLI_OK;
 }
 
-/* policy_algs - the --algorithms value */
-static int
-policy_algs(const char *v, unsigned *algs)
-{
-	if (strcmp(v, "rsa") == 0)
-		*algs = STORE_ALGBIT(STORE_ALG_RSA);
-	else if (strcmp(v, "ed25519") == 0)
-		*algs = STORE_ALGBIT(STORE_ALG_ED25519);
-	else if (strcmp(v, "rsa,ed25519") == 0 || strcmp(v, "ed25519,rsa") == 0)
-		*algs = STORE_ALGBIT(STORE_ALG_RSA) |
-		    STORE_ALGBIT(STORE_ALG_ED25519);
-	else
-		return -1;
-	return 0;
-}
-
 /* policy_opt - one policy option into pol; CLI_OK or CLI_USAGE */
 static int
 policy_opt(struct cli *c, int ch, const char *v, struct store_policy *pol)
@@ -57,7 +41,7 @@ policy_opt(struct cli *c, int ch, const char *v, struct store_policy *pol)
 
 	switch (ch) {
 	case 'a':
-		if (policy_algs(v, &pol->algs) == -1)
+		if (store_algs_parse(v, &pol->algs) == -1)
 			return cli_usage(c, "--algorithms %s: use rsa, ed25519 "
 			    "or rsa,ed25519", v);
 		return CLI_OK;
@@ -185,9 +169,7 @@ static void
 domain_row(struct cli *c, const struct store_domain *d, int *first)
 {
 	const struct store_policy *p = &d->policy;
-	const char *algs = p->algs == STORE_ALGBIT(STORE_ALG_RSA) ? "rsa" :
-	    p->algs == STORE_ALGBIT(STORE_ALG_ED25519) ? "ed25519" :
-	    "rsa,ed25519";
+	const char *algs = store_algs_name(p->algs);
 	char rot[32], ret[32];
 
 	duration_format(p->rotate_after, rot, sizeof(rot));

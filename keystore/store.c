@@ -52,6 +52,43 @@ store_alg_parse(const char *s, enum store_alg *a)
 	return -1;
 }
 
+/* store_algs_name - a set of algorithms as files and output spell it */
+const char *
+store_algs_name(unsigned algs)
+{
+	switch (algs) {
+	case STORE_ALGBIT(STORE_ALG_RSA):
+		return "rsa";
+	case STORE_ALGBIT(STORE_ALG_ED25519):
+		return "ed25519";
+	case STORE_ALGBIT(STORE_ALG_RSA) | STORE_ALGBIT(STORE_ALG_ED25519):
+		return "rsa,ed25519";
+	default:
+		return "none";
+	}
+}
+
+/* store_algs_parse - "rsa", "ed25519", or both comma-separated; 0 or -1 */
+int
+store_algs_parse(const char *s, unsigned *algs)
+{
+	char	*copy = xstrdup(s), *tok, *save = NULL;
+	enum store_alg a;
+	int	 r = 0;
+
+	*algs = 0;
+	for (tok = strtok_r(copy, ",", &save); tok != NULL;
+	    tok = strtok_r(NULL, ",", &save)) {
+		if (store_alg_parse(tok, &a) == -1 ||
+		    (*algs & STORE_ALGBIT(a)))
+			r = -1;
+		else
+			*algs |= STORE_ALGBIT(a);
+	}
+	free(copy);
+	return (r == 0 && *algs != 0) ? 0 : -1;
+}
+
 /* store_state_name - the spelling used in files and output; "-" for none */
 const char *
 store_state_name(int s)

@@ -79,6 +79,8 @@ enum store_state {
 /* "rsa" / "ed25519"; parse returns 0 or -1 */
 const char	*store_alg_name(enum store_alg);
 int		 store_alg_parse(const char *, enum store_alg *);
+const char	*store_algs_name(unsigned);
+int		 store_algs_parse(const char *, unsigned *);
 /* "pending" ... "revoked"; STORE_STATE_NONE is "-" */
 const char	*store_state_name(int);
 int		 store_state_parse(const char *, enum store_state *);

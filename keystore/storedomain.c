@@ -27,13 +27,9 @@ sdom_policy_text(const char *what, const struct store_policy *p)
 {
 	char rot[32], ret[32];
 
-	return xasprintf("operator: %s: algorithms=%s%s%s bits=%d "
+	return xasprintf("operator: %s: algorithms=%s bits=%d "
 	    "active-keys=%d rotate-after=%s retire-after=%s "
-	    "selector-prefix=%s", what,
-	    (p->algs & STORE_ALGBIT(STORE_ALG_RSA)) ? "rsa" : "",
-	    p->algs == (STORE_ALGBIT(STORE_ALG_RSA) |
-	    STORE_ALGBIT(STORE_ALG_ED25519)) ? "," : "",
-	    (p->algs & STORE_ALGBIT(STORE_ALG_ED25519)) ? "ed25519" : "",
+	    "selector-prefix=%s", what, store_algs_name(p->algs),
 	    p->bits, p->active_keys,
 	    duration_format(p->rotate_after, rot, sizeof(rot)),
 	    duration_format(p->retire_after, ret, sizeof(ret)), p->prefix);

@@ -100,27 +100,6 @@ lines_header(struct lines *l, const char *name, char *err, size_t errlen)
 
 /* ---- policy ---- */
 
-/* policy_algs_parse - "rsa", "ed25519" or "rsa,ed25519" */
-static int
-policy_algs_parse(const char *s, unsigned *algs)
-{
-	char *copy = xstrdup(s), *tok, *save = NULL;
-	enum store_alg a;
-	int r = 0;
-
-	*algs = 0;
-	for (tok = strtok_r(copy, ",", &save); tok != NULL;
-	    tok = strtok_r(NULL, ",", &save)) {
-		if (store_alg_parse(tok, &a) == -1 ||
-		    (*algs & STORE_ALGBIT(a)))
-			r = -1;
-		else
-			*algs |= STORE_ALGBIT(a);
-	}
-	free(copy);
-	return (r == 0 && *algs != 0) ? 0 : -1;
-}
-
 enum pkw { PKW_ALGS, PKW_BITS, PKW_ACTIVE, PKW_ROTATE, PKW_RETIRE, PKW_PREFIX,
 	PKW_N };
 static const char *const policy_kw[PKW_N] = {
@@ -136,7 +115,7 @@ policy_value(enum pkw kw, const char *v, struct store_policy *pol)
 
 	switch (kw) {
 	case PKW_ALGS:
-		return policy_algs_parse(v, &pol->algs) == -1 ?
+		return store_algs_parse(v, &pol->algs) == -1 ?
 		    "expected rsa, ed25519 or rsa,ed25519" : NULL;
 	case PKW_BITS:
 		pol->bits = strtonum(v, 1, 1 << 20, &errstr);
@@ -235,15 +214,8 @@ char *
 sfmt_policy(const struct store_policy *pol)
 {
 	char rot[32], ret[32];
-	const char *algs;
+	const char *algs = store_algs_name(pol->algs);
 
-	if (pol->algs == (STORE_ALGBIT(STORE_ALG_RSA) |
-	    STORE_ALGBIT(STORE_ALG_ED25519)))
-		algs = "rsa,ed25519";
-	else if (pol->algs == STORE_ALGBIT(STORE_ALG_ED25519))
-		algs = "ed25519";
-	else
-		algs = "rsa";
 	return xasprintf("keyturn-policy %d\nalgorithms %s\nbits %d\n"
 	    "active-keys %d\nrotate-after %s\nretire-after %s\n"
 	    "selector-prefix %s\n", STORE_FORMAT, algs, pol->bits,
