@@ -3,7 +3,8 @@
  *
  * A dkim_msg keeps its header fields in one growing arena (names and values
  * back to back, offsets in a small array) and streams the body through the
- * canonicalizer into SHA-256. dkim_msg_sign selects the fields, builds the
+ * canonicalizer into SHA-256. dkim_msg_sign selects the fields (once for
+ * all the signatures that use the same list), builds the
  * DKIM-Signature value up to "b=", hashes the canonical fields followed by
  * that canonical DKIM-Signature field without its CRLF (RFC 6376 3.7), signs
  * and appends b=. Every signature has its own EVP_MD_CTX; the key is only
@@ -49,6 +50,11 @@ struct dkim_msg {
 	int			 bodydone;
 	int			 bodyfail;
 	char			 bh[48];	/* base64 of the body hash */
+	/* the selected fields for hsel: h= and their canonical form, which
+	 * every signature with that list shares */
+	const struct dkim_hdrlist *hsel;
+	struct buf		 hlist;
+	struct buf		 hdata;
 	struct canon_body	 body;
 };
 
@@ -82,6 +88,8 @@ dkim_msg_new(enum dkim_canon hcanon, enum dkim_canon bcanon)
 	m->hcanon = hcanon;
 	m->bcanon = bcanon;
 	buf_init(&m->arena);
+	buf_init(&m->hlist);
+	buf_init(&m->hdata);
 	if ((m->bodymd = EVP_MD_CTX_new()) == NULL ||
 	    EVP_DigestInit_ex(m->bodymd, dkim_sha256(), NULL) != 1)
 		m->bodyfail = 1;
@@ -96,6 +104,8 @@ dkim_msg_free(struct dkim_msg *m)
 	if (m == NULL)
 		return;
 	buf_free(&m->arena);
+	buf_free(&m->hlist);
+	buf_free(&m->hdata);
 	free(m->f);
 	EVP_MD_CTX_free(m->bodymd);
 	free(m);
@@ -182,6 +192,7 @@ dkim_msg_header(struct dkim_msg *m, const char *name, const char *value,
 		m->fcap = m->fcap ? m->fcap * 2 : 32;
 		m->f = xreallocarray(m->f, m->fcap, sizeof(*m->f));
 	}
+	m->hsel = NULL;			/* a selection made before is stale */
 	f = &m->f[m->nf++];
 	f->name = m->arena.len;
 	f->namelen = namelen;
@@ -330,34 +341,47 @@ dkim_value(const struct dkim_msg *m, const struct dkim_sign *s,
 	sigval_b64tag(v, "b");
 }
 
-/* dkim_signed_data - the canonical selected fields, then DKIM-Signature */
+/* dkim_select - the fields list l selects, once per list and message */
 static void
-dkim_signed_data(const struct dkim_msg *m, const struct dkim_hdrlist *l,
-    struct buf *hlist, struct buf *data, struct sigval *v,
-    const struct dkim_sign *s)
+dkim_select(struct dkim_msg *m, const struct dkim_hdrlist *l)
 {
 	struct hdrsel_field *names;
 	size_t	*idx, n, i;
 
+	if (m->hsel == l)
+		return;
+	m->hlist.len = 0;
+	m->hdata.len = 0;
 	names = xreallocarray(NULL, m->nf + 1, sizeof(*names));
 	idx = xreallocarray(NULL, m->nf + 1, sizeof(*idx));
 	for (i = 0; i < m->nf; i++) {
 		names[i].name = m->arena.p + m->f[i].name;
 		names[i].len = m->f[i].namecore;
 	}
-	n = hdrsel_select(l, names, m->nf, idx, hlist);
-	dkim_value(m, s, buf_cstr(hlist), v);
+	n = hdrsel_select(l, names, m->nf, idx, &m->hlist);
 	for (i = 0; i < n; i++) {
 		const struct dkim_field *f = &m->f[idx[i]];
 
-		canon_header(data, m->hcanon, m->arena.p + f->name,
+		canon_header(&m->hdata, m->hcanon, m->arena.p + f->name,
 		    f->namelen, m->arena.p + f->value, f->valuelen);
 	}
+	free(names);
+	free(idx);
+	m->hsel = l;
+}
+
+/* dkim_signed_data - the canonical selected fields, then DKIM-Signature */
+static void
+dkim_signed_data(struct dkim_msg *m, const struct dkim_hdrlist *l,
+    struct buf *data, struct sigval *v, const struct dkim_sign *s)
+{
+	dkim_select(m, l);
+	dkim_value(m, s, buf_cstr(&m->hlist), v);
+	if (m->hdata.len > 0)
+		buf_add(data, m->hdata.p, m->hdata.len);
 	canon_header(data, m->hcanon, SIGVAL_NAME, strlen(SIGVAL_NAME),
 	    v->b.p, v->b.len);
 	data->len -= 2;				/* no CRLF (3.7) */
-	free(names);
-	free(idx);
 }
 
 /*
@@ -402,7 +426,7 @@ dkim_msg_sign(struct dkim_msg *m, const struct dkim_sign *s, char **value,
     char *err, size_t errlen)
 {
 	const struct dkim_hdrlist *l = s->hdrs ? s->hdrs : hdrsel_default();
-	struct buf hlist, data;
+	struct buf data;
 	struct sigval v;
 	enum dkim_status st;
 	unsigned char *sig;
@@ -413,9 +437,8 @@ dkim_msg_sign(struct dkim_msg *m, const struct dkim_sign *s, char **value,
 	if ((st = dkim_check_sign(s, err, errlen)) != DKIM_OK ||
 	    (st = dkim_body_hash(m, err, errlen)) != DKIM_OK)
 		return st;
-	buf_init(&hlist);
 	buf_init(&data);
-	dkim_signed_data(m, l, &hlist, &data, &v, s);
+	dkim_signed_data(m, l, &data, &v, s);
 	siglen = (size_t)EVP_PKEY_get_size(s->key);
 	sig = xmalloc(siglen);
 	st = dkim_pkey_sign(s, &data, sig, &siglen, err, errlen);
@@ -427,7 +450,6 @@ dkim_msg_sign(struct dkim_msg *m, const struct dkim_sign *s, char **value,
 		*value = xstrdup(buf_cstr(&v.b));
 	}
 	free(sig);
-	buf_free(&hlist);
 	buf_free(&data);
 	sigval_free(&v);
 	return st;

@@ -555,6 +555,57 @@ START_TEST(test_folding)
 }
 END_TEST
 
+/*
+ * One message signed in turn with the default header list, another list
+ * and the default again (the selection is shared between signatures of
+ * one list): each signature names its own fields and verifies.
+ */
+START_TEST(test_lists_in_turn)
+{
+	struct dkim_hdrlist *hl;
+	struct field f[8];
+	const char *body;
+	struct dkim_sign sg;
+	struct dkim_msg *m;
+	char	 err[256], *v, *h;
+	size_t	 nf = parse_fields(rfc_msg, f, 8, &body), i, k;
+	struct tv_list l;
+
+	hl = dkim_hdrlist_new("from:subject", "", err, sizeof(err));
+	ck_assert_msg(hl != NULL, "%s", err);
+	m = dkim_msg_new(DKIM_CANON_RELAXED, DKIM_CANON_RELAXED);
+	for (i = 0; i < nf; i++)
+		ck_assert_int_eq(dkim_msg_header(m, f[i].name, f[i].value,
+		    strlen(f[i].value), err, sizeof(err)), DKIM_OK);
+	dkim_msg_body(m, body, strlen(body));
+	for (k = 0; k < 3; k++) {
+		memset(&sg, 0, sizeof(sg));
+		sg.alg = k % 2 ? DKIM_ALG_ED25519_SHA256 : DKIM_ALG_RSA_SHA256;
+		sg.key = k % 2 ? ed_key : rsa_key;
+		sg.domain = "example.com";
+		sg.selector = "s1";
+		sg.t = 1700000000;
+		sg.hdrs = k == 1 ? hl : NULL;
+		ck_assert_msg(dkim_msg_sign(m, &sg, &v, err, sizeof(err)) ==
+		    DKIM_OK, "%s", err);
+		ck_assert(verify(v, f, nf, k % 2 ? ed_pub : rsa_pub, rfc_bh));
+		ck_assert_int_eq(tv_parse(v, strlen(v), &l, err, sizeof(err)),
+		    0);
+		h = tv_strip_fws(tv_get(&l, "h"));
+		if (k == 1)
+			ck_assert_str_eq(h, "from:subject");
+		else
+			ck_assert(strstr(h, "to") != NULL);
+		free(h);
+		tv_free(&l);
+		free(v);
+	}
+	dkim_msg_free(m);
+	dkim_hdrlist_free(hl);
+	free_fields(f, nf);
+}
+END_TEST
+
 /* datafile - the messages of t/data, CRLF, and the 2 MB attachment one */
 static char *
 datafile(int i, size_t *len, char *name, size_t namelen)
@@ -1005,6 +1056,7 @@ sign_suite(void)
 	tcase_add_loop_test(tc, test_hdrlist_bad, 0, sizeof(hlbad) /
 	    sizeof(hlbad[0]));
 	tcase_add_loop_test(tc, test_folding, 0, 12);
+	tcase_add_test(tc, test_lists_in_turn);
 	tcase_add_test(tc, test_chunking);
 	tcase_add_loop_test(tc, test_bad_header, 0, sizeof(badcases) /
 	    sizeof(badcases[0]));
