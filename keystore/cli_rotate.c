@@ -309,18 +309,6 @@ status_next(struct cli *c, struct status_dom *s)
 		}
 }
 
-/* status_planned - does the plan raise an alarm for key i? */
-static int
-status_planned(const struct status_dom *s, size_t i)
-{
-	size_t j;
-
-	for (j = 0; j < s->plan.n; j++)
-		if (s->plan.v[j].type == POL_A_ALARM && s->plan.v[j].key == i)
-			return 1;
-	return 0;
-}
-
 /* status_raised - the reason of the last alarm note of selector */
 static const char *
 status_raised(const struct store_event *ev, size_t n, const char *sel)
@@ -355,7 +343,7 @@ status_held(struct store *st, struct status_dom *s)
 	s->held = xcalloc(s->d->nkeys + 1, sizeof(*s->held));
 	for (i = 0; i < s->d->nkeys; i++) {
 		k = &s->d->keys[i];
-		if (status_planned(s, i) ||
+		if (pol_plan_alarm(&s->plan, i) != NULL ||
 		    !adapt_alarm_open(ev, n, k->selector))
 			continue;
 		s->held[s->nheld].selector = k->selector;

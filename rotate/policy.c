@@ -434,6 +434,18 @@ pol_plan_free(struct pol_plan *plan)
 	memset(plan, 0, sizeof(*plan));
 }
 
+/* pol_plan_alarm - the alarm the plan raises for key i, or NULL */
+const struct pol_action *
+pol_plan_alarm(const struct pol_plan *plan, size_t i)
+{
+	size_t	 j;
+
+	for (j = 0; j < plan->n; j++)
+		if (plan->v[j].type == POL_A_ALARM && plan->v[j].key == i)
+			return &plan->v[j];
+	return NULL;
+}
+
 /* pol_act_name - for logs, reports and tests */
 const char *
 pol_act_name(enum pol_act a)

@@ -128,6 +128,8 @@ struct pol_plan {
 void		 pol_decide(const struct pol_policy *, const struct pol_key *,
 		    size_t nkeys, time_t now, struct pol_plan *);
 void		 pol_plan_free(struct pol_plan *);
+/* pol_plan_alarm - the alarm the plan raises for key i, or NULL */
+const struct pol_action *pol_plan_alarm(const struct pol_plan *, size_t i);
 
 const char	*pol_act_name(enum pol_act);
 const char	*pol_state_name(enum pol_state);

@@ -430,18 +430,6 @@ alarm_note(struct store *st, const char *domain, const char *sel, int raise,
 	store_unlock(st);
 }
 
-/* plan_alarm - the alarm the plan raises for key i, or NULL */
-static const struct pol_action *
-plan_alarm(const struct pol_plan *plan, size_t i)
-{
-	size_t j;
-
-	for (j = 0; j < plan->n; j++)
-		if (plan->v[j].type == POL_A_ALARM && plan->v[j].key == i)
-			return &plan->v[j];
-	return NULL;
-}
-
 /* alarms_clear - close the open alarms of keys the plan no longer raises
  * and whose fault is gone; the history is read without the lock first,
  * so a pass with nothing open takes no lock */
@@ -461,7 +449,7 @@ alarms_clear(const struct rot_config *cf, const struct store_domain *d,
 		return;
 	}
 	for (i = 0; i < d->nkeys; i++)
-		if (plan_alarm(plan, i) == NULL &&
+		if (pol_plan_alarm(plan, i) == NULL &&
 		    adapt_alarm_open(ev, n, keys[i].selector) &&
 		    adapt_alarm_over(&keys[i], why, sizeof(why))) {
 			alarm_note(cf->store, d->name, keys[i].selector, 0,

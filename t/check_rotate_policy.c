@@ -640,6 +640,25 @@ START_TEST(test_pass)
 }
 END_TEST
 
+/* pol_plan_alarm finds the alarm of a key among other actions, or none. */
+START_TEST(test_plan_alarm)
+{
+	struct pol_action v[3];
+	struct pol_plan plan = { v, 3, 3 };
+
+	memset(v, 0, sizeof(v));
+	v[0].type = POL_A_ALARM;
+	v[0].key = 2;
+	v[1].type = POL_A_PUBLISH;
+	v[1].key = 1;
+	v[2].type = POL_A_ALARM;
+	v[2].key = 1;
+	ck_assert_ptr_eq(pol_plan_alarm(&plan, 1), &v[2]);
+	ck_assert_ptr_eq(pol_plan_alarm(&plan, 2), &v[0]);
+	ck_assert_ptr_null(pol_plan_alarm(&plan, 0));
+}
+END_TEST
+
 Suite *policy_suite(void);
 
 Suite *
@@ -654,6 +673,7 @@ policy_suite(void)
 	tc = tcase_create("one pass");
 	tcase_add_loop_test(tc, test_pass, 0,
 	    sizeof(pass_cases) / sizeof(pass_cases[0]));
+	tcase_add_test(tc, test_plan_alarm);
 	suite_add_tcase(s, tc);
 	return s;
 }
