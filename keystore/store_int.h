@@ -88,6 +88,9 @@ off_t	 swrite_history(const char *path, off_t committed, char **lines,
 int	 swrite_commit(struct store *, struct store_domain *, char **lines,
 	    size_t nlines, char *err, size_t errlen);
 int	 swrite_bump(struct store *, char *err, size_t errlen);
+struct store_domain *swrite_begin(struct store *, const char *domain,
+	    char *err, size_t errlen);
+void	 swrite_end(struct store *, struct store_domain *);
 char	*store_path(const struct store *, const char *a, const char *b,
 	    const char *c);
 

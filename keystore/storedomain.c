@@ -131,15 +131,9 @@ sdom_add_locked(struct store *s, const char *name,
 	if (swrite_bump(s, r == 0 ? err : e2, r == 0 ? errlen :
 	    sizeof(e2)) == -1)
 		r = -1;
-	free(dir);
-	free(tname);
-	free(tmp);
-	free(keys);
-	free(old);
-	return r;
 out:
 	if (r == -1)
-		sfile_rmtree(tmp);
+		sfile_rmtree(tmp);	/* gone already once renamed */
 	free(dir);
 	free(tname);
 	free(tmp);
@@ -198,17 +192,12 @@ store_domain_set(struct store *s, const char *name,
 	char *text, *line, *path, e2[256];
 	int r, renamed;
 
-	if (store_lock(s, err, errlen) == -1)
+	if ((d = swrite_begin(s, name, err, errlen)) == NULL)
 		return -1;
-	if ((d = sload_domain(s, name, 0, 1, err, errlen)) == NULL) {
-		store_unlock(s);
-		return -1;
-	}
 	policy = d->policy;
 	sdom_policy_merge(pol, set, fields);
 	if (store_policy_check(pol, err, errlen) == -1) {
-		store_domain_free(d);
-		store_unlock(s);
+		swrite_end(s, d);
 		return -1;
 	}
 	text = sdom_policy_text("policy changed", pol);
@@ -225,8 +214,7 @@ store_domain_set(struct store *s, const char *name,
 	free(path);
 	free(text);
 	free(line);
-	store_domain_free(d);
-	store_unlock(s);
+	swrite_end(s, d);
 	return r;
 }
 
@@ -315,12 +303,8 @@ store_domain_remove(struct store *s, const char *name, int force, time_t now,
 	const struct store_key *k;
 	int r = -1;
 
-	if (store_lock(s, err, errlen) == -1)
+	if ((d = swrite_begin(s, name, err, errlen)) == NULL)
 		return -1;
-	if ((d = sload_domain(s, name, 0, 1, err, errlen)) == NULL) {
-		store_unlock(s);
-		return -1;
-	}
 	if (!force && (k = sdom_in_use(d)) != NULL)
 		snprintf(err, errlen, "domain %s still has %s key %s: retire "
 		    "and revoke its keys first, or use --force (its mail will "
@@ -328,7 +312,6 @@ store_domain_remove(struct store *s, const char *name, int force, time_t now,
 		    k->selector);
 	else
 		r = sdom_remove_locked(s, d, now, err, errlen);
-	store_domain_free(d);
-	store_unlock(s);
+	swrite_end(s, d);
 	return r;
 }

@@ -95,7 +95,7 @@ swrite_commit(struct store *s, struct store_domain *d, char **lines,
 }
 
 /* swrite_begin - lock, then read the domain as it is now */
-static struct store_domain *
+struct store_domain *
 swrite_begin(struct store *s, const char *domain, char *err, size_t errlen)
 {
 	struct store_domain *d;
@@ -117,7 +117,7 @@ swrite_begin(struct store *s, const char *domain, char *err, size_t errlen)
 }
 
 /* swrite_end - release what swrite_begin took */
-static void
+void
 swrite_end(struct store *s, struct store_domain *d)
 {
 	store_domain_free(d);
