@@ -21,9 +21,12 @@
 
 #define CLI_CONF_DEFAULT	SYSCONFDIR "/keyturn.conf"
 
+struct kt_conf;
+
 struct cli {
 	const char	*conffile;	/* -c */
 	const char	*keystore;	/* -K, or KeyStore from the config */
+	struct kt_conf	*conf;		/* read by cli_conf, or NULL */
 	int		 json;		/* --json */
 	time_t		 now;
 	const char	*cmdname;	/* "domain add", for messages */
@@ -40,6 +43,7 @@ struct cli_cmd {
 };
 
 /* cli_util.c */
+struct kt_conf *cli_conf(struct cli *);
 int	 cli_usage(struct cli *, const char *fmt, ...)
 	    __attribute__((format(printf, 2, 3)));
 int	 cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -33,39 +33,23 @@
 	{ "help", no_argument, NULL, 'h' }
 
 struct rot_cli {
-	struct kt_conf		*conf;
+	const struct kt_conf	*conf;		/* the command's (cli_conf) */
 	struct rot_config	 cf;
 	const char		*domain;	/* being reported */
 	int			 failed;	/* an action failed */
 	int			 nevents;
 };
 
-/* rot_conf_report - conf_load's errors, one line each */
-static void
-rot_conf_report(const char *msg, void *arg)
-{
-	(void)arg;
-	fprintf(stderr, "keyturn: %s\n", msg);
-}
-
 /* rot_setup - keyturn.conf's rotation settings and the keystore */
 static int
 rot_setup(struct cli *c, struct rot_cli *rc, int rdonly)
 {
-	const char *path = c->conffile;
-
 	memset(rc, 0, sizeof(*rc));
-	if (path == NULL && access(CLI_CONF_DEFAULT, F_OK) == 0)
-		path = CLI_CONF_DEFAULT;
-	if (path == NULL)
-		rc->conf = conf_defaults();
-	else if ((rc->conf = conf_load(path, rot_conf_report, NULL)) == NULL)
-		return cli_fail("%s: fix the errors above", path);
-	rot_config_init(&rc->cf, rc->conf);
-	if ((rc->cf.store = cli_open(c, rdonly)) == NULL) {
-		conf_free(rc->conf);
+	if ((rc->conf = cli_conf(c)) == NULL)
 		return CLI_FAIL;
-	}
+	rot_config_init(&rc->cf, rc->conf);
+	if ((rc->cf.store = cli_open(c, rdonly)) == NULL)
+		return CLI_FAIL;
 	return CLI_OK;
 }
 
@@ -73,8 +57,7 @@ rot_setup(struct cli *c, struct rot_cli *rc, int rdonly)
 static void
 rot_teardown(struct rot_cli *rc)
 {
-	store_close(rc->cf.store);
-	conf_free(rc->conf);
+	store_close(rc->cf.store);	/* rc->conf is the command's */
 }
 
 /* rot_domains - the domain named (lowercased) or every domain */

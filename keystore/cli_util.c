@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "conf.h"
 #include "xmalloc.h"
 
 /* cli_usage - a usage error: what was wrong and the command's usage */
@@ -262,4 +263,35 @@ cli_parse_int(const char *opt, const char *s, int min, int max, int *out)
 		return -1;
 	}
 	return 0;
+}
+
+/* cli_conf_report - conf_load's errors, one line each */
+static void
+cli_conf_report(const char *msg, void *arg)
+{
+	(void)arg;
+	fprintf(stderr, "keyturn: %s\n", msg);
+}
+
+/*
+ * cli_conf - keyturn.conf: -c FILE, else the default file if there is one,
+ * else the built-in defaults; read once per command. NULL after its
+ * errors are said.
+ */
+struct kt_conf *
+cli_conf(struct cli *c)
+{
+	const char *path = c->conffile;
+
+	if (c->conf != NULL)
+		return c->conf;
+	if (path == NULL && access(CLI_CONF_DEFAULT, F_OK) == 0)
+		path = CLI_CONF_DEFAULT;
+	if (path == NULL)
+		c->conf = conf_defaults();
+	else if ((c->conf = conf_load(path, cli_conf_report, NULL)) == NULL)
+		(void)cli_fail("%s: fix the errors above%s", path,
+		    c->keystore == NULL ? ", or name the keystore with -K DIR" :
+		    "");
+	return c->conf;
 }

@@ -66,32 +66,18 @@ usage(FILE *f, int status)
 	return status;
 }
 
-/* conf_report - conf_load's errors, one line each */
-static void
-conf_report(const char *msg, void *arg)
-{
-	fprintf(stderr, "keyturn: %s\n", msg);
-}
-
 /* keystore_dir - -K, else KeyStore of -c or of the default file */
 static int
 keystore_dir(struct cli *c)
 {
 	struct kt_conf *conf;
-	const char *path = c->conffile;
 
 	if (c->keystore != NULL)
 		return CLI_OK;
-	if (path == NULL && access(CLI_CONF_DEFAULT, F_OK) == 0)
-		path = CLI_CONF_DEFAULT;
-	if (path == NULL)
-		conf = conf_defaults();
-	else if ((conf = conf_load(path, conf_report, NULL)) == NULL)
-		return cli_fail("%s: fix the errors above, or name the "
-		    "keystore with -K DIR", path);
-	c->keystore = strdup(conf->keystore);
-	conf_free(conf);
-	return c->keystore ? CLI_OK : CLI_FAIL;
+	if ((conf = cli_conf(c)) == NULL)
+		return CLI_FAIL;
+	c->keystore = conf->keystore;
+	return CLI_OK;
 }
 
 /* find - the table entry for the command words */
@@ -124,10 +110,10 @@ main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
-	struct cli c = { NULL, NULL, 0, 0, NULL, NULL };
+	struct cli c = { NULL, NULL, NULL, 0, 0, NULL, NULL };
 	const struct cli_cmd *cmd;
 	char name[64];
-	int ch, words, r, owned;
+	int ch, words, r;
 
 	log_init("keyturn", 1, LOG_WARNING);
 	while ((ch = getopt_long(argc, argv, "+c:K:h", opts, NULL)) != -1) {
@@ -153,13 +139,11 @@ main(int argc, char **argv)
 	c.cmdname = name;
 	c.usage = cmd->usage;
 	c.now = time(NULL);
-	owned = c.keystore == NULL;
-	if ((r = keystore_dir(&c)) != CLI_OK)
-		return r;
-	/* the command sees argv[0] = its last word, options after it */
-	optind = 0;
-	r = cmd->fn(&c, argc - words + 1, argv + words - 1);
-	if (owned)
-		free((char *)c.keystore);
+	if ((r = keystore_dir(&c)) == CLI_OK) {
+		/* the command sees argv[0] = its last word, options after it */
+		optind = 0;
+		r = cmd->fn(&c, argc - words + 1, argv + words - 1);
+	}
+	conf_free(c.conf);
 	return r;
 }
