@@ -232,6 +232,16 @@ filter_connect(SMFICTX *ctx, char *host, _SOCK_ADDR *sa)
 	return filter_noreply(SMFIP_NR_CONN);
 }
 
+/* filter_inflight_mark - the message counts for SIGTERM until filter_end */
+static void
+filter_inflight_mark(struct filter_conn *c)
+{
+	if (!c->inmsg) {
+		c->inmsg = 1;
+		atomic_fetch_add(&filter_nmsg, 1);
+	}
+}
+
 /* filter_envfrom - a message starts: in flight from now on */
 static sfsistat
 filter_envfrom(SMFICTX *ctx, char **argv)
@@ -239,8 +249,7 @@ filter_envfrom(SMFICTX *ctx, char **argv)
 	struct filter_conn *c = filter_conn_get(ctx);
 
 	filter_end(c);
-	c->inmsg = 1;
-	atomic_fetch_add(&filter_nmsg, 1);
+	filter_inflight_mark(c);
 	return filter_noreply(SMFIP_NR_MAIL);
 }
 
@@ -282,10 +291,7 @@ filter_data(SMFICTX *ctx)
 {
 	struct filter_conn *c = filter_conn_get(ctx);
 
-	if (!c->inmsg) {			/* no MAIL seen: be safe */
-		c->inmsg = 1;
-		atomic_fetch_add(&filter_nmsg, 1);
-	}
+	filter_inflight_mark(c);		/* no MAIL seen: be safe */
 	if (c->begun)
 		return SMFIS_CONTINUE;
 	return filter_begin(ctx, c);
@@ -297,10 +303,7 @@ filter_late(SMFICTX *ctx, struct filter_conn *c)
 {
 	if (c->begun)
 		return;
-	if (!c->inmsg) {
-		c->inmsg = 1;
-		atomic_fetch_add(&filter_nmsg, 1);
-	}
+	filter_inflight_mark(c);
 	(void)filter_begin(ctx, c);
 	c->begun = 1;
 }
