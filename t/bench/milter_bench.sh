@@ -16,9 +16,15 @@
 #       every row so each row's peak RSS is its own.
 #
 # For each message size (2 KB, 100 KB, 10 MB) and concurrency (1, 4, 16)
-# t/miltc sends N messages (Postfix style, one SMTP session per message,
-# QUIT_NC between them) after a warm-up whose CPU cost sets N (about 1.5 s
-# of daemon CPU, within per-size bounds), and the row reports:
+# t/miltc sends N messages after a warm-up whose CPU cost sets N (about
+# 1.5 s of daemon CPU, within per-size bounds). Each message is one SMTP
+# session in Postfix style on a milter connection of its own, which is
+# what Postfix does (it opens a new connection to each milter for every
+# SMTP client, since libmilter closes the connection when the client
+# leaves) and Sendmail too; BENCH_CONN=persistent keeps one connection per
+# client thread instead, sessions separated by QUIT_NC, which leaves out
+# the connection's own cost (accept, a thread, the connect callback). The
+# row reports:
 #   cpu_us    the daemon's own CPU per message: utime+stime of its pid in
 #             /proc/PID/stat over the measured messages (the client's cost
 #             is not in it; 10 ms tick resolution, hence N of a few thousand)
@@ -41,9 +47,10 @@
 # BENCH_ROUNDS (runs every row that many times, one round of all rows
 # after the other, and reports the median of each; default 1),
 # BENCH_SCALE (multiplies the message counts; default 1),
-# BENCH_MILTC_OPTS (more t/miltc options: "-R" opens a new milter
-# connection per SMTP session as Postfix does, "-k 10" sends ten messages
-# per session), BENCH_KEEP=1 keeps the work directory.
+# BENCH_CONN (session: a milter connection per SMTP session, the default;
+# persistent: one per client thread), BENCH_MILTC_OPTS (more t/miltc
+# options: "-k 10" sends ten messages per session), BENCH_KEEP=1 keeps the
+# work directory.
 #
 # OpenDKIM runs with Mode s, Canonicalization relaxed/relaxed, its other
 # settings at their defaults, except RequireSafeKeys no (the work directory
@@ -63,7 +70,11 @@ CONC=${BENCH_CONC:-1 4 16}
 SIZES=${BENCH_SIZES:-2k 100k 10m}
 SCALE=${BENCH_SCALE:-1}
 ROUNDS=${BENCH_ROUNDS:-1}
-MILTC_OPTS=${BENCH_MILTC_OPTS:-}
+case ${BENCH_CONN:-session} in
+session) MILTC_OPTS="-R ${BENCH_MILTC_OPTS:-}" ;;
+persistent) MILTC_OPTS=${BENCH_MILTC_OPTS:-} ;;
+*) echo "milter_bench: BENCH_CONN: want session or persistent" >&2; exit 2 ;;
+esac
 DAEMONS=${BENCH_DAEMONS:-floor floor-rsa floor-ed opendkim-rsa opendkim-ed keyturnd-rsa keyturnd-ed}
 TCK=$(getconf CLK_TCK)
 
@@ -416,7 +427,7 @@ run)
 all)
 	setup
 	trap cleanup EXIT INT TERM
-	echo "milter_bench: $(nproc) CPUs, $(uname -r), work directory $W"
+	echo "milter_bench: $(nproc) CPUs, $(uname -r), connections: ${BENCH_CONN:-session}, work directory $W"
 	header | tee "$W/table.hdr"
 	raw_bodies
 	: >"$W/rows"
