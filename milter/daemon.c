@@ -66,6 +66,8 @@
 #define DAEMON_DRAIN_S		600	/* longest wait for messages in flight */
 #define DAEMON_LINGER_MS	500	/* for the last replies to leave */
 #define DAEMON_SOCKET_MODE	0660	/* unix socket, unless SocketMode */
+#define DAEMON_SESSION_STACK	(256 * 1024)	/* libmilter's threads */
+#define DAEMON_SERVICE_STACK	(2048 * 1024)	/* keyturnd's own */
 
 static int daemon_pipe[2] = { -1, -1 };
 static pthread_mutex_t daemon_reload_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -369,17 +371,50 @@ daemon_signals(void)
 	return 0;
 }
 
-/* daemon_spawn - a thread that inherits a mask without HUP/TERM/INT */
+/*
+ * daemon_stacks - the stack of the threads libmilter creates, one per MTA
+ * connection (Postfix and Sendmail open one per SMTP client). Left alone
+ * they get RLIMIT_STACK, 8 MB on most systems and many times what a
+ * session uses (under 32 kB), and glibc keeps only 40 MB of exited
+ * threads' stacks for reuse, so past five sessions at once new ones map
+ * theirs afresh. keyturnd's own threads set their size in daemon_spawn.
+ */
+static void
+daemon_stacks(void)
+{
+#ifdef HAVE_PTHREAD_SETATTR_DEFAULT_NP
+	pthread_attr_t a;
+
+	if (pthread_attr_init(&a) != 0)
+		return;
+	if (pthread_attr_setstacksize(&a, DAEMON_SESSION_STACK) != 0 ||
+	    pthread_setattr_default_np(&a) != 0)
+		log_warnx("session thread stack of %d kB not set: the system "
+		    "default stays", DAEMON_SESSION_STACK / 1024);
+	pthread_attr_destroy(&a);
+#endif
+}
+
+/*
+ * daemon_spawn - one of keyturnd's own threads: a mask without
+ * HUP/TERM/INT, and a stack for the rotation's DNS work (64 kB buffers)
+ */
 static int
 daemon_spawn(pthread_t *t, void *(*fn)(void *), void *arg)
 {
+	pthread_attr_t attr;
 	sigset_t set, old;
 	int r;
 
-	daemon_sigset(&set);
-	pthread_sigmask(SIG_BLOCK, &set, &old);
-	r = pthread_create(t, NULL, fn, arg);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if ((r = pthread_attr_init(&attr)) != 0)
+		return r;
+	if ((r = pthread_attr_setstacksize(&attr, DAEMON_SERVICE_STACK)) == 0) {
+		daemon_sigset(&set);
+		pthread_sigmask(SIG_BLOCK, &set, &old);
+		r = pthread_create(t, &attr, fn, arg);
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
+	}
+	pthread_attr_destroy(&attr);
 	return r;
 }
 
@@ -708,6 +743,7 @@ daemon_start(struct kt_conf *conf, const struct daemon_opts *o,
 	}
 	/* what came during start-up goes to the pipe now, for daemon_loop */
 	daemon_unblock_signals();
+	daemon_stacks();
 	if (daemon_spawn(milter, daemon_milter, NULL) != 0) {
 		log_warn("start-up");
 		return -1;

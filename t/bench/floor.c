@@ -34,12 +34,18 @@
  *	Subject, deletes the Message-ID, replaces the body and adds the
  *	recipient <extra@example.net>.
  *
- *	Runs in the foreground until killed.
+ *	libmilter's threads, one per MTA connection, get 256 kB stacks as
+ *	keyturnd's do (milter/daemon.c, daemon_stacks), so that the floor
+ *	runs libmilter the way keyturnd runs it. Runs in the foreground
+ *	until killed.
  */
+#include "config.h"
+
 #include <sys/socket.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -370,6 +376,15 @@ main(int argc, char **argv)
 		fprintf(stderr, "floor: cannot listen on %s\n", sock);
 		return 1;
 	}
+#ifdef HAVE_PTHREAD_SETATTR_DEFAULT_NP
+	{
+		pthread_attr_t a;
+
+		if (pthread_attr_init(&a) == 0 &&
+		    pthread_attr_setstacksize(&a, 256 * 1024) == 0)
+			pthread_setattr_default_np(&a);
+	}
+#endif
 	return smfi_main() == MI_SUCCESS ? 0 : 1;
 usage:
 	fprintf(stderr, "usage: floor -s SOCKET [-k KEY] [-x INDEX] [-H] [-L] "
