@@ -9,15 +9,13 @@
  * Signals. main blocks SIGHUP, SIGTERM and SIGINT first thing, and
  * daemon_run installs the handlers before anything slow, so a signal that
  * comes during start-up (a SIGHUP while a big keystore loads) waits and is
- * handled once keyturnd serves, instead of killing it. libmilter starts its own thread that sigwait()s for SIGHUP,
- * SIGTERM and SIGINT and stops the filter on any of them, SIGHUP
- * included. keyturnd keeps SIGHUP for reloading, so the main thread is the
- * one thread that never blocks those signals: it catches them with a
- * handler that writes the signal number to a pipe. Linux delivers a
- * process signal to the main thread whenever it does not block it, so
- * libmilter's thread does not see them. (Should it ever see SIGTERM, it
- * stops libmilter the same way smfi_stop does; the main thread then
- * drains and exits as for its own SIGTERM.)
+ * handled once keyturnd serves, instead of killing it. Once serving, the
+ * main thread is the one thread that takes them: a handler, which they do
+ * not interrupt, writes the signal number to a pipe for the main loop.
+ * Every other thread blocks them, and libmilter's signal thread, which
+ * would stop the filter on any of them (SIGHUP included, which keyturnd
+ * keeps for reloading), waits through keyturnd's own sigwait, which
+ * leaves them out.
  *
  * Stopping: the socket file is removed and smfi_stop closes the listening
  * socket; the sessions in flight go on (libmilter aborts them only on
@@ -348,7 +346,38 @@ daemon_onsignal(int sig)
 	errno = saved;
 }
 
-/* daemon_signals - the main thread catches HUP/TERM/INT, never blocks them */
+/*
+ * sigwait - defined here so that libmilter's call resolves to it. The
+ * thread smfi_main starts waits with sigwait for SIGHUP, SIGTERM and
+ * SIGINT and stops the filter on any of them. A process signal goes to
+ * any thread that accepts it, and a thread inside sigwait accepts what it
+ * waits for: whenever the main thread already had one pending, or was in
+ * its handler, a SIGHUP meant for a reload could stop keyturnd instead.
+ * Those three are the main thread's alone: they are taken out of the set,
+ * and a caller left with nothing to wait for sleeps for good.
+ */
+int
+sigwait(const sigset_t *restrict set, int *restrict sig)
+{
+	sigset_t want;
+	int r;
+
+	want = *set;
+	sigdelset(&want, SIGHUP);
+	sigdelset(&want, SIGTERM);
+	sigdelset(&want, SIGINT);
+	if (sigisemptyset(&want))
+		for (;;)
+			pause();
+	while ((r = sigwaitinfo(&want, NULL)) == -1 && errno == EINTR)
+		;
+	if (r == -1)
+		return errno;
+	*sig = r;
+	return 0;
+}
+
+/* daemon_signals - the main thread's handlers for HUP/TERM/INT, and the pipe */
 static int
 daemon_signals(void)
 {
@@ -362,8 +391,8 @@ daemon_signals(void)
 	fcntl(daemon_pipe[1], F_SETFD, FD_CLOEXEC);
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = daemon_onsignal;
-	sa.sa_flags = SA_RESTART | SA_NODEFER;
-	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = SA_RESTART;
+	daemon_sigset(&sa.sa_mask);	/* never inside itself */
 	for (i = 0; i < 3; i++)
 		if (sigaction(sigs[i], &sa, NULL) == -1)
 			return -1;
@@ -631,29 +660,35 @@ daemon_stop_milter(void)
 static int
 daemon_loop(void)
 {
-	unsigned char c;
-	ssize_t r;
+	unsigned char buf[256];
+	ssize_t r, i;
+	int stop, ended;
 
 	for (;;) {
-		r = read(daemon_pipe[0], &c, 1);
+		r = read(daemon_pipe[0], buf, sizeof(buf));
 		if (r == -1 && errno == EINTR)
 			continue;
-		if (r != 1)
+		if (r <= 0)
 			return 0;
-		if (c == SIGHUP) {
-			log_info("SIGHUP: reloading");
-			daemon_reload();
-			continue;
-		}
-		if (c == SIGTERM || c == SIGINT) {
+		stop = ended = 0;
+		for (i = 0; i < r; i++)
+			if (buf[i] == SIGTERM || buf[i] == SIGINT)
+				stop = buf[i];
+			else if (buf[i] != SIGHUP)
+				ended = 1;	/* smfi_main returned by itself */
+		if (stop) {
 			log_info("%s: finishing %u message%s in flight",
-			    c == SIGTERM ? "SIGTERM" : "SIGINT",
+			    stop == SIGTERM ? "SIGTERM" : "SIGINT",
 			    filter_inflight(), filter_inflight() == 1 ? "" :
 			    "s");
 			daemon_stop_milter();
 			return 1;
 		}
-		return 0;	/* smfi_main returned by itself */
+		if (ended)
+			return 0;
+		/* every SIGHUP read so far: one reload answers them all */
+		log_info("SIGHUP: reloading");
+		daemon_reload();
 	}
 }
 

@@ -15,6 +15,7 @@ MILTER_SH = t/milter_sign.sh t/milter_roundrobin.sh t/milter_onerror.sh \
 	t/milter_reload.sh t/milter_sigterm.sh t/milter_startup.sh \
 	t/milter_memory.sh t/milter_postfix.sh \
 	t/milter_isolate.sh t/milter_socket.sh \
-	t/milter_client.sh t/milter_pidfile.sh t/milter_startsig.sh
+	t/milter_client.sh t/milter_pidfile.sh t/milter_startsig.sh \
+	t/milter_hupstorm.sh
 TESTS += $(MILTER_SH)
 EXTRA_DIST += $(MILTER_SH) t/milter_lib.sh t/milter_verify.py
