@@ -38,17 +38,9 @@ signs() {
 	    "$W/m.txt" || kt_fail "not signed after $1"
 }
 
-rm -f "$W/sock"
-"$KEYTURND" -f -c "$W/keyturn.conf" >>"$W/keyturnd.log" 2>&1 &
-KPID=$!
+kt_launch
 n1=$(storm "$KPID" 1) || kt_fail "keyturnd died in a SIGHUP storm at start-up: $n1"
-i=0
-while [ ! -S "$W/sock" ]; do
-	kill -0 "$KPID" 2>/dev/null || kt_fail "keyturnd died after the storm"
-	i=$((i + 1))
-	[ $i -gt 200 ] && kt_fail "keyturnd socket did not appear"
-	sleep 0.05
-done
+kt_ready
 signs "$n1 SIGHUPs at start-up"
 
 n2=$(storm "$KPID" 1) || kt_fail "keyturnd died in a SIGHUP storm while serving: $n2"

@@ -91,9 +91,19 @@ kt_conf() {
 
 # kt_start - keyturnd -f in the background, ready when its socket is
 kt_start() {
+	kt_launch
+	kt_ready
+}
+
+# kt_launch - keyturnd -f in the background, its pid in KPID
+kt_launch() {
 	rm -f "$W/sock"
 	"$KEYTURND" -f -c "$W/keyturn.conf" >>"$W/keyturnd.log" 2>&1 &
 	KPID=$!
+}
+
+# kt_ready - until keyturnd's socket is there; fails if keyturnd died
+kt_ready() {
 	i=0
 	while [ ! -S "$W/sock" ]; do
 		kill -0 "$KPID" 2>/dev/null || kt_fail "keyturnd died at start"

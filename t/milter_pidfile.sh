@@ -11,9 +11,7 @@ kt_conf
 
 printf 'precious\n' >"$W/target"
 ln -s "$W/target" "$W/keyturnd.pid"
-rm -f "$W/sock"
-"$KEYTURND" -f -c "$W/keyturn.conf" >>"$W/keyturnd.log" 2>&1 &
-KPID=$!
+kt_launch
 i=0
 while kill -0 "$KPID" 2>/dev/null; do
 	i=$((i + 1))

@@ -37,9 +37,7 @@ sigstate() {
 	fi
 } 2>/dev/null
 
-rm -f "$W/sock"
-"$KEYTURND" -f -c "$W/keyturn.conf" >>"$W/keyturnd.log" 2>&1 &
-KPID=$!
+kt_launch
 i=0
 while :; do
 	case $(sigstate "$KPID") in
