@@ -17,11 +17,13 @@
  * keeps for reloading), waits through keyturnd's own sigwait, which
  * leaves them out.
  *
- * Stopping: the socket file is removed and smfi_stop closes the listening
- * socket; the sessions in flight go on (libmilter aborts them only on
- * MILTER_ABRT), and keyturnd waits until no message is between MAIL and
- * its end, plus a moment for the last replies to reach the MTA, before it
- * exits 0.
+ * Stopping: the socket file is removed at once (an MTA connecting gets
+ * an error and applies its default action), messages that begin from then
+ * on get tempfail at DATA, and keyturnd waits until no message that began
+ * before is between MAIL and its end, plus a moment for the last replies
+ * to reach the MTA, before it exits 0. libmilter is not stopped before
+ * that: smfi_stop ends its worker pool, which would never read again a
+ * session that was waiting for the MTA (between MAIL and DATA, say).
  *
  * Keystore changes: a watcher thread polls the keystore's generation
  * every DAEMON_POLL_MS and builds a new snapshot when it moved (domain by
@@ -67,7 +69,10 @@
 #define DAEMON_SESSION_STACK	(256 * 1024)	/* libmilter's threads */
 #define DAEMON_SERVICE_STACK	(2048 * 1024)	/* keyturnd's own */
 
-static int daemon_pipe[2] = { -1, -1 };
+static int daemon_pipe[2] = { -1, -1 };	/* wakes the main loop */
+static volatile sig_atomic_t daemon_got_hup;	/* set by the handler */
+static volatile sig_atomic_t daemon_got_stop;	/* SIGTERM or SIGINT */
+static volatile sig_atomic_t daemon_milter_ended; /* smfi_main returned */
 static pthread_mutex_t daemon_reload_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_mutex_t daemon_stop_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t daemon_stop_cond = PTHREAD_COND_INITIALIZER;
@@ -335,13 +340,21 @@ daemon_unblock_signals(void)
 	sigprocmask(SIG_UNBLOCK, &set, NULL);
 }
 
-/* daemon_onsignal - async-signal-safe: hand the signal to the main loop */
+/*
+ * daemon_onsignal - async-signal-safe: note the signal, wake the main
+ * loop. The note is what counts: a full pipe (a storm of SIGHUPs) loses
+ * a wake-up byte, never a SIGTERM.
+ */
 static void
 daemon_onsignal(int sig)
 {
 	int saved = errno;
-	unsigned char c = (unsigned char)sig;
+	unsigned char c = 1;
 
+	if (sig == SIGHUP)
+		daemon_got_hup = 1;
+	else
+		daemon_got_stop = sig;
 	(void)write(daemon_pipe[1], &c, 1);
 	errno = saved;
 }
@@ -386,6 +399,7 @@ daemon_signals(void)
 
 	if (pipe(daemon_pipe) == -1)
 		return -1;
+	fcntl(daemon_pipe[0], F_SETFL, O_NONBLOCK);
 	fcntl(daemon_pipe[1], F_SETFL, O_NONBLOCK);
 	fcntl(daemon_pipe[0], F_SETFD, FD_CLOEXEC);
 	fcntl(daemon_pipe[1], F_SETFD, FD_CLOEXEC);
@@ -454,6 +468,7 @@ daemon_milter(void *arg)
 	unsigned char c = 0;
 
 	daemon_milter_status = smfi_main() == MI_SUCCESS ? 0 : 1;
+	daemon_milter_ended = 1;
 	(void)write(daemon_pipe[1], &c, 1);
 	return NULL;
 }
@@ -600,57 +615,42 @@ daemon_reload(void)
 }
 
 /*
- * daemon_drain - after smfi_stop: wait while any message is in flight,
- * then until the sessions close or no callback has run for
- * DAEMON_LINGER_MS. The count of messages drops inside the end-of-message
- * callback, before libmilter sends its reply, and a message may start and
- * end between two polls: the time of the last callback (filter.c) is what
- * says the replies have left.
+ * daemon_drain - after filter_stop: wait while any message is in flight,
+ * then until the sessions close, no callback has run for
+ * DAEMON_LINGER_MS, or that long has passed. The count of messages drops
+ * inside the end-of-message callback, before libmilter sends its reply,
+ * and a message may start and end between two polls: the time of the
+ * last callback (filter.c) says the replies have left; the cap keeps new
+ * sessions, tempfailed as they come, from holding keyturnd up.
  */
 static void
 daemon_drain(void)
 {
 	struct timespec nap = { 0, 10 * 1000000L };
 	time_t until = time(NULL) + DAEMON_DRAIN_S;
-	unsigned int n = 0;
+	unsigned int n = 0, waited = 0;
 
 	while (time(NULL) < until) {
 		if ((n = filter_inflight()) == 0 && (filter_sessions() == 0 ||
-		    filter_idle_ms() >= DAEMON_LINGER_MS))
+		    filter_idle_ms() >= DAEMON_LINGER_MS ||
+		    waited >= DAEMON_LINGER_MS))
 			return;
+		if (n == 0)
+			waited += 10;
 		nanosleep(&nap, NULL);
 	}
 	log_warnx("exiting with %u message%s still in flight", n,
 	    n == 1 ? "" : "s");
 }
 
-/* daemon_stopper - smfi_stop waits for libmilter's accept loop to poll */
-static void *
-daemon_stopper(void *arg)
-{
-	smfi_stop();
-	return NULL;
-}
-
-/*
- * daemon_stop_milter - stop accepting at once: the socket file goes now
- * (an MTA connecting gets an error and applies its default action), the
- * listening socket when libmilter's accept loop next wakes (it holds its
- * lock for up to 5 seconds), in a thread of its own so that the drain
- * starts now. A session accepted meanwhile is drained like the others.
- */
+/* daemon_stop_milter - SIGTERM: no new connection, no new message */
 static void
 daemon_stop_milter(void)
 {
-	pthread_t t;
-
 	if (daemon_sockpath != NULL && unlink(daemon_sockpath) == -1 &&
 	    errno != ENOENT)
 		log_warn("%s", daemon_sockpath);
-	if (daemon_spawn(&t, daemon_stopper, NULL) != 0)
-		smfi_stop();
-	else
-		pthread_detach(t);
+	filter_stop();
 }
 
 /*
@@ -660,23 +660,14 @@ daemon_stop_milter(void)
 static int
 daemon_loop(void)
 {
+	struct pollfd pfd = { daemon_pipe[0], POLLIN, 0 };
 	unsigned char buf[256];
-	ssize_t r, i;
-	int stop, ended;
+	int stop;
 
 	for (;;) {
-		r = read(daemon_pipe[0], buf, sizeof(buf));
-		if (r == -1 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			return 0;
-		stop = ended = 0;
-		for (i = 0; i < r; i++)
-			if (buf[i] == SIGTERM || buf[i] == SIGINT)
-				stop = buf[i];
-			else if (buf[i] != SIGHUP)
-				ended = 1;	/* smfi_main returned by itself */
-		if (stop) {
+		while (read(daemon_pipe[0], buf, sizeof(buf)) > 0)
+			;			/* the notes say what came */
+		if ((stop = daemon_got_stop) != 0) {
 			log_info("%s: finishing %u message%s in flight",
 			    stop == SIGTERM ? "SIGTERM" : "SIGINT",
 			    filter_inflight(), filter_inflight() == 1 ? "" :
@@ -684,11 +675,16 @@ daemon_loop(void)
 			daemon_stop_milter();
 			return 1;
 		}
-		if (ended)
+		if (daemon_milter_ended)
 			return 0;
-		/* every SIGHUP read so far: one reload answers them all */
-		log_info("SIGHUP: reloading");
-		daemon_reload();
+		if (daemon_got_hup) {
+			/* cleared first: a SIGHUP from now on reloads again */
+			daemon_got_hup = 0;
+			log_info("SIGHUP: reloading");
+			daemon_reload();
+			continue;
+		}
+		(void)poll(&pfd, 1, -1);
 	}
 }
 
@@ -812,11 +808,7 @@ daemon_run(struct kt_conf *conf, const struct daemon_opts *o)
 	}
 	log_info("keyturnd %s started on %s", PACKAGE_VERSION,
 	    sock);
-	/*
-	 * After smfi_stop, libmilter's accept loop notices only at its next
-	 * poll timeout (seconds); the socket is closed already, so there is
-	 * no need to wait for it: drain the sessions and leave.
-	 */
+	/* after a signal, drain the sessions and leave: exit closes the rest */
 	if (daemon_loop()) {
 		status = 0;
 		daemon_drain();

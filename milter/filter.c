@@ -50,7 +50,7 @@ struct filter_conn {
 	char			 host[256];	/* the MTA's name for it */
 	int			 inmsg;		/* between MAIL and its end */
 	int			 begun;		/* filter_begin ran */
-	int			 down;		/* it found no snapshot: tempfail */
+	int			 down;		/* keyturnd stops: tempfail */
 	struct snapshot		*snap;		/* held for the message */
 	struct dkim_msg		*msg;		/* NULL: not signing */
 	char			 herr[256];	/* first header error */
@@ -58,6 +58,7 @@ struct filter_conn {
 };
 
 static atomic_uint filter_nmsg;
+static atomic_int filter_stopping;	/* filter_stop was called */
 static atomic_uint filter_nconn;
 static atomic_llong filter_last_ms;	/* last callback, CLOCK_MONOTONIC */
 /*
@@ -232,14 +233,31 @@ filter_connect(SMFICTX *ctx, char *host, _SOCK_ADDR *sa)
 	return filter_noreply(SMFIP_NR_CONN);
 }
 
-/* filter_inflight_mark - the message counts for SIGTERM until filter_end */
+/*
+ * filter_inflight_mark - the message counts for SIGTERM until filter_end,
+ * unless it began after filter_stop: then it is tempfailed at DATA and
+ * not waited for. Counted first, checked after: either the drain sees
+ * the count or the message sees the stop.
+ */
 static void
 filter_inflight_mark(struct filter_conn *c)
 {
-	if (!c->inmsg) {
-		c->inmsg = 1;
-		atomic_fetch_add(&filter_nmsg, 1);
+	if (c->inmsg || c->down)
+		return;
+	atomic_fetch_add(&filter_nmsg, 1);
+	if (atomic_load(&filter_stopping)) {
+		atomic_fetch_sub(&filter_nmsg, 1);
+		c->down = 1;
+		return;
 	}
+	c->inmsg = 1;
+}
+
+/* filter_stop - SIGTERM: messages that begin from now on get tempfail */
+void
+filter_stop(void)
+{
+	atomic_store(&filter_stopping, 1);
 }
 
 /* filter_envfrom - a message starts: in flight from now on */
@@ -266,7 +284,7 @@ filter_begin(SMFICTX *ctx, struct filter_conn *c)
 	char why[256];
 
 	c->begun = 1;
-	if ((c->snap = snapshot_current()) == NULL) {
+	if (c->down || (c->snap = snapshot_current()) == NULL) {
 		c->down = 1;			/* shutting down */
 		return SMFIS_TEMPFAIL;
 	}
@@ -290,11 +308,14 @@ static sfsistat
 filter_data(SMFICTX *ctx)
 {
 	struct filter_conn *c = filter_conn_get(ctx);
+	sfsistat r;
 
 	filter_inflight_mark(c);		/* no MAIL seen: be safe */
 	if (c->begun)
 		return SMFIS_CONTINUE;
-	return filter_begin(ctx, c);
+	if ((r = filter_begin(ctx, c)) == SMFIS_TEMPFAIL && c->down)
+		log_warnx("%s: not signed: shutting down", filter_qid(ctx));
+	return r;
 }
 
 /* filter_late - an MTA that sends no DATA: decide at the first header */

@@ -9,6 +9,8 @@
 
 /* filter_register - smfi_register the callbacks; 0 or -1 */
 int		filter_register(void);
+/* filter_stop - messages that begin from now on get tempfail, uncounted */
+void		filter_stop(void);
 /* filter_inflight - messages between MAIL and end of message or abort */
 unsigned int	filter_inflight(void);
 /* filter_sessions - open MTA connections */

@@ -16,6 +16,6 @@ MILTER_SH = t/milter_sign.sh t/milter_roundrobin.sh t/milter_onerror.sh \
 	t/milter_memory.sh t/milter_postfix.sh \
 	t/milter_isolate.sh t/milter_socket.sh \
 	t/milter_client.sh t/milter_pidfile.sh t/milter_startsig.sh \
-	t/milter_hupstorm.sh
+	t/milter_hupstorm.sh t/milter_sigterm_pause.sh
 TESTS += $(MILTER_SH)
 EXTRA_DIST += $(MILTER_SH) t/milter_lib.sh t/milter_verify.py

@@ -1,0 +1,106 @@
+#!/bin/sh
+# milter_sigterm_pause - SIGTERM while the MTA is between MAIL and DATA (as
+# Postfix is while the client sends RCPT): that message, resumed seconds
+# later, is still signed; a message that begins after the SIGTERM, on a
+# connection opened before it, gets tempfail at DATA; keyturnd exits 0
+# once the first is done.
+. "$top_srcdir/t/milter_lib.sh"
+
+kt_init milter_sigterm_pause
+kt_cli domain add example.com --algorithms ed25519
+kt_key example.com ed25519 e1
+kt_conf "LogLevel info"
+kt_start
+
+# the MTA side, spoken directly: every stage answered (no SMFIP_NR_*)
+"$PYTHON3" - "$W/sock" "$KPID" >"$W/py.txt" 2>&1 <<'PYEOF' ||
+import os, signal, socket, struct, sys, time
+
+path, pid = sys.argv[1], int(sys.argv[2])
+
+def conn():
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(path)
+    s.settimeout(20)
+    send(s, b"O", struct.pack(">III", 6, 0x1ff, 0))
+    expect(s, b"O", "negotiation")
+    send(s, b"C", b"mta.example\x004" + struct.pack(">H", 25) +
+         b"127.0.0.1\x00")
+    expect(s, b"c", "connect")
+    return s
+
+def send(s, cmd, data=b""):
+    s.sendall(struct.pack(">I", len(data) + 1) + cmd + data)
+
+def recv(s):
+    def exact(n):
+        b = b""
+        while len(b) < n:
+            c = s.recv(n - len(b))
+            if not c:
+                raise EOFError("keyturnd closed the connection")
+            b += c
+        return b
+    n = struct.unpack(">I", exact(4))[0]
+    body = exact(n)
+    return body[:1], body[1:]
+
+def expect(s, want, what):
+    got = recv(s)[0]
+    if got != want:
+        sys.exit("%s: reply %r, want %r" % (what, got, want))
+
+def data(s, qid):
+    send(s, b"D", b"Ti\x00" + qid + b"\x00")
+    send(s, b"T")
+    return recv(s)[0]
+
+a, b = conn(), conn()
+send(a, b"M", b"<alice@example.com>\x00")
+expect(a, b"c", "MAIL before SIGTERM")
+os.kill(pid, signal.SIGTERM)
+time.sleep(1.5)
+
+# b: begins after the SIGTERM
+send(b, b"M", b"<alice@example.com>\x00")
+expect(b, b"c", "MAIL after SIGTERM")
+r = data(b, b"LATE1")
+if r != b"t":
+    sys.exit("DATA after SIGTERM: reply %r, want tempfail" % r)
+print("late message: tempfail at DATA")
+
+# a: resumes
+r = data(a, b"PAUSED1")
+if r != b"c":
+    sys.exit("DATA of the paused message: reply %r" % r)
+for name, value in ((b"From", b"alice@example.com"), (b"Subject", b"x")):
+    send(a, b"L", name + b"\x00 " + value + b"\x00")
+    expect(a, b"c", "header")
+send(a, b"N")
+expect(a, b"c", "end of header")
+send(a, b"B", b"hello\r\n")
+expect(a, b"c", "body")
+send(a, b"D", b"Ei\x00PAUSED1\x00")
+send(a, b"E")
+signed = False
+while True:
+    c, d = recv(a)
+    if c == b"i" and b"DKIM-Signature\x00" in d and b"d=example.com" in d:
+        signed = True
+    elif c != b"i":
+        break
+if c != b"c" or not signed:
+    sys.exit("paused message: final reply %r, signed %s" % (c, signed))
+print("paused message: signed")
+PYEOF
+    { cat "$W/py.txt"; kt_fail "the MTA side"; }
+wait "$KPID"
+rc=$?
+KPID=
+[ $rc = 0 ] || kt_fail "keyturnd exited $rc after SIGTERM"
+grep -q "PAUSED1: signed d=example.com s=e1" "$W/keyturnd.log" ||
+    kt_fail "no log line for the paused message"
+grep -q "LATE1: not signed: shutting down" "$W/keyturnd.log" ||
+    kt_fail "no log line for the late message"
+kt_ok "paused message signed after SIGTERM, late one tempfailed, exit 0"
+exit 0
