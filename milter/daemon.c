@@ -738,6 +738,29 @@ daemon_prepare(struct kt_conf *conf, const struct daemon_opts *o,
 }
 
 /*
+ * daemon_background - daemon(3), and the signals that came during
+ * start-up (still blocked, so pending in the parent, which the child does
+ * not inherit) raised again in the child
+ */
+static int
+daemon_background(void)
+{
+	sigset_t pending;
+	int i, sigs[] = { SIGHUP, SIGTERM, SIGINT };
+
+	sigpending(&pending);
+	if (daemon(0, 0) == -1) {
+		log_warn("daemon");
+		return -1;
+	}
+	log_init("keyturnd", 0, log_getlevel());
+	for (i = 0; i < 3; i++)
+		if (sigismember(&pending, sigs[i]) == 1)
+			raise(sigs[i]);
+	return 0;
+}
+
+/*
  * daemon_start - STYLE.md 9's order up to serving: handlers, socket and
  * keystore as root, background, pidfile, privilege drop, threads; -1
  * means exit 1
@@ -748,7 +771,7 @@ daemon_start(struct kt_conf *conf, const struct daemon_opts *o,
 {
 	struct privs_id id;
 	char err[256];
-	int hasuser;
+	int hasuser, r;
 	size_t i;
 
 	/* before anything slow: the signals (blocked by main) wait for us */
@@ -758,13 +781,8 @@ daemon_start(struct kt_conf *conf, const struct daemon_opts *o,
 	}
 	if (daemon_prepare(conf, o, &id, &hasuser) == -1)
 		return -1;
-	if (!o->foreground) {
-		if (daemon(0, 0) == -1) {
-			log_warn("daemon");
-			return -1;
-		}
-		log_init("keyturnd", 0, log_getlevel());
-	}
+	if (!o->foreground && daemon_background() == -1)
+		return -1;
 	if (daemon_pidfile(pidfile) == -1)
 		return -1;
 	if (hasuser && geteuid() == 0 && privs_drop(&id, err,
@@ -775,13 +793,15 @@ daemon_start(struct kt_conf *conf, const struct daemon_opts *o,
 	/* what came during start-up goes to the pipe now, for daemon_loop */
 	daemon_unblock_signals();
 	daemon_stacks();
-	if (daemon_spawn(milter, daemon_milter, NULL) != 0) {
-		log_warn("start-up");
+	if ((r = daemon_spawn(milter, daemon_milter, NULL)) != 0) {
+		log_warnx("start-up: %s", strerror(r));
 		return -1;
 	}
 	for (i = 0; i < DAEMON_NSERVICES; i++)
-		if (daemon_spawn(&svc[i], daemon_services[i].fn, NULL) != 0) {
-			log_warn("starting the %s", daemon_services[i].name);
+		if ((r = daemon_spawn(&svc[i], daemon_services[i].fn,
+		    NULL)) != 0) {
+			log_warnx("starting the %s: %s",
+			    daemon_services[i].name, strerror(r));
 			return -1;
 		}
 	return 0;

@@ -68,4 +68,25 @@ grep -q "	insheader	0	DKIM-Signature	.*d=d7.test; s=e1;" "$W/m.txt" ||
     kt_fail "not signed after the start-up SIGHUPs"
 kt_ok "$n SIGHUPs during start-up: handled once serving, none fatal"
 kt_stop
+
+# In the background (no -f) the signals pending at daemon(3) must reach
+# the child: a SIGTERM during start-up stops the daemon once it serves.
+rm -f "$W/sock" "$W/keyturnd.pid"
+"$KEYTURND" -c "$W/keyturn.conf" >>"$W/keyturnd.log" 2>&1 &
+PPID_=$!
+i=0
+until [ "$(sigstate "$PPID_")" = blocked ]; do
+	kill -0 "$PPID_" 2>/dev/null || kt_fail "keyturnd -c left before blocking"
+	i=$((i + 1))
+	[ $i -gt 5000 ] && kt_fail "HUP/INT/TERM never blocked (background)"
+done
+kill -TERM "$PPID_"
+wait "$PPID_" || kt_fail "keyturnd (background) start-up exited non-zero"
+i=0
+while [ -S "$W/sock" ] || [ -s "$W/keyturnd.pid" ]; do
+	i=$((i + 1))
+	[ $i -gt 200 ] && kt_fail "the SIGTERM of start-up was lost in the background"
+	sleep 0.05
+done
+kt_ok "SIGTERM during a background start-up: the daemon stopped"
 exit 0
