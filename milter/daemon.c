@@ -512,6 +512,7 @@ daemon_watch_once(void)
 	    (cur = snapshot_current()) != NULL) {
 		s = loader_build(daemon_loader, NULL, cur, err, sizeof(err));
 		if (s != NULL && why == LOADER_RETRY &&
+		    !loader_moved(daemon_loader) &&
 		    loader_broken(daemon_loader) >= nbroken)
 			snapshot_unref(s);	/* still broken: said already */
 		else

@@ -41,6 +41,7 @@ struct loader {
 	size_t		 n;
 	size_t		 nbroken;
 	uint64_t	 gen;		/* keystore generation last built */
+	int		 moved;		/* ... not the one built before it */
 	time_t		 retry_at;	/* when broken domains are retried */
 };
 
@@ -218,9 +219,17 @@ loader_build(struct loader *l, struct kt_conf *conf,
 	l->doms = doms;
 	l->n = n;
 	l->nbroken = nbroken;
+	l->moved = gen != l->gen;
 	l->gen = gen;
 	l->retry_at = time(NULL) + LOADER_RETRY_S;
 	return s;
+}
+
+/* loader_moved - the last build read a keystore written since the one before */
+int
+loader_moved(const struct loader *l)
+{
+	return l->moved;
 }
 
 /* loader_broken - domains the last build could not load */

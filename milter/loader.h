@@ -33,6 +33,13 @@ void		 loader_free(struct loader *);
 struct snapshot	*loader_build(struct loader *, struct kt_conf *conf,
 		    const struct snapshot *prev, char *err, size_t errlen);
 
+/*
+ * loader_moved - 1 when the last build read a keystore written since the
+ * build before it (even if loader_changed said only LOADER_RETRY: a write
+ * can come between the two)
+ */
+int		 loader_moved(const struct loader *);
+
 /* loader_broken - how many domains the last build marked unusable */
 size_t		 loader_broken(const struct loader *);
 

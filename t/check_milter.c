@@ -572,7 +572,7 @@ START_TEST(test_loader_isolate)
 	char dir[] = "/tmp/check_milter.XXXXXX", err[1024], *bkey;
 	struct store_policy p;
 	struct kt_conf *c = conf_defaults();
-	struct snapshot *s1, *s2, *s3, *s4;
+	struct snapshot *s1, *s2, *s3, *s3b, *s4;
 	struct loader *l = loader_new();
 	struct store *st;
 	time_t now = time(NULL);
@@ -618,6 +618,23 @@ START_TEST(test_loader_isolate)
 	ck_assert_int_eq(ks_nkeys(s3, "a.test"), 3);
 	ck_assert_int_eq(ks_nkeys(s3, "b.test"), -1);
 	ck_assert_int_eq(loader_changed(l), 0);
+	ck_assert_int_eq(loader_moved(l), 1);
+
+	/*
+	 * A retry that a keystore write meets (after loader_changed said
+	 * LOADER_RETRY) says so: still broken, but not a build to throw away.
+	 * Built again with no write, it says it did not move.
+	 */
+	ks_dkey(st, "a.test", "a4", 0, now);
+	s3b = loader_build(l, NULL, s3, err, sizeof(err));
+	ck_assert_ptr_nonnull(s3b);
+	ck_assert_uint_eq(loader_broken(l), 1);
+	ck_assert_int_eq(loader_moved(l), 1);
+	snapshot_unref(s3b);
+	s3b = loader_build(l, NULL, s3, err, sizeof(err));
+	ck_assert_ptr_nonnull(s3b);
+	ck_assert_int_eq(loader_moved(l), 0);
+	snapshot_unref(s3b);
 
 	/* fixed, no keystore write: the retry brings it back */
 	ck_assert_int_eq(chmod(bkey, 0600), 0);
