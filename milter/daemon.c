@@ -780,32 +780,41 @@ daemon_start(struct kt_conf *conf, const struct daemon_opts *o,
 		log_warn("start-up: signal handlers");
 		return -1;
 	}
-	if (daemon_prepare(conf, o, &id, &hasuser) == -1)
-		return -1;
-	if (!o->foreground && daemon_background() == -1)
-		return -1;
-	if (daemon_pidfile(pidfile) == -1)
-		return -1;
+	if (daemon_prepare(conf, o, &id, &hasuser) == -1 ||
+	    (!o->foreground && daemon_background() == -1) ||
+	    daemon_pidfile(pidfile) == -1)
+		goto fail;
 	if (hasuser && geteuid() == 0 && privs_drop(&id, err,
 	    sizeof(err)) == -1) {
 		log_warnx("dropping privileges to %s: %s", id.name, err);
-		return -1;
+		goto failpid;
 	}
 	/* what came during start-up goes to the pipe now, for daemon_loop */
 	daemon_unblock_signals();
 	daemon_stacks();
 	if ((r = daemon_spawn(milter, daemon_milter, NULL)) != 0) {
 		log_warnx("start-up: %s", strerror(r));
-		return -1;
+		goto failpid;
 	}
 	for (i = 0; i < DAEMON_NSERVICES; i++)
 		if ((r = daemon_spawn(&svc[i], daemon_services[i].fn,
 		    NULL)) != 0) {
 			log_warnx("starting the %s: %s",
 			    daemon_services[i].name, strerror(r));
-			return -1;
+			/* the threads started use what the caller frees */
+			daemon_stop_services(svc, i);
+			smfi_stop();
+			pthread_join(*milter, NULL);
+			goto failpid;
 		}
 	return 0;
+failpid:
+	if (pidfile != NULL)
+		(void)unlink(pidfile);
+fail:
+	if (daemon_sockpath != NULL)
+		(void)unlink(daemon_sockpath);
+	return -1;
 }
 
 /* daemon_run - the start-up order of STYLE.md 9, then the main loop */
