@@ -622,7 +622,9 @@ daemon_reload(void)
  * inside the end-of-message callback, before libmilter sends its reply,
  * and a message may start and end between two polls: the time of the
  * last callback (filter.c) says the replies have left; the cap keeps new
- * sessions, tempfailed as they come, from holding keyturnd up.
+ * sessions, tempfailed as they come, from holding keyturnd up. A second
+ * SIGTERM or SIGINT ends the wait (the MTA then applies its default
+ * action to what is left).
  */
 static void
 daemon_drain(void)
@@ -631,7 +633,8 @@ daemon_drain(void)
 	time_t until = time(NULL) + DAEMON_DRAIN_S;
 	unsigned int n = 0, waited = 0;
 
-	while (time(NULL) < until) {
+	daemon_got_stop = 0;
+	while (time(NULL) < until && !daemon_got_stop) {
 		if ((n = filter_inflight()) == 0 && (filter_sessions() == 0 ||
 		    filter_idle_ms() >= DAEMON_LINGER_MS ||
 		    waited >= DAEMON_LINGER_MS))
@@ -640,8 +643,8 @@ daemon_drain(void)
 			waited += 10;
 		nanosleep(&nap, NULL);
 	}
-	log_warnx("exiting with %u message%s still in flight", n,
-	    n == 1 ? "" : "s");
+	log_warnx("exiting with %u message%s still in flight%s", n,
+	    n == 1 ? "" : "s", daemon_got_stop ? " (second signal)" : "");
 }
 
 /* daemon_stop_milter - SIGTERM: no new connection, no new message */
@@ -840,8 +843,9 @@ daemon_run(struct kt_conf *conf, const struct daemon_opts *o)
 	    sock);
 	/* after a signal, drain the sessions and leave: exit closes the rest */
 	if (daemon_loop()) {
-		status = 0;
 		daemon_drain();
+		/* libmilter may have ended on its own meanwhile */
+		status = daemon_milter_ended ? daemon_milter_status : 0;
 	} else {
 		pthread_join(milter, NULL);
 		status = daemon_milter_status;

@@ -3,7 +3,8 @@
 # Postfix is while the client sends RCPT): that message, resumed seconds
 # later, is still signed; a message that begins after the SIGTERM, on a
 # connection opened before it, gets tempfail at DATA; keyturnd exits 0
-# once the first is done.
+# once the first is done. Then again, but a second SIGTERM, with the
+# message still paused, makes keyturnd exit 0 at once.
 . "$top_srcdir/t/milter_lib.sh"
 
 kt_init milter_sigterm_pause
@@ -12,11 +13,14 @@ kt_key example.com ed25519 e1
 kt_conf "LogLevel info"
 kt_start
 
-# the MTA side, spoken directly: every stage answered (no SMFIP_NR_*)
-"$PYTHON3" - "$W/sock" "$KPID" >"$W/py.txt" 2>&1 <<'PYEOF' ||
+# the MTA side, spoken directly: every stage answered (no SMFIP_NR_*);
+# with "twice", the paused message is left and a second SIGTERM ends the
+# wait for it
+mta() {
+	"$PYTHON3" - "$W/sock" "$KPID" "$1" >"$W/py.txt" 2>&1 <<'PYEOF'
 import os, signal, socket, struct, sys, time
 
-path, pid = sys.argv[1], int(sys.argv[2])
+path, pid, mode = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 
 def conn():
     s = socket.socket(socket.AF_UNIX)
@@ -59,6 +63,14 @@ a, b = conn(), conn()
 send(a, b"M", b"<alice@example.com>\x00")
 expect(a, b"c", "MAIL before SIGTERM")
 os.kill(pid, signal.SIGTERM)
+if mode == "twice":
+    time.sleep(0.5)
+    os.kill(pid, signal.SIGTERM)
+    # the paused session stays open until keyturnd's exit closes it
+    if a.recv(1) != b"":
+        sys.exit("a reply to the paused message after the second SIGTERM")
+    print("second SIGTERM: keyturnd closed the paused session")
+    sys.exit(0)
 time.sleep(1.5)
 
 # b: begins after the SIGTERM
@@ -93,14 +105,30 @@ if c != b"c" or not signed:
     sys.exit("paused message: final reply %r, signed %s" % (c, signed))
 print("paused message: signed")
 PYEOF
-    { cat "$W/py.txt"; kt_fail "the MTA side"; }
-wait "$KPID"
-rc=$?
-KPID=
-[ $rc = 0 ] || kt_fail "keyturnd exited $rc after SIGTERM"
+}
+
+# exited - keyturnd is gone, with status 0
+exited() {
+	wait "$KPID"
+	rc=$?
+	KPID=
+	[ $rc = 0 ] || kt_fail "keyturnd exited $rc after SIGTERM"
+}
+
+mta once || { cat "$W/py.txt"; kt_fail "the MTA side"; }
+exited
 grep -q "PAUSED1: signed d=example.com s=e1" "$W/keyturnd.log" ||
     kt_fail "no log line for the paused message"
 grep -q "LATE1: not signed: shutting down" "$W/keyturnd.log" ||
     kt_fail "no log line for the late message"
 kt_ok "paused message signed after SIGTERM, late one tempfailed, exit 0"
+
+kt_start
+t0=$(date +%s)
+mta twice || { cat "$W/py.txt"; kt_fail "the MTA side (twice)"; }
+exited
+[ $(($(date +%s) - t0)) -lt 5 ] || kt_fail "a second SIGTERM did not end the wait"
+grep -q "exiting with 1 message still in flight (second signal)" \
+    "$W/keyturnd.log" || kt_fail "no log line for the second SIGTERM"
+kt_ok "a second SIGTERM ends the wait for a paused message, exit 0"
 exit 0
