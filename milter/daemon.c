@@ -44,6 +44,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,7 +73,8 @@
 static int daemon_pipe[2] = { -1, -1 };	/* wakes the main loop */
 static volatile sig_atomic_t daemon_got_hup;	/* set by the handler */
 static volatile sig_atomic_t daemon_got_stop;	/* SIGTERM or SIGINT */
-static volatile sig_atomic_t daemon_milter_ended; /* smfi_main returned */
+static volatile sig_atomic_t daemon_nstop;	/* how many of them */
+static atomic_int daemon_milter_ended;		/* smfi_main returned */
 static pthread_mutex_t daemon_reload_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_mutex_t daemon_stop_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t daemon_stop_cond = PTHREAD_COND_INITIALIZER;
@@ -80,7 +82,7 @@ static int daemon_stopping;
 static struct loader *daemon_loader;
 static const char *daemon_confpath;
 static char *daemon_sockpath;		/* a unix socket's file, or NULL */
-static int daemon_milter_status;
+static int daemon_milter_status;	/* once daemon_milter_ended */
 
 /* daemon_report - conf_load's per-error callback for -n and start-up */
 static void
@@ -353,8 +355,10 @@ daemon_onsignal(int sig)
 
 	if (sig == SIGHUP)
 		daemon_got_hup = 1;
-	else
+	else {
 		daemon_got_stop = sig;
+		daemon_nstop++;		/* the handler never runs inside itself */
+	}
 	(void)write(daemon_pipe[1], &c, 1);
 	errno = saved;
 }
@@ -468,7 +472,7 @@ daemon_milter(void *arg)
 	unsigned char c = 0;
 
 	daemon_milter_status = smfi_main() == MI_SUCCESS ? 0 : 1;
-	daemon_milter_ended = 1;
+	atomic_store(&daemon_milter_ended, 1);	/* after the status */
 	(void)write(daemon_pipe[1], &c, 1);
 	return NULL;
 }
@@ -627,14 +631,14 @@ daemon_reload(void)
  * action to what is left).
  */
 static void
-daemon_drain(void)
+daemon_drain(int nstop)
 {
 	struct timespec nap = { 0, 10 * 1000000L };
 	time_t until = time(NULL) + DAEMON_DRAIN_S;
 	unsigned int n = 0, waited = 0;
+	int again = 0;
 
-	daemon_got_stop = 0;
-	while (time(NULL) < until && !daemon_got_stop) {
+	while (time(NULL) < until && !(again = daemon_nstop != nstop)) {
 		if ((n = filter_inflight()) == 0 && (filter_sessions() == 0 ||
 		    filter_idle_ms() >= DAEMON_LINGER_MS ||
 		    waited >= DAEMON_LINGER_MS))
@@ -643,8 +647,9 @@ daemon_drain(void)
 			waited += 10;
 		nanosleep(&nap, NULL);
 	}
+	n = filter_inflight();
 	log_warnx("exiting with %u message%s still in flight%s", n,
-	    n == 1 ? "" : "s", daemon_got_stop ? " (second signal)" : "");
+	    n == 1 ? "" : "s", again ? " (second signal)" : "");
 }
 
 /* daemon_stop_milter - SIGTERM: no new connection, no new message */
@@ -659,10 +664,11 @@ daemon_stop_milter(void)
 
 /*
  * daemon_loop - the main thread: wait for a signal or for libmilter's end.
- * 1 when stopped by a signal, 0 when smfi_main returned by itself.
+ * 1 when stopped by a signal (*nstop: the stop signals counted then, so
+ * that the drain knows a later one), 0 when smfi_main returned by itself.
  */
 static int
-daemon_loop(void)
+daemon_loop(int *nstop)
 {
 	struct pollfd pfd = { daemon_pipe[0], POLLIN, 0 };
 	unsigned char buf[256];
@@ -672,6 +678,7 @@ daemon_loop(void)
 		while (read(daemon_pipe[0], buf, sizeof(buf)) > 0)
 			;			/* the notes say what came */
 		if ((stop = daemon_got_stop) != 0) {
+			*nstop = daemon_nstop;	/* read after the flag */
 			log_info("%s: finishing %u message%s in flight",
 			    stop == SIGTERM ? "SIGTERM" : "SIGINT",
 			    filter_inflight(), filter_inflight() == 1 ? "" :
@@ -679,7 +686,7 @@ daemon_loop(void)
 			daemon_stop_milter();
 			return 1;
 		}
-		if (daemon_milter_ended)
+		if (atomic_load(&daemon_milter_ended))
 			return 0;
 		if (daemon_got_hup) {
 			/* cleared first: a SIGHUP from now on reloads again */
@@ -826,7 +833,7 @@ daemon_run(struct kt_conf *conf, const struct daemon_opts *o)
 {
 	pthread_t milter, svc[DAEMON_NSERVICES];
 	char *pidfile, *sock;
-	int status;
+	int status, nstop;
 
 	daemon_confpath = o->confpath;
 	pidfile = conf->pidfile != NULL ? xstrdup(conf->pidfile) : NULL;
@@ -842,14 +849,15 @@ daemon_run(struct kt_conf *conf, const struct daemon_opts *o)
 	log_info("keyturnd %s started on %s", PACKAGE_VERSION,
 	    sock);
 	/* after a signal, drain the sessions and leave: exit closes the rest */
-	if (daemon_loop()) {
-		daemon_drain();
+	if (daemon_loop(&nstop)) {
+		daemon_drain(nstop);
 		/* libmilter may have ended on its own meanwhile */
-		status = daemon_milter_ended ? daemon_milter_status : 0;
+		status = atomic_load(&daemon_milter_ended) ?
+		    daemon_milter_status : 0;
 	} else {
 		pthread_join(milter, NULL);
 		status = daemon_milter_status;
-		daemon_drain();
+		daemon_drain(daemon_nstop);
 	}
 	daemon_stop_services(svc, DAEMON_NSERVICES);
 	log_info("stopped");
