@@ -749,25 +749,43 @@ daemon_prepare(struct kt_conf *conf, const struct daemon_opts *o,
 }
 
 /*
- * daemon_background - daemon(3), and the signals that came during
- * start-up (still blocked, so pending in the parent, which the child does
- * not inherit) raised again in the child
+ * daemon_background - what daemon(3) does, but the signals that came for
+ * the parent during start-up (blocked, so still pending in it, and a child
+ * does not inherit them) are sent on to the child before the parent leaves;
+ * there they wait for the handlers like those of a foreground start-up
  */
 static int
 daemon_background(void)
 {
 	sigset_t pending;
-	int i, sigs[] = { SIGHUP, SIGTERM, SIGINT };
+	pid_t pid;
+	int fd, i, sigs[] = { SIGHUP, SIGTERM, SIGINT };
 
-	sigpending(&pending);
-	if (daemon(0, 0) == -1) {
-		log_warn("daemon");
+	if ((pid = fork()) == -1) {
+		log_warn("fork");
 		return -1;
 	}
+	if (pid != 0) {
+		sigpending(&pending);
+		for (i = 0; i < 3; i++)
+			if (sigismember(&pending, sigs[i]) == 1)
+				(void)kill(pid, sigs[i]);
+		_exit(0);
+	}
+	if (setsid() == -1) {
+		log_warn("setsid");
+		return -1;
+	}
+	if (chdir("/") == -1)
+		log_warn("chdir /");
+	if ((fd = open("/dev/null", O_RDWR)) != -1) {
+		(void)dup2(fd, STDIN_FILENO);
+		(void)dup2(fd, STDOUT_FILENO);
+		(void)dup2(fd, STDERR_FILENO);
+		if (fd > STDERR_FILENO)
+			close(fd);
+	}
 	log_init("keyturnd", 0, log_getlevel());
-	for (i = 0; i < 3; i++)
-		if (sigismember(&pending, sigs[i]) == 1)
-			raise(sigs[i]);
 	return 0;
 }
 
