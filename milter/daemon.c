@@ -17,9 +17,10 @@
  * keeps for reloading), waits through keyturnd's own sigwait, which
  * leaves them out.
  *
- * Stopping: the socket file is removed at once (an MTA connecting gets
- * an error and applies its default action), messages that begin from then
- * on get tempfail at DATA, and keyturnd waits until no message that began
+ * Stopping: a unix socket's file is removed at once (an MTA connecting
+ * gets an error and applies its default action; an inet socket still
+ * accepts until the exit), messages that begin from then on, on any
+ * connection, get tempfail at DATA, and keyturnd waits until no message that began
  * before is between MAIL and its end, plus a moment for the last replies
  * to reach the MTA, before it exits 0. libmilter is not stopped before
  * that: smfi_stop ends its worker pool, which would never read again a
@@ -652,7 +653,7 @@ daemon_drain(int nstop)
 	    n == 1 ? "" : "s", again ? " (second signal)" : "");
 }
 
-/* daemon_stop_milter - SIGTERM: no new connection, no new message */
+/* daemon_stop_milter - SIGTERM: no unix socket file, no new message */
 static void
 daemon_stop_milter(void)
 {
