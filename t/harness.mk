@@ -20,5 +20,5 @@ t_bench_rawcost_LDADD = $(KEYSTORE_LIBS)
 
 TESTS += t/harness_floor.sh t/harness_postfix.sh t/harness_verify.sh
 EXTRA_DIST += t/harness_floor.sh t/harness_postfix.sh t/harness_verify.sh \
-	t/lib/postfix.sh t/lib/verify.sh t/lib/dkimverify.py \
+	t/lib/postfix.sh t/lib/verify.sh t/lib/dkimverify.py t/lib/listening.sh \
 	t/bench/milter_bench.sh

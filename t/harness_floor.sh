@@ -7,6 +7,7 @@
 set -u
 
 : "${top_builddir:=.}" "${top_srcdir:=.}"
+. "$top_srcdir/t/lib/listening.sh"
 MILTC=$top_builddir/t/miltc
 FLOOR=$top_builddir/t/bench/floor
 PY=${PYTHON3:-/usr/bin/python3}
@@ -36,9 +37,9 @@ floor_start() {
 	"$FLOOR" -s "unix:$T/$name.sock" "$@" 2>"$T/$name.err" &
 	pids="$pids $!"
 	i=0
-	while [ ! -S "$T/$name.sock" ] && [ $i -lt 50 ]; do
+	while ! listening "$T/$name.sock" && [ $i -lt 50 ]; do
 		sleep 0.1; i=$((i + 1)); done
-	[ -S "$T/$name.sock" ] || { fail "floor $name did not start"; exit 1; }
+	listening "$T/$name.sock" || { fail "floor $name did not start"; exit 1; }
 }
 
 cat >"$T/m1.eml" <<'EOF'

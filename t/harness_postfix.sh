@@ -10,6 +10,7 @@ set -u
 FLOOR=$top_builddir/t/bench/floor
 PY=${PYTHON3:-/usr/bin/python3}
 . "$top_srcdir/t/lib/postfix.sh"
+. "$top_srcdir/t/lib/listening.sh"
 
 for tool in postfix postconf ss "$PY"; do
 	command -v "$tool" >/dev/null 2>&1 && continue
@@ -44,7 +45,7 @@ floor_start() {
 	(umask 0; exec "$FLOOR" -s "unix:$T/$_n.sock" "$@") 2>"$T/$_n.err" &
 	pids="$pids $!"
 	_i=0
-	while [ ! -S "$T/$_n.sock" ] && [ $_i -lt 50 ]; do sleep 0.1; _i=$((_i + 1)); done
+	while ! listening "$T/$_n.sock" && [ $_i -lt 50 ]; do sleep 0.1; _i=$((_i + 1)); done
 }
 
 floor_start floor

@@ -7,6 +7,7 @@
 # A missing tool skips the test (exit 77) unless KEYTURN_REQUIRE_ALL=1.
 
 : "${top_srcdir:?}" "${top_builddir:?}"
+. "$top_srcdir/t/lib/listening.sh"
 PYTHON3=${PYTHON3:-/usr/bin/python3}
 
 kt_skip() {
@@ -40,6 +41,7 @@ kt_find() {
 }
 
 KEYTURND=$(kt_find "$top_builddir/keyturnd") || kt_skip "keyturnd not built"
+command -v ss >/dev/null 2>&1 || kt_skip "ss missing (iproute2)"
 MILTC=$(kt_find "$top_builddir/t/miltc") || kt_skip "t/miltc not built"
 KEYTURN=${KEYTURN:-$(kt_find "$top_builddir/keyturn" \
     "$top_builddir/keystore/keyturn")} || kt_skip "keyturn CLI not built"
@@ -102,10 +104,10 @@ kt_launch() {
 	KPID=$!
 }
 
-# kt_ready - until keyturnd's socket is there; fails if keyturnd died
+# kt_ready - until keyturnd's socket listens; fails if keyturnd died
 kt_ready() {
 	i=0
-	while [ ! -S "$W/sock" ]; do
+	while ! listening "$W/sock"; do
 		kill -0 "$KPID" 2>/dev/null || kt_fail "keyturnd died at start"
 		i=$((i + 1))
 		[ $i -gt 200 ] && kt_fail "keyturnd socket did not appear"

@@ -59,6 +59,7 @@
 set -u
 
 here=$(cd "$(dirname "$0")" && pwd)
+. "$here/../lib/listening.sh"
 : "${top_builddir:=$(cd "$here/../.." && pwd)/_b}"
 [ -x "$top_builddir/t/miltc" ] || top_builddir=$(cd "$here/../.." && pwd)
 MILTC=$top_builddir/t/miltc
@@ -117,7 +118,7 @@ wait_socket() {
 	_i=0
 	while :; do
 		case $1 in
-		unix:*|local:*) [ -S "${1#*:}" ] && return 0 ;;
+		unix:*|local:*) listening "${1#*:}" && return 0 ;;
 		inet:*) _port=${1#inet:}; _port=${_port%%@*}
 			ss -Hltn "sport = :$_port" | grep -q LISTEN && return 0 ;;
 		esac

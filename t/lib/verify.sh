@@ -35,6 +35,7 @@
 # $top_srcdir and $top_builddir (for dkimverify.py and t/miltc).
 
 : "${top_srcdir:=.}" "${top_builddir:=.}"
+. "$top_srcdir/t/lib/listening.sh"
 VF_PY=${PYTHON3:-/usr/bin/python3}
 
 # vf_keygen - a private key and its DKIM TXT record
@@ -217,7 +218,7 @@ vf_opendkim_run() {
 	opendkim -f -x "$_conf" >"$_conf.out" 2>&1 &
 	echo $! >"$_pidf"
 	_i=0
-	while [ ! -S "$_sock" ]; do
+	while ! listening "$_sock"; do
 		_i=$((_i + 1))
 		if [ $_i -gt 100 ] || ! kill -0 "$(cat "$_pidf")" 2>/dev/null; then
 			echo "opendkim did not start:" >&2
