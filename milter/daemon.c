@@ -11,7 +11,8 @@
  * comes during start-up (a SIGHUP while a big keystore loads) waits and is
  * handled once keyturnd serves, instead of killing it. Once serving, the
  * main thread is the one thread that takes them: a handler, which they do
- * not interrupt, writes the signal number to a pipe for the main loop.
+ * not interrupt, notes each in a flag and wakes the main loop through a
+ * pipe.
  * Every other thread blocks them, and libmilter's signal thread, which
  * would stop the filter on any of them (SIGHUP included, which keyturnd
  * keeps for reloading), waits through keyturnd's own sigwait, which
@@ -20,11 +21,12 @@
  * Stopping: a unix socket's file is removed at once (an MTA connecting
  * gets an error and applies its default action; an inet socket still
  * accepts until the exit), messages that begin from then on, on any
- * connection, get tempfail at DATA, and keyturnd waits until no message that began
- * before is between MAIL and its end, plus a moment for the last replies
- * to reach the MTA, before it exits 0. libmilter is not stopped before
- * that: smfi_stop ends its worker pool, which would never read again a
- * session that was waiting for the MTA (between MAIL and DATA, say).
+ * connection, get tempfail at DATA, and keyturnd waits until no message
+ * that began before is between MAIL and its end, plus a moment for the
+ * last replies to reach the MTA, before it exits 0. libmilter is not
+ * stopped before that: smfi_stop ends its worker pool, which would never
+ * read again a session that was waiting for the MTA (between MAIL and
+ * DATA, say).
  *
  * Keystore changes: a watcher thread polls the keystore's generation
  * every DAEMON_POLL_MS and builds a new snapshot when it moved (domain by
@@ -313,14 +315,19 @@ daemon_pidfile(const char *path)
 	return 0;
 }
 
-/* daemon_sigset - the signals the main thread handles */
+/* The signals the main thread handles, and only it. */
+static const int daemon_sigs[] = { SIGHUP, SIGTERM, SIGINT };
+#define DAEMON_NSIGS (sizeof(daemon_sigs) / sizeof(daemon_sigs[0]))
+
+/* daemon_sigset - daemon_sigs as a set */
 static void
 daemon_sigset(sigset_t *set)
 {
+	size_t i;
+
 	sigemptyset(set);
-	sigaddset(set, SIGHUP);
-	sigaddset(set, SIGTERM);
-	sigaddset(set, SIGINT);
+	for (i = 0; i < DAEMON_NSIGS; i++)
+		sigaddset(set, daemon_sigs[i]);
 }
 
 /* daemon_block_signals - a signal during start-up waits, never kills */
@@ -378,12 +385,12 @@ int
 sigwait(const sigset_t *restrict set, int *restrict sig)
 {
 	sigset_t want;
+	size_t i;
 	int r;
 
 	want = *set;
-	sigdelset(&want, SIGHUP);
-	sigdelset(&want, SIGTERM);
-	sigdelset(&want, SIGINT);
+	for (i = 0; i < DAEMON_NSIGS; i++)
+		sigdelset(&want, daemon_sigs[i]);
 	if (sigisemptyset(&want))
 		for (;;)
 			pause();
@@ -400,7 +407,7 @@ static int
 daemon_signals(void)
 {
 	struct sigaction sa;
-	int i, sigs[] = { SIGHUP, SIGTERM, SIGINT };
+	size_t i;
 
 	if (pipe(daemon_pipe) == -1)
 		return -1;
@@ -412,8 +419,8 @@ daemon_signals(void)
 	sa.sa_handler = daemon_onsignal;
 	sa.sa_flags = SA_RESTART;
 	daemon_sigset(&sa.sa_mask);	/* never inside itself */
-	for (i = 0; i < 3; i++)
-		if (sigaction(sigs[i], &sa, NULL) == -1)
+	for (i = 0; i < DAEMON_NSIGS; i++)
+		if (sigaction(daemon_sigs[i], &sa, NULL) == -1)
 			return -1;
 	signal(SIGPIPE, SIG_IGN);
 	return 0;
@@ -653,9 +660,9 @@ daemon_drain(int nstop)
 	    n == 1 ? "" : "s", again ? " (second signal)" : "");
 }
 
-/* daemon_stop_milter - SIGTERM: no unix socket file, no new message */
+/* daemon_stop_new - SIGTERM: no unix socket file, no new message */
 static void
-daemon_stop_milter(void)
+daemon_stop_new(void)
 {
 	if (daemon_sockpath != NULL && unlink(daemon_sockpath) == -1 &&
 	    errno != ENOENT)
@@ -684,7 +691,7 @@ daemon_loop(int *nstop)
 			    stop == SIGTERM ? "SIGTERM" : "SIGINT",
 			    filter_inflight(), filter_inflight() == 1 ? "" :
 			    "s");
-			daemon_stop_milter();
+			daemon_stop_new();
 			return 1;
 		}
 		if (atomic_load(&daemon_milter_ended))
@@ -760,7 +767,8 @@ daemon_background(void)
 {
 	sigset_t pending;
 	pid_t pid;
-	int fd, i, sigs[] = { SIGHUP, SIGTERM, SIGINT };
+	size_t i;
+	int fd;
 
 	if ((pid = fork()) == -1) {
 		log_warn("fork");
@@ -768,9 +776,9 @@ daemon_background(void)
 	}
 	if (pid != 0) {
 		sigpending(&pending);
-		for (i = 0; i < 3; i++)
-			if (sigismember(&pending, sigs[i]) == 1)
-				(void)kill(pid, sigs[i]);
+		for (i = 0; i < DAEMON_NSIGS; i++)
+			if (sigismember(&pending, daemon_sigs[i]) == 1)
+				(void)kill(pid, daemon_sigs[i]);
 		_exit(0);
 	}
 	if (setsid() == -1) {

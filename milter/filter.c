@@ -286,6 +286,7 @@ filter_begin(SMFICTX *ctx, struct filter_conn *c)
 	c->begun = 1;
 	if (c->down || (c->snap = snapshot_current()) == NULL) {
 		c->down = 1;			/* shutting down */
+		log_warnx("%s: not signed: shutting down", filter_qid(ctx));
 		return SMFIS_TEMPFAIL;
 	}
 	dc.addr = c->has_addr ? (struct sockaddr *)&c->addr : NULL;
@@ -308,14 +309,11 @@ static sfsistat
 filter_data(SMFICTX *ctx)
 {
 	struct filter_conn *c = filter_conn_get(ctx);
-	sfsistat r;
 
 	filter_inflight_mark(c);		/* no MAIL seen: be safe */
 	if (c->begun)
 		return SMFIS_CONTINUE;
-	if ((r = filter_begin(ctx, c)) == SMFIS_TEMPFAIL && c->down)
-		log_warnx("%s: not signed: shutting down", filter_qid(ctx));
-	return r;
+	return filter_begin(ctx, c);
 }
 
 /* filter_late - an MTA that sends no DATA: decide at the first header */
@@ -412,8 +410,6 @@ filter_eom(SMFICTX *ctx)
 	if (c->msg == NULL) {
 		/* an MTA without DATA learns of a shutdown only here */
 		r = c->down ? SMFIS_TEMPFAIL : SMFIS_CONTINUE;
-		if (c->down)
-			log_warnx("%s: not signed: shutting down", filter_qid(ctx));
 		filter_end(c);
 		return r;
 	}
