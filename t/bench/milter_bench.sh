@@ -33,19 +33,25 @@
 #   rss_kB    the daemon's peak RSS, VmHWM from /proc/PID/status
 # The rows floor-rsa and floor-ed are the floor doing the raw work of a
 # signer itself (floor -k: SHA-256 of the body bytes, one signature with
-# the same key). After each round t/bench/rawcost: one RSA-2048 and one
-# Ed25519 signature with the same keys, SHA-256 over the same body bytes
-# (their medians over the rounds are printed); and at the end two tables
-# of ratios at each concurrency: keyturnd against the issue's
-# references (floor at the same concurrency + one signature for 2 KB, +
-# SHA-256 of the body for 10 MB), and keyturnd against floor -k.
+# the same key). The daemons of one size and concurrency run back to back
+# (in reverse order every other round), and after them t/bench/rawcost
+# times one RSA-2048 and one Ed25519 signature with the same keys and
+# SHA-256 over the same body bytes (their medians over all cells and
+# rounds are printed). At the end two tables of ratios at each
+# concurrency: keyturnd against the issue's references (floor at the same
+# concurrency + one signature for 2 KB, + SHA-256 of the body for 10 MB),
+# and keyturnd against floor -k. Each ratio is taken within one round
+# from the rows and raw costs of one size and concurrency, measured
+# minutes apart at most rather than a whole round apart, since the load on
+# a shared machine drifts; with rounds, a cell shows the median of its
+# rounds' ratios and their range.
 #
 # Environment: BENCH_CONC ("1 4 16"), BENCH_SIZES ("2k 100k 10m"),
 # BENCH_DAEMONS (the rows to run, of "floor floor-rsa floor-ed
 # opendkim-rsa opendkim-ed keyturnd-rsa keyturnd-ed"; the references
 # need floor),
-# BENCH_ROUNDS (runs every row that many times, one round of all rows
-# after the other, and reports the median of each; default 1),
+# BENCH_ROUNDS (runs every row that many times and reports the median of
+# each row and of each ratio; default 1),
 # BENCH_SCALE (multiplies the message counts; default 1),
 # BENCH_CONN (session: a milter connection per SMTP session, the default;
 # persistent: one per client thread), BENCH_MILTC_OPTS (more t/miltc
@@ -76,7 +82,8 @@ session) MILTC_OPTS="-R ${BENCH_MILTC_OPTS:-}" ;;
 persistent) MILTC_OPTS=${BENCH_MILTC_OPTS:-} ;;
 *) echo "milter_bench: BENCH_CONN: want session or persistent" >&2; exit 2 ;;
 esac
-DAEMONS=${BENCH_DAEMONS:-floor floor-rsa floor-ed opendkim-rsa opendkim-ed keyturnd-rsa keyturnd-ed}
+ALL_DAEMONS="floor floor-rsa floor-ed opendkim-rsa opendkim-ed keyturnd-rsa keyturnd-ed"
+DAEMONS=${BENCH_DAEMONS:-$ALL_DAEMONS}
 TCK=$(getconf CLK_TCK)
 
 for p in "$MILTC" "$FLOOR" "$RAWCOST"; do
@@ -250,32 +257,32 @@ header() {
 # raw_bodies - the messages' bodies as the MTA sends them (CRLF), for
 # rawcost to hash
 raw_bodies() {
-	_files=
 	for z in $SIZES; do
 		"${PYTHON3:-/usr/bin/python3}" -c 'import sys; d=open(sys.argv[1],"rb").read(); open(sys.argv[2],"wb").write(d.split(b"\n\n",1)[1].replace(b"\n",b"\r\n"))' \
 		    "$W/msg-$z.eml" "$W/body-$z"
-		_files="$_files -f $W/body-$z"
 	done
-}
-
-# raw_round - the raw costs once more (each round, so that their medians
-# come from the same stretches of machine load as the rows')
-raw_round() {
-	"$RAWCOST" -n 2000 -k "$W/rsa.pem" -k "$W/ed.pem" $_files >>"$W/raws"
 }
 
 # references - keyturnd against what it is compared with, at each
 # concurrency: the issue's targets (floor at the same concurrency + the raw
 # cost: one signature for 2 KB, SHA-256 of the body for 10 MB), then the
 # floor doing that raw work itself (floor -k), which pays the same wake-ups
-# and cold caches per message a real signer pays
+# and cold caches per message a real signer pays. Each ratio is computed
+# within one round from rows run back to back at the same size and
+# concurrency and the raw costs timed right after them, so that the load
+# the machine is under drifts as little as possible between its terms;
+# with several rounds a cell gives the median of its rounds' ratios and,
+# in brackets, the lowest and the highest.
 references() {
-	[ -s "$W/table" ] || return 0
+	[ -s "$W/paired" ] || return 0
 	awk -v conc="$CONC" -v sizes="$SIZES" '
-	FNR == NR && NF >= 9 { cpu[$1 " " $2 " " $3] = $5; next }
-	FNR != NR && $1 == "sign" { sign[$2] = $4; sub("us=", "", sign[$2]) }
-	FNR != NR && $1 == "sha256" { n = split($2, p, "-"); z = p[n]
-		h[z] = $4; sub("us=", "", h[z]) }
+	FNR == NR && NF >= 10 { cpu[$1, $2, $3, $4] = $6
+		if (!($1 in seen)) { seen[$1]; rs[++nr] = $1 }
+		next }
+	FNR != NR && $4 == "sign" { v = $NF; sub("us=", "", v)
+		sign[$1, $2, $3, $5] = v }
+	FNR != NR && $4 == "sha256" { v = $NF; sub("us=", "", v)
+		sha[$1, $2, $3] = v }
 	END {
 		nc = split(conc, cs, " ")
 		nz = split(sizes, zs, " ")
@@ -287,68 +294,98 @@ references() {
 		target("keyturnd-ed", "10m", "", 1.25)
 		head("in-filter: keyturnd / floor -k (the floor doing the raw work itself)")
 		for (zi = 1; zi <= nz; zi++) {
-			infilter("keyturnd-rsa", zs[zi], "floor-rsa")
-			infilter("keyturnd-ed", zs[zi], "floor-ed")
+			if ((l = ratios("keyturnd-rsa", zs[zi], "floor-rsa", "")) != "")
+				print l
+			if ((l = ratios("keyturnd-ed", zs[zi], "floor-ed", "")) != "")
+				print l
 		}
 	}
-	# cell NUM DEN - " 1.07x", or " -" when either is missing
-	function cell(num, den) {
-		if (num == "" || den == "" || den == 0)
-			return sprintf(" %8s", "-")
-		return sprintf(" %8s", sprintf("%.2fx", num / den))
+	# ratios ROW SIZE REF RAW - a line of cells, one per concurrency: ROW
+	# over REF plus the raw cost RAW ("sign ALG", "sha256" or "" for none);
+	# "" when no cell has a ratio
+	function ratios(row, size, ref, raw,   i, j, n, r, k, d, x, v, line) {
+		line = sprintf("  %-18s", row " " size)
+		for (i = 1; i <= nc; i++) {
+			n = 0
+			for (j = 1; j <= nr; j++) {
+				r = rs[j]
+				k = cpu[r, row, size, cs[i]]
+				d = cpu[r, ref, size, cs[i]]
+				x = raw == "" ? 0 : raw == "sha256" ? \
+				    sha[r, size, cs[i]] : sign[r, size, cs[i], substr(raw, 6)]
+				if (k == "" || d == "" || x == "" || d + x <= 0)
+					continue
+				v[++n] = k / (d + x)
+			}
+			line = line cell(v, n)
+		}
+		return line ~ /x/ ? line : ""
+	}
+	function target(row, size, a, limit,   line) {
+		line = ratios(row, size, "floor", a != "" ? "sign " alg[a] : "sha256")
+		if (line != "")
+			printf "%s   (<= %.2fx)\n", line, limit
+	}
+	# cell V N - the median of V[1..N], with its range when N > 1
+	function cell(v, n,   a, b, t, m) {
+		if (n == 0)
+			return sprintf(" %17s", "-")
+		for (a = 2; a <= n; a++)
+			for (b = a; b > 1 && v[b] < v[b - 1]; b--) {
+				t = v[b]; v[b] = v[b - 1]; v[b - 1] = t
+			}
+		m = n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
+		if (n == 1)
+			return sprintf(" %17s", sprintf("%.2fx", m))
+		return sprintf(" %17s", sprintf("%.2fx [%.2f-%.2f]", m, v[1], v[n]))
 	}
 	function head(t,   i) {
 		printf "\n%s\n  %-18s", t, ""
 		for (i = 1; i <= nc; i++)
-			printf " %8s", "c=" cs[i]
+			printf " %17s", "c=" cs[i]
 		printf "\n"
-	}
-	# target ROW SIZE ALG LIMIT - ALG "" adds SHA-256 of the body instead
-	function target(row, size, a, limit,   i, f, k, raw, line) {
-		raw = a != "" ? sign[alg[a]] : h[size]
-		if (raw == "")
-			return
-		line = sprintf("  %-18s", row " " size)
-		for (i = 1; i <= nc; i++) {
-			f = cpu["floor " size " " cs[i]]
-			k = cpu[row " " size " " cs[i]]
-			line = line cell(k, f == "" ? "" : f + raw)
-		}
-		printf "%s   (target <= %.2fx)\n", line, limit
-	}
-	function infilter(row, size, ref,   i, f, k, line, any) {
-		line = sprintf("  %-18s", row " " size)
-		for (i = 1; i <= nc; i++) {
-			f = cpu[ref " " size " " cs[i]]
-			k = cpu[row " " size " " cs[i]]
-			any += (f != "" && k != "")
-			line = line cell(k, f)
-		}
-		if (any)
-			print line
-	}' "$W/table" "$W/rawcost"
+	}' "$W/paired" "$W/rawpaired"
 }
 
-# rows - one round: every daemon of BENCH_DAEMONS, every size and
-# concurrency
+# one NAME SIZE CONC - the row of one daemon of BENCH_DAEMONS
+one() {
+	case $1 in
+	floor)	row floor "unix:$W/floor.sock" "$2" "$3" \
+		    "$FLOOR" -s "unix:$W/floor.sock" ;;
+	floor-*) row "$1" "unix:$W/$1.sock" "$2" "$3" \
+		    "$FLOOR" -k "$W/${1#floor-}.pem" -s "unix:$W/$1.sock" ;;
+	opendkim-*) row "$1" "unix:$W/$1.sock" "$2" "$3" \
+		    opendkim -f -x "$W/$1.conf" ;;
+	keyturnd-*) row "$1" "unix:$W/$1.sock" "$2" "$3" \
+		    "$KEYTURND" -f -c "$W/$1.conf" ;;
+	esac
+}
+
+# rows ROUND - one round: for every size and concurrency, every daemon of
+# BENCH_DAEMONS back to back (in reverse order in even rounds), then the
+# raw costs; each row's line goes to stdout and, tagged with the round, to
+# $W/paired, and the raw costs, tagged with round, size and concurrency, to
+# $W/rawpaired
 rows() {
-	want floor &&
-	    run floor "unix:$W/floor.sock" "$FLOOR" -s "unix:$W/floor.sock"
-	for alg in rsa ed; do
-		want floor-$alg || continue
-		run floor-$alg "unix:$W/floor-$alg.sock" \
-		    "$FLOOR" -k "$W/$alg.pem" -s "unix:$W/floor-$alg.sock"
+	_order=
+	for _d in $ALL_DAEMONS; do
+		want "$_d" || continue
+		case $_d in keyturnd-*) [ -x "$KEYTURND" ] || continue ;; esac
+		if [ $(($1 % 2)) -eq 0 ]; then _order="$_d $_order"
+		else _order="$_order $_d"; fi
 	done
-	for alg in rsa ed; do
-		want opendkim-$alg || continue
-		run opendkim-$alg "unix:$W/opendkim-$alg.sock" \
-		    opendkim -f -x "$W/opendkim-$alg.conf"
-	done
-	for alg in rsa ed; do
-		want keyturnd-$alg && [ -x "$KEYTURND" ] || continue
-		keyturnd_setup $alg || exit 1
-		run keyturnd-$alg "unix:$W/keyturnd-$alg.sock" \
-		    "$KEYTURND" -f -c "$W/keyturnd-$alg.conf"
+	for _z in $SIZES; do
+		for _c in $CONC; do
+			for _d in $_order; do
+				_line=$(one "$_d" "$_z" "$_c") || return 1
+				echo "$_line" | tee -a "$W/rows"
+				echo "$1 $_line" >>"$W/paired"
+			done
+			"$RAWCOST" -n 2000 -k "$W/rsa.pem" -k "$W/ed.pem" \
+			    -f "$W/body-$_z" >"$W/rawcell" || return 1
+			cat "$W/rawcell" >>"$W/raws"
+			sed "s/^/$1 $_z $_c /" "$W/rawcell" >>"$W/rawpaired"
+		done
 	done
 }
 
@@ -431,13 +468,18 @@ all)
 	echo "milter_bench: $(nproc) CPUs, $(uname -r), connections: ${BENCH_CONN:-session}, work directory $W"
 	header | tee "$W/table.hdr"
 	raw_bodies
+	for alg in rsa ed; do
+		want keyturnd-$alg && [ -x "$KEYTURND" ] || continue
+		keyturnd_setup $alg || exit 1
+	done
 	: >"$W/rows"
 	: >"$W/raws"
+	: >"$W/paired"
+	: >"$W/rawpaired"
 	_round=1
 	while [ $_round -le "$ROUNDS" ]; do
 		[ "$ROUNDS" -gt 1 ] && echo "round $_round of $ROUNDS"
-		rows | tee -a "$W/rows"
-		raw_round || exit 1
+		rows $_round || exit 1
 		_round=$((_round + 1))
 	done
 	medians 3 5 <"$W/rows" >"$W/table"
