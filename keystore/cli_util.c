@@ -141,9 +141,9 @@ cli_open(struct cli *c, int rdonly)
 }
 
 /*
- * cli_getopt - getopt_long over a command's own arguments; --json and
- * --help are accepted by every command. Returns the option, -1 at the
- * end, '?' on an unknown option (already reported).
+ * cli_getopt - getopt_long over a command's own arguments; --json, and
+ * -h or --help, are accepted by every command. Returns the option, -1 at
+ * the end, '?' on an unknown option (already reported).
  */
 int
 cli_getopt(struct cli *c, int argc, char **argv, const char *shortopts,
@@ -153,7 +153,7 @@ cli_getopt(struct cli *c, int argc, char **argv, const char *shortopts,
 	int ch;
 
 	opterr = 0;
-	snprintf(so, sizeof(so), ":%s", shortopts);
+	snprintf(so, sizeof(so), ":%sh", shortopts);
 	for (;;) {
 		ch = getopt_long(argc, argv, so,
 		    (const struct option *)longopts, idx);

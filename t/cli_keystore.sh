@@ -20,6 +20,10 @@ run 2 "$KT" -K "$K" list a b
 run 2 "$KT" -K "$K" retire a.example
 run 2 "$KT" -K "$K" retire a.example s1 --force
 run 0 "$KT" -K "$K" key new --help; has "$T/out" "--algorithm"
+# -h after a command is its usage too, whatever its other options
+for cmd in list "domain add" "key new" rotate retire; do
+	run 0 "$KT" -K "$K" $cmd -h; has "$T/out" "usage: keyturn $cmd "
+done
 
 # --- no keystore yet: operational error that says what to do
 run 1 kt list; has "$T/err" "keyturn init"
