@@ -206,7 +206,7 @@ cmd_check(struct cli *c, int argc, char **argv)
 	}
 	for (i = 0; i < d->nkeys; i++) {
 		if (optind + 1 < argc &&
-		    strcmp(d->keys[i].selector, argv[optind + 1]) != 0)
+		    strcasecmp(d->keys[i].selector, argv[optind + 1]) != 0)
 			continue;
 		if (checked++ > 0)
 			printf("\n");

@@ -89,6 +89,9 @@ for a in 127.0.0.51 127.0.0.52; do
 	    fail "check: no nxdomain line for $a"
 done
 has "$T/out" "verdict revoked"
+# a selector is a DNS label: any case names the key, as in other commands
+run 0 kt check cli.test "$(echo "$sel" | tr a-z A-Z)"
+has "$T/out" "$sel ed25519 (pending):"
 
 # --- the record on both servers: check says match for each address
 rec=$(kt dns cli.test 2>/dev/null | grep "^$sel\._domainkey" | sed 's/^[^ ]* //')
