@@ -155,6 +155,39 @@ key_args(struct cli *c, int argc, char **argv, int allow_force, int *force)
 	return CLI_OK;
 }
 
+/* key_warn_unsigned - say so when an algorithm has no active key left */
+static void
+key_warn_unsigned(struct store *s, const char *domain)
+{
+	struct store_domain *d;
+	char err[1024];
+	size_t i;
+	int a;
+
+	if ((d = store_domain_load(s, domain, 0, err, sizeof(err))) == NULL)
+		return;
+	for (a = 0; a < STORE_NALGS; a++) {
+		if (!(d->policy.algs & STORE_ALGBIT(a)) ||
+		    store_domain_count(d, a, STORE_ACTIVE) > 0)
+			continue;
+		for (i = 0; i < d->nkeys; i++)
+			if (d->keys[i].alg == (enum store_alg)a &&
+			    d->keys[i].state == STORE_READY)
+				break;
+		if (i < d->nkeys)
+			fprintf(stderr, "keyturn: warning: %s has no active %s "
+			    "key now: keyturnd tempfails its mail until one is "
+			    "activated (keyturn activate %s %s)\n", domain,
+			    store_alg_name(a), domain, d->keys[i].selector);
+		else
+			fprintf(stderr, "keyturn: warning: %s has no active %s "
+			    "key now and no ready standby: create one (keyturn "
+			    "key new %s), publish it and activate it\n", domain,
+			    store_alg_name(a), domain);
+	}
+	store_domain_free(d);
+}
+
 /* key_move - one operator transition of one key */
 static int
 key_move(struct cli *c, int argc, char **argv, enum store_state to,
@@ -186,11 +219,14 @@ key_move(struct cli *c, int argc, char **argv, enum store_state to,
 			    "DNS record is not confirmed, mail signed with it "
 			    "may fail verification\n", k->selector);
 		if (store_apply(s, domain, &ch, 1, c->now,
-		    force ? STORE_FORCE : 0, err, sizeof(err)) == -1)
+		    force ? STORE_FORCE : STORE_KEEP_SIGNING, err,
+		    sizeof(err)) == -1)
 			cli_fail("%s", err);
 		else {
 			printf("key %s of %s: %s -> %s\n", k->selector, domain,
 			    store_state_name(ch.from), store_state_name(to));
+			if (ch.from == STORE_ACTIVE)
+				key_warn_unsigned(s, domain);
 			r = CLI_OK;
 		}
 	}
@@ -207,11 +243,14 @@ cmd_activate(struct cli *c, int argc, char **argv)
 	return key_move(c, argc, argv, STORE_ACTIVE, 1);
 }
 
-/* cmd_retire - keyturn retire DOMAIN SELECTOR */
+/*
+ * cmd_retire - keyturn retire DOMAIN SELECTOR [--force]; the last active
+ * key of an algorithm only with --force
+ */
 int
 cmd_retire(struct cli *c, int argc, char **argv)
 {
-	return key_move(c, argc, argv, STORE_RETIRING, 0);
+	return key_move(c, argc, argv, STORE_RETIRING, 1);
 }
 
 /* cmd_revoke - keyturn revoke DOMAIN SELECTOR */
@@ -219,26 +258,6 @@ int
 cmd_revoke(struct cli *c, int argc, char **argv)
 {
 	return key_move(c, argc, argv, STORE_REVOKED, 0);
-}
-
-/* key_warn_unsigned - say so when an algorithm has no active key left */
-static void
-key_warn_unsigned(struct store *s, const char *domain)
-{
-	struct store_domain *d;
-	char err[1024];
-	int a;
-
-	if ((d = store_domain_load(s, domain, 0, err, sizeof(err))) == NULL)
-		return;
-	for (a = 0; a < STORE_NALGS; a++)
-		if ((d->policy.algs & STORE_ALGBIT(a)) &&
-		    store_domain_count(d, a, STORE_ACTIVE) == 0)
-			fprintf(stderr, "keyturn: warning: %s has no active %s "
-			    "key now and no ready standby: create one (keyturn "
-			    "key new %s), publish it and activate it\n", domain,
-			    store_alg_name(a), domain);
-	store_domain_free(d);
 }
 
 /* cmd_compromised - keyturn compromised DOMAIN SELECTOR */

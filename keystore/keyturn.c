@@ -39,7 +39,7 @@ static const struct cli_cmd cli_cmds[] = {
 	{ "dns", NULL, cmd_dns, "[DOMAIN] [--zone] [--json]" },
 	{ "pubkey", NULL, cmd_pubkey, "DOMAIN SELECTOR" },
 	{ "activate", NULL, cmd_activate, "DOMAIN SELECTOR [--force]" },
-	{ "retire", NULL, cmd_retire, "DOMAIN SELECTOR" },
+	{ "retire", NULL, cmd_retire, "DOMAIN SELECTOR [--force]" },
 	{ "revoke", NULL, cmd_revoke, "DOMAIN SELECTOR" },
 	{ "compromised", NULL, cmd_compromised, "DOMAIN SELECTOR" },
 	{ "history", NULL, cmd_history, "DOMAIN [SELECTOR] [--json]" },

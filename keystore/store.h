@@ -236,9 +236,14 @@ int		 store_domain_valid(const char *name, char *err, size_t errlen);
  * limit on the result, and writes them all in one atomic state write, each
  * with its reason in the history. That is how the rotation swap (ready ->
  * active and oldest active -> retiring) is made.
- * STORE_FORCE allows pending -> active.
+ * STORE_FORCE allows pending -> active. STORE_KEEP_SIGNING refuses a
+ * write that takes the last active key of an algorithm of the domain's
+ * policy out of signing (keyturnd would tempfail all the domain's mail):
+ * the operator's commands pass it unless forced; the rotation's swaps
+ * keep a key active by themselves.
  */
 #define STORE_FORCE		0x01
+#define STORE_KEEP_SIGNING	0x02
 
 struct store_change {
 	const char	*selector;

@@ -218,6 +218,32 @@ swrite_check_limit(const struct store_domain *d, char *err, size_t errlen)
 	return 0;
 }
 
+/*
+ * swrite_check_signing - with STORE_KEEP_SIGNING, no algorithm of the
+ * policy loses its last active key (old: the states before the changes)
+ */
+static int
+swrite_check_signing(const struct store_domain *d,
+    const struct store_change *c, size_t n, char *err, size_t errlen)
+{
+	const struct store_key *k;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		k = store_domain_key(d, c[i].selector);
+		if (c[i].from != STORE_ACTIVE || c[i].to == STORE_ACTIVE ||
+		    !(d->policy.algs & STORE_ALGBIT(k->alg)) ||
+		    store_domain_count(d, k->alg, STORE_ACTIVE) > 0)
+			continue;
+		snprintf(err, errlen, "key %s is the last active %s key of %s: "
+		    "without it keyturnd cannot sign the domain's mail and "
+		    "tempfails it; activate another key first, or use --force",
+		    k->selector, store_alg_name(k->alg), d->name);
+		return -1;
+	}
+	return 0;
+}
+
 /* swrite_apply - checks, then changes d in memory and commits */
 static int
 swrite_apply(struct store *s, struct store_domain *d,
@@ -249,7 +275,9 @@ swrite_apply(struct store *s, struct store_domain *d,
 		k->state = c[i].to;
 		k->since = now;
 	}
-	if ((r = swrite_check_limit(d, err, errlen)) == 0)
+	if ((r = swrite_check_limit(d, err, errlen)) == 0 &&
+	    (!(flags & STORE_KEEP_SIGNING) ||
+	    (r = swrite_check_signing(d, c, n, err, errlen)) == 0))
 		r = swrite_commit(s, d, lines, n, err, errlen);
 	for (i = 0; r == 0 && i < n; i++)
 		if (c[i].to == STORE_REVOKED) {

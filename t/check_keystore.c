@@ -204,6 +204,46 @@ START_TEST(test_swap_atomic)
 }
 END_TEST
 
+/* the operator's writes never take the last active key of an algorithm */
+START_TEST(test_keep_signing)
+{
+	struct store *s = ks_new();
+	struct store_change c[2];
+	char a[64], b[64], r[64], sb[64];
+
+	dom_add(s, "example.org", STORE_ALGBIT(ED) |
+	    STORE_ALGBIT(STORE_ALG_RSA));
+	key_in(s, "example.org", STORE_ACTIVE, a);
+	key_add(s, "example.org", STORE_ALG_RSA, 1024, r);
+	ck_assert_msg(move(s, "example.org", r, STORE_PENDING, STORE_ACTIVE,
+	    STORE_FORCE) == 0, "%s", err);
+	/* an active RSA key does not stand in for the last Ed25519 one */
+	ck_assert_int_eq(move(s, "example.org", a, STORE_ACTIVE,
+	    STORE_RETIRING, STORE_KEEP_SIGNING), -1);
+	ck_assert_msg(strstr(err, "last active ed25519 key") != NULL &&
+	    strstr(err, "--force") != NULL, "%s", err);
+	ck_assert_int_eq(state_of(s, "example.org", a), STORE_ACTIVE);
+	/* a swap in one write keeps a key signing */
+	key_in(s, "example.org", STORE_READY, sb);
+	c[0] = (struct store_change){ sb, STORE_READY, STORE_ACTIVE, "in" };
+	c[1] = (struct store_change){ a, STORE_ACTIVE, STORE_RETIRING, "out" };
+	ck_assert_msg(store_apply(s, "example.org", c, 2, NOW + 20,
+	    STORE_KEEP_SIGNING, err, sizeof(err)) == 0, "%s", err);
+	/* with a second active key, one of them may go */
+	key_in(s, "example.org", STORE_ACTIVE, b);
+	ck_assert_msg(move(s, "example.org", sb, STORE_ACTIVE, STORE_RETIRING,
+	    STORE_KEEP_SIGNING) == 0, "%s", err);
+	ck_assert_int_eq(move(s, "example.org", b, STORE_ACTIVE,
+	    STORE_RETIRING, STORE_KEEP_SIGNING), -1);
+	/* forced, or the rotation's own decision: it goes */
+	ck_assert_msg(move(s, "example.org", b, STORE_ACTIVE, STORE_RETIRING,
+	    STORE_FORCE) == 0, "%s", err);
+	ck_assert_msg(move(s, "example.org", r, STORE_ACTIVE, STORE_RETIRING,
+	    0) == 0, "%s", err);
+	ks_done(s);
+}
+END_TEST
+
 START_TEST(test_compromised)
 {
 	struct store *s = ks_new();
@@ -1004,6 +1044,7 @@ keystore_suite(void)
 	    STORE_NSTATES * STORE_NSTATES);
 	tcase_add_test(tc, test_force_and_stale);
 	tcase_add_test(tc, test_swap_atomic);
+	tcase_add_test(tc, test_keep_signing);
 	tcase_add_test(tc, test_compromised);
 	tcase_add_loop_test(tc, test_note, STORE_PENDING, STORE_NSTATES);
 	tcase_add_test(tc, test_note_commit);

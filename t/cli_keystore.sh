@@ -18,7 +18,8 @@ run 2 "$KT" -K "$K" domain add a.example --colour blue
 has "$T/err" "unknown option --colour"
 run 2 "$KT" -K "$K" list a b
 run 2 "$KT" -K "$K" retire a.example
-run 2 "$KT" -K "$K" retire a.example s1 --force
+run 2 "$KT" -K "$K" revoke a.example s1 --force
+has "$T/err" "--force is not an option"
 run 0 "$KT" -K "$K" key new --help; has "$T/out" "--algorithm"
 # -h after a command is its usage too, whatever its other options
 for cmd in list "domain add" "key new" rotate retire; do
@@ -246,4 +247,24 @@ printf 'KeyStore %s\n' "$K" >"$T/keyturn.conf"
 run 0 "$KT" -c "$T/keyturn.conf" domain list; has "$T/out" "other.example"
 printf 'KeyStore %s\nNoSuchKeyword 1\n' "$K" >"$T/bad.conf"
 run 1 "$KT" -c "$T/bad.conf" domain list; has "$T/err" "bad.conf:2"
+# --- mk DIR: ex.test signs with ed25519 key s1; s2 is pending
+mk() {
+	"$KT" -K "$1" init >/dev/null
+	"$KT" -K "$1" domain add ex.test --algorithms ed25519 >/dev/null
+	"$KT" -K "$1" key new ex.test --selector s1 >/dev/null 2>&1
+	"$KT" -K "$1" activate ex.test s1 --force >/dev/null 2>&1
+	"$KT" -K "$1" key new ex.test --selector s2 >/dev/null 2>&1
+}
+state_of() { "$KT" -K "$1" list ex.test | awk -v s="$2" '$2 == s { print $5 }'; }
+
+# --- the last active key of an algorithm retires only with --force
+mk "$T/k1"
+run 1 "$KT" -K "$T/k1" retire ex.test s1
+has "$T/err" "last active ed25519 key of ex.test"; has "$T/err" "--force"
+[ "$(state_of "$T/k1" s1)" = active ] || fail "s1 retired without --force"
+run 0 "$KT" -K "$T/k1" retire ex.test S1 --force
+has "$T/err" "warning: ex.test has no active ed25519 key now"
+[ "$(state_of "$T/k1" s1)" = retiring ] || fail "s1 not retired"
+run 0 "$KT" -K "$T/k1" history ex.test s1
+has "$T/out" "operator: keyturn retire --force"
 echo "ok"
