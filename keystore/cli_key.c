@@ -214,15 +214,16 @@ key_move(struct cli *c, int argc, char **argv, enum store_state to,
 		snprintf(reason, sizeof(reason), "operator: keyturn %s%s",
 		    c->cmdname, force ? " --force" : "");
 		ch = (struct store_change){ k->selector, k->state, to, reason };
-		if (force && k->state == STORE_PENDING)
-			fprintf(stderr, "keyturn: warning: %s is pending: its "
-			    "DNS record is not confirmed, mail signed with it "
-			    "may fail verification\n", k->selector);
 		if (store_apply(s, domain, &ch, 1, c->now,
 		    force ? STORE_FORCE : STORE_KEEP_SIGNING, err,
 		    sizeof(err)) == -1)
 			cli_fail("%s", err);
 		else {
+			if (ch.from == STORE_PENDING && to == STORE_ACTIVE)
+				fprintf(stderr, "keyturn: warning: %s is "
+				    "pending: its DNS record is not confirmed, "
+				    "mail signed with it may fail "
+				    "verification\n", k->selector);
 			printf("key %s of %s: %s -> %s\n", k->selector, domain,
 			    store_state_name(ch.from), store_state_name(to));
 			if (ch.from == STORE_ACTIVE)

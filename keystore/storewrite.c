@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "duration.h"
+#include "log.h"
 #include "store_int.h"
 #include "xmalloc.h"
 
@@ -244,6 +245,32 @@ swrite_check_signing(const struct store_domain *d,
 	return 0;
 }
 
+/*
+ * swrite_check_keys - a key that is to sign must load as keyturnd loads
+ * it: a broken key file would make the daemon refuse the whole domain
+ */
+static int
+swrite_check_keys(struct store *s, struct store_domain *d,
+    const struct store_change *c, size_t n, char *err, size_t errlen)
+{
+	struct store_key *k;
+	char why[768];
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (c[i].to != STORE_ACTIVE)
+			continue;
+		k = (struct store_key *)store_domain_key(d, c[i].selector);
+		if (k->pkey == NULL &&
+		    sload_key(s, d->name, k, why, sizeof(why)) == -1) {
+			snprintf(err, errlen, "key %s of %s cannot sign: %s",
+			    k->selector, d->name, why);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 /* swrite_apply - checks, then changes d in memory and commits */
 static int
 swrite_apply(struct store *s, struct store_domain *d,
@@ -267,6 +294,10 @@ swrite_apply(struct store *s, struct store_domain *d,
 			free(lines);
 			return -1;
 		}
+	}
+	if (swrite_check_keys(s, d, c, n, err, errlen) == -1) {
+		free(lines);
+		return -1;
 	}
 	for (i = 0; i < n; i++) {
 		k = (struct store_key *)store_domain_key(d, c[i].selector);
@@ -335,17 +366,35 @@ store_note(struct store *s, const char *domain, const char *selector,
 	return r;
 }
 
-/* swrite_standby - the oldest ready key of an algorithm */
+/*
+ * swrite_standby - the oldest ready key of an algorithm whose key file
+ * loads; one that does not is passed over with a warning, so that the
+ * compromised key is revoked all the same
+ */
 static const struct store_key *
-swrite_standby(const struct store_domain *d, enum store_alg alg)
+swrite_standby(struct store *s, struct store_domain *d, enum store_alg alg)
 {
-	const struct store_key *best = NULL;
-	size_t i;
+	struct store_key *best;
+	char why[768], *tried = xcalloc(d->nkeys ? d->nkeys : 1, 1);
+	size_t i, b = 0;
 
-	for (i = 0; i < d->nkeys; i++)
-		if (d->keys[i].alg == alg && d->keys[i].state == STORE_READY &&
-		    (best == NULL || d->keys[i].created < best->created))
-			best = &d->keys[i];
+	for (;;) {
+		best = NULL;
+		for (i = 0; i < d->nkeys; i++)
+			if (!tried[i] && d->keys[i].alg == alg &&
+			    d->keys[i].state == STORE_READY && (best == NULL ||
+			    d->keys[i].created < best->created)) {
+				best = &d->keys[i];
+				b = i;
+			}
+		if (best == NULL ||
+		    sload_key(s, d->name, best, why, sizeof(why)) == 0)
+			break;
+		log_warnx("standby %s of %s not promoted: %s", best->selector,
+		    d->name, why);
+		tried[b] = 1;
+	}
+	free(tried);
 	return best;
 }
 
@@ -372,7 +421,8 @@ store_compromised(struct store *s, const char *domain, const char *selector,
 	}
 	c[0] = (struct store_change){ k->selector, k->state, STORE_REVOKED,
 	    reason };
-	if (k->state == STORE_ACTIVE && (sb = swrite_standby(d, k->alg)))
+	if (k->state == STORE_ACTIVE &&
+	    (sb = swrite_standby(s, d, k->alg)) != NULL)
 		c[1] = (struct store_change){ sb->selector, STORE_READY,
 		    STORE_ACTIVE, why };
 	snprintf(why, sizeof(why), "policy: standby promoted after %s was "

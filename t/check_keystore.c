@@ -269,6 +269,48 @@ START_TEST(test_compromised)
 }
 END_TEST
 
+/* a key whose file does not load never becomes active */
+START_TEST(test_activate_loads_key)
+{
+	struct store *s = ks_new();
+	struct store_domain *d;
+	char a[64], b[64], c[64], p[64], cmd[256];
+
+	dom_add(s, "example.org", STORE_ALGBIT(ED));
+	key_in(s, "example.org", STORE_ACTIVE, a);
+	key_in(s, "example.org", STORE_READY, b);
+	key_in(s, "example.org", STORE_READY, c);
+	snprintf(cmd, sizeof(cmd), "echo garbage > %s/example.org/keys/%s.pem",
+	    ks_dir, b);
+	ck_assert_int_eq(system(cmd), 0);
+	ck_assert_int_eq(move(s, "example.org", b, STORE_READY, STORE_ACTIVE,
+	    0), -1);
+	ck_assert_msg(strstr(err, ks_dir) != NULL &&
+	    strstr(err, "/keys/") != NULL && strstr(err, ".pem") != NULL &&
+	    strstr(err, "not a PKCS#8 PEM ed25519") != NULL, "%s", err);
+	ck_assert_int_eq(state_of(s, "example.org", b), STORE_READY);
+	snprintf(cmd, sizeof(cmd), "chmod 644 %s/example.org/keys/%s.pem",
+	    ks_dir, c);
+	ck_assert_int_eq(system(cmd), 0);
+	ck_assert_int_eq(move(s, "example.org", c, STORE_READY, STORE_ACTIVE,
+	    0), -1);
+	ck_assert_msg(strstr(err, "group/other access") != NULL, "%s", err);
+	/* compromised passes over both broken standbys and revokes anyway */
+	ck_assert_msg(store_compromised(s, "example.org", a, NOW, "test", p,
+	    sizeof(p), err, sizeof(err)) == 0, "%s", err);
+	ck_assert_str_eq(p, "");
+	ck_assert_int_eq(state_of(s, "example.org", a), STORE_REVOKED);
+	ck_assert_int_eq(state_of(s, "example.org", b), STORE_READY);
+	ck_assert_int_eq(state_of(s, "example.org", c), STORE_READY);
+	/* the domain still loads as keyturnd loads it */
+	d = store_domain_load(s, "example.org", STORE_KEYS_ACTIVE, err,
+	    sizeof(err));
+	ck_assert_msg(d != NULL, "%s", err);
+	store_domain_free(d);
+	ks_done(s);
+}
+END_TEST
+
 /* ---- notes ---- */
 
 /* history_count - committed lines of a domain's history */
@@ -1046,6 +1088,7 @@ keystore_suite(void)
 	tcase_add_test(tc, test_swap_atomic);
 	tcase_add_test(tc, test_keep_signing);
 	tcase_add_test(tc, test_compromised);
+	tcase_add_test(tc, test_activate_loads_key);
 	tcase_add_loop_test(tc, test_note, STORE_PENDING, STORE_NSTATES);
 	tcase_add_test(tc, test_note_commit);
 	tcase_add_test(tc, test_active_limit);

@@ -267,4 +267,16 @@ has "$T/err" "warning: ex.test has no active ed25519 key now"
 [ "$(state_of "$T/k1" s1)" = retiring ] || fail "s1 not retired"
 run 0 "$KT" -K "$T/k1" history ex.test s1
 has "$T/out" "operator: keyturn retire --force"
+
+# --- a key activates only when its file loads; the good key keeps signing
+mk "$T/k2"
+echo garbage >"$T/k2/ex.test/keys/s2.pem"
+run 1 "$KT" -K "$T/k2" activate ex.test s2 --force
+has "$T/err" "$T/k2/ex.test/keys/s2.pem: not a PKCS#8 PEM ed25519 private key"
+[ "$(state_of "$T/k2" s2)" = pending ] || fail "broken s2 activated"
+grep -q "may fail verification" "$T/err" && fail "warned of a refused change"
+printf 'KeyStore %s\nSocket unix:%s/sock\n' "$T/k2" "$T" >"$T/k2.conf"
+"$top_builddir/keyturnd" -n -c "$T/k2.conf" >"$T/out" 2>"$T/err" ||
+    fail "keyturnd -n refuses ex.test"
+has "$T/out" "1 domain"
 echo "ok"
