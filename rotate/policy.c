@@ -105,12 +105,24 @@ pol_broken(const struct pol_key *k)
 	    k->obs.dns == POL_DNS_REVOKED || k->obs.dns == POL_DNS_MISMATCH;
 }
 
-/* pol_standby_ok - a ready key that may be promoted */
+/* pol_standby_ok - a ready key that counts as the standby: not known to
+ * be broken (a pass whose check failed does not make it one) */
 static int
 pol_standby_ok(const struct pass *p, size_t i)
 {
 	return p->st[i] == POL_READY && !p->keys[i].compromised &&
 	    !pol_broken(&p->keys[i]);
+}
+
+/* pol_promotable - a ready key that may start signing: every address
+ * served it in this pass. A check that failed or went unanswered at some
+ * address is no evidence, and the last definite answer may have been that
+ * the record is gone. */
+static int
+pol_promotable(const struct pass *p, size_t i)
+{
+	return pol_standby_ok(p, i) &&
+	    p->keys[i].obs.dns == POL_DNS_PUBLISHED;
 }
 
 /* pol_count - keys of alg in state s, in the working copy */
@@ -136,7 +148,7 @@ pol_oldest(const struct pass *p, enum pol_alg alg, enum pol_state s,
 	for (i = 0; i < p->nkeys; i++) {
 		if (i == except || p->keys[i].alg != alg || p->st[i] != s)
 			continue;
-		if (s == POL_READY && !pol_standby_ok(p, i))
+		if (s == POL_READY && !pol_promotable(p, i))
 			continue;
 		if (best == POL_NONE || p->since[i] < p->since[best] ||
 		    (p->since[i] == p->since[best] &&
