@@ -29,17 +29,41 @@
 #include "store_int.h"
 #include "xmalloc.h"
 
-/* swrite_history - cut the uncommitted tail, append, fsync; new size */
+/* swrite_history_short - a history that lost committed lines; 1 or 0 */
+static int
+swrite_history_short(const char *path, const struct stat *st,
+    off_t committed, char *err, size_t errlen)
+{
+	if (st->st_size >= committed)
+		return 0;
+	snprintf(err, errlen, "%s: history is %lld bytes, the state file says "
+	    "%lld are committed (file truncated?)", path,
+	    (long long)st->st_size, (long long)committed);
+	return 1;
+}
+
+/*
+ * swrite_history - cut the uncommitted tail, append, fsync; new size. A
+ * history shorter than its committed size lost lines: refused, never
+ * filled up to the size the state names.
+ */
 off_t
 swrite_history(const char *path, off_t committed, char **lines, size_t n,
     char *err, size_t errlen)
 {
 	off_t size = committed;
+	struct stat st;
 	size_t i, len;
 	int fd;
 
 	if ((fd = open(path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC)) == -1) {
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &st) == -1)
+		goto fail;
+	if (swrite_history_short(path, &st, committed, err, errlen)) {
+		close(fd);
 		return -1;
 	}
 	if (ftruncate(fd, committed) == -1 ||
@@ -95,12 +119,17 @@ swrite_commit(struct store *s, struct store_domain *d, char **lines,
 	return r;
 }
 
-/* swrite_begin - lock, then read the domain as it is now */
+/*
+ * swrite_begin - lock, then read the domain as it is now; a history that
+ * lost committed lines is refused before any file changes
+ */
 struct store_domain *
 swrite_begin(struct store *s, const char *domain, char *err, size_t errlen)
 {
 	struct store_domain *d;
+	struct stat st;
 	char *p;
+	int r;
 
 	if (store_lock(s, err, errlen) == -1)
 		return NULL;
@@ -108,6 +137,16 @@ swrite_begin(struct store *s, const char *domain, char *err, size_t errlen)
 		store_unlock(s);
 		return NULL;
 	}
+	p = store_path(s, domain, STORE_HISTORY, NULL);
+	if ((r = lstat(p, &st)) == -1)
+		snprintf(err, errlen, "%s: %s", p, strerror(errno));
+	if (r == -1 || swrite_history_short(p, &st, d->histsize, err,
+	    errlen)) {
+		free(p);
+		swrite_end(s, d);
+		return NULL;
+	}
+	free(p);
 	p = store_path(s, domain, NULL, NULL);
 	sfile_clean_tmp(p);
 	free(p);

@@ -1000,6 +1000,56 @@ START_TEST(test_uncommitted_tail)
 }
 END_TEST
 
+/* a history shorter than its committed size is refused, never grown */
+START_TEST(test_history_short)
+{
+	static const char *const damage[] = {
+		"truncate -s 40 history",
+		"sed -i 's/^history .*/history 1000000000000/' state",
+	};
+	struct store *s;
+	struct store_policy p;
+	char sel[64], cmd[256], path[128], pol[128], *pbefore, *pafter;
+	struct stat before, after;
+	size_t i;
+
+	store_policy_default(&p);
+	p.bits = 3072;
+	for (i = 0; i < sizeof(damage) / sizeof(damage[0]); i++) {
+		s = ks_new();
+		dom_add(s, "example.org", STORE_ALGBIT(ED));
+		key_add(s, "example.org", ED, 0, sel);
+		snprintf(cmd, sizeof(cmd), "cd %s/example.org && %s", ks_dir,
+		    damage[i]);
+		ck_assert_int_eq(system(cmd), 0);
+		snprintf(path, sizeof(path), "%s/example.org/history", ks_dir);
+		snprintf(pol, sizeof(pol), "%s/example.org/policy", ks_dir);
+		ck_assert_int_eq(stat(path, &before), 0);
+		pbefore = file_text(pol);
+		ck_assert_int_eq(move(s, "example.org", sel, STORE_PENDING,
+		    STORE_READY, 0), -1);
+		ck_assert_msg(strstr(err, path) != NULL &&
+		    strstr(err, "the state file says") != NULL, "%s", err);
+		ck_assert_int_eq(store_note(s, "example.org", sel, NOW, "t",
+		    err, sizeof(err)), -1);
+		ck_assert_int_eq(store_domain_set(s, "example.org", &p,
+		    STORE_POL_BITS, NOW, err, sizeof(err)), -1);
+		ck_assert_msg(strstr(err, "the state file says") != NULL, "%s",
+		    err);
+		pafter = file_text(pol);
+		ck_assert_str_eq(pafter, pbefore);	/* nothing written */
+		ck_assert_int_eq(stat(path, &after), 0);
+		ck_assert_int_eq(after.st_size, before.st_size);
+		ck_assert_int_eq(after.st_blocks, before.st_blocks);
+		ck_assert_int_eq(state_of(s, "example.org", sel),
+		    STORE_PENDING);
+		free(pbefore);
+		free(pafter);
+		ks_done(s);
+	}
+}
+END_TEST
+
 /* ---- snapshots ---- */
 
 START_TEST(test_reload)
@@ -1107,6 +1157,7 @@ keystore_suite(void)
 	tcase_add_test(tc, test_keystore_open);
 	tcase_add_test(tc, test_open_owner);
 	tcase_add_test(tc, test_uncommitted_tail);
+	tcase_add_test(tc, test_history_short);
 	tcase_add_test(tc, test_reload);
 	tcase_add_test(tc, test_names);
 	suite_add_tcase(s, tc);
