@@ -3,9 +3,11 @@
  *
  * A new domain is built in KEYSTORE/.new-<domain> and renamed into place,
  * so it appears whole or not at all. A removed domain is renamed to
- * KEYSTORE/.removed/<domain> and stripped to its history there, so its
- * selectors stay taken ("never reused") and keyturn audit can still
- * answer for mail it signed; adding it again carries that history on.
+ * KEYSTORE/.removed/<domain> and stripped to its history there (its
+ * committed lines and the removal line, written whole before the move),
+ * so its selectors stay taken ("never reused") and keyturn audit can
+ * still answer for mail it signed; adding it again carries that history
+ * on once every line of it parses.
  */
 #include "config.h"
 
@@ -35,23 +37,58 @@ sdom_policy_text(const char *what, const struct store_policy *p)
 	    duration_format(p->retire_after, ret, sizeof(ret)), p->prefix);
 }
 
-/* sdom_old_history - the kept history of an earlier domain of that name */
+/*
+ * sdom_history_text - a history file's first len bytes (all when len is
+ * -1) into *text, parsed so that a damaged one is refused with its
+ * file:line; 0, -1, or -2 when it is missing and SFILE_OPTIONAL
+ */
+static int
+sdom_history_text(struct store *s, const char *path, off_t len, int flags,
+    char **text, char *err, size_t errlen)
+{
+	struct store_event *ev;
+	char *buf;
+	size_t n, blen;
+	int r;
+
+	if ((r = sfile_read(s->owner, path, flags, &buf, &blen, NULL, err,
+	    errlen)) != 0)
+		return r;
+	if (len == -1)
+		len = blen;
+	if ((off_t)blen < len) {
+		snprintf(err, errlen, "%s: history is %zu bytes, the state "
+		    "file says %lld are committed (file truncated?)", path,
+		    blen, (long long)len);
+		r = -1;
+	} else if ((r = sfmt_history_parse(path, buf, len, &ev, &n, err,
+	    errlen)) == 0)
+		store_history_free(ev, n);
+	if (r == -1) {
+		free(buf);
+		return -1;
+	}
+	buf[len] = '\0';
+	*text = buf;
+	return 0;
+}
+
+/*
+ * sdom_old_history - the kept history of an earlier domain of that name,
+ * checked whole: it becomes the committed start of the new domain's
+ */
 static char *
-sdom_old_history(struct store *s, const char *name, size_t *len, char *err,
+sdom_old_history(struct store *s, const char *name, char *err,
     size_t errlen)
 {
 	char *path = store_path(s, STORE_REMOVED_DIR, name, STORE_HISTORY);
-	char *buf;
-	int r;
+	char *text = NULL;
 
-	r = sfile_read(s->owner, path, SFILE_OPTIONAL, &buf, len, NULL, err,
-	    errlen);
+	if (sdom_history_text(s, path, -1, SFILE_OPTIONAL, &text, err,
+	    errlen) == -2)
+		text = xstrdup(SFMT_HISTORY_HEADER);
 	free(path);
-	if (r == -2) {
-		*len = strlen(SFMT_HISTORY_HEADER);
-		return xstrdup(SFMT_HISTORY_HEADER);
-	}
-	return r == 0 ? buf : NULL;
+	return text;
 }
 
 /* sdom_build - the files of a new domain in dir */
@@ -61,10 +98,9 @@ sdom_build(struct store *s, const char *dir, const char *name,
 {
 	struct store_domain d;
 	char *hist, *line, *all, *text, *p;
-	size_t len;
 	int r;
 
-	if ((hist = sdom_old_history(s, name, &len, err, errlen)) == NULL)
+	if ((hist = sdom_old_history(s, name, err, errlen)) == NULL)
 		return -1;
 	text = sdom_policy_text("domain added", pol);
 	line = sfmt_event(now, "-", STORE_STATE_NONE, STORE_STATE_NONE, text);
@@ -249,9 +285,11 @@ sdom_strip(struct store *s, const char *name)
 }
 
 /*
- * sdom_remove_locked - move aside, then record, strip and bump: the
- * removal line is written only once the domain is out of the live set,
- * in the moved history cut to its committed size
+ * sdom_remove_locked - the history becomes its committed part and the
+ * removal line (one atomic replace: the live state still commits only
+ * the old part, so until the rename the line is an uncommitted tail),
+ * then the domain moves aside, is stripped to that history, and the
+ * generation is bumped. A removed history is always whole.
  */
 static int
 sdom_remove_locked(struct store *s, struct store_domain *d, time_t now,
@@ -260,12 +298,20 @@ sdom_remove_locked(struct store *s, struct store_domain *d, time_t now,
 	char *dir = store_path(s, d->name, NULL, NULL);
 	char *rdir = store_path(s, STORE_REMOVED_DIR, NULL, NULL);
 	char *dest = store_path(s, STORE_REMOVED_DIR, d->name, NULL);
-	char *hist = store_path(s, STORE_REMOVED_DIR, d->name, STORE_HISTORY);
-	char *line, e2[256];
+	char *hist = store_path(s, d->name, STORE_HISTORY, NULL);
+	char *line, *text, *all = NULL, e2[256];
 	int r = -1;
 
 	line = sfmt_event(now, "-", STORE_STATE_NONE, STORE_STATE_NONE,
 	    "operator: domain removed");
+	if (sdom_history_text(s, hist, d->histsize, 0, &text, err,
+	    errlen) != 0)
+		goto out;
+	all = xasprintf("%s%s", text, line);
+	free(text);
+	if (store_file_replace(hist, all, strlen(all), 0600, err,
+	    errlen) == -1)
+		goto out;
 	sfile_rmtree(dest);
 	if (sfile_mkdir(rdir, err, errlen) == -1)
 		goto out;
@@ -277,16 +323,13 @@ sdom_remove_locked(struct store *s, struct store_domain *d, time_t now,
 	r = sfile_fsync_dir(s->dir, err, errlen);
 	if (r == 0)
 		r = sfile_fsync_dir(rdir, err, errlen);
-	errno = 0;
-	if (swrite_history(hist, d->histsize, &line, 1, r == 0 ? err : e2,
-	    r == 0 ? errlen : sizeof(e2)) == -1)
-		r = -1;
 	sdom_strip(s, d->name);
 	if (swrite_bump(s, r == 0 ? err : e2, r == 0 ? errlen :
 	    sizeof(e2)) == -1)
 		r = -1;
 out:
 	free(line);
+	free(all);
 	free(dir);
 	free(rdir);
 	free(dest);

@@ -61,6 +61,17 @@ dom_add(struct store *s, const char *name, unsigned algs)
 	    sizeof(err)) == 0, "%s", err);
 }
 
+/* dom_add_r - an Ed25519 domain, or -1 and err */
+static int
+dom_add_r(struct store *s, const char *name)
+{
+	struct store_policy p;
+
+	store_policy_default(&p);
+	p.algs = STORE_ALGBIT(ED);
+	return store_domain_add(s, name, &p, NOW, err, sizeof(err));
+}
+
 /* key_add - a new pending key; its selector in sel */
 static void
 key_add(struct store *s, const char *dom, enum store_alg alg, int bits,
@@ -612,6 +623,51 @@ START_TEST(test_domain_remove)
 }
 END_TEST
 
+/* a removed history is committed lines only; a damaged one is refused */
+START_TEST(test_removed_history)
+{
+	struct store *s = ks_new();
+	struct store_event *ev;
+	char sel[64], cmd[256], **names;
+	size_t n, i;
+
+	dom_add(s, "example.org", STORE_ALGBIT(ED));
+	key_add(s, "example.org", ED, 0, sel);
+	snprintf(cmd, sizeof(cmd), "cd %s/example.org && cp history h && "
+	    "sed -i '2s/^2026/20X6/' history", ks_dir);
+	ck_assert_int_eq(system(cmd), 0);
+	/* a live history damaged in its committed part: nothing moves */
+	ck_assert_int_eq(store_domain_remove(s, "example.org", 1, NOW, err,
+	    sizeof(err)), -1);
+	ck_assert_msg(strstr(err, "example.org/history:2: ") != NULL, "%s",
+	    err);
+	snprintf(cmd, sizeof(cmd), "cd %s/example.org && mv h history && "
+	    "echo '2026-11-22T22:00:00Z %s pending ready uncommitted' >> "
+	    "history", ks_dir, sel);
+	ck_assert_int_eq(system(cmd), 0);
+	ck_assert_msg(store_domain_remove(s, "example.org", 1, NOW, err,
+	    sizeof(err)) == 0, "%s", err);
+	ck_assert_int_eq(store_history_load(s, "example.org", &ev, &n, err,
+	    sizeof(err)), 0);
+	for (i = 0; i < n; i++)
+		ck_assert_str_ne(ev[i].reason, "uncommitted");
+	ck_assert_str_eq(ev[n - 1].reason, "operator: domain removed");
+	store_history_free(ev, n);
+	/* a kept history cut short: adding the domain again is refused */
+	snprintf(cmd, sizeof(cmd), "truncate -s -40 %s/.removed/example.org/"
+	    "history", ks_dir);
+	ck_assert_int_eq(system(cmd), 0);
+	ck_assert_int_eq(dom_add_r(s, "example.org"), -1);
+	ck_assert_msg(strstr(err, ".removed/example.org/history:") != NULL &&
+	    strstr(err, "no newline") != NULL, "%s", err);
+	ck_assert_int_eq(store_domain_names(s, &names, &n, err, sizeof(err)),
+	    0);
+	ck_assert_uint_eq(n, 0);
+	store_names_free(names, n);
+	ks_done(s);
+}
+END_TEST
+
 /* a name that is not a domain builds no path, in this keystore or another */
 START_TEST(test_domain_names_confined)
 {
@@ -1149,6 +1205,7 @@ keystore_suite(void)
 	tcase_add_test(tc, test_selector_template);
 	tcase_add_test(tc, test_selector_reuse);
 	tcase_add_test(tc, test_domain_remove);
+	tcase_add_test(tc, test_removed_history);
 	tcase_add_test(tc, test_domain_names_confined);
 	tcase_add_test(tc, test_round_trip);
 	tcase_add_test(tc, test_import);

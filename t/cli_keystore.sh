@@ -279,4 +279,12 @@ printf 'KeyStore %s\nSocket unix:%s/sock\n' "$T/k2" "$T" >"$T/k2.conf"
 "$top_builddir/keyturnd" -n -c "$T/k2.conf" >"$T/out" 2>"$T/err" ||
     fail "keyturnd -n refuses ex.test"
 has "$T/out" "1 domain"
+
+# --- a removed domain's kept history is checked before it is carried on
+mk "$T/k3"
+run 0 "$KT" -K "$T/k3" domain remove ex.test --force
+truncate -s -40 "$T/k3/.removed/ex.test/history"
+run 1 "$KT" -K "$T/k3" domain add ex.test --algorithms ed25519
+has "$T/err" "$T/k3/.removed/ex.test/history:"
+[ ! -e "$T/k3/ex.test" ] || fail "domain added on a damaged history"
 echo "ok"

@@ -40,6 +40,10 @@ for e in hist:
 for k in keys:
     assert last.get(k["selector"]) == k["state"], (k, last.get(k["selector"]))
 PY
+		elif [ -d "$K/.removed/$d" ]; then	# kept whole
+			run 0 kt history $d
+			tail -n 1 "$T/out" | grep -q "domain removed" ||
+			    fail "round $r: removed $d: $(tail -n 1 "$T/out")"
 		fi
 	done
 	r=$((r + 1))
