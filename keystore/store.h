@@ -169,7 +169,12 @@ uint64_t	 store_generation(struct store *);
 #define STORE_KEYS_ACTIVE	0x01
 #define STORE_KEYS_ALL		0x02
 
-/* store_domain_names - sorted names of every domain; *names to free */
+/*
+ * store_domain_names - sorted names of every domain; *names to free. Any
+ * entry of the keystore directory that is neither a domain directory nor
+ * the keystore's own (keyturn.keystore, lock, generation, dot names) is
+ * an error naming it: a domain left out would not be signed.
+ */
 int		 store_domain_names(struct store *, char ***names, size_t *n,
 		    char *err, size_t errlen);
 void		 store_names_free(char **, size_t);

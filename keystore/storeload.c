@@ -281,23 +281,67 @@ sload_strcmp(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* sload_is_dir - d_type when the file system gives it, else lstat */
+/*
+ * sload_own_file - the keystore's own files next to the domains, and the
+ * temporary files of their replacement by a writer that died
+ */
 static int
-sload_is_dir(struct store *s, const struct dirent *de)
+sload_own_file(const char *name)
 {
-	struct stat st;
-	char *p;
-	int r;
+	static const char *const own[] = { STORE_VERSION_FILE,
+	    STORE_LOCK_FILE, STORE_GEN_FILE };
+	size_t i, n;
 
-	if (de->d_type != DT_UNKNOWN)
-		return de->d_type == DT_DIR;
-	p = store_path(s, de->d_name, NULL, NULL);
-	r = lstat(p, &st) == 0 && S_ISDIR(st.st_mode);
-	free(p);
-	return r;
+	for (i = 0; i < sizeof(own) / sizeof(own[0]); i++) {
+		n = strlen(own[i]);
+		if (strncmp(name, own[i], n) != 0)
+			continue;
+		if (name[n] == '\0')
+			return 1;
+		if (strncmp(name + n, ".tmp.", 5) == 0 && name[n + 5] != '\0' &&
+		    strspn(name + n + 5, "0123456789") == strlen(name + n + 5))
+			return 1;
+	}
+	return 0;
 }
 
-/* store_domain_names - every domain; dot names are the keystore's own */
+/*
+ * sload_entry - one entry of the keystore directory: 1 a domain, 0 the
+ * keystore's own (dot names, sload_own_file), -1 anything else, which is
+ * refused: a domain keyturnd skipped would pass its mail unsigned
+ */
+static int
+sload_entry(struct store *s, const char *name, char *err, size_t errlen)
+{
+	struct stat st;
+	char why[256], *p;
+	int r;
+
+	if (name[0] == '.' || sload_own_file(name))
+		return 0;
+	p = store_path(s, name, NULL, NULL);
+	r = lstat(p, &st);
+	if (r == -1)
+		snprintf(err, errlen, "%s: %s", p, strerror(errno));
+	else if (S_ISLNK(st.st_mode))
+		snprintf(err, errlen, "%s: a symbolic link, not a domain "
+		    "directory: a keystore holds its domains themselves", p);
+	else if (!S_ISDIR(st.st_mode))
+		snprintf(err, errlen, "%s: not a directory: a keystore holds "
+		    "only its own files and one directory per domain", p);
+	else if (store_domain_valid(name, why, sizeof(why)) == -1)
+		snprintf(err, errlen, "%s: not a domain directory: %s", p,
+		    why);
+	else
+		r = 1;
+	free(p);
+	return r == 1 ? 1 : -1;
+}
+
+/*
+ * store_domain_names - every domain; dot names are the keystore's own,
+ * and any other entry that is not a domain directory fails the lot
+ */
 int
 store_domain_names(struct store *s, char ***namesp, size_t *np, char *err,
     size_t errlen)
@@ -306,19 +350,23 @@ store_domain_names(struct store *s, char ***namesp, size_t *np, char *err,
 	struct dirent *de;
 	char **names = NULL;
 	size_t n = 0;
+	int r = 0;
 
 	if ((dir = opendir(s->dir)) == NULL) {
 		snprintf(err, errlen, "%s: %s", s->dir, strerror(errno));
 		return -1;
 	}
-	while ((de = readdir(dir)) != NULL) {
-		if (de->d_name[0] == '.' || !sload_is_dir(s, de) ||
-		    store_domain_valid(de->d_name, NULL, 0) == -1)
+	while (r != -1 && (de = readdir(dir)) != NULL) {
+		if ((r = sload_entry(s, de->d_name, err, errlen)) != 1)
 			continue;
 		names = xreallocarray(names, n + 1, sizeof(*names));
 		names[n++] = xstrdup(de->d_name);
 	}
 	closedir(dir);
+	if (r == -1) {
+		store_names_free(names, n);
+		return -1;
+	}
 	if (n > 0)
 		qsort(names, n, sizeof(*names), sload_strcmp);
 	*namesp = names;

@@ -1149,6 +1149,52 @@ START_TEST(test_reload)
 }
 END_TEST
 
+/* an entry that is not a domain directory fails every listing */
+START_TEST(test_names_refused)
+{
+	static const struct {
+		const char *sh;		/* run in the keystore */
+		const char *want;
+	} bad[] = {
+		{ "ln -s example.org link.example", "link.example: a symbolic "
+		    "link" },
+		{ "touch file.example", "file.example: not a directory" },
+		{ "mkdir -m 700 Upper.example", "Upper.example: not a domain "
+		    "directory" },
+		{ "mkdir -m 700 'a b'", "a b: not a domain directory" },
+	};
+	struct store *s = ks_new();
+	struct store_set *set;
+	char cmd[256], **names;
+	size_t i, n;
+
+	dom_add(s, "example.org", STORE_ALGBIT(ED));
+	/* a writer that died leaves its temporary file: still a keystore */
+	snprintf(cmd, sizeof(cmd), "cd %s && touch generation.tmp.123 "
+	    "lock.tmp.9 .new-x.example", ks_dir);
+	ck_assert_int_eq(system(cmd), 0);
+	ck_assert_msg(store_domain_names(s, &names, &n, err,
+	    sizeof(err)) == 0, "%s", err);
+	ck_assert_uint_eq(n, 1);
+	store_names_free(names, n);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(cmd, sizeof(cmd), "cd %s && %s", ks_dir, bad[i].sh);
+		ck_assert_int_eq(system(cmd), 0);
+		ck_assert_int_eq(store_domain_names(s, &names, &n, err,
+		    sizeof(err)), -1);
+		ck_assert_msg(strstr(err, ks_dir) != NULL &&
+		    strstr(err, bad[i].want) != NULL, "%s: %s", bad[i].sh, err);
+		ck_assert_ptr_null(set = store_set_load(s, STORE_KEYS_ACTIVE,
+		    err, sizeof(err)));
+		ck_assert_ptr_nonnull(strstr(err, bad[i].want));
+		snprintf(cmd, sizeof(cmd), "cd %s && rm -rf link.example "
+		    "file.example Upper.example 'a b'", ks_dir);
+		ck_assert_int_eq(system(cmd), 0);
+	}
+	ks_done(s);
+}
+END_TEST
+
 START_TEST(test_names)
 {
 	static const char *const states[] = { "pending", "ready", "active",
@@ -1217,6 +1263,7 @@ keystore_suite(void)
 	tcase_add_test(tc, test_history_short);
 	tcase_add_test(tc, test_reload);
 	tcase_add_test(tc, test_names);
+	tcase_add_test(tc, test_names_refused);
 	suite_add_tcase(s, tc);
 	return s;
 }

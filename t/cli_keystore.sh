@@ -287,4 +287,18 @@ truncate -s -40 "$T/k3/.removed/ex.test/history"
 run 1 "$KT" -K "$T/k3" domain add ex.test --algorithms ed25519
 has "$T/err" "$T/k3/.removed/ex.test/history:"
 [ ! -e "$T/k3/ex.test" ] || fail "domain added on a damaged history"
+
+# --- a domain that is not a plain lowercase directory is refused, named
+mk "$T/k4"
+printf 'KeyStore %s\nSocket unix:%s/sock\n' "$T/k4" "$T" >"$T/k4.conf"
+mv "$T/k4/ex.test" "$T/k4-ex.test"
+for how in "ln -s $T/k4-ex.test ex.test" "cp -a $T/k4-ex.test Ex.test"; do
+	(cd "$T/k4" && $how)
+	run 1 "$KT" -K "$T/k4" list
+	grep -Eq "$T/k4/(ex.test: a symbolic link|Ex.test: not a domain directory)" \
+	    "$T/err" || fail "$how: $(cat "$T/err")"
+	run 1 "$top_builddir/keyturnd" -n -c "$T/k4.conf"
+	grep -q "$T/k4/[Ee]x.test" "$T/out" "$T/err" || fail "keyturnd -n: $how"
+	rm -rf "$T/k4/ex.test" "$T/k4/Ex.test"
+done
 echo "ok"
