@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -175,6 +176,77 @@ store_dir(const struct store *s)
 	return s->dir;
 }
 
+/*
+ * store_init_empty - nothing in the directory but what an interrupted
+ * keyturn init left (its lock and generation files); 0 or -1
+ */
+static int
+store_init_empty(const char *dir, int fd, char *err, size_t errlen)
+{
+	DIR *d;
+	struct dirent *de;
+	int dfd, r = 0;
+
+	if ((dfd = dup(fd)) == -1 || (d = fdopendir(dfd)) == NULL) {
+		snprintf(err, errlen, "%s: %s", dir, strerror(errno));
+		if (dfd != -1)
+			close(dfd);
+		return -1;
+	}
+	while (r == 0 && (de = readdir(d)) != NULL)
+		if (strcmp(de->d_name, ".") != 0 &&
+		    strcmp(de->d_name, "..") != 0 &&
+		    !sload_own_file(de->d_name)) {
+			snprintf(err, errlen, "%s: not empty (it holds %s): "
+			    "keyturn init makes a keystore in a new or empty "
+			    "directory", dir, de->d_name);
+			r = -1;
+		}
+	closedir(d);
+	return r;
+}
+
+/*
+ * store_init_dir - the directory itself, never through a symbolic link,
+ * ours and empty before its mode is touched
+ */
+static int
+store_init_dir(const char *dir, char *err, size_t errlen)
+{
+	struct stat st;
+	int fd, r = -1;
+
+	if (mkdir(dir, 0700) == -1 && errno != EEXIST) {
+		snprintf(err, errlen, "%s: %s", dir, strerror(errno));
+		return -1;
+	}
+	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC)) == -1) {
+		if (lstat(dir, &st) == 0 && S_ISLNK(st.st_mode))
+			snprintf(err, errlen, "%s: a symbolic link: name the "
+			    "keystore directory itself", dir);
+		else
+			snprintf(err, errlen, "%s: %s", dir, strerror(errno));
+		return -1;
+	}
+	if (faccessat(fd, STORE_VERSION_FILE, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
+		snprintf(err, errlen, "%s: already a keystore", dir);
+	else if (fstat(fd, &st) == -1)
+		snprintf(err, errlen, "%s: %s", dir, strerror(errno));
+	else if (st.st_uid != geteuid())
+		snprintf(err, errlen, "%s: owned by uid %lu, not by uid %lu "
+		    "that runs keyturn", dir, (unsigned long)st.st_uid,
+		    (unsigned long)geteuid());
+	else if (store_init_empty(dir, fd, err, errlen) == 0) {
+		if (fchmod(fd, 0700) == -1)
+			snprintf(err, errlen, "%s: %s", dir, strerror(errno));
+		else
+			r = 0;
+	}
+	close(fd);
+	return r;
+}
+
 /* store_init - an empty keystore; an existing empty directory is fine */
 int
 store_init(const char *dir, char *err, size_t errlen)
@@ -183,26 +255,9 @@ store_init(const char *dir, char *err, size_t errlen)
 	char *p;
 	int r;
 
-	if (mkdir(dir, 0700) == -1 && errno != EEXIST) {
-		snprintf(err, errlen, "%s: %s", dir, strerror(errno));
+	if (store_init_dir(dir, err, errlen) == -1 ||
+	    sfile_check_dir(s.owner, dir, err, errlen) == -1)
 		return -1;
-	}
-	p = store_path(&s, STORE_VERSION_FILE, NULL, NULL);
-	if (access(p, F_OK) == 0) {
-		snprintf(err, errlen, "%s: already a keystore", dir);
-		free(p);
-		return -1;
-	}
-	if (chmod(dir, 0700) == -1) {
-		snprintf(err, errlen, "%s: %s", dir, strerror(errno));
-		free(p);
-		return -1;
-	}
-	if (sfile_check_dir(s.owner, dir, err, errlen) == -1) {
-		free(p);
-		return -1;
-	}
-	free(p);
 	p = store_path(&s, STORE_LOCK_FILE, NULL, NULL);
 	r = store_file_replace(p, "", 0, 0600, err, errlen);
 	free(p);

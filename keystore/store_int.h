@@ -68,6 +68,7 @@ struct store_domain *sload_domain(struct store *, const char *name,
 int	 sload_key(struct store *, const char *domain, struct store_key *,
 	    char *err, size_t errlen);
 struct store_domain *sload_new(void);
+int	 sload_own_file(const char *name);
 
 /* storekey.c */
 EVP_PKEY *skey_generate(enum store_alg, int bits, char *err, size_t errlen);

@@ -285,7 +285,7 @@ sload_strcmp(const void *a, const void *b)
  * sload_own_file - the keystore's own files next to the domains, and the
  * temporary files of their replacement by a writer that died
  */
-static int
+int
 sload_own_file(const char *name)
 {
 	static const char *const own[] = { STORE_VERSION_FILE,

@@ -986,6 +986,43 @@ START_TEST(test_keystore_open)
 }
 END_TEST
 
+/* init makes a keystore only in a new or empty directory of its own */
+START_TEST(test_init_dir)
+{
+	char base[64], cmd[256], path[128];
+	struct stat st;
+
+	strlcpy(base, "/tmp/ckin.XXXXXX", sizeof(base));
+	ck_assert_ptr_nonnull(mkdtemp(base));
+	snprintf(cmd, sizeof(cmd), "cd %s && mkdir -m 755 home full empty && "
+	    "touch full/notes file && ln -s home link", base);
+	ck_assert_int_eq(system(cmd), 0);
+	/* a symbolic link: refused, and its target keeps its mode */
+	snprintf(path, sizeof(path), "%s/link", base);
+	ck_assert_int_eq(store_init(path, err, sizeof(err)), -1);
+	ck_assert_msg(strstr(err, "symbolic link") != NULL, "%s", err);
+	snprintf(path, sizeof(path), "%s/home", base);
+	ck_assert_int_eq(stat(path, &st), 0);
+	ck_assert_int_eq(st.st_mode & 07777, 0755);
+	/* a directory with something in it: refused, mode unchanged */
+	snprintf(path, sizeof(path), "%s/full", base);
+	ck_assert_int_eq(store_init(path, err, sizeof(err)), -1);
+	ck_assert_msg(strstr(err, "not empty (it holds notes)") != NULL, "%s",
+	    err);
+	ck_assert_int_eq(stat(path, &st), 0);
+	ck_assert_int_eq(st.st_mode & 07777, 0755);
+	snprintf(path, sizeof(path), "%s/file", base);
+	ck_assert_int_eq(store_init(path, err, sizeof(err)), -1);
+	/* an empty directory becomes a keystore, 0700 */
+	snprintf(path, sizeof(path), "%s/empty", base);
+	ck_assert_msg(store_init(path, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_int_eq(stat(path, &st), 0);
+	ck_assert_int_eq(st.st_mode & 07777, 0700);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", base);
+	ck_assert_int_eq(system(cmd), 0);
+}
+END_TEST
+
 /* root (the daemon before it drops privileges) reads a user's keystore */
 START_TEST(test_open_owner)
 {
@@ -1258,6 +1295,7 @@ keystore_suite(void)
 	tcase_add_loop_test(tc, test_damage, 0,
 	    sizeof(damages) / sizeof(damages[0]));
 	tcase_add_test(tc, test_keystore_open);
+	tcase_add_test(tc, test_init_dir);
 	tcase_add_test(tc, test_open_owner);
 	tcase_add_test(tc, test_uncommitted_tail);
 	tcase_add_test(tc, test_history_short);

@@ -301,4 +301,14 @@ for how in "ln -s $T/k4-ex.test ex.test" "cp -a $T/k4-ex.test Ex.test"; do
 	grep -q "$T/k4/[Ee]x.test" "$T/out" "$T/err" || fail "keyturnd -n: $how"
 	rm -rf "$T/k4/ex.test" "$T/k4/Ex.test"
 done
+
+# --- init: never through a symbolic link, never in a directory in use
+mkdir -m 755 "$T/home"
+touch "$T/home/.profile"
+ln -s home "$T/link"
+run 1 "$KT" -K "$T/link" init
+[ "$(stat -c %a "$T/home")" = 755 ] || fail "init changed the mode of home"
+has "$T/err" "symbolic link"
+run 1 "$KT" -K "$T/home" init; has "$T/err" "not empty (it holds .profile)"
+[ "$(stat -c %a "$T/home")" = 755 ] || fail "init changed the mode of home"
 echo "ok"
