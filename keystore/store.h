@@ -57,6 +57,8 @@
 #define STORE_RSA_WARN		2048	/* below is accepted with a warning */
 #define STORE_RSA_MAX		4096
 #define STORE_RSA_DEFAULT	2048
+#define STORE_DURATION_MAX	(36500 * 86400LL)	/* 100 years: the
+					   longest rotate-after, retire-after */
 #define STORE_DEFAULT_DIR	LOCALSTATEDIR "/lib/keyturn"
 
 enum store_alg {

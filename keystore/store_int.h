@@ -69,6 +69,7 @@ int	 sload_key(struct store *, const char *domain, struct store_key *,
 	    char *err, size_t errlen);
 struct store_domain *sload_new(void);
 int	 sload_own_file(const char *name);
+const char *spol_why(const struct store_policy *, unsigned field);
 
 /* storekey.c */
 EVP_PKEY *skey_generate(enum store_alg, int bits, char *err, size_t errlen);

@@ -9,6 +9,7 @@
  */
 #include "config.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -447,6 +448,18 @@ store_selector_template(const char *prefix, enum store_alg alg, int bits,
 		snprintf(buf, len, "%s-%s-r%d", prefix, ym, bits);
 }
 
+/* skey_later - t + secs, the latest time_t when that would not fit */
+static time_t
+skey_later(time_t t, long long secs)
+{
+	const time_t max = (time_t)(((uintmax_t)1 <<
+	    (sizeof(time_t) * 8 - 1)) - 1);
+
+	if (secs > 0 && t > max - secs)
+		return max;
+	return t + secs;
+}
+
 /* store_key_planned - when the policy moves the key on, for list and x= */
 time_t
 store_key_planned(const struct store_domain *d, const struct store_key *k,
@@ -461,10 +474,10 @@ store_key_planned(const struct store_domain *d, const struct store_key *k,
 		return 0;
 	case STORE_ACTIVE:
 		*next = STORE_RETIRING;
-		return k->since + d->policy.rotate_after;
+		return skey_later(k->since, d->policy.rotate_after);
 	case STORE_RETIRING:
 		*next = STORE_REVOKED;
-		return k->since + d->policy.retire_after;
+		return skey_later(k->since, d->policy.retire_after);
 	default:
 		*next = STORE_REVOKED;
 		return 0;

@@ -20,6 +20,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "duration.h"
 #include "log.h"
 #include "store_int.h"
 #include "xmalloc.h"
@@ -590,37 +591,83 @@ store_policy_default(struct store_policy *p)
 	strlcpy(p->prefix, "kt", sizeof(p->prefix));
 }
 
+/*
+ * spol_why - why one field of a policy (a STORE_POL_* bit) is out of
+ * bounds, or NULL; the loader checks each line with it, so that the
+ * error names the line
+ */
+const char *
+spol_why(const struct store_policy *p, unsigned field)
+{
+	char why[256];
+
+	switch (field) {
+	case STORE_POL_ALGS:
+		return p->algs == 0 || (p->algs & ~(STORE_ALGBIT(STORE_ALG_RSA) |
+		    STORE_ALGBIT(STORE_ALG_ED25519))) ?
+		    "rsa, ed25519 or both" : NULL;
+	case STORE_POL_BITS:
+		return p->bits < STORE_RSA_MIN || p->bits > STORE_RSA_MAX ?
+		    "RSA keys have 1024 to 4096 bits (RFC 8301)" : NULL;
+	case STORE_POL_ACTIVE:
+		return p->active_keys < 1 ||
+		    p->active_keys > STORE_MAX_ACTIVE ? "1 to 3" : NULL;
+	case STORE_POL_ROTATE:
+		if (p->rotate_after <= 0)
+			return "must be positive";
+		return p->rotate_after > STORE_DURATION_MAX ?
+		    "at most 36500d (100 years)" : NULL;
+	case STORE_POL_RETIRE:
+		return p->retire_after < 0 ||
+		    p->retire_after > STORE_DURATION_MAX ?
+		    "0 to 36500d (100 years)" : NULL;
+	default:
+		return strlen(p->prefix) > 24 ||
+		    store_selector_valid(p->prefix, why, sizeof(why)) == -1 ?
+		    "1 to 24 letters, digits, '-' or '_'" : NULL;
+	}
+}
+
+/* spol_value - one field of a policy as files and options spell it */
+static char *
+spol_value(const struct store_policy *p, unsigned field, char *buf,
+    size_t len)
+{
+	switch (field) {
+	case STORE_POL_ALGS:
+		snprintf(buf, len, "%s", store_algs_name(p->algs));
+		return buf;
+	case STORE_POL_BITS:
+		snprintf(buf, len, "%d", p->bits);
+		return buf;
+	case STORE_POL_ACTIVE:
+		snprintf(buf, len, "%d", p->active_keys);
+		return buf;
+	case STORE_POL_ROTATE:
+		return duration_format(p->rotate_after, buf, len);
+	case STORE_POL_RETIRE:
+		return duration_format(p->retire_after, buf, len);
+	default:
+		snprintf(buf, len, "\"%s\"", p->prefix);
+		return buf;
+	}
+}
+
 /* store_policy_check - the bounds files and options must respect */
 int
 store_policy_check(const struct store_policy *p, char *err, size_t errlen)
 {
-	char why[256];
+	static const char *const names[] = { "algorithms", "bits",
+	    "active-keys", "rotate-after", "retire-after", "selector-prefix" };
+	const char *why;
+	char v[64];
+	unsigned i;
 
-	if (p->algs == 0 || (p->algs & ~(STORE_ALGBIT(STORE_ALG_RSA) |
-	    STORE_ALGBIT(STORE_ALG_ED25519)))) {
-		snprintf(err, errlen, "algorithms: rsa, ed25519 or both");
-		return -1;
-	}
-	if (p->bits < STORE_RSA_MIN || p->bits > STORE_RSA_MAX) {
-		snprintf(err, errlen, "bits %d: RSA keys have %d to %d bits "
-		    "(RFC 8301)", p->bits, STORE_RSA_MIN, STORE_RSA_MAX);
-		return -1;
-	}
-	if (p->active_keys < 1 || p->active_keys > STORE_MAX_ACTIVE) {
-		snprintf(err, errlen, "active-keys %d: 1 to %d", p->active_keys,
-		    STORE_MAX_ACTIVE);
-		return -1;
-	}
-	if (p->rotate_after <= 0 || p->retire_after < 0) {
-		snprintf(err, errlen, "rotate-after must be positive and "
-		    "retire-after not negative");
-		return -1;
-	}
-	if (strlen(p->prefix) > 24 ||
-	    store_selector_valid(p->prefix, why, sizeof(why)) == -1) {
-		snprintf(err, errlen, "selector-prefix \"%s\": 1 to 24 "
-		    "letters, digits, '-' or '_'", p->prefix);
-		return -1;
-	}
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if ((why = spol_why(p, 1u << i)) != NULL) {
+			snprintf(err, errlen, "%s %s: %s", names[i],
+			    spol_value(p, 1u << i, v, sizeof(v)), why);
+			return -1;
+		}
 	return 0;
 }

@@ -12,6 +12,7 @@
 
 #include <check.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -503,6 +504,45 @@ START_TEST(test_policy_limits)
 	store_policy_default(&p);
 	strlcpy(p.prefix, "a/b", sizeof(p.prefix));
 	ck_assert_int_eq(store_policy_check(&p, err, sizeof(err)), -1);
+	/* durations: at most 100 years, so that times never overflow */
+	store_policy_default(&p);
+	p.rotate_after = p.retire_after = STORE_DURATION_MAX;
+	ck_assert_int_eq(store_policy_check(&p, err, sizeof(err)), 0);
+	p.rotate_after = 9223372036000000000LL;
+	ck_assert_int_eq(store_policy_check(&p, err, sizeof(err)), -1);
+	ck_assert_msg(strstr(err, "rotate-after") != NULL &&
+	    strstr(err, "100 years") != NULL, "%s", err);
+	p.rotate_after = STORE_DURATION_MAX;
+	p.retire_after = STORE_DURATION_MAX + 1;
+	ck_assert_int_eq(store_policy_check(&p, err, sizeof(err)), -1);
+	ck_assert_msg(strstr(err, "retire-after") != NULL, "%s", err);
+	p.retire_after = -1;
+	ck_assert_int_eq(store_policy_check(&p, err, sizeof(err)), -1);
+}
+END_TEST
+
+/* a planned time past the end of time_t is the latest time, not a wrap */
+START_TEST(test_planned_saturates)
+{
+	struct store_domain d;
+	struct store_key k;
+	enum store_state next;
+	time_t t;
+
+	memset(&d, 0, sizeof(d));
+	memset(&k, 0, sizeof(k));
+	store_policy_default(&d.policy);
+	d.policy.rotate_after = d.policy.retire_after = LLONG_MAX;
+	k.since = NOW;
+	k.state = STORE_ACTIVE;
+	t = store_key_planned(&d, &k, &next);
+	ck_assert_int_eq(next, STORE_RETIRING);
+	ck_assert(t > NOW);
+	k.state = STORE_RETIRING;
+	ck_assert(store_key_planned(&d, &k, &next) == t);
+	d.policy.rotate_after = 86400;
+	k.state = STORE_ACTIVE;
+	ck_assert_int_eq(store_key_planned(&d, &k, &next), NOW + 86400);
 }
 END_TEST
 
@@ -1284,6 +1324,7 @@ keystore_suite(void)
 	tcase_add_loop_test(tc, test_rsa_bits, 0,
 	    sizeof(bits_cases) / sizeof(bits_cases[0]));
 	tcase_add_test(tc, test_policy_limits);
+	tcase_add_test(tc, test_planned_saturates);
 	tcase_add_test(tc, test_policy_set_fields);
 	tcase_add_test(tc, test_selector_template);
 	tcase_add_test(tc, test_selector_reuse);

@@ -48,6 +48,9 @@ has "$K/example.com/policy" "bits 2048"
 has "$K/example.com/policy" "active-keys 2"
 run 1 kt domain set nosuch.example --bits 2048; has "$T/err" "no domain nosuch.example"
 run 1 kt domain set example.com --bits 512; has "$T/err" "RFC 8301"
+run 1 kt domain set example.com --rotate-after 9223372036000000000s
+has "$T/err" "100 years"
+run 1 kt domain add big.example --retire-after 36501d; has "$T/err" "100 years"
 
 # --- keys
 ym=$(date -u +%Y%m)
