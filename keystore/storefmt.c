@@ -168,7 +168,9 @@ policy_line(struct lines *l, struct store_policy *pol, unsigned *seen,
 		return -1;
 	}
 	*seen |= 1u << kw;
-	if ((why = policy_value(kw, sp, pol)) != NULL) {
+	/* the keywords are in the order of the STORE_POL_* bits */
+	if ((why = policy_value(kw, sp, pol)) != NULL ||
+	    (why = spol_why(pol, 1u << kw)) != NULL) {
 		snprintf(err, errlen, "%s:%d: %s \"%s\": %s", l->path,
 		    l->lineno, policy_kw[kw], sp, why);
 		return -1;
@@ -176,7 +178,7 @@ policy_line(struct lines *l, struct store_policy *pol, unsigned *seen,
 	return 0;
 }
 
-/* sfmt_policy_parse - every keyword once, then the whole policy checked */
+/* sfmt_policy_parse - every keyword once, each checked on its line */
 int
 sfmt_policy_parse(const char *path, const char *buf, size_t len,
     struct store_policy *pol, char *err, size_t errlen)
@@ -199,14 +201,7 @@ sfmt_policy_parse(const char *path, const char *buf, size_t len,
 			    "truncated?)", path, l.lineno + 1, policy_kw[kw]);
 			return -1;
 		}
-	if (store_policy_check(pol, err, errlen) == -1) {
-		char why[512];
-
-		snprintf(why, sizeof(why), "%s", err);
-		snprintf(err, errlen, "%s: %s", path, why);
-		return -1;
-	}
-	return 0;
+	return 0;	/* each field was checked on its line */
 }
 
 /* sfmt_policy - the canonical policy text, one keyword per line */
@@ -287,7 +282,7 @@ key_fields(const struct tv_list *tv, struct store_key *k)
 	return NULL;
 }
 
-/* key_line - "key selector=...; ..." */
+/* key_line - "key selector=...; ..."; pub= checked for its algorithm */
 static int
 key_line(struct lines *l, struct store_key *k, char *err, size_t errlen)
 {
@@ -316,6 +311,13 @@ key_line(struct lines *l, struct store_key *k, char *err, size_t errlen)
 	}
 	k->spki = xstrdup(tv_get(&tv, "pub"));
 	tv_free(&tv);
+	if (skey_key_pub(k, tverr, sizeof(tverr)) == -1) {
+		snprintf(err, errlen, "%s:%d: key %s: %s", l->path, l->lineno,
+		    k->selector, tverr);
+		free(k->spki);
+		k->spki = NULL;
+		return -1;
+	}
 	return 0;
 }
 
@@ -348,6 +350,7 @@ state_keys(struct lines *l, struct store_domain *d, char *err, size_t errlen)
 				    "listed twice", l->path, l->lineno,
 				    d->keys[i].selector);
 				free(d->keys[d->nkeys].spki);
+				free(d->keys[d->nkeys].p);
 				return -1;
 			}
 		d->nkeys++;

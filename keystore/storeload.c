@@ -105,12 +105,12 @@ sload_file(struct store *s, struct store_domain *d, int which, char *err,
 	return r;
 }
 
-/* sload_keys - public keys of every key, private keys as flags ask */
+/* sload_keys - private keys as flags ask (the state gave the public) */
 static int
 sload_keys(struct store *s, struct store_domain *d, int flags, char *err,
     size_t errlen)
 {
-	char why[512], *kdir;
+	char *kdir;
 	size_t i;
 	int r = 0;
 
@@ -124,11 +124,6 @@ sload_keys(struct store *s, struct store_domain *d, int flags, char *err,
 	for (i = 0; i < d->nkeys; i++) {
 		struct store_key *k = &d->keys[i];
 
-		if (skey_key_pub(k, why, sizeof(why)) == -1) {
-			snprintf(err, errlen, "%s/%s/%s: key %s: %s", s->dir,
-			    d->name, STORE_STATE, k->selector, why);
-			return -1;
-		}
 		if (((flags & STORE_KEYS_ACTIVE) && k->state == STORE_ACTIVE) ||
 		    ((flags & STORE_KEYS_ALL) && k->state != STORE_REVOKED))
 			if (sload_key(s, d->name, k, err, errlen) == -1)
