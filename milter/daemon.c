@@ -44,6 +44,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -79,9 +80,7 @@ static volatile sig_atomic_t daemon_got_stop;	/* SIGTERM or SIGINT */
 static volatile sig_atomic_t daemon_nstop;	/* how many of them */
 static atomic_int daemon_milter_ended;		/* smfi_main returned */
 static pthread_mutex_t daemon_reload_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_mutex_t daemon_stop_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t daemon_stop_cond = PTHREAD_COND_INITIALIZER;
-static int daemon_stopping;
+static int daemon_stop_pipe[2] = { -1, -1 };	/* readable: stopping */
 static struct loader *daemon_loader;
 static const char *daemon_confpath;
 static char *daemon_sockpath;		/* a unix socket's file, or NULL */
@@ -409,7 +408,8 @@ daemon_signals(void)
 	struct sigaction sa;
 	size_t i;
 
-	if (pipe(daemon_pipe) == -1)
+	if (pipe(daemon_pipe) == -1 ||
+	    pipe2(daemon_stop_pipe, O_CLOEXEC) == -1)
 		return -1;
 	fcntl(daemon_pipe[0], F_SETFL, O_NONBLOCK);
 	fcntl(daemon_pipe[1], F_SETFL, O_NONBLOCK);
@@ -534,28 +534,48 @@ daemon_watch_once(void)
 	pthread_mutex_unlock(&daemon_reload_lock);
 }
 
-/* daemon_sleep - a service thread's timed wait, cut short by shutdown */
+/* daemon_mono_ms - the monotonic clock in milliseconds */
+static long long
+daemon_mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * daemon_sleep - a service thread's timed wait, cut short by shutdown.
+ * The stop pipe becomes readable for good at shutdown; the wait is
+ * measured on the monotonic clock, so a step of the wall clock neither
+ * stretches nor cuts it.
+ */
 int
 daemon_sleep(long long ms)
 {
-	struct timespec ts;
-	int stopping;
+	struct pollfd pfd;
+	long long end = daemon_mono_ms() + (ms > 0 ? ms : 0), left;
+	int r;
 
-	pthread_mutex_lock(&daemon_stop_lock);
-	if (!daemon_stopping && ms > 0) {
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_sec += ms / 1000;
-		ts.tv_nsec += (ms % 1000) * 1000000L;
-		if (ts.tv_nsec >= 1000000000L) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000L;
-		}
-		pthread_cond_timedwait(&daemon_stop_cond, &daemon_stop_lock,
-		    &ts);
+	for (;;) {
+		pfd.fd = daemon_stop_pipe[0];
+		pfd.events = POLLIN;
+		left = end - daemon_mono_ms();
+		if (left < 0)
+			left = 0;
+		r = poll(&pfd, 1, left > INT_MAX ? INT_MAX : (int)left);
+		if (r > 0)
+			return 1;
+		if ((r == 0 && left <= INT_MAX) || (r == -1 && errno != EINTR))
+			return 0;
 	}
-	stopping = daemon_stopping;
-	pthread_mutex_unlock(&daemon_stop_lock);
-	return stopping;
+}
+
+/* daemon_cancel_fd - readable once keyturnd is stopping */
+int
+daemon_cancel_fd(void)
+{
+	return daemon_stop_pipe[0];
 }
 
 /* daemon_refresh - the rotation thread's swap reaches the signers now */
@@ -713,10 +733,9 @@ daemon_stop_services(pthread_t *t, size_t n)
 {
 	size_t i;
 
-	pthread_mutex_lock(&daemon_stop_lock);
-	daemon_stopping = 1;
-	pthread_cond_broadcast(&daemon_stop_cond);
-	pthread_mutex_unlock(&daemon_stop_lock);
+	/* never read: it stays readable, for every waiter and every
+	 * rotation check or hook under way (daemon_cancel_fd) */
+	(void)write(daemon_stop_pipe[1], "x", 1);
 	for (i = 0; i < n; i++)
 		pthread_join(t[i], NULL);
 }

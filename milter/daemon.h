@@ -33,5 +33,10 @@ int	daemon_run(struct kt_conf *, const struct daemon_opts *);
 int	daemon_sleep(long long ms);
 /* daemon_refresh - a new snapshot now if the keystore changed */
 void	daemon_refresh(void);
+/*
+ * daemon_cancel_fd - a descriptor that becomes readable, and stays so,
+ * when keyturnd begins to stop: a rotation pass gives up on it
+ */
+int	daemon_cancel_fd(void);
 
 #endif

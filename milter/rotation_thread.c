@@ -71,6 +71,7 @@ rotthr_pass(const struct kt_conf *conf)
 	uint64_t gen;
 
 	rot_config_init(&cf, conf);
+	cf.dns.cancel_fd = daemon_cancel_fd();
 	if ((cf.store = store_open(conf->keystore, 0, err,
 	    sizeof(err))) == NULL) {
 		log_warnx("rotation: %s", err);

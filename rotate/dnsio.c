@@ -102,20 +102,44 @@ dnsio_resolv_conf(struct dnsio_addr *a)
 	return r;
 }
 
-/* wait_fd - poll one descriptor until the deadline; 1 ready, 0 timeout */
-static int
-wait_fd(int fd, short events, long long deadline)
+/* dnsio_cancelled - is the cancel descriptor readable */
+int
+dnsio_cancelled(int cancel_fd)
 {
 	struct pollfd pfd;
+
+	if (cancel_fd <= 0)
+		return 0;
+	pfd.fd = cancel_fd;
+	pfd.events = POLLIN;
+	return poll(&pfd, 1, 0) > 0;
+}
+
+/*
+ * wait_fd - poll one descriptor until the deadline: 1 ready, 0 timeout,
+ * -1 with errno (ECANCELED when cancel, if > 0, became readable first)
+ */
+static int
+wait_fd(int fd, short events, long long deadline, int cancel)
+{
+	struct pollfd pfd[2];
 	long long left;
 	int r;
 
 	for (;;) {
 		if ((left = deadline - now_ms()) <= 0)
 			return 0;
-		pfd.fd = fd;
-		pfd.events = events;
-		r = poll(&pfd, 1, (int)left);
+		pfd[0].fd = fd;
+		pfd[0].events = events;
+		pfd[0].revents = 0;
+		pfd[1].fd = cancel;
+		pfd[1].events = POLLIN;
+		pfd[1].revents = 0;
+		r = poll(pfd, cancel > 0 ? 2 : 1, (int)left);
+		if (r > 0 && pfd[1].revents != 0) {
+			errno = ECANCELED;
+			return -1;
+		}
 		if (r > 0)
 			return 1;
 		if (r == 0)
@@ -167,7 +191,8 @@ xchg_udp(const struct dnsio_opts *c, const struct dnsio_addr *to,
 		if (send(fd, wire, wlen, 0) == -1)
 			break;
 		deadline = now_ms() + c->timeout_ms / c->tries;
-		while ((w = wait_fd(fd, POLLIN, deadline)) == 1) {
+		while ((w = wait_fd(fd, POLLIN, deadline, c->cancel_fd)) ==
+		    1) {
 			if ((n = recv(fd, buf, sizeof(buf), 0)) == -1)
 				break;
 			if ((*ans = reply_for(q, buf, n)) != NULL) {
@@ -190,14 +215,14 @@ xchg_udp(const struct dnsio_opts *c, const struct dnsio_addr *to,
 
 /* read_full - read exactly len bytes before the deadline */
 static enum dnsio_status
-read_full(int fd, uint8_t *buf, size_t len, long long deadline)
+read_full(int fd, uint8_t *buf, size_t len, long long deadline, int cancel)
 {
 	size_t got = 0;
 	ssize_t n;
 	int w;
 
 	while (got < len) {
-		if ((w = wait_fd(fd, POLLIN, deadline)) != 1)
+		if ((w = wait_fd(fd, POLLIN, deadline, cancel)) != 1)
 			return w == 0 ? DNSIO_TIMEOUT : DNSIO_ERROR;
 		if ((n = read(fd, buf + got, len - got)) <= 0) {
 			if (n == -1 && errno == EINTR)
@@ -213,7 +238,8 @@ read_full(int fd, uint8_t *buf, size_t len, long long deadline)
 
 /* tcp_connect - non-blocking connect bounded by the deadline */
 static enum dnsio_status
-tcp_connect(int fd, const struct dnsio_addr *to, long long deadline)
+tcp_connect(int fd, const struct dnsio_addr *to, long long deadline,
+    int cancel)
 {
 	socklen_t sl = sizeof(int);
 	int e = 0, w;
@@ -223,7 +249,7 @@ tcp_connect(int fd, const struct dnsio_addr *to, long long deadline)
 		return DNSIO_OK;
 	if (errno != EINPROGRESS)
 		return DNSIO_ERROR;
-	if ((w = wait_fd(fd, POLLOUT, deadline)) != 1)
+	if ((w = wait_fd(fd, POLLOUT, deadline, cancel)) != 1)
 		return w == 0 ? DNSIO_TIMEOUT : DNSIO_ERROR;
 	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &sl) == -1 || e != 0) {
 		errno = e;
@@ -253,13 +279,15 @@ xchg_tcp(const struct dnsio_opts *c, const struct dnsio_addr *to,
 	buf[1] = wlen & 0xff;
 	memcpy(buf + 2, wire, wlen);
 	errno = 0;
-	if ((x = tcp_connect(fd, to, deadline)) == DNSIO_OK &&
+	if ((x = tcp_connect(fd, to, deadline, c->cancel_fd)) == DNSIO_OK &&
 	    write(fd, buf, wlen + 2) == (ssize_t)(wlen + 2) &&
-	    (x = read_full(fd, hdr, 2, deadline)) == DNSIO_OK) {
+	    (x = read_full(fd, hdr, 2, deadline, c->cancel_fd)) ==
+	    DNSIO_OK) {
 		len = (hdr[0] << 8) | hdr[1];
 		free(buf);
 		buf = xmalloc(len + 1);
-		if ((x = read_full(fd, buf, len, deadline)) == DNSIO_OK &&
+		if ((x = read_full(fd, buf, len, deadline, c->cancel_fd)) ==
+		    DNSIO_OK &&
 		    (*ans = reply_for(q, buf, len)) == NULL) {
 			x = DNSIO_ERROR;
 			errno = EBADMSG;

@@ -28,7 +28,12 @@ struct dnsio_addr {
 struct dnsio_opts {
 	int	timeout_ms;	/* for the whole query, all tries */
 	int	tries;		/* UDP sends */
+	int	cancel_fd;	/* > 0: once readable, give up at once
+				   (ECANCELED); 0: none */
 };
+
+/* dnsio_cancelled - is the cancel descriptor (0: none) readable */
+int	dnsio_cancelled(int cancel_fd);
 
 /* dnsio_addr_set - a numeric IPv4 or IPv6 address and a port; 0 or -1 */
 int	dnsio_addr_set(struct dnsio_addr *, const char *host, int port);

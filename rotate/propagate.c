@@ -79,7 +79,9 @@ ask(struct ctx *c, const struct dnsio_addr *to, const char *name,
     ldns_rr_type type, int rd, ldns_pkt **ans, int *tcp, char **err)
 {
 	*ans = NULL;
-	if (c->cut == NULL && c->queries >= PROP_MAX_QUERIES)
+	if (c->cut == NULL && dnsio_cancelled(c->io.cancel_fd))
+		c->cut = xstrdup("cancelled: keyturnd is stopping");
+	else if (c->cut == NULL && c->queries >= PROP_MAX_QUERIES)
 		c->cut = xasprintf("query budget exhausted: %d queries asked",
 		    c->queries);
 	else if (c->cut == NULL && mono_ms() >= c->deadline)
@@ -747,6 +749,7 @@ prop_check(const struct prop_query *q, const struct prop_options *opt,
 	c.port = opt->dns_port > 0 ? opt->dns_port : 53;
 	c.io.timeout_ms = opt->timeout_ms > 0 ? opt->timeout_ms : 3000;
 	c.io.tries = opt->tries > 0 ? opt->tries : 2;
+	c.io.cancel_fd = opt->cancel_fd;
 	c.deadline = mono_ms() + (long long)PROP_DEADLINE_QUERIES *
 	    c.io.timeout_ms;
 	r = opt->resolver != NULL ? dnsio_addr_parse(&c.resolver, opt->resolver,

@@ -88,6 +88,8 @@ struct prop_options {
 	int		 tries;		/* UDP sends per address; 0: 2 */
 	const char * const *extra;	/* propagation resolvers "addr[:port]" */
 	size_t		 nextra;
+	int		 cancel_fd;	/* > 0: once readable, the check
+					   stops asking and fails; 0: none */
 };
 
 struct prop_query {

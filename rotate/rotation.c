@@ -18,6 +18,8 @@
 #include <sys/wait.h>
 
 #include <errno.h>
+#include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -27,6 +29,7 @@
 #include <unistd.h>
 
 #include "adapt.h"
+#include "dnsio.h"
 #include "evidence.h"
 #include "log.h"
 #include "rotation.h"
@@ -139,11 +142,14 @@ hook_now(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-/* hook_wait - reap pid by the deadline; 0, or -1 when it is still running */
+/*
+ * hook_wait - reap pid by the deadline: 0, or -1 when it is still running
+ * at the deadline or when cancel (> 0) has become readable
+ */
 static int
-hook_wait(pid_t pid, double deadline, int *status)
+hook_wait(pid_t pid, double deadline, int cancel, int *status)
 {
-	struct timespec nap = { 0, 20 * 1000 * 1000 };
+	struct pollfd pfd;
 	pid_t w;
 
 	for (;;) {
@@ -156,7 +162,11 @@ hook_wait(pid_t pid, double deadline, int *status)
 		}
 		if (hook_now() >= deadline)
 			return -1;
-		nanosleep(&nap, NULL);
+		/* a 20 ms nap, which the cancel descriptor cuts short */
+		pfd.fd = cancel > 0 ? cancel : -1;
+		pfd.events = POLLIN;
+		if (poll(&pfd, 1, 20) > 0 && cancel > 0)
+			return -1;
 	}
 }
 
@@ -192,21 +202,26 @@ hook_child(int null, char **argv, char **env)
 
 /* hook_reap - wait with the deadline, then stop it; 0 or -1 with err */
 static int
-hook_reap(pid_t pid, char *err, size_t errlen)
+hook_reap(pid_t pid, int cancel, char *err, size_t errlen)
 {
 	double limit = hook_timeout();
 	int status;
 
-	if (hook_wait(pid, hook_now() + limit, &status) == -1) {
+	if (hook_wait(pid, hook_now() + limit, cancel, &status) == -1) {
 		hook_kill(pid, SIGTERM);
-		if (hook_wait(pid, hook_now() + ROT_HOOK_GRACE, &status) == -1) {
+		if (hook_wait(pid, hook_now() + ROT_HOOK_GRACE, 0,
+		    &status) == -1) {
 			hook_kill(pid, SIGKILL);
 			while (waitpid(pid, &status, 0) == -1 && errno == EINTR)
 				;
 		}
 		hook_kill(pid, SIGKILL);	/* what it left behind */
-		snprintf(err, errlen, "publish command timed out after %g s",
-		    limit);
+		if (dnsio_cancelled(cancel))
+			snprintf(err, errlen, "publish command stopped: "
+			    "cancelled");
+		else
+			snprintf(err, errlen, "publish command timed out "
+			    "after %g s", limit);
 		return -1;
 	}
 	if (status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0)
@@ -226,10 +241,12 @@ hook_reap(pid_t pid, char *err, size_t errlen)
 /* rot_hook - the environment is built before fork: the child only execs */
 int
 rot_hook(const char *command, const char *action, const char *domain,
-    const char *selector, const char *value, char *err, size_t errlen)
+    const char *selector, const char *value, int cancel_fd, char *err,
+    size_t errlen)
 {
 	char *ours[6], **env, *strs;
 	char *argv[] = { "sh", "-c", (char *)command, NULL };
+	sigset_t all, old;
 	size_t i;
 	pid_t pid;
 	int null, r = -1;
@@ -243,12 +260,17 @@ rot_hook(const char *command, const char *action, const char *domain,
 	ours[5] = xasprintf("KEYTURN_VALUE_STRINGS=%s", strs);
 	env = hook_env(ours, 6);
 	null = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	if ((pid = fork()) == -1)
-		snprintf(err, errlen, "fork: %s", strerror(errno));
-	else if (pid == 0)
+	/* every signal blocked across the fork: one that reached the child
+	 * before hook_child reset the handlers would run ours there */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	if ((pid = fork()) == 0)
 		hook_child(null, argv, env);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (pid == -1)
+		snprintf(err, errlen, "fork: %s", strerror(errno));
 	else
-		r = hook_reap(pid, err, errlen);
+		r = hook_reap(pid, cancel_fd, err, errlen);
 	if (null != -1)
 		close(null);
 	for (i = 0; i < 6; i++)
@@ -314,10 +336,16 @@ needs_check(const struct store_key *k, const struct adapt_mem *m)
 	return m->published != POL_PUB_REVOKED || m->obs.dns != POL_DNS_REVOKED;
 }
 
-/* check_keys - one propagation check per key, folded into the memo */
-static void
+/*
+ * check_keys - one propagation check per key, folded into the memo at the
+ * time it ended (now is the pass's start, t0 the clock then). -1 when the
+ * checks were cancelled: the key whose check was cut short keeps what the
+ * memo knew of it.
+ */
+static int
 check_keys(const struct rot_config *cf, const struct store_domain *d,
-    struct adapt_memo *memo, time_t now, rot_report_fn *report, void *arg)
+    struct adapt_memo *memo, time_t now, time_t t0, rot_report_fn *report,
+    void *arg)
 {
 	struct prop_result res;
 	struct prop_query q;
@@ -327,6 +355,8 @@ check_keys(const struct rot_config *cf, const struct store_domain *d,
 	int r;
 
 	for (i = 0; i < d->nkeys; i++) {
+		if (dnsio_cancelled(cf->dns.cancel_fd))
+			return -1;
 		m = adapt_memo_get(memo, d->keys[i].selector);
 		if (!needs_check(&d->keys[i], m))
 			continue;
@@ -337,13 +367,20 @@ check_keys(const struct rot_config *cf, const struct store_domain *d,
 			continue;
 		}
 		r = prop_check(&q, &cf->dns, &res);
-		evidence_update(&m->obs, r == 0 ? &res : NULL, now);
+		if (dnsio_cancelled(cf->dns.cancel_fd)) {
+			prop_result_free(&res);
+			adapt_query_free(&q);
+			return -1;
+		}
+		evidence_update(&m->obs, r == 0 ? &res : NULL,
+		    now + (time(NULL) - t0));
 		report_event(report, arg, d->name, d->keys[i].selector, NULL,
 		    &res, r == 0 ? prop_verdict_name(res.verdict) :
 		    res.error ? res.error : "check failed");
 		prop_result_free(&res);
 		adapt_query_free(&q);
 	}
+	return 0;
 }
 
 /* act_publish - the hook for publish or revoke; memo updated on success */
@@ -362,7 +399,7 @@ act_publish(const struct rot_config *cf, const struct store_domain *d,
 	value = store_key_txt(&k);
 	if (cf->publish_command != NULL)
 		r = rot_hook(cf->publish_command, what, d->name, k.selector,
-		    value, err, errlen);
+		    value, cf->dns.cancel_fd, err, errlen);
 	else
 		log_notice("%s: no PublishCommand: %s by hand: %s._domainkey."
 		    "%s TXT \"%s\"", d->name, what, k.selector, d->name,
@@ -521,12 +558,21 @@ rot_pass(const struct rot_config *cf, const char *domain, time_t now,
 		return -1;
 	rot_memo_load(cf->store, domain, &memo);
 	adapt_memo_prune(&memo, d);
-	check_keys(cf, d, &memo, now, report, arg);
+	if (check_keys(cf, d, &memo, now, t0, report, arg) == -1) {
+		/* nothing decided on half the evidence; the checks that
+		 * ended are kept */
+		log_info("%s: rotation pass cancelled", domain);
+		if (!cf->dry_run)
+			memo_save(cf->store, domain, &memo);
+		adapt_memo_free(&memo);
+		store_domain_free(d);
+		return 0;
+	}
 	adapt_policy(&d->policy, &pol);
 	keys = xcalloc(d->nkeys + 1, sizeof(*keys));
 	adapt_keys(d, &memo, keys);
 	pol_decide(&pol, keys, d->nkeys, now, &plan);
-	for (i = 0; i < plan.n; i++) {
+	for (i = 0; i < plan.n && !dnsio_cancelled(cf->dns.cancel_fd); i++) {
 		snprintf(sel, sizeof(sel), "%s", plan.v[i].key == POL_NONE ?
 		    "" : keys[plan.v[i].key].selector);
 		aerr[0] = '\0';

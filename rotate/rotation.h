@@ -37,7 +37,11 @@
 
 struct rot_config {
 	struct store		*store;
-	struct prop_options	 dns;
+	struct prop_options	 dns;	/* dns.cancel_fd (> 0), once
+					   readable, cancels the pass: the
+					   DNS check under way fails, the
+					   hook is stopped, nothing more is
+					   decided or done */
 	const char		*publish_command;	/* NULL: none */
 	int			 dry_run;	/* decide and report only */
 };
@@ -82,9 +86,13 @@ void	rot_config_init(struct rot_config *, const struct kt_conf *);
  * mismatch. An unreadable memo is an empty one.
  */
 void	rot_memo_load(struct store *, const char *domain, struct adapt_memo *);
-/* rot_hook - run the publish hook once; 0, or -1 with err */
+/*
+ * rot_hook - run the publish hook once; 0, or -1 with err. Once
+ * cancel_fd (> 0; 0: none) is readable the hook is stopped as if it had
+ * timed out.
+ */
 int	rot_hook(const char *command, const char *action, const char *domain,
-	    const char *selector, const char *value, char *err,
+	    const char *selector, const char *value, int cancel_fd, char *err,
 	    size_t errlen);
 
 #endif

@@ -291,7 +291,7 @@ START_TEST(test_hook)
 	setenv("KEYTURN_ACTION", "stale", 1);
 	snprintf(cmd, sizeof(cmd), "env | grep ^KEYTURN_ | sort > %s", out);
 	ck_assert_msg(rot_hook(cmd, "publish", "example.test", "kt-1", value,
-	    err, sizeof(err)) == 0, "%s", err);
+	    0, err, sizeof(err)) == 0, "%s", err);
 	env = slurp(out);
 	ck_assert_msg(strstr(env, "KEYTURN_ACTION=publish\n") != NULL, "%s",
 	    env);
@@ -309,7 +309,7 @@ START_TEST(test_hook)
 	free(env);
 	/* a failing hook says how */
 	ck_assert_int_eq(rot_hook("exit 3", "revoke", "example.test", "kt-1",
-	    "v=DKIM1; p=", err, sizeof(err)), -1);
+	    "v=DKIM1; p=", 0, err, sizeof(err)), -1);
 	ck_assert_str_eq(err, "publish command exited 3");
 	unlink(out);
 	rmdir(dir);

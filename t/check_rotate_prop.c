@@ -329,7 +329,7 @@ udp_socket(struct dnsio_addr *a)
 
 START_TEST(test_silent_and_refused)
 {
-	struct dnsio_opts io = { 300, 2 };
+	struct dnsio_opts io = { 300, 2, 0 };
 	struct dnsio_addr a;
 	ldns_pkt *ans = NULL;
 	char *err = NULL;
@@ -387,7 +387,7 @@ START_TEST(test_hook_timeout)
 	    pidf);
 	clock_gettime(CLOCK_MONOTONIC, &a);
 	ck_assert_int_eq(rot_hook(cmd, "publish", "example.test", "kt-1",
-	    "v=DKIM1; p=", err, sizeof(err)), -1);
+	    "v=DKIM1; p=", 0, err, sizeof(err)), -1);
 	clock_gettime(CLOCK_MONOTONIC, &b);
 	took = (b.tv_sec - a.tv_sec) + (b.tv_nsec - a.tv_nsec) / 1e9;
 	ck_assert_msg(took >= 0.9 && took < 10, "took %.1f s", took);
@@ -430,7 +430,7 @@ START_TEST(test_hook_signals)
 	    "> %s; echo \"$$ $(cut -d' ' -f5,6 /proc/$$/stat)\" >> %s", out,
 	    out);
 	ck_assert_msg(rot_hook(cmd, "publish", "example.test", "kt-1",
-	    "v=DKIM1; p=", err, sizeof(err)) == 0, "%s", err);
+	    "v=DKIM1; p=", 0, err, sizeof(err)) == 0, "%s", err);
 	sigprocmask(SIG_UNBLOCK, &block, NULL);
 	signal(SIGPIPE, SIG_DFL);
 	txt = hook_slurp(out);
@@ -614,6 +614,8 @@ fake_end(void)
 	close(fake.fd);
 }
 
+static int fake_cancel;		/* prop_options.cancel_fd */
+
 /* fake_check - prop_check of sel._domainkey.example.test (or .test) */
 static double
 fake_check(const char *name, int timeout_ms, struct prop_result *res)
@@ -630,6 +632,7 @@ fake_check(const char *name, int timeout_ms, struct prop_result *res)
 	o.dns_port = fake.port;
 	o.timeout_ms = timeout_ms;
 	o.tries = 1;
+	o.cancel_fd = fake_cancel;
 	clock_gettime(CLOCK_MONOTONIC, &a);
 	(void)prop_check(&q, &o, res);
 	clock_gettime(CLOCK_MONOTONIC, &b);
@@ -685,6 +688,88 @@ START_TEST(test_budget_deadline)
 }
 END_TEST
 
+/* ---- cancellation: keyturnd stopping in the middle of a pass ---- */
+
+/* cancel_later - write the cancel byte after 200 ms */
+static void *
+cancel_later(void *arg)
+{
+	struct timespec nap = { 0, 200 * 1000 * 1000 };
+
+	nanosleep(&nap, NULL);
+	ck_assert_int_eq(write(*(int *)arg, "x", 1), 1);
+	return NULL;
+}
+
+/* since - seconds since a */
+static double
+since(const struct timespec *a)
+{
+	struct timespec b;
+
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	return (b.tv_sec - a->tv_sec) + (b.tv_nsec - a->tv_nsec) / 1e9;
+}
+
+/*
+ * A query waiting on a silent server, a hung publish hook and a whole
+ * check all end at once when the cancel descriptor becomes readable,
+ * and count as failures.
+ */
+START_TEST(test_cancel)
+{
+	struct dnsio_opts io = { 10000, 1, 0 };
+	struct dnsio_addr a;
+	struct prop_result res;
+	struct timespec t0;
+	pthread_t thr;
+	ldns_pkt *ans = NULL;
+	char *err = NULL, herr[128];
+	int fd, tcp, pfd[2];
+
+	ck_assert_int_eq(pipe(pfd), 0);
+	io.cancel_fd = pfd[0];
+	ck_assert_int_eq(dnsio_cancelled(pfd[0]), 0);
+	ck_assert_int_eq(dnsio_cancelled(0), 0);
+
+	fd = udp_socket(&a);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	ck_assert_int_eq(pthread_create(&thr, NULL, cancel_later, &pfd[1]), 0);
+	ck_assert_int_eq(dnsio_query(&io, &a, "example.test", LDNS_RR_TYPE_SOA,
+	    0, &ans, &tcp, &err), DNSIO_ERROR);
+	pthread_join(thr, NULL);
+	ck_assert_msg(since(&t0) < 2, "query took %.1f s", since(&t0));
+	ck_assert_ptr_null(ans);
+	ck_assert_msg(err != NULL && strstr(err, "cancel") != NULL, "%s",
+	    err ? err : "no error");
+	free(err);
+	close(fd);
+	ck_assert_int_eq(dnsio_cancelled(pfd[0]), 1);
+
+	/* the hook, already cancelled: stopped, not waited for */
+	setenv("KEYTURN_HOOK_TIMEOUT", "30", 1);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	ck_assert_int_eq(rot_hook("sleep 300", "publish", "example.test",
+	    "kt-1", "v=DKIM1; p=", pfd[0], herr, sizeof(herr)), -1);
+	unsetenv("KEYTURN_HOOK_TIMEOUT");
+	ck_assert_msg(since(&t0) < 4, "hook took %.1f s", since(&t0));
+	ck_assert_msg(strstr(herr, "cancelled") != NULL, "%s", herr);
+
+	/* a check asks nothing once cancelled, and confirms nothing */
+	fake_start(FAKE_REFER, 0);
+	fake_cancel = pfd[0];
+	(void)fake_check("sel._domainkey.example.test", 1000, &res);
+	fake_cancel = 0;
+	fake_end();
+	ck_assert_int_eq(fake.asked, 0);
+	ck_assert_int_eq(res.published, 0);
+	ck_assert_int_ne(res.verdict, PROP_V_PUBLISHED);
+	prop_result_free(&res);
+	close(pfd[0]);
+	close(pfd[1]);
+}
+END_TEST
+
 /*
  * 20 NS names of 3 addresses, every one serving the key: 4 names and
  * 16 addresses are not asked, which is said, so the key is not published
@@ -730,6 +815,7 @@ prop_suite(void)
 	tcase_add_test(tc, test_budget_queries);
 	tcase_add_test(tc, test_budget_deadline);
 	tcase_add_test(tc, test_not_asked);
+	tcase_add_test(tc, test_cancel);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -36,7 +36,8 @@ t_rotate_run_CFLAGS = $(AM_CFLAGS) $(CRYPTO_CFLAGS)
 t_rotate_run_LDADD = $(ROTATE_LIBS)
 
 TESTS += t/rotate_dns.sh t/rotate_cycle.sh t/cli_rotate.sh t/cli_root.sh \
-	t/publish_nsupdate.sh t/rotate_zero_touch.sh
+	t/publish_nsupdate.sh t/rotate_zero_touch.sh t/rotate_sigterm.sh
 EXTRA_DIST += t/rotate_dns.sh t/rotate_cycle.sh t/cli_rotate.sh \
 	t/cli_root.sh t/publish_nsupdate.sh t/rotate_zero_touch.sh \
+	t/rotate_sigterm.sh \
 	t/lib/knot.sh t/lib/silent_udp.py t/lib/ztstream.py

@@ -1,0 +1,95 @@
+#!/bin/sh
+# rotate_sigterm.sh - SIGTERM does not wait for a rotation pass: a DNS
+# check that waits on a nameserver that never answers, and a publish hook
+# that hangs, are both cut short, and keyturnd exits 0 within seconds.
+# DNSTimeout is 60 s, so a keyturnd that waited would take a minute or
+# more (the check asks again until 10 timeouts have passed; the hook runs
+# up to 60 s).
+. "$top_srcdir/t/milter_lib.sh"
+
+SPID=
+cleanup() {
+	[ -n "$SPID" ] && kill "$SPID" 2>/dev/null
+	[ -f "$W/hookbg.pid" ] && kill "$(cat "$W/hookbg.pid")" 2>/dev/null
+	kt_cleanup
+}
+
+# free_port - a UDP port on 127.0.0.1 that nothing is bound to
+free_port() {
+	"$PYTHON3" -c 'import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# stop_timed LIMIT - SIGTERM; keyturnd must exit 0 within LIMIT seconds,
+# the time taken in ms goes to $ms
+stop_timed() {
+	t0=$(date +%s%N)
+	kill -TERM "$KPID" || kt_fail "keyturnd is gone"
+	wait "$KPID"
+	rc=$?
+	KPID=
+	ms=$((($(date +%s%N) - t0) / 1000000))
+	[ $rc = 0 ] || kt_fail "keyturnd exited $rc after SIGTERM"
+	[ $ms -lt $(($1 * 1000)) ] ||
+	    kt_fail "keyturnd took $ms ms to exit after SIGTERM"
+}
+
+kt_init rotate_sigterm
+trap 'cleanup' EXIT
+trap 'cleanup; exit 1' INT TERM
+kt_cli domain add slow.test --algorithms ed25519
+kt_key slow.test ed25519 e1
+kt_cli key new slow.test --algorithm ed25519 --selector e2
+
+# 1. the resolver keyturnd asks first never answers
+P=$(free_port)
+"$PYTHON3" "$top_srcdir/t/lib/silent_udp.py" 127.0.0.1 "$P" >"$W/silent.out" &
+SPID=$!
+i=0
+until grep -q listening "$W/silent.out" 2>/dev/null; do
+	i=$((i + 1))
+	[ $i -gt 100 ] && kt_fail "silent nameserver did not start"
+	sleep 0.05
+done
+kt_conf "Rotation yes" "RotationInterval 1s" "Resolver 127.0.0.1:$P" \
+    "DNSPort $P" "DNSTimeout 60s"
+kt_start
+sleep 1.5	# the first pass starts at once and waits on the resolver
+stop_timed 10
+grep -q "rotation pass cancelled" "$W/keyturnd.log" ||
+    kt_fail "no 'rotation pass cancelled' in keyturnd.log"
+kt_ok "SIGTERM during a DNS wait: exit 0 after $ms ms"
+kill "$SPID" 2>/dev/null
+wait "$SPID" 2>/dev/null
+SPID=
+
+# 2. DNS fails at once (nothing bound: refused), so e2's record goes to
+# the publish hook, which hangs with a child of its own
+P=$(free_port)
+cat >"$W/hook.sh" <<EOF
+sleep 300 &
+echo \$! > "$W/hookbg.pid"
+sleep 300
+EOF
+: >"$W/keyturnd.log"
+kt_conf "Rotation yes" "RotationInterval 1s" "Resolver 127.0.0.1:$P" \
+    "DNSPort $P" "DNSTimeout 60s" "PublishCommand sh $W/hook.sh"
+kt_start
+i=0
+until [ -s "$W/hookbg.pid" ]; do
+	i=$((i + 1))
+	[ $i -gt 200 ] && kt_fail "the publish hook did not run"
+	sleep 0.05
+done
+stop_timed 10
+grep -q "publish command stopped: cancelled" "$W/keyturnd.log" ||
+    kt_fail "the hook's end not logged as cancelled"
+bg=$(cat "$W/hookbg.pid")
+i=0
+while kill -0 "$bg" 2>/dev/null; do
+	i=$((i + 1))
+	[ $i -gt 40 ] && kt_fail "the hook's child $bg outlived keyturnd"
+	sleep 0.05
+done
+kt_ok "SIGTERM during a hung publish hook: exit 0 after $ms ms, hook stopped"
