@@ -698,8 +698,15 @@ add_list(struct conf_ctx *ctx, const struct conf_keyword *kw, const char *v,
 	void **field = (void **)(base + kw->off);
 	size_t *count = (size_t *)(base + kw->countoff);
 	size_t elem, n;
+	const char *p;
 	void *list;
 
+	for (p = v; *p == ',' || isspace((unsigned char)*p); p++)
+		;
+	if (*p == '\0') {	/* never an empty list in place of the default */
+		conf_error(ctx, "%s \"%s\": empty list", kw->name, v);
+		return;
+	}
 	if ((list = parse_list(ctx, kw, v, &n)) == NULL)
 		return;
 	elem = kw->type == CT_NETS ? sizeof(struct conf_net) : sizeof(char *);

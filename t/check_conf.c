@@ -159,6 +159,10 @@ static const struct bad_case {
 	{ "DNSPort 0", "expected a number from 1 to 65535" },
 	{ "DNSTimeout 2m", "out of range" },
 	{ "SubDomains yes", "SubDomains already set at line 2" },
+	{ "Algorithms ,", "Algorithms \",\": empty list" },
+	{ "DaemonNames ,", "DaemonNames \",\": empty list" },
+	{ "InternalHosts , ,", "InternalHosts \", ,\": empty list" },
+	{ "PropagationResolvers ,", "empty list" },
 };
 
 START_TEST(test_bad)
