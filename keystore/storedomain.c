@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "duration.h"
+#include "log.h"
 #include "store_int.h"
 #include "xmalloc.h"
 
@@ -178,6 +179,16 @@ out:
 	return r;
 }
 
+/* sdom_warn_bits - RFC 8301: 1024-bit RSA keys are accepted, with a word */
+static void
+sdom_warn_bits(const char *name, const struct store_policy *pol)
+{
+	if (pol->bits < STORE_RSA_WARN)
+		log_warnx("%s: new RSA keys will have %d bits: RFC 8301 "
+		    "recommends at least %d; some verifiers treat such keys "
+		    "as weak", name, pol->bits, STORE_RSA_WARN);
+}
+
 /* store_domain_add - a domain appears whole (built aside) or not at all */
 int
 store_domain_add(struct store *s, const char *name,
@@ -191,6 +202,8 @@ store_domain_add(struct store *s, const char *name,
 		return -1;
 	r = sdom_add_locked(s, name, pol, now, err, errlen);
 	store_unlock(s);
+	if (r == 0)
+		sdom_warn_bits(name, pol);
 	return r;
 }
 
@@ -247,6 +260,8 @@ store_domain_set(struct store *s, const char *name,
 		r = swrite_commit(s, d, &line, 1, err, errlen);
 	else if (renamed)	/* the new policy is read: readers must look */
 		(void)swrite_bump(s, e2, sizeof(e2));
+	if (r == 0 && (fields & STORE_POL_BITS))
+		sdom_warn_bits(name, pol);
 	free(path);
 	free(text);
 	free(line);

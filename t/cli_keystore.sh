@@ -35,6 +35,7 @@ run 1 kt init; has "$T/err" "already a keystore"
 # --- domains
 run 0 kt domain add Example.COM --algorithms rsa,ed25519 --bits 1024 \
     --active-keys 2 --rotate-after 30s --retire-after 1m --selector-prefix t1
+has "$T/err" "1024 bits: RFC 8301 recommends at least 2048"
 run 1 kt domain add example.com; has "$T/err" "already exists"
 run 1 kt domain add "bad..name"; has "$T/err" "bad label"
 run 0 kt domain add other.example
@@ -43,7 +44,10 @@ has "$T/out" "example.com"; has "$T/out" "rsa,ed25519"
 run 0 kt domain list --json
 json 'd={x["domain"]:x for x in d}; x=d["example.com"]; assert (x["bits"],x["active_keys"],x["rotate_after"],x["retire_after"],x["selector_prefix"],x["algorithms"])==(1024,2,30,60,"t1","rsa,ed25519"), x; assert d["other.example"]["bits"]==2048' <"$T/out"
 run 2 kt domain set example.com
+run 0 kt domain set example.com --bits 1024
+has "$T/err" "1024 bits: RFC 8301 recommends at least 2048"
 run 0 kt domain set example.com --bits 2048
+[ ! -s "$T/err" ] || fail "warned of 2048 bits: $(cat "$T/err")"
 has "$K/example.com/policy" "bits 2048"
 has "$K/example.com/policy" "active-keys 2"
 run 1 kt domain set nosuch.example --bits 2048; has "$T/err" "no domain nosuch.example"
