@@ -451,24 +451,40 @@ zone_ns(struct ctx *c, const char *apex, char **names, size_t max,
 
 /*
  * ns_addrs - every IPv4 and IPv6 address of one NS name, at most max;
- * *lost counts the addresses (or the name itself) left out for want of room
+ * *lost counts the addresses (or the name itself) left out for want of
+ * room, and *fail (NULL, or the caller frees it) says why a lookup of
+ * either family got no clean answer: those addresses are not known, so
+ * they cannot be asked
  */
 static size_t
 ns_addrs(struct ctx *c, const char *ns, struct nsaddr *out, size_t max,
-    size_t *lost)
+    size_t *lost, char **fail)
 {
 	ldns_rr_type types[2] = { LDNS_RR_TYPE_A, LDNS_RR_TYPE_AAAA };
 	ldns_rr *rr[PROP_MAX_ADDRS];
 	ldns_pkt *p;
 	size_t n = 0, k, i, j, total;
-	char *err, *end, *txt;
+	char *err, *end, *txt, *rc;
 
 	*lost = 0;
+	*fail = NULL;
 	for (j = 0; j < 2; j++) {
-		if (prop_lookup(c, ns, types[j], 0, &p, &err) != DNSIO_OK) {
+		if (prop_lookup(c, ns, types[j], 0, &p, &err) != DNSIO_OK ||
+		    server_failed(p)) {
+			if (*fail == NULL) {
+				rc = err == NULL ? ldns_pkt_rcode2str(
+				    ldns_pkt_get_rcode(p)) : NULL;
+				*fail = xasprintf("%s lookup of %s: %s",
+				    j ? "AAAA" : "A", ns, err != NULL ? err :
+				    rc != NULL ? rc : "failed");
+				free(rc);
+			}
 			free(err);
+			if (p != NULL)
+				ldns_pkt_free(p);
 			continue;
 		}
+		free(err);
 		end = chase(p, ns, NULL);
 		k = rrs_total(p, end, types[j], LDNS_SECTION_ANSWER, rr,
 		    PROP_MAX_ADDRS, &total);
@@ -489,12 +505,12 @@ ns_addrs(struct ctx *c, const char *ns, struct nsaddr *out, size_t max,
 		free(end);
 		ldns_pkt_free(p);
 	}
-	if (n == 0 && max > 0 && *lost == 0) {
+	if (n == 0 && max > 0 && *lost == 0 && *fail == NULL) {
 		memset(&out[0], 0, sizeof(out[0]));
 		out[0].ns = xstrdup(ns);
 		out[0].none = 1;
 		n = 1;
-	} else if (n == 0 && *lost == 0)
+	} else if (n == 0 && *lost == 0 && *fail == NULL)
 		*lost = 1;	/* no room even to say it has no address */
 	return n;
 }
@@ -651,7 +667,7 @@ check_name(struct ctx *c, const char *name, int depth)
 	struct nsaddr na[PROP_MAX_ADDRS];
 	struct prop_obs *o;
 	char *ns[PROP_MAX_NS], *apex, *err = NULL, *cname = NULL;
-	char *first = NULL;
+	char *first = NULL, *fail;
 	size_t nns, nna = 0, i, from = c->res->nobs, all, lost;
 	uint32_t neg = 0;
 
@@ -674,7 +690,12 @@ check_name(struct ctx *c, const char *name, int depth)
 	}
 	for (i = 0; i < nns; i++) {
 		nna += ns_addrs(c, ns[i], na + nna, PROP_MAX_ADDRS - nna,
-		    &lost);
+		    &lost, &fail);
+		if (fail != NULL) {
+			o = obs_add(c->res, PROP_SRC_AUTH, apex, ns[i], "-",
+			    name);
+			o->detail = fail;
+		}
 		if (lost > 0) {
 			o = obs_add(c->res, PROP_SRC_AUTH, apex, ns[i], "-",
 			    name);

@@ -457,9 +457,11 @@ END_TEST
  * FAKE_REFER: every query gets a glueless referral to 16 NS names, so
  * looking them up recurses without end. FAKE_WIDE: zone "test." served
  * properly, with 20 NS names of 3 addresses each (all 127.0.0.1), every
- * one serving key_a.
+ * one serving key_a. FAKE_FAMILY: zone "test." with NS n0.test (A
+ * 127.0.0.1 three times, no AAAA) and n1.test, whose A lookup fails (SERVFAIL) and
+ * whose AAAA is ::ffff:127.0.0.1, the same server.
  */
-enum fake_mode { FAKE_REFER, FAKE_WIDE };
+enum fake_mode { FAKE_REFER, FAKE_WIDE, FAKE_FAMILY };
 
 static struct {
 	int		 fd;
@@ -509,7 +511,18 @@ fake_answer(const ldns_pkt *q)
 		return a;
 	}
 	ldns_pkt_set_aa(a, 1);
-	if (t == LDNS_RR_TYPE_SOA && strcmp(qn, "test.") == 0)
+	if (fake.mode == FAKE_FAMILY && t == LDNS_RR_TYPE_NS &&
+	    strcmp(qn, "test.") == 0) {
+		fake_rr(a, LDNS_SECTION_ANSWER, "test. 300 IN NS n0.test.");
+		fake_rr(a, LDNS_SECTION_ANSWER, "test. 300 IN NS n1.test.");
+	} else if (fake.mode == FAKE_FAMILY && t == LDNS_RR_TYPE_A &&
+	    strcmp(qn, "n1.test.") == 0)
+		ldns_pkt_set_rcode(a, LDNS_RCODE_SERVFAIL);
+	else if (fake.mode == FAKE_FAMILY && t == LDNS_RR_TYPE_AAAA &&
+	    strcmp(qn, "n1.test.") == 0)
+		fake_rr(a, LDNS_SECTION_ANSWER, "n1.test. 300 IN AAAA "
+		    "::ffff:127.0.0.1");
+	else if (t == LDNS_RR_TYPE_SOA && strcmp(qn, "test.") == 0)
 		fake_rr(a, LDNS_SECTION_ANSWER, "test. 300 IN SOA n1.test. "
 		    "h.test. 1 3600 600 86400 300");
 	else if (t == LDNS_RR_TYPE_NS && strcmp(qn, "test.") == 0)
@@ -688,6 +701,31 @@ START_TEST(test_budget_deadline)
 }
 END_TEST
 
+/*
+ * An NS name whose A lookup fails and whose AAAA works: its IPv4
+ * addresses are unknown, so they are not asked, and that is said; the
+ * addresses that were asked all serving the key does not confirm it.
+ */
+START_TEST(test_family_failed)
+{
+	struct prop_result res;
+	size_t i, match = 0;
+
+	setup();
+	fake_start(FAKE_FAMILY, 0);
+	(void)fake_check("sel._domainkey.test", 3000, &res);
+	fake_end();
+	for (i = 0; i < res.nobs; i++)
+		match += res.obs[i].status == PROP_MATCH;
+	ck_assert_uint_eq(match, 4);	/* n0: 3 A records; n1: its AAAA */
+	ck_assert_msg(obs_with(&res, "A lookup of n1.test"),
+	    "the failed A lookup is not reported");
+	ck_assert_int_eq(res.published, 0);
+	ck_assert_int_ne(res.verdict, PROP_V_PUBLISHED);
+	prop_result_free(&res);
+}
+END_TEST
+
 /* ---- cancellation: keyturnd stopping in the middle of a pass ---- */
 
 /* cancel_later - write the cancel byte after 200 ms */
@@ -816,6 +854,7 @@ prop_suite(void)
 	tcase_add_test(tc, test_budget_deadline);
 	tcase_add_test(tc, test_not_asked);
 	tcase_add_test(tc, test_cancel);
+	tcase_add_test(tc, test_family_failed);
 	suite_add_tcase(s, tc);
 	return s;
 }
