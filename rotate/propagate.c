@@ -793,13 +793,33 @@ prop_check(const struct prop_query *q, const struct prop_options *opt,
 	return r == 0 ? 0 : -1;
 }
 
+/*
+ * tag_lists - a colon-separated tag value (h=, s=) names one of a or b
+ * (b may be NULL), whitespace and case aside
+ */
+static int
+tag_lists(const char *value, const char *a, const char *b)
+{
+	char *list = tv_strip_fws(value), *item, *next;
+	int found = 0;
+
+	for (item = list; item != NULL && !found; item = next) {
+		if ((next = strchr(item, ':')) != NULL)
+			*next++ = '\0';
+		found = strcasecmp(item, a) == 0 ||
+		    (b != NULL && strcasecmp(item, b) == 0);
+	}
+	free(list);
+	return found;
+}
+
 /* judge_one - one joined TXT string against the expected key */
 static enum prop_status
 judge_one(const struct prop_query *q, const char *txt, char **detail)
 {
 	static const char *algs[] = { "rsa", "ed25519" };
 	struct tv_list l;
-	const char *v, *k, *p;
+	const char *v, *k, *p, *h, *sv;
 	unsigned char *raw;
 	char err[128], *b64;
 	size_t blen, pad;
@@ -813,6 +833,8 @@ judge_one(const struct prop_query *q, const char *txt, char **detail)
 	v = tv_get(&l, "v");
 	k = tv_get(&l, "k");
 	p = tv_get(&l, "p");
+	h = tv_get(&l, "h");
+	sv = tv_get(&l, "s");
 	if ((v != NULL && (strcmp(v, "DKIM1") != 0 ||
 	    strcmp(l.pairs[0].tag, "v") != 0)) || p == NULL) {
 		*detail = xasprintf("not a DKIM1 key record");
@@ -826,6 +848,11 @@ judge_one(const struct prop_query *q, const char *txt, char **detail)
 		st = PROP_EMPTY;
 	} else if (strcasecmp(k ? k : "rsa", algs[q->alg]) != 0) {
 		*detail = xasprintf("k=%s, expected %s", k, algs[q->alg]);
+	} else if (h != NULL && !tag_lists(h, "sha256", NULL)) {
+		/* verifiers ignore a key that does not allow our hash */
+		*detail = xasprintf("h=%s does not allow sha256", h);
+	} else if (sv != NULL && !tag_lists(sv, "email", "*")) {
+		*detail = xasprintf("s=%s is not for email", sv);
 	} else {
 		raw = xmalloc(blen);
 		n = blen % 4 == 0 ? EVP_DecodeBlock(raw,
