@@ -139,8 +139,9 @@ struct store;
 /*
  * Opening. store_init creates an empty keystore with safe modes (the
  * directory may exist, ours and empty; never a symbolic link, and its mode
- * is changed only once that is checked). store_open checks the format line, owner (the
- * effective uid) and mode (no group/other access) of the directory.
+ * is changed only once that is checked). store_open checks the format
+ * line, owner (the effective uid) and mode (no group/other access) of the
+ * directory.
  * STORE_RDONLY: no write will be attempted (a read-only keystore opens).
  */
 #define STORE_RDONLY		0x01
