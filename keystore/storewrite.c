@@ -11,6 +11,9 @@
  * change is complete. Revoked keys' files are removed once the state that
  * revokes them is on disk. A note (an alarm, a key unchanged) is a change
  * with no transition: its line is committed by a state write all the same.
+ * Before anything is written, a key that is to become active is loaded
+ * as keyturnd loads it, and a history shorter than its committed size is
+ * refused, never grown back.
  */
 #include "config.h"
 
