@@ -186,15 +186,36 @@ rrs_free(ldns_rr **v, size_t n)
 		ldns_rr_free(v[i]);
 }
 
-/* chase - follow the CNAME chain inside one answer from name */
+/* name_in - name a is zone z (text) or below it */
+static int
+name_in(const char *a, const char *z)
+{
+	ldns_rdf *d = ldns_dname_new_frm_str(z);
+	int r;
+
+	if (d == NULL)
+		return 0;
+	r = name_under(a, d);
+	ldns_rdf_deep_free(d);
+	return r;
+}
+
+/*
+ * chase - follow the CNAME chain inside one answer from name. With zone,
+ * the answer of one of its authoritative servers: a CNAME is followed
+ * only while its owner is inside that zone, since what the server says of
+ * other zones is not its to say (their own servers are asked in turn).
+ */
 static char *
-chase(const ldns_pkt *p, const char *name, uint32_t *ttl)
+chase(const ldns_pkt *p, const char *name, const char *zone, uint32_t *ttl)
 {
 	ldns_rr *rr[1];
 	char *cur = xstrdup(name), *next;
 	int i;
 
 	for (i = 0; i < PROP_MAX_DEPTH; i++) {
+		if (zone != NULL && !name_in(cur, zone))
+			break;
 		if (rrs_of(p, cur, LDNS_RR_TYPE_CNAME, LDNS_SECTION_ANSWER,
 		    rr, 1) == 0)
 			break;
@@ -485,7 +506,7 @@ ns_addrs(struct ctx *c, const char *ns, struct nsaddr *out, size_t max,
 			continue;
 		}
 		free(err);
-		end = chase(p, ns, NULL);
+		end = chase(p, ns, NULL, NULL);
 		k = rrs_total(p, end, types[j], LDNS_SECTION_ANSWER, rr,
 		    PROP_MAX_ADDRS, &total);
 		*lost += total - k;
@@ -563,20 +584,25 @@ txt_join(const ldns_rr *rr)
 /* judge_answer - one answer for name: TXT joined and judged, or a "no" */
 static void
 judge_answer(struct ctx *c, const ldns_pkt *p, const char *name,
-    struct prop_obs *o, char **cname)
+    const char *zone, struct prop_obs *o, char **cname)
 {
 	ldns_rr *rr[8], *soa[1];
 	char *end, *txt[8];
 	size_t n, i;
 
-	end = chase(p, name, &o->ttl);
+	end = chase(p, name, zone, &o->ttl);
 	if (strcasecmp(end, name) != 0) {
 		o->cname = xstrdup(end);
 		if (cname != NULL)
 			*cname = xstrdup(end);
 	}
-	n = rrs_of(p, end, LDNS_RR_TYPE_TXT, LDNS_SECTION_ANSWER, rr, 8);
-	if (n > 0) {
+	/* a record outside the zone asked is left to that zone's servers */
+	n = zone != NULL && !name_in(end, zone) ? 0 : rrs_of(p, end,
+	    LDNS_RR_TYPE_TXT, LDNS_SECTION_ANSWER, rr, 8);
+	if (n == 0 && o->cname != NULL && zone != NULL && !name_in(end, zone)) {
+		o->status = PROP_NODATA;
+		o->detail = xasprintf("CNAME to %s", end);
+	} else if (n > 0) {
 		for (i = 0; i < n; i++) {
 			txt[i] = txt_join(rr[i]);
 			if (ldns_rr_ttl(rr[i]) > o->ttl)
@@ -631,7 +657,7 @@ ask_auth(struct ctx *c, const char *zone, const struct nsaddr *na,
 	    ldns_pkt_get_rcode(p) == LDNS_RCODE_NXDOMAIN)) {
 		o->detail = xasprintf("not authoritative for %s", zone);
 	} else
-		judge_answer(c, p, name, o, cname);
+		judge_answer(c, p, name, zone, o, cname);
 	ldns_pkt_free(p);
 }
 
@@ -748,7 +774,7 @@ ask_resolver(struct ctx *c, const char *spec)
 		o->detail = err;
 		return;
 	}
-	judge_answer(c, p, c->q->name, o, NULL);
+	judge_answer(c, p, c->q->name, NULL, o, NULL);
 	ldns_pkt_free(p);
 }
 

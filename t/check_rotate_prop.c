@@ -468,9 +468,12 @@ END_TEST
  * properly, with 20 NS names of 3 addresses each (all 127.0.0.1), every
  * one serving key_a. FAKE_FAMILY: zone "test." with NS n0.test (A
  * 127.0.0.1 three times, no AAAA) and n1.test, whose A lookup fails (SERVFAIL) and
- * whose AAAA is ::ffff:127.0.0.1, the same server.
+ * whose AAAA is ::ffff:127.0.0.1, the same server. FAKE_CNAME: zone
+ * "test." with NS n0.test, whose TXT answer for sel.* is a CNAME to
+ * x.other plus, out of its zone, "x.other CNAME y.other2" and y.other2's
+ * TXT record with key_a.
  */
-enum fake_mode { FAKE_REFER, FAKE_WIDE, FAKE_FAMILY };
+enum fake_mode { FAKE_REFER, FAKE_WIDE, FAKE_FAMILY, FAKE_CNAME };
 
 static struct {
 	int		 fd;
@@ -498,6 +501,29 @@ fake_rr(ldns_pkt *a, ldns_pkt_section sec, const char *fmt, ...)
 	ldns_pkt_push_rr(a, sec, rr);
 }
 
+/* fake_txt - owner's TXT record with key_a, into the answer */
+static void
+fake_txt(ldns_pkt *a, const char *owner)
+{
+	char txt[128];
+	ldns_rr *rr;
+	ldns_rdf *o;
+
+	/* built by hand: the zone-file parser takes ';' as a comment */
+	snprintf(txt + 1, sizeof(txt) - 1, "v=DKIM1; k=ed25519; p=%s",
+	    b64_a);
+	txt[0] = (char)strlen(txt + 1);
+	ck_assert_ptr_nonnull(o = ldns_dname_new_frm_str(owner));
+	rr = ldns_rr_new();
+	ldns_rr_set_type(rr, LDNS_RR_TYPE_TXT);
+	ldns_rr_set_class(rr, LDNS_RR_CLASS_IN);
+	ldns_rr_set_owner(rr, o);
+	ldns_rr_set_ttl(rr, 300);
+	ldns_rr_push_rdf(rr, ldns_rdf_new_frm_data(LDNS_RDF_TYPE_STR,
+	    (size_t)txt[0] + 1, txt));
+	ldns_pkt_push_rr(a, LDNS_SECTION_ANSWER, rr);
+}
+
 /* fake_answer - the reply of the current mode to one query */
 static ldns_pkt *
 fake_answer(const ldns_pkt *q)
@@ -505,8 +531,7 @@ fake_answer(const ldns_pkt *q)
 	ldns_rr *qrr = ldns_rr_list_rr(ldns_pkt_question(q), 0);
 	ldns_rr_type t = ldns_rr_get_type(qrr);
 	ldns_pkt *a = ldns_pkt_new();
-	char *qn = ldns_rdf2str(ldns_rr_owner(qrr)), txt[128];
-	ldns_rr *rr;
+	char *qn = ldns_rdf2str(ldns_rr_owner(qrr));
 	int i;
 
 	ldns_pkt_set_id(a, ldns_pkt_id(q));
@@ -520,7 +545,17 @@ fake_answer(const ldns_pkt *q)
 		return a;
 	}
 	ldns_pkt_set_aa(a, 1);
-	if (fake.mode == FAKE_FAMILY && t == LDNS_RR_TYPE_NS &&
+	if (fake.mode == FAKE_CNAME && t == LDNS_RR_TYPE_NS &&
+	    strcmp(qn, "test.") == 0)
+		fake_rr(a, LDNS_SECTION_ANSWER, "test. 300 IN NS n0.test.");
+	else if (fake.mode == FAKE_CNAME && t == LDNS_RR_TYPE_TXT &&
+	    strncmp(qn, "sel.", 4) == 0) {
+		fake_rr(a, LDNS_SECTION_ANSWER, "%s 300 IN CNAME x.other.",
+		    qn);
+		fake_rr(a, LDNS_SECTION_ANSWER, "x.other. 300 IN CNAME "
+		    "y.other2.");
+		fake_txt(a, "y.other2.");
+	} else if (fake.mode == FAKE_FAMILY && t == LDNS_RR_TYPE_NS &&
 	    strcmp(qn, "test.") == 0) {
 		fake_rr(a, LDNS_SECTION_ANSWER, "test. 300 IN NS n0.test.");
 		fake_rr(a, LDNS_SECTION_ANSWER, "test. 300 IN NS n1.test.");
@@ -542,20 +577,9 @@ fake_answer(const ldns_pkt *q)
 		for (i = 0; i < 3; i++)
 			fake_rr(a, LDNS_SECTION_ANSWER, "%s 300 IN A "
 			    "127.0.0.1", qn);
-	else if (t == LDNS_RR_TYPE_TXT && strncmp(qn, "sel.", 4) == 0) {
-		/* built by hand: the zone-file parser takes ';' as a comment */
-		snprintf(txt + 1, sizeof(txt) - 1, "v=DKIM1; k=ed25519; p=%s",
-		    b64_a);
-		txt[0] = (char)strlen(txt + 1);
-		rr = ldns_rr_new();
-		ldns_rr_set_type(rr, LDNS_RR_TYPE_TXT);
-		ldns_rr_set_class(rr, LDNS_RR_CLASS_IN);
-		ldns_rr_set_owner(rr, ldns_rdf_clone(ldns_rr_owner(qrr)));
-		ldns_rr_set_ttl(rr, 300);
-		ldns_rr_push_rdf(rr, ldns_rdf_new_frm_data(LDNS_RDF_TYPE_STR,
-		    (size_t)txt[0] + 1, txt));
-		ldns_pkt_push_rr(a, LDNS_SECTION_ANSWER, rr);
-	} else
+	else if (t == LDNS_RR_TYPE_TXT && strncmp(qn, "sel.", 4) == 0)
+		fake_txt(a, qn);
+	else
 		fake_rr(a, LDNS_SECTION_AUTHORITY, "test. 300 IN SOA "
 		    "n1.test. h.test. 1 3600 600 86400 300");
 	free(qn);
@@ -735,6 +759,38 @@ START_TEST(test_family_failed)
 }
 END_TEST
 
+/*
+ * A server of test. answers with its CNAME to x.other and, beyond its
+ * zone, with x.other's CNAME and the final TXT record: only its own
+ * CNAME counts. The chain goes on at x.other, whose servers are asked;
+ * nothing is taken from the records test.'s server has no say over.
+ */
+START_TEST(test_cname_out_of_zone)
+{
+	struct prop_result res;
+	size_t i, cn = 0;
+
+	setup();
+	fake_start(FAKE_CNAME, 0);
+	(void)fake_check("sel._domainkey.test", 3000, &res);
+	fake_end();
+	for (i = 0; i < res.nobs; i++) {
+		if (res.obs[i].zone == NULL ||
+		    strcmp(res.obs[i].zone, "test") != 0)
+			continue;
+		ck_assert_msg(res.obs[i].cname != NULL &&
+		    strcmp(res.obs[i].cname, "x.other") == 0,
+		    "CNAME followed to %s", res.obs[i].cname ?
+		    res.obs[i].cname : "nothing");
+		cn++;
+	}
+	ck_assert_uint_eq(cn, 3);
+	ck_assert_int_eq(res.published, 0);
+	ck_assert_int_ne(res.verdict, PROP_V_PUBLISHED);
+	prop_result_free(&res);
+}
+END_TEST
+
 /* ---- cancellation: keyturnd stopping in the middle of a pass ---- */
 
 /* cancel_later - write the cancel byte after 200 ms */
@@ -864,6 +920,7 @@ prop_suite(void)
 	tcase_add_test(tc, test_not_asked);
 	tcase_add_test(tc, test_cancel);
 	tcase_add_test(tc, test_family_failed);
+	tcase_add_test(tc, test_cname_out_of_zone);
 	suite_add_tcase(s, tc);
 	return s;
 }
