@@ -409,9 +409,14 @@ parent_of(const char *name)
 	return xstrdup(dot + 1);
 }
 
-/* zone_cut - walk up from name to the apex of its zone; SOA neg TTL */
+/*
+ * zone_cut - walk up from name to the apex of its zone; *neg is the SOA's
+ * negative TTL as the resolver gave it (which a cache may have counted
+ * down), *negmax the SOA's MINIMUM, which no cache changes
+ */
 static char *
-zone_cut(struct ctx *c, const char *name, uint32_t *neg, char **err)
+zone_cut(struct ctx *c, const char *name, uint32_t *neg, uint32_t *negmax,
+    char **err)
 {
 	ldns_rr *soa[1];
 	ldns_pkt *p;
@@ -434,6 +439,8 @@ zone_cut(struct ctx *c, const char *name, uint32_t *neg, char **err)
 		}
 		if (apex != NULL) {
 			*neg = soa_neg(soa[0]);
+			*negmax = ldns_rr_rdf(soa[0], 6) != NULL ?
+			    ldns_rdf2native_int32(ldns_rr_rdf(soa[0], 6)) : 0;
 			ldns_rr_free(soa[0]);
 		}
 		ldns_pkt_free(p);
@@ -686,6 +693,41 @@ cname_agree(struct prop_result *r, size_t from, const char *target)
 	}
 }
 
+/*
+ * auth_neg - the zone's negative TTL from the first of its authoritative
+ * addresses that gives its SOA (RD=0, AA): the zone's own TTL, not a
+ * cache's remainder. 0 with *neg, -1 when none did.
+ */
+static int
+auth_neg(struct ctx *c, const char *apex, const struct nsaddr *na,
+    size_t nna, uint32_t *neg)
+{
+	ldns_rr *soa[1];
+	ldns_pkt *p;
+	size_t i;
+	char *err;
+	int tcp, r = -1;
+
+	for (i = 0; i < nna && r == -1; i++) {
+		if (na[i].none)
+			continue;
+		if (ask(c, &na[i].a, apex, LDNS_RR_TYPE_SOA, 0, &p, &tcp,
+		    &err) != DNSIO_OK) {
+			free(err);
+			continue;
+		}
+		free(err);
+		if (ldns_pkt_aa(p) && rrs_of(p, apex, LDNS_RR_TYPE_SOA,
+		    LDNS_SECTION_ANSWER, soa, 1) == 1) {
+			*neg = soa_neg(soa[0]);
+			rrs_free(soa, 1);
+			r = 0;
+		}
+		ldns_pkt_free(p);
+	}
+	return r;
+}
+
 /* check_name - every server of the zone holding name, then its CNAME */
 static int
 check_name(struct ctx *c, const char *name, int depth)
@@ -695,14 +737,12 @@ check_name(struct ctx *c, const char *name, int depth)
 	char *ns[PROP_MAX_NS], *apex, *err = NULL, *cname = NULL;
 	char *first = NULL, *fail;
 	size_t nns, nna = 0, i, from = c->res->nobs, all, lost;
-	uint32_t neg = 0;
+	uint32_t neg = 0, negmax = 0, aneg;
 
-	if ((apex = zone_cut(c, name, &neg, &err)) == NULL) {
+	if ((apex = zone_cut(c, name, &neg, &negmax, &err)) == NULL) {
 		c->res->error = err;
 		return -1;
 	}
-	if (neg > c->res->neg_ttl)
-		c->res->neg_ttl = neg;
 	if ((nns = zone_ns(c, apex, ns, PROP_MAX_NS, &all, &err)) == 0) {
 		c->res->error = err;
 		free(apex);
@@ -730,6 +770,16 @@ check_name(struct ctx *c, const char *name, int depth)
 		}
 		free(ns[i]);
 	}
+	/* how long a resolver may keep a "no": the zone's own negative
+	 * TTL, or when no server gave its SOA the SOA MINIMUM, which bounds
+	 * it; the resolver's copy may have been counted down by its cache */
+	if (auth_neg(c, apex, na, nna, &aneg) == 0) {
+		if (aneg > neg)
+			neg = aneg;
+	} else if (negmax > neg)
+		neg = negmax;
+	if (neg > c->res->neg_ttl)
+		c->res->neg_ttl = neg;
 	for (i = 0; i < nna; i++) {
 		ask_auth(c, apex, &na[i], name, &cname);
 		if (cname != NULL && first == NULL)

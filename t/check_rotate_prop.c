@@ -483,6 +483,8 @@ static struct {
 	pthread_t	 thr;
 	int		 port;
 	int		 asked;
+	int		 rd_soa_ttl;	/* > 0: the SOA's TTL when RD is set, as
+					   a cache that counted it down says */
 } fake;
 
 /* fake_rr - one record from text */
@@ -567,8 +569,9 @@ fake_answer(const ldns_pkt *q)
 		fake_rr(a, LDNS_SECTION_ANSWER, "n1.test. 300 IN AAAA "
 		    "::ffff:127.0.0.1");
 	else if (t == LDNS_RR_TYPE_SOA && strcmp(qn, "test.") == 0)
-		fake_rr(a, LDNS_SECTION_ANSWER, "test. 300 IN SOA n1.test. "
-		    "h.test. 1 3600 600 86400 300");
+		fake_rr(a, LDNS_SECTION_ANSWER, "test. %d IN SOA n1.test. "
+		    "h.test. 1 3600 600 86400 300", ldns_pkt_rd(q) &&
+		    fake.rd_soa_ttl > 0 ? fake.rd_soa_ttl : 300);
 	else if (t == LDNS_RR_TYPE_NS && strcmp(qn, "test.") == 0)
 		for (i = 0; i < 20; i++)
 			fake_rr(a, LDNS_SECTION_ANSWER, "test. 300 IN NS "
@@ -580,8 +583,9 @@ fake_answer(const ldns_pkt *q)
 	else if (t == LDNS_RR_TYPE_TXT && strncmp(qn, "sel.", 4) == 0)
 		fake_txt(a, qn);
 	else
-		fake_rr(a, LDNS_SECTION_AUTHORITY, "test. 300 IN SOA "
-		    "n1.test. h.test. 1 3600 600 86400 300");
+		fake_rr(a, LDNS_SECTION_AUTHORITY, "test. %d IN SOA "
+		    "n1.test. h.test. 1 3600 600 86400 300", ldns_pkt_rd(q) &&
+		    fake.rd_soa_ttl > 0 ? fake.rd_soa_ttl : 300);
 	free(qn);
 	return a;
 }
@@ -791,6 +795,27 @@ START_TEST(test_cname_out_of_zone)
 }
 END_TEST
 
+/*
+ * The resolver gives the zone's SOA with 7 s left of its TTL in cache;
+ * the negative TTL of the hold is the zone's own, 300 s, from the
+ * authoritative servers.
+ */
+START_TEST(test_neg_from_auth)
+{
+	struct prop_result res;
+
+	setup();
+	fake.rd_soa_ttl = 7;
+	fake_start(FAKE_FAMILY, 0);
+	(void)fake_check("sel._domainkey.test", 3000, &res);
+	fake_end();
+	fake.rd_soa_ttl = 0;
+	ck_assert_uint_eq(res.neg_ttl, 300);
+	ck_assert_int_ge(prop_hold(&res), 300);
+	prop_result_free(&res);
+}
+END_TEST
+
 /* ---- cancellation: keyturnd stopping in the middle of a pass ---- */
 
 /* cancel_later - write the cancel byte after 200 ms */
@@ -921,6 +946,7 @@ prop_suite(void)
 	tcase_add_test(tc, test_cancel);
 	tcase_add_test(tc, test_family_failed);
 	tcase_add_test(tc, test_cname_out_of_zone);
+	tcase_add_test(tc, test_neg_from_auth);
 	suite_add_tcase(s, tc);
 	return s;
 }
