@@ -90,10 +90,10 @@ grep -q "s=e1;" "$W/1.txt" || kt_fail "not signed after the drop"
 asnobody() { setpriv --reuid="$uid" --regid="$gid" --clear-groups "$@"; }
 asnobody "$KEYTURN" -K "$KS" key new example.com --algorithm ed25519 \
     --selector e2 >>"$W/keyturn.log" 2>&1 || kt_fail "key new as nobody"
-asnobody "$KEYTURN" -K "$KS" retire example.com e1 >>"$W/keyturn.log" 2>&1 ||
-    kt_fail "retire as nobody"
 asnobody "$KEYTURN" -K "$KS" activate example.com e2 --force \
     >>"$W/keyturn.log" 2>&1 || kt_fail "activate as nobody"
+asnobody "$KEYTURN" -K "$KS" retire example.com e1 >>"$W/keyturn.log" 2>&1 ||
+    kt_fail "retire as nobody"
 sleep 3
 kt_miltc --client 127.0.0.1 "$W/m.eml" >"$W/2.txt" || kt_fail "miltc"
 grep -q "s=e2;" "$W/2.txt" || kt_fail "the unprivileged daemon missed a change"
