@@ -466,6 +466,13 @@ store_domain_valid(const char *name, char *err, size_t errlen)
 			if (*p == '\0')
 				return 0;
 			label = p + 1;
+		} else if ((unsigned char)*p >= 0x80) {
+			snprintf(err, errlen, "\"%s\": write an "
+			    "internationalized domain name in its A-label "
+			    "form (xn--...), as DNS and d= have it; keyturnd "
+			    "signs mail whose From has the Unicode form",
+			    name);
+			return -1;
 		} else if (!(islower((unsigned char)*p) ||
 		    isdigit((unsigned char)*p) || *p == '-' || *p == '_')) {
 			snprintf(err, errlen, "\"%s\": a domain name has "

@@ -16,14 +16,17 @@
  * matched (the cursor moved past it) or -1 with the reason in the cursor.
  * Obsolete forms are taken loosely: CFWS anywhere between tokens, dots in
  * display names, a source route, empty list elements. 8-bit bytes are text
- * (RFC 6532) except in the domain, which must be an ASCII host name: that is
- * what d= and the DNS key lookup need. Comments nest; their depth is a
+ * (RFC 6532); a domain with them is taken as UTF-8 and turned into its
+ * A-labels (from_idna), since d= and the DNS key lookup need an ASCII host
+ * name. Comments nest; their depth is a
  * counter, not recursion, so no input can exhaust the stack.
  */
 #include "config.h"
 
 #include <stdio.h>
 #include <string.h>
+
+#include <idn2.h>
 
 #include "dkim.h"
 
@@ -402,13 +405,56 @@ dkim_hostname_check(const char *d, size_t len)
 	return NULL;
 }
 
+/*
+ * from_idna - the domain (len bytes, lowercased) as d= takes it: a domain
+ * with UTF-8 (an SMTPUTF8 From) in its A-label form, IDNA2008 with the
+ * UTS #46 mapping, as receivers compare it for DKIM and DMARC (RFC 8616)
+ */
+static enum dkim_status
+from_idna(const char *dom, size_t len, char *domain, size_t domainlen,
+    char *err, size_t errlen)
+{
+	enum dkim_status st = DKIM_EFROM;
+	const char *why;
+	char *ace = NULL;
+	size_t i;
+	int rc;
+
+	for (i = 0; i < len && (unsigned char)dom[i] < 0x80; i++)
+		;
+	if (i < len) {
+		rc = idn2_to_ascii_8z(dom, &ace, IDN2_NONTRANSITIONAL |
+		    IDN2_NFC_INPUT);
+		if (rc != IDN2_OK) {
+			snprintf(err, errlen, "From: domain %s: not an "
+			    "internationalized domain name: %s", dom,
+			    idn2_strerror(rc));
+			return DKIM_EFROM;
+		}
+		dom = ace;
+		len = strlen(ace);
+		for (i = 0; i < len; i++)
+			if (ace[i] >= 'A' && ace[i] <= 'Z')
+				ace[i] += 'a' - 'A';
+	}
+	if ((why = dkim_hostname_check(dom, len)) != NULL)
+		snprintf(err, errlen, "From: domain %s: %s", dom, why);
+	else if (len >= domainlen)
+		snprintf(err, errlen, "From: domain longer than the buffer");
+	else {
+		memcpy(domain, dom, len + 1);
+		st = DKIM_OK;
+	}
+	idn2_free(ace);
+	return st;
+}
+
 /* dkim_from_domain - the lowercased domain of the one mailbox in a From value */
 enum dkim_status
 dkim_from_domain(const char *value, size_t len, char *domain, size_t domainlen,
     char *err, size_t errlen)
 {
 	struct from_cur c;
-	const char *why;
 
 	if (len == 0) {				/* value may be NULL then */
 		snprintf(err, errlen, "From: no address");
@@ -430,14 +476,5 @@ dkim_from_domain(const char *value, size_t len, char *domain, size_t domainlen,
 		    FROM_DOMAIN_MAX);
 		return DKIM_EFROM;
 	}
-	if ((why = dkim_hostname_check(c.dom, c.domlen)) != NULL) {
-		snprintf(err, errlen, "From: domain %s: %s", c.dom, why);
-		return DKIM_EFROM;
-	}
-	if (c.domlen >= domainlen) {
-		snprintf(err, errlen, "From: domain longer than the buffer");
-		return DKIM_EFROM;
-	}
-	memcpy(domain, c.dom, c.domlen + 1);
-	return DKIM_OK;
+	return from_idna(c.dom, c.domlen, domain, domainlen, err, errlen);
 }

@@ -8,8 +8,9 @@ milter_libdkim_a_SOURCES = \
 	milter/hdrsel.c milter/hdrsel.h \
 	milter/from.c \
 	milter/sigval.c milter/sigval.h
-milter_libdkim_a_CFLAGS = $(AM_CFLAGS) $(CRYPTO_CFLAGS)
-DKIM_LIBS = milter/libdkim.a $(KEYSTORE_LIBS) $(CRYPTO_LIBS) $(PTHREAD_LIBS)
+milter_libdkim_a_CFLAGS = $(AM_CFLAGS) $(CRYPTO_CFLAGS) $(IDN2_CFLAGS)
+DKIM_LIBS = milter/libdkim.a $(KEYSTORE_LIBS) $(CRYPTO_LIBS) $(IDN2_LIBS) \
+	$(PTHREAD_LIBS)
 
 # keyturnd: the libmilter edge (filter.c) over the decision, snapshot and
 # loader modules, which have no libmilter dependency.
@@ -24,7 +25,7 @@ keyturnd_CFLAGS = $(AM_CFLAGS) $(MILTER_CFLAGS) $(CRYPTO_CFLAGS)
 # the rotation thread runs rotate/ (ldns)
 keyturnd_LDADD = milter/libkeyturnd.a milter/libdkim.a rotate/librotate.a \
 	keystore/libkeystore.a $(MILTER_LIBS) $(CRYPTO_LIBS) $(BSD_LIBS) \
-	$(LDNS_LIBS) $(PTHREAD_LIBS)
+	$(LDNS_LIBS) $(IDN2_LIBS) $(PTHREAD_LIBS)
 
 # The parts of keyturnd that Check tests link directly.
 noinst_LIBRARIES += milter/libkeyturnd.a

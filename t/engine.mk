@@ -65,7 +65,8 @@ FUZZ_ENGINE_SRCS = $(top_srcdir)/t/fuzz/fuzz_engine.c \
 fuzz-engine: keystore/libkeystore.a
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -I$(top_builddir) $(AM_CPPFLAGS) \
 	    -I$(top_srcdir)/t $(CRYPTO_CFLAGS) $(FUZZ_ENGINE_SRCS) \
-	    -o t/fuzz/fuzz_engine_lf $(KEYSTORE_LIBS) $(PTHREAD_LIBS)
+	    -o t/fuzz/fuzz_engine_lf $(KEYSTORE_LIBS) $(IDN2_LIBS) \
+	    $(PTHREAD_LIBS)
 .PHONY: fuzz-engine
 CLEANFILES += t/fuzz/fuzz_engine_lf
 EXTRA_DIST += t/fuzz/fuzz_engine.c t/fuzz/replay.c

@@ -8,7 +8,7 @@ t_check_milter_SOURCES = t/check_milter.c
 t_check_milter_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(CRYPTO_CFLAGS)
 t_check_milter_LDADD = milter/libkeyturnd.a milter/libdkim.a \
 	keystore/libkeystore.a $(CHECK_LIBS) $(CRYPTO_LIBS) $(BSD_LIBS) \
-	$(PTHREAD_LIBS)
+	$(IDN2_LIBS) $(PTHREAD_LIBS)
 
 # keyturnd end to end against t/miltc (the MTA side), dkimpy verifying.
 MILTER_SH = t/milter_sign.sh t/milter_roundrobin.sh t/milter_onerror.sh \

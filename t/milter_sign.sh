@@ -10,6 +10,9 @@ kt_key example.com rsa r1
 kt_key example.com ed25519 e1
 kt_cli domain add solo.test --algorithms ed25519
 kt_key solo.test ed25519 s1
+# bücher.example, as the keystore and d= write it
+kt_cli domain add xn--bcher-kva.example --algorithms ed25519
+kt_key xn--bcher-kva.example ed25519 u1
 kt_conf
 kt_start
 
@@ -24,6 +27,8 @@ kt_msg "$M/twofrom.eml" "From: a@example.com" "From: b@example.com"
 kt_msg "$M/twobox.eml" "From: a@example.com, b@example.com"
 kt_msg "$M/folded.eml" "From: \"A very long display name that goes on\"
  <alice@example.com>"
+# SMTPUTF8: the From domain in Unicode, Jörg <joerg@bücher.example>
+kt_msg "$M/idn.eml" "$(printf 'From: J\303\266rg <joerg@b\303\274cher.example>')"
 
 # expect_signed NAME SELECTORS MILTC-ARGS... - decision continue, the
 # signatures at index 0 in the order given, each verified by dkimpy
@@ -85,6 +90,9 @@ expect_signed plain "r1 e1" --client unknown --client-name localhost
 expect_signed plain "r1 e1" --client 127.0.0.1 --style sendmail
 expect_signed solo "s1" --client 127.0.0.1
 expect_signed folded "r1 e1" --client 127.0.0.1 -B 1
+expect_signed idn "u1" --client 127.0.0.1
+grep -q "d=xn--bcher-kva.example;" "$W/out/idn.eml" ||
+    kt_fail "idn: d= is not the A-label form"
 
 # outside client: untouched unless authenticated
 expect_untouched plain accept --client 192.0.2.1
