@@ -53,6 +53,14 @@
 # BENCH_ROUNDS (runs every row that many times and reports the median of
 # each row and of each ratio; default 1),
 # BENCH_SCALE (multiplies the message counts; default 1),
+# BENCH_PIN (none, the default: the scheduler places daemon and client;
+# split: the daemon and rawcost on the last CPU, t/miltc on the others;
+# same: all on CPU 0. A daemon's CPU per message depends on the
+# placement, since waking a process on another CPU costs the waker an
+# interrupt, which a virtual machine makes dear: left free, a row at
+# concurrency 1 lands between the split and the same costs, differently
+# from one row to the next. Pinned, the rows at concurrency 1 repeat
+# closely, but at 16 the daemon has one CPU for 16 sessions),
 # BENCH_CONN (session: a milter connection per SMTP session, the default;
 # persistent: one per client thread), BENCH_MILTC_OPTS (more t/miltc
 # options: "-k 10" sends ten messages per session), BENCH_KEEP=1 keeps the
@@ -84,6 +92,19 @@ persistent) MILTC_OPTS=${BENCH_MILTC_OPTS:-} ;;
 esac
 ALL_DAEMONS="floor floor-rsa floor-ed opendkim-rsa opendkim-ed keyturnd-rsa keyturnd-ed"
 DAEMONS=${BENCH_DAEMONS:-$ALL_DAEMONS}
+# DPIN and CPIN: the CPUs of the daemon (and rawcost) and of the client
+NCPU=$(nproc)
+case ${BENCH_PIN:-none} in
+split)	if [ "$NCPU" -ge 2 ] && command -v taskset >/dev/null; then
+		DPIN="taskset -c $((NCPU - 1))"
+		CPIN="taskset -c 0-$((NCPU - 2))"
+	else
+		DPIN= CPIN=
+	fi ;;
+same)	DPIN="taskset -c 0" CPIN="taskset -c 0" ;;
+none)	DPIN= CPIN= ;;
+*) echo "milter_bench: BENCH_PIN: want split, same or none" >&2; exit 2 ;;
+esac
 TCK=$(getconf CLK_TCK)
 
 for p in "$MILTC" "$FLOOR" "$RAWCOST"; do
@@ -140,7 +161,7 @@ wait_socket() {
 row() {
 	_name=$1 _sock=$2 _size=$3 _conc=$4; shift 4
 	case $_sock in unix:*|local:*) rm -f "${_sock#*:}" ;; esac
-	"$@" >"$W/$_name.out" 2>&1 &
+	$DPIN "$@" >"$W/$_name.out" 2>&1 &
 	_pid=$!
 	if ! wait_socket "$_sock" $_pid; then
 		echo "milter_bench: $_name did not listen on $_sock:" >&2
@@ -151,13 +172,14 @@ row() {
 	set -- $(limits "$_size")
 	_warm=$(( $1 / 10 > _conc ? $1 / 10 : _conc ))
 	_t0=$(cpu_ticks $_pid)
-	"$MILTC" -s "$_sock" -t 300 -b -n $_warm -c "$_conc" $MILTC_OPTS \
+	$CPIN "$MILTC" -s "$_sock" -t 300 -b -n $_warm -c "$_conc" $MILTC_OPTS \
 	    "$W/msg-$_size.eml" >/dev/null ||
 	    { kill $_pid; echo "milter_bench: $_name warm-up failed" >&2; return 1; }
 	_t1=$(cpu_ticks $_pid)
 	_n=$(count "$_size" $_warm $((_t1 - _t0)))
 	_t0=$_t1
-	_res=$("$MILTC" -s "$_sock" -t 300 -b -n "$_n" -c "$_conc" $MILTC_OPTS \
+	_res=$($CPIN "$MILTC" -s "$_sock" -t 300 -b -n "$_n" -c "$_conc" \
+	    $MILTC_OPTS \
 	    "$W/msg-$_size.eml") ||
 	    { kill $_pid; echo "milter_bench: $_name: $_res" >&2; return 1; }
 	_t1=$(cpu_ticks $_pid)
@@ -381,7 +403,7 @@ rows() {
 				echo "$_line" | tee -a "$W/rows"
 				echo "$1 $_line" >>"$W/paired"
 			done
-			"$RAWCOST" -n 2000 -k "$W/rsa.pem" -k "$W/ed.pem" \
+			$DPIN "$RAWCOST" -n 2000 -k "$W/rsa.pem" -k "$W/ed.pem" \
 			    -f "$W/body-$_z" >"$W/rawcell" || return 1
 			cat "$W/rawcell" >>"$W/raws"
 			sed "s/^/$1 $_z $_c /" "$W/rawcell" >>"$W/rawpaired"
@@ -428,13 +450,14 @@ soak() {
 	_sn=$1 _ss=$2; shift 2
 	_total=${BENCH_SOAK:-100000}
 	case $_ss in unix:*|local:*) rm -f "${_ss#*:}" ;; esac
-	"$@" >"$W/$_sn.out" 2>&1 &
+	$DPIN "$@" >"$W/$_sn.out" 2>&1 &
 	_pid=$!
 	wait_socket "$_ss" $_pid || { cat "$W/$_sn.out" >&2; return 1; }
 	printf "%-16s %8s %10s %10s\n" daemon messages rss_kB hwm_kB
 	_done=0
 	while [ $_done -lt "$_total" ]; do
-		"$MILTC" -s "$_ss" -t 300 -b -n $((_total / 10)) -c 4 $MILTC_OPTS \
+		$CPIN "$MILTC" -s "$_ss" -t 300 -b -n $((_total / 10)) -c 4 \
+		    $MILTC_OPTS \
 		    "$W/msg-2k.eml" >/dev/null || { kill $_pid; return 1; }
 		_done=$((_done + _total / 10))
 		printf "%-16s %8d %10d %10d\n" "$_sn" $_done \
@@ -465,7 +488,7 @@ run)
 all)
 	setup
 	trap cleanup EXIT INT TERM
-	echo "milter_bench: $(nproc) CPUs, $(uname -r), connections: ${BENCH_CONN:-session}, work directory $W"
+	echo "milter_bench: $NCPU CPUs, $(uname -r), connections: ${BENCH_CONN:-session}, daemon ${DPIN:-unpinned}, client ${CPIN:-unpinned}, work directory $W"
 	header | tee "$W/table.hdr"
 	raw_bodies
 	for alg in rsa ed; do
