@@ -179,6 +179,8 @@ daemon_check(struct kt_conf *conf, const char *confpath)
 	struct loader *l = loader_new();
 	struct snapshot *s;
 	char err[1024];
+	size_t i;
+	int bad = 0;
 
 	s = daemon_first_load(l, conf, err, sizeof(err));
 	if (s == NULL) {
@@ -187,8 +189,16 @@ daemon_check(struct kt_conf *conf, const char *confpath)
 		loader_free(l);
 		return 1;
 	}
-	if (err[0] != '\0') {		/* a domain that does not load */
-		fprintf(stderr, "keyturnd: %s\n", err);
+	/* every domain that does not load, each with its file:line error */
+	for (i = 0; i < s->ndomains; i++)
+		if (s->domains[i]->error != NULL) {
+			fprintf(stderr, "keyturnd: %s\n",
+			    s->domains[i]->error);
+			bad = 1;
+		}
+	if (bad || err[0] != '\0') {
+		if (!bad)
+			fprintf(stderr, "keyturnd: %s\n", err);
 		snapshot_unref(s);
 		loader_free(l);
 		return 1;

@@ -34,6 +34,20 @@ grep -q "e1.pem" "$W/n.out" || kt_fail "-n does not name the key: $(cat "$W/n.ou
 chmod 0600 "$KS/example.com/keys/e1.pem"
 kt_ok "-n refuses a private key with group/other access, naming it"
 
+# two broken domains: both named, not only the first
+kt_cli domain add a.test --algorithms ed25519
+kt_key a.test ed25519 a1
+kt_cli domain add b.test --algorithms ed25519
+kt_key b.test ed25519 b1
+chmod 0644 "$KS/a.test/keys/a1.pem" "$KS/b.test/keys/b1.pem"
+if "$KEYTURND" -n -c "$W/keyturn.conf" >"$W/n.out" 2>&1; then
+	kt_fail "-n accepted two broken domains"
+fi
+grep -q "a1.pem" "$W/n.out" && grep -q "b1.pem" "$W/n.out" ||
+    kt_fail "-n does not name every broken domain: $(cat "$W/n.out")"
+chmod 0600 "$KS/a.test/keys/a1.pem" "$KS/b.test/keys/b1.pem"
+kt_ok "-n names every domain that does not load"
+
 # a loopback TCP socket (IPv4 and IPv6) instead of a unix one
 for fam in inet:127.0.0.1 inet6:::1; do
 	port=$((40000 + $$ % 10000))
