@@ -235,7 +235,9 @@ store_init_dir(const char *dir, char *err, size_t errlen)
 		snprintf(err, errlen, "%s: %s", dir, strerror(errno));
 	else if (st.st_uid != geteuid())
 		snprintf(err, errlen, "%s: owned by uid %lu, not by uid %lu "
-		    "that runs keyturn", dir, (unsigned long)st.st_uid,
+		    "that runs keyturn: run keyturn init as the directory's "
+		    "owner (runuser -u USER -- keyturn init), the user "
+		    "keyturnd runs as", dir, (unsigned long)st.st_uid,
 		    (unsigned long)geteuid());
 	else if (store_init_empty(dir, fd, err, errlen) == 0) {
 		if (fchmod(fd, 0700) == -1)
