@@ -410,6 +410,20 @@ check_header_name(const char *s)
 	return 1;
 }
 
+/* header_listed - name is an element of the colon-separated list */
+static int
+header_listed(const char *list, const char *name)
+{
+	size_t n = strlen(name);
+	const char *p;
+
+	for (p = list; (p = strstr(p, name)) != NULL; p++)
+		if ((p == list || p[-1] == ':') && (p[n] == ':' ||
+		    p[n] == '\0'))
+			return 1;
+	return 0;
+}
+
 /* parse_headers - "From:To, Subject" into "from:to:subject" */
 static char *
 parse_headers(struct conf_ctx *ctx, const char *v)
@@ -428,10 +442,17 @@ parse_headers(struct conf_ctx *ctx, const char *v)
 			out = NULL;
 			break;
 		}
-		if (*out)
-			strcat(out, ":");
 		for (p = tok; *p; p++)
 			*p = (char)tolower((unsigned char)*p);
+		if (header_listed(out, tok)) {
+			conf_error(ctx, "header field name \"%s\" listed twice",
+			    tok);
+			free(out);
+			out = NULL;
+			break;
+		}
+		if (*out)
+			strcat(out, ":");
 		strcat(out, tok);
 	}
 	free(copy);

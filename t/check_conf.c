@@ -149,6 +149,8 @@ static const struct bad_case {
 	{ "SignatureTTL 5 days", "unknown duration unit" },
 	{ "SignatureTTL 20000d", "out of range" },
 	{ "SignHeaders From:T\xc3\xb6", "bad header field name" },
+	{ "SignHeaders From:To:from", "\"from\" listed twice" },
+	{ "OversignHeaders Subject, subject", "\"subject\" listed twice" },
 	{ "Algorithms rsa dsa", "unknown algorithm \"dsa\"" },
 	{ "OnError reject", "expected tempfail or accept" },
 	{ "LogLevel chatty", "expected error, warning" },
