@@ -104,10 +104,11 @@ kt_launch() {
 	KPID=$!
 }
 
-# kt_ready - until keyturnd's socket listens; fails if keyturnd died
+# kt_ready [SOCKET] - until keyturnd's socket ($W/sock) listens; fails if
+# keyturnd died
 kt_ready() {
 	i=0
-	while ! listening "$W/sock"; do
+	while ! listening "${1:-$W/sock}"; do
 		kill -0 "$KPID" 2>/dev/null || kt_fail "keyturnd died at start"
 		i=$((i + 1))
 		[ $i -gt 200 ] && kt_fail "keyturnd socket did not appear"

@@ -52,13 +52,7 @@ chgrp postfix "$PF/queue/keyturn" && chmod 0750 "$PF/queue/keyturn" ||
 	echo "AllowRoot yes"
 } >"$W/keyturn.conf"
 kt_launch
-i=0
-while ! listening "$PF/queue/keyturn/keyturnd.sock"; do
-	kill -0 "$KPID" 2>/dev/null || kt_fail "keyturnd died at start"
-	i=$((i + 1))
-	[ $i -gt 200 ] && kt_fail "keyturnd socket did not appear"
-	sleep 0.05
-done
+kt_ready "$PF/queue/keyturn/keyturnd.sock"
 pf_start "$PF" || kt_fail "postfix did not start"
 
 kt_msg "$W/smtp.eml" "From: Alice <alice@example.com>"
