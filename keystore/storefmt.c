@@ -168,8 +168,16 @@ policy_line(struct lines *l, struct store_policy *pol, unsigned *seen,
 		return -1;
 	}
 	*seen |= 1u << kw;
+	if ((why = policy_value(kw, sp, pol)) == NULL) {
+		/* a policy written before durations were capped at 100
+		 * years reads as the cap: the plan is the same (never) */
+		if (kw == PKW_ROTATE && pol->rotate_after > STORE_DURATION_MAX)
+			pol->rotate_after = STORE_DURATION_MAX;
+		if (kw == PKW_RETIRE && pol->retire_after > STORE_DURATION_MAX)
+			pol->retire_after = STORE_DURATION_MAX;
+	}
 	/* the keywords are in the order of the STORE_POL_* bits */
-	if ((why = policy_value(kw, sp, pol)) != NULL ||
+	if (why != NULL ||
 	    (why = spol_why(pol, 1u << kw)) != NULL) {
 		snprintf(err, errlen, "%s:%d: %s \"%s\": %s", l->path,
 		    l->lineno, policy_kw[kw], sp, why);

@@ -925,8 +925,8 @@ static const struct damage damages[] = {
 	    "policy:3: bits \"512\": RSA keys have 1024 to 4096 bits" },
 	{ "policy", "sed -i 's/^rotate-after .*/rotate-after 0/' policy",
 	    "policy:5: rotate-after \"0\": must be positive" },
-	{ "policy", "sed -i 's/^retire-after .*/retire-after 36501d/' policy",
-	    "policy:6: retire-after \"36501d\": 0 to 36500d (100 years)" },
+	{ "policy", "sed -i 's/^retire-after .*/retire-after -1s/' policy",
+	    "policy:6: retire-after \"-1s\"" },
 	{ "policy", "sed -i 's/^selector-prefix .*/selector-prefix a.b/' "
 	    "policy", "policy:7: selector-prefix \"a.b\": 1 to 24" },
 	{ "policy", "echo 'colour blue' >> policy",
@@ -1258,7 +1258,7 @@ START_TEST(test_names_refused)
 	dom_add(s, "example.org", STORE_ALGBIT(ED));
 	/* a writer that died leaves its temporary file: still a keystore */
 	snprintf(cmd, sizeof(cmd), "cd %s && touch generation.tmp.123 "
-	    "lock.tmp.9 .new-x.example", ks_dir);
+	    "lock.tmp.9 .new-x.example && mkdir lost+found", ks_dir);
 	ck_assert_int_eq(system(cmd), 0);
 	ck_assert_msg(store_domain_names(s, &names, &n, err,
 	    sizeof(err)) == 0, "%s", err);
@@ -1278,6 +1278,30 @@ START_TEST(test_names_refused)
 		    "file.example Upper.example 'a b'", ks_dir);
 		ck_assert_int_eq(system(cmd), 0);
 	}
+	ks_done(s);
+}
+END_TEST
+
+/*
+ * A policy written before durations were capped (keyturn then took any
+ * length) still loads: past 100 years reads as 100 years
+ */
+START_TEST(test_policy_over_cap)
+{
+	struct store *s = ks_new();
+	struct store_domain *d;
+	char cmd[512];
+
+	dom_add(s, "example.org", STORE_ALGBIT(ED));
+	snprintf(cmd, sizeof(cmd), "cd %s/example.org && sed -i "
+	    "-e 's/^rotate-after .*/rotate-after 1000000d/' "
+	    "-e 's/^retire-after .*/retire-after 36501d/' policy", ks_dir);
+	ck_assert_int_eq(system(cmd), 0);
+	d = store_domain_load(s, "example.org", 0, err, sizeof(err));
+	ck_assert_msg(d != NULL, "%s", err);
+	ck_assert_int_eq(d->policy.rotate_after, STORE_DURATION_MAX);
+	ck_assert_int_eq(d->policy.retire_after, STORE_DURATION_MAX);
+	store_domain_free(d);
 	ks_done(s);
 }
 END_TEST
@@ -1343,6 +1367,7 @@ keystore_suite(void)
 	tcase_add_test(tc, test_domain_names_confined);
 	tcase_add_test(tc, test_round_trip);
 	tcase_add_test(tc, test_import);
+	tcase_add_test(tc, test_policy_over_cap);
 	tcase_add_loop_test(tc, test_damage, 0,
 	    sizeof(damages) / sizeof(damages[0]));
 	tcase_add_test(tc, test_keystore_open);
