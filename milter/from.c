@@ -29,6 +29,7 @@
 #include <idn2.h>
 
 #include "dkim.h"
+#include "xmalloc.h"
 
 #define FROM_DOMAIN_MAX	253
 
@@ -406,9 +407,13 @@ dkim_hostname_check(const char *d, size_t len)
 }
 
 /*
- * from_idna - the domain (len bytes, lowercased) as d= takes it: a domain
- * with UTF-8 (an SMTPUTF8 From) in its A-label form, IDNA2008 with the
- * UTS #46 mapping, as receivers compare it for DKIM and DMARC (RFC 8616)
+ * from_idna - the domain (len bytes) as d= takes it: a domain with UTF-8
+ * (an SMTPUTF8 From) in its A-label form, as receivers compare it for
+ * DKIM and DMARC (RFC 8616). Strict IDNA2008: U-labels as they must be
+ * written (lowercase, no fullwidth or ignorable characters, which the
+ * UTS #46 mapping would quietly turn into another, plain ASCII name);
+ * only the ASCII letters are lowercased first, and the input is taken
+ * in NFC.
  */
 static enum dkim_status
 from_idna(const char *dom, size_t len, char *domain, size_t domainlen,
@@ -416,26 +421,28 @@ from_idna(const char *dom, size_t len, char *domain, size_t domainlen,
 {
 	enum dkim_status st = DKIM_EFROM;
 	const char *why;
-	char *ace = NULL;
+	char *ace = NULL, *low;
 	size_t i;
 	int rc;
 
 	for (i = 0; i < len && (unsigned char)dom[i] < 0x80; i++)
 		;
 	if (i < len) {
-		rc = idn2_to_ascii_8z(dom, &ace, IDN2_NONTRANSITIONAL |
+		low = xmalloc(len + 1);
+		for (i = 0; i <= len; i++)
+			low[i] = dom[i] >= 'A' && dom[i] <= 'Z' ?
+			    dom[i] + ('a' - 'A') : dom[i];
+		rc = idn2_to_ascii_8z(low, &ace, IDN2_NO_TR46 |
 		    IDN2_NFC_INPUT);
+		free(low);
 		if (rc != IDN2_OK) {
-			snprintf(err, errlen, "From: domain %s: not an "
-			    "internationalized domain name: %s", dom,
+			snprintf(err, errlen, "From: domain is not an "
+			    "internationalized domain name (IDNA2008): %s",
 			    idn2_strerror(rc));
 			return DKIM_EFROM;
 		}
 		dom = ace;
 		len = strlen(ace);
-		for (i = 0; i < len; i++)
-			if (ace[i] >= 'A' && ace[i] <= 'Z')
-				ace[i] += 'a' - 'A';
 	}
 	if ((why = dkim_hostname_check(dom, len)) != NULL)
 		snprintf(err, errlen, "From: domain %s: %s", dom, why);

@@ -67,15 +67,25 @@ static const struct fcase {
 	{ "joe@exa!mple.com", NULL, "host name" },
 	{ "joe@-example.com", NULL, "host name" },
 	{ "joe@example-.com", NULL, "host name" },
-	/* Unicode domains: the A-label form (IDNA2008, UTS #46 mapping) */
+	/* Unicode domains: the A-label form (IDNA2008, input taken in NFC) */
 	{ "joe@b\xc3\xbc""cher.example", "xn--bcher-kva.example", NULL },
-	{ "J\xc3\xb6rg <joerg@B\xc3\x9c""CHER.Example>",
+	{ "J\xc3\xb6rg <joerg@b\xc3\xbc""cher.EXAMPLE>",
 	    "xn--bcher-kva.example", NULL },
 	{ "joe@bu\xcc\x88""cher.example", "xn--bcher-kva.example", NULL },
 	{ "joe@mail.\xe4\xbe\x8b\xe5\xad\x90.test",
 	    "mail.xn--fsqu00a.test", NULL },
+	{ "joe@stra\xc3\x9f""e.example", "xn--strae-oqa.example", NULL },
 	{ "joe@b\xff""cher.example", NULL, "internationalized" },
 	{ "joe@a\xe2\x98\x83.example", NULL, "internationalized" },
+	/* not U-labels: no mapping to another name */
+	{ "joe@B\xc3\x9c""CHER.example", NULL, "internationalized" },
+	{ "a@\xef\xbd\x85\xef\xbd\x98\xef\xbd\x81\xef\xbd\x8d"
+	    "\xef\xbd\x90\xef\xbd\x8c\xef\xbd\x85.com", NULL,
+	    "internationalized" },
+	{ "a@ex\xc2\xad""ample.com", NULL, "internationalized" },
+	{ "a@example\xe3\x80\x82""com", NULL, "internationalized" },
+	{ "a@b\xc3\xbc""cher.ex\xe2\x80\x8b""ample", NULL,
+	    "internationalized" },
 	{ "joe@example.com junk", NULL, "unexpected" },
 	{ "joe@example.com <x@y.z>", NULL, "unexpected" },
 	{ "<joe@example.com> <x@y.z>", NULL, "unexpected" },
