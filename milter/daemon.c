@@ -192,8 +192,8 @@ daemon_check(struct kt_conf *conf, const char *confpath)
 	/* every domain that does not load, each with its file:line error */
 	for (i = 0; i < s->ndomains; i++)
 		if (s->domains[i]->error != NULL) {
-			fprintf(stderr, "keyturnd: %s\n",
-			    s->domains[i]->error);
+			fprintf(stderr, "keyturnd: domain %s: %s\n",
+			    s->domains[i]->name, s->domains[i]->error);
 			bad = 1;
 		}
 	if (bad || err[0] != '\0') {

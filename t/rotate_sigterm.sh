@@ -55,7 +55,12 @@ done
 kt_conf "Rotation yes" "RotationInterval 1s" "Resolver 127.0.0.1:$P" \
     "DNSPort $P" "DNSTimeout 60s"
 kt_start
-sleep 1.5	# the first pass starts at once and waits on the resolver
+i=0
+until grep -q query "$W/silent.out"; do	# the first pass waits on it
+	i=$((i + 1))
+	[ $i -gt 200 ] && kt_fail "keyturnd never asked the resolver"
+	sleep 0.05
+done
 stop_timed 10
 grep -q "rotation pass cancelled" "$W/keyturnd.log" ||
     kt_fail "no 'rotation pass cancelled' in keyturnd.log"

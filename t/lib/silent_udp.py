@@ -1,5 +1,6 @@
 # silent_udp.py ADDR PORT - a nameserver that drops every query: bind the
 # UDP port (so the kernel sends no ICMP refusal), read, never answer.
+# Prints "listening" once bound and "query" for each query it drops.
 # Stops on SIGTERM.
 import signal
 import socket
@@ -12,3 +13,4 @@ s.bind((sys.argv[1], int(sys.argv[2])))
 print("listening", flush=True)
 while True:
     s.recvfrom(65535)
+    print("query", flush=True)
