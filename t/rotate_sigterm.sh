@@ -35,6 +35,24 @@ stop_timed() {
 	    kt_fail "keyturnd took $ms ms to exit after SIGTERM"
 }
 
+# wait_until WHY COMMAND... - until COMMAND succeeds, for up to 10 s, else
+# fail with WHY
+wait_until() {
+	_why=$1
+	shift
+	i=0
+	until "$@"; do
+		i=$((i + 1))
+		[ $i -gt 200 ] && kt_fail "$_why"
+		sleep 0.05
+	done
+}
+
+# gone PID - the process has exited
+gone() {
+	! kill -0 "$1" 2>/dev/null
+}
+
 kt_init rotate_sigterm
 trap 'cleanup' EXIT
 trap 'cleanup; exit 1' INT TERM
@@ -46,21 +64,12 @@ kt_cli key new slow.test --algorithm ed25519 --selector e2
 P=$(free_port)
 "$PYTHON3" "$top_srcdir/t/lib/silent_udp.py" 127.0.0.1 "$P" >"$W/silent.out" &
 SPID=$!
-i=0
-until grep -q listening "$W/silent.out" 2>/dev/null; do
-	i=$((i + 1))
-	[ $i -gt 100 ] && kt_fail "silent nameserver did not start"
-	sleep 0.05
-done
+wait_until "silent nameserver did not start" grep -q listening "$W/silent.out"
 kt_conf "Rotation yes" "RotationInterval 1s" "Resolver 127.0.0.1:$P" \
     "DNSPort $P" "DNSTimeout 60s"
 kt_start
-i=0
-until grep -q query "$W/silent.out"; do	# the first pass waits on it
-	i=$((i + 1))
-	[ $i -gt 200 ] && kt_fail "keyturnd never asked the resolver"
-	sleep 0.05
-done
+# the first pass waits on the resolver
+wait_until "keyturnd never asked the resolver" grep -q query "$W/silent.out"
 stop_timed 10
 grep -q "rotation pass cancelled" "$W/keyturnd.log" ||
     kt_fail "no 'rotation pass cancelled' in keyturnd.log"
@@ -81,20 +90,10 @@ EOF
 kt_conf "Rotation yes" "RotationInterval 1s" "Resolver 127.0.0.1:$P" \
     "DNSPort $P" "DNSTimeout 60s" "PublishCommand sh $W/hook.sh"
 kt_start
-i=0
-until [ -s "$W/hookbg.pid" ]; do
-	i=$((i + 1))
-	[ $i -gt 200 ] && kt_fail "the publish hook did not run"
-	sleep 0.05
-done
+wait_until "the publish hook did not run" test -s "$W/hookbg.pid"
 stop_timed 10
 grep -q "publish command stopped: cancelled" "$W/keyturnd.log" ||
     kt_fail "the hook's end not logged as cancelled"
 bg=$(cat "$W/hookbg.pid")
-i=0
-while kill -0 "$bg" 2>/dev/null; do
-	i=$((i + 1))
-	[ $i -gt 40 ] && kt_fail "the hook's child $bg outlived keyturnd"
-	sleep 0.05
-done
+wait_until "the hook's child $bg outlived keyturnd" gone "$bg"
 kt_ok "SIGTERM during a hung publish hook: exit 0 after $ms ms, hook stopped"
