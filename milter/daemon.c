@@ -672,11 +672,12 @@ static void
 daemon_drain(int nstop)
 {
 	struct timespec nap = { 0, 10 * 1000000L };
-	time_t until = time(NULL) + DAEMON_DRAIN_S;
+	long long until = daemon_mono_ms() + DAEMON_DRAIN_S * 1000LL;
 	unsigned int n = 0, waited = 0;
 	int again = 0;
 
-	while (time(NULL) < until && !(again = daemon_nstop != nstop)) {
+	while (daemon_mono_ms() < until &&
+	    !(again = daemon_nstop != nstop)) {
 		if ((n = filter_inflight()) == 0 && (filter_sessions() == 0 ||
 		    filter_idle_ms() >= DAEMON_LINGER_MS ||
 		    waited >= DAEMON_LINGER_MS))

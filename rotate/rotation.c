@@ -162,10 +162,11 @@ hook_wait(pid_t pid, double deadline, int cancel, int *status)
 		}
 		if (hook_now() >= deadline)
 			return -1;
-		/* a 20 ms nap, which the cancel descriptor cuts short */
+		/* a 20 ms nap, which the cancel descriptor cuts short (poll
+		 * ignores the descriptor -1) */
 		pfd.fd = cancel > 0 ? cancel : -1;
 		pfd.events = POLLIN;
-		if (poll(&pfd, 1, 20) > 0 && cancel > 0)
+		if (poll(&pfd, 1, 20) > 0)
 			return -1;
 	}
 }
