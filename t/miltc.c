@@ -14,8 +14,10 @@
  *	MTA would have it afterwards. -n sends N messages cycling through the
  *	files, over -c concurrent milter connections (one thread each), -k per
  *	SMTP session (SMFIC_ABORT between them) and SMFIC_QUIT_NC between
- *	sessions; -b prints one summary line with messages per second and
- *	latency percentiles instead.
+ *	sessions; -b prints one summary line with messages per second,
+ *	latency percentiles, the decisions, and per command (SMFIC_*
+ *	letter) the replies read ("awaited=") and those not waited for
+ *	because the filter negotiated SMFIP_NR_* ("waived=") instead.
  *
  *	The styles differ where the MTAs differ: the default macros
  *	(Postfix: j {daemon_name}=$myhostname {daemon_addr} v _ at connect,
@@ -73,6 +75,8 @@ struct run {
 	atomic_ulong	 errors;
 	atomic_ulong	 mismatches;
 	atomic_ulong	 decisions[256];
+	atomic_ulong	 awaited[MC_NCMD];	/* replies read, per SMFIC_* */
+	atomic_ulong	 waived[MC_NCMD];	/* replies not waited for */
 	double		*lat_us;	/* per message; -1 when it failed */
 	pthread_mutex_t	 outlock;
 };
@@ -414,8 +418,14 @@ finish(struct run *run, struct mc_conn *c, unsigned long n,
     const struct mc_msg *m, struct mc_result *r)
 {
 	char err[MC_ERRLEN], *path = NULL;
-	int rv = 0;
+	int rv = 0, i;
 
+	for (i = 0; i < MC_NCMD; i++) {
+		if (r->awaited[i] != 0)
+			run->awaited[i] += r->awaited[i];
+		if (r->waived[i] != 0)
+			run->waived[i] += r->waived[i];
+	}
 	run->decisions[(unsigned char)(r->decision == SMFIR_REPLYCODE ?
 	    *decision_word(r) : r->decision)]++;
 	if (run->expect != 0 && strcmp(decision_word(r),
@@ -511,7 +521,25 @@ cmp_double(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* summary - messages per second and latency percentiles */
+/* replies - " NAME=C12,H3": a count per SMFIC_* command, if any */
+static void
+replies(const char *name, const atomic_ulong *n)
+{
+	const char *sep = "=";
+	int i;
+
+	printf(" %s", name);
+	for (i = 0; i < MC_NCMD; i++)
+		if (n[i] > 0) {
+			printf("%s%c%lu", sep, i, (unsigned long)n[i]);
+			sep = ",";
+		}
+	if (*sep == '=')
+		printf("=none");
+}
+
+/* summary - messages per second, latency percentiles, decisions, and the
+ * replies read and waived per command */
 static void
 summary(struct run *run, double secs)
 {
@@ -532,6 +560,8 @@ summary(struct run *run, double secs)
 		if (run->decisions[d] > 0)
 			printf(" %s=%lu", mc_decision_name((char)d),
 			    (unsigned long)run->decisions[d]);
+	replies("awaited", run->awaited);
+	replies("waived", run->waived);
 	putchar('\n');
 	free(v);
 }

@@ -21,6 +21,7 @@
 #define MC_ERRLEN	512
 #define MC_CHUNK_MAX	65535		/* libmilter's default data limit */
 #define MC_STAGES	7		/* SMFIM_CONNECT .. SMFIM_EOH */
+#define MC_NCMD		128		/* SMFIC_* are ASCII letters */
 
 /* Header styles: how the MTA presents header values. */
 enum mc_style {
@@ -99,6 +100,10 @@ struct mc_result {
 	int		 replbody;
 	int		 body_skipped;
 	char		*quarantine;
+	/* per command (SMFIC_*): replies read, and replies not waited for
+	 * because the filter negotiated SMFIP_NR_* for that stage */
+	unsigned int	 awaited[MC_NCMD];
+	unsigned int	 waived[MC_NCMD];
 };
 
 /* One milter connection. */

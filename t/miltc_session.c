@@ -298,8 +298,11 @@ decided(struct mc_conn *c, struct mc_result *r, char stage)
 static int
 ask(struct mc_conn *c, struct mc_result *r, char stage, uint32_t nr)
 {
-	if (nr != 0 && (c->protocol & nr) != 0)
+	if (nr != 0 && (c->protocol & nr) != 0) {
+		r->waived[stage & (MC_NCMD - 1)]++;
 		return 0;
+	}
+	r->awaited[stage & (MC_NCMD - 1)]++;
 	for (;;) {
 		if (mc_wire_recv(c) == -1)
 			return -1;
@@ -569,6 +572,7 @@ eom(struct mc_conn *c, const struct mc_opts *o, struct mc_result *r,
 	if (send_macros(c, o, SMFIC_BODYEOB, msgno) == -1 ||
 	    mc_wire_send(c, SMFIC_BODYEOB, NULL, 0) == -1)
 		return -1;
+	r->awaited[SMFIC_BODYEOB]++;
 	for (;;) {
 		if (mc_wire_recv(c) == -1)
 			return -1;
