@@ -35,11 +35,12 @@
 #include "xmalloc.h"
 
 #define CONF_MAXLINE	4096
+#define CONF_SHOWMAX	200	/* bytes of a bad value quoted in an error */
 
 enum conf_type {
 	CT_STRING,		/* any non-empty value */
 	CT_PATH,		/* absolute path */
-	CT_SOCKET,		/* unix:/path, inet:PORT@HOST, inet6:PORT@HOST */
+	CT_SOCKET,		/* unix:/path, inet:PORT@HOST... (confsock.c) */
 	CT_USER,		/* user[:group], both must exist */
 	CT_BOOL,		/* yes | no */
 	CT_MODE,		/* octal file mode */
@@ -349,38 +350,6 @@ conf_addrport(const char *s, int defport, struct sockaddr_storage *ss,
 	return 0;
 }
 
-/* check_socket - the milter socket forms libmilter accepts */
-static const char *
-check_socket(const char *v)
-{
-	const char *rest, *at;
-	char port[8];
-	size_t n;
-
-	if (strncmp(v, "unix:", 5) == 0 || strncmp(v, "local:", 6) == 0) {
-		rest = strchr(v, ':') + 1;
-		return rest[0] == '/' ? NULL :
-		    "a unix socket needs an absolute path (unix:/run/...)";
-	}
-	if (strncmp(v, "inet:", 5) == 0)
-		rest = v + 5;
-	else if (strncmp(v, "inet6:", 6) == 0)
-		rest = v + 6;
-	else
-		return "socket must be unix:/path, inet:PORT@HOST or "
-		    "inet6:PORT@HOST";
-	n = (at = strchr(rest, '@')) ? (size_t)(at - rest) : strlen(rest);
-	if (n == 0 || n >= sizeof(port))
-		return "bad port in socket";
-	memcpy(port, rest, n);
-	port[n] = '\0';
-	if (parse_port(port) == -1)
-		return "bad port in socket (1-65535)";
-	if (at != NULL && at[1] == '\0')
-		return "empty host after '@' in socket";
-	return NULL;
-}
-
 /* check_user - user[:group], both known to the system */
 static const char *
 check_user(const char *v)
@@ -544,6 +513,7 @@ set_value(struct conf_ctx *ctx, const struct conf_keyword *kw, const char *v)
 	int *ival = (int *)(base + kw->off);
 	long long *llval = (long long *)(base + kw->off);
 	const char *why = NULL;
+	char buf[256];
 	struct sockaddr_storage ss;
 	socklen_t sslen;
 	long long ll;
@@ -560,7 +530,9 @@ set_value(struct conf_ctx *ctx, const struct conf_keyword *kw, const char *v)
 			set_string(ctx, kw, xstrdup(v));
 		break;
 	case CT_SOCKET:
-		if ((why = check_socket(v)) == NULL)
+		if (conf_socket_form(v, buf, sizeof(buf)) == -1)
+			why = buf;
+		else
 			set_string(ctx, kw, xstrdup(v));
 		break;
 	case CT_USER:
@@ -629,8 +601,10 @@ set_value(struct conf_ctx *ctx, const struct conf_keyword *kw, const char *v)
 			*ival = b;
 		break;
 	}
+	/* a long value is cut, never the reason after it */
 	if (why != NULL)
-		conf_error(ctx, "%s \"%s\": %s", kw->name, v, why);
+		conf_error(ctx, "%s \"%.*s%s\": %s", kw->name, CONF_SHOWMAX, v,
+		    strlen(v) > CONF_SHOWMAX ? "..." : "", why);
 }
 
 /* keyword_find - the table entry for a keyword, case-insensitively */
@@ -832,6 +806,7 @@ conf_load(const char *path, conf_report_fn *report, void *arg)
 		conf_error(&ctx, "read error: %s", strerror(errno));
 	}
 	fclose(fp);
+	ctx.conf->socket_line = ctx.seen[keyword_find("Socket") - keywords];
 	conf_check(&ctx);
 	if (ctx.errors) {
 		conf_free(ctx.conf);

@@ -29,6 +29,7 @@ struct kt_conf {
 
 	/* milter */
 	char		*socket;	/* unix:/path, inet:PORT@HOST, inet6:PORT@HOST */
+	int		 socket_line;	/* its line in path; 0: the default */
 	int		 socket_mode;	/* -1: leave to umask */
 	char		*socket_owner;	/* user[:group] or NULL */
 	char		*keystore;
@@ -76,6 +77,20 @@ int		 conf_internal(const struct kt_conf *, const struct sockaddr *);
 /* conf_net_parse - "192.0.2.0/24", "::1", ...; 0 or -1 */
 int		 conf_net_parse(const char *, struct conf_net *);
 int		 conf_net_match(const struct conf_net *, const struct sockaddr *);
+/* conf_socket_path - the file of a unix Socket (unix:, local:, /), or NULL */
+const char	*conf_socket_path(const char *spec);
+/*
+ * conf_socket_form - Socket as text: its form, port, host syntax, and a
+ * unix path libmilter can bind (at most 106 bytes on Linux); 0, or -1
+ * with why
+ */
+int		 conf_socket_form(const char *spec, char *why, size_t whylen);
+/*
+ * conf_socket_check - all that can be known of Socket without binding it:
+ * conf_socket_form, then a unix socket's directory exists and only a
+ * socket is in its place, or an inet host name resolves; 0, or -1 with why
+ */
+int		 conf_socket_check(const char *spec, char *why, size_t whylen);
 /*
  * conf_addrport - "192.0.2.1", "192.0.2.1:5353", "::1", "[::1]:5353" into
  * a sockaddr (port defport when none is given); 0 or -1

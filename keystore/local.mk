@@ -7,7 +7,7 @@ keystore_libkeystore_a_SOURCES = \
 	keystore/log.c keystore/log.h \
 	keystore/tagvalue.c keystore/tagvalue.h \
 	keystore/duration.c keystore/duration.h \
-	keystore/conf.c keystore/conf.h
+	keystore/conf.c keystore/confsock.c keystore/conf.h
 keystore_libkeystore_a_CFLAGS = $(AM_CFLAGS) $(CRYPTO_CFLAGS) $(BSD_CFLAGS)
 KEYSTORE_LIBS = keystore/libkeystore.a $(CRYPTO_LIBS) $(BSD_LIBS)
 

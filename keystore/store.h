@@ -327,6 +327,14 @@ int		 store_pkey_pub(EVP_PKEY *, char **spki, char **p, char *err,
  */
 time_t		 store_key_planned(const struct store_domain *,
 		    const struct store_key *, enum store_state *next);
+/*
+ * store_key_revoke_planned - when the policy revokes the key: an active
+ * key's planned end of signing plus retire_after, a retiring key's
+ * planned revocation (the latest time_t when that would not fit); 0 when
+ * nothing is planned.
+ */
+time_t		 store_key_revoke_planned(const struct store_domain *,
+		    const struct store_key *);
 
 /*
  * History: one line per transition, "TIME SELECTOR FROM TO REASON", time

@@ -483,3 +483,21 @@ store_key_planned(const struct store_domain *d, const struct store_key *k,
 		return 0;
 	}
 }
+
+/*
+ * store_key_revoke_planned - the last moment the policy keeps the key's
+ * record published, so that no x= promises more than the key can keep
+ */
+time_t
+store_key_revoke_planned(const struct store_domain *d,
+    const struct store_key *k)
+{
+	enum store_state next;
+	time_t end = store_key_planned(d, k, &next);
+
+	if (end == 0)
+		return 0;
+	if (k->state == STORE_ACTIVE)
+		return skey_later(end, d->policy.retire_after);
+	return k->state == STORE_RETIRING ? end : 0;
+}

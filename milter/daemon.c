@@ -172,16 +172,39 @@ daemon_log_unusable(const struct snapshot *s, const struct snapshot *old)
 	}
 }
 
-/* daemon_check - keyturnd -n: what start-up would load, without serving */
+/*
+ * daemon_socket_check - what binding Socket would run into, found before
+ * the bind and told as "file:line: Socket ...", the line of the setting
+ */
+static int
+daemon_socket_check(const struct kt_conf *conf, char *msg, size_t len)
+{
+	char why[512];
+
+	if (conf_socket_check(conf->socket, why, sizeof(why)) == 0)
+		return 0;
+	if (conf->socket_line > 0)
+		snprintf(msg, len, "%s:%d: Socket \"%s\": %s", conf->path,
+		    conf->socket_line, conf->socket, why);
+	else
+		snprintf(msg, len, "Socket \"%s\" (the default): %s",
+		    conf->socket, why);
+	return -1;
+}
+
+/* daemon_check - keyturnd -n: what start-up would open and load, not serving */
 int
 daemon_check(struct kt_conf *conf, const char *confpath)
 {
 	struct loader *l = loader_new();
 	struct snapshot *s;
-	char err[1024];
+	char err[1024], msg[1024];
 	size_t i;
-	int bad = 0;
+	int bad = 0, sockbad;
 
+	sockbad = daemon_socket_check(conf, msg, sizeof(msg)) == -1;
+	if (sockbad)
+		fprintf(stderr, "keyturnd: %s\n", msg);
 	s = daemon_first_load(l, conf, err, sizeof(err));
 	if (s == NULL) {
 		fprintf(stderr, "keyturnd: %s\n", err);
@@ -196,8 +219,8 @@ daemon_check(struct kt_conf *conf, const char *confpath)
 			    s->domains[i]->name, s->domains[i]->error);
 			bad = 1;
 		}
-	if (bad || err[0] != '\0') {
-		if (!bad)
+	if (bad || err[0] != '\0' || sockbad) {
+		if (!bad && err[0] != '\0')
 			fprintf(stderr, "keyturnd: %s\n", err);
 		snapshot_unref(s);
 		loader_free(l);
@@ -211,40 +234,37 @@ daemon_check(struct kt_conf *conf, const char *confpath)
 	return 0;
 }
 
-/* daemon_socket_path - the file of a unix socket spec, else NULL */
-static const char *
-daemon_socket_path(const char *spec)
-{
-	if (strncmp(spec, "unix:", 5) == 0)
-		return spec + 5;
-	if (strncmp(spec, "local:", 6) == 0)
-		return spec + 6;
-	if (spec[0] == '/')
-		return spec;
-	return NULL;
-}
-
 /*
  * daemon_listen - the socket is created with its mode at bind time: the
  * umask is set from SocketMode (default DAEMON_SOCKET_MODE) around
  * smfi_opensocket, so there is no moment when an inherited umask (000)
- * lets any local user connect and have mail signed.
+ * lets any local user connect and have mail signed. libmilter tells its
+ * reasons to syslog alone, some without an errno: what can be checked
+ * before the bind is checked first, so that the log says why.
  */
 static int
 daemon_listen(const struct kt_conf *conf)
 {
+	char msg[1024];
 	mode_t mode, old;
-	int r;
+	int r, saved;
 
+	if (daemon_socket_check(conf, msg, sizeof(msg)) == -1) {
+		log_warnx("cannot listen: %s", msg);
+		return -1;
+	}
 	mode = conf->socket_mode >= 0 ? (mode_t)conf->socket_mode :
 	    DAEMON_SOCKET_MODE;
 	old = umask(~mode & 0777);
+	errno = 0;
 	r = smfi_setconn(conf->socket) == MI_SUCCESS &&
 	    smfi_opensocket(1) == MI_SUCCESS ? 0 : -1;
+	saved = errno;
 	umask(old);
 	if (r == -1)
-		log_warnx("%s: cannot listen (see the libmilter message above)",
-		    conf->socket);
+		log_warnx("%s: cannot listen: %s", conf->socket, saved != 0 ?
+		    strerror(saved) : "libmilter refused it without an error "
+		    "code (its own message, if any, is in syslog)");
 	return r;
 }
 
@@ -259,7 +279,7 @@ daemon_socket(const struct kt_conf *conf, const struct privs_id *user,
 
 	if (daemon_listen(conf) == -1)
 		return -1;
-	if ((path = daemon_socket_path(conf->socket)) == NULL)
+	if ((path = conf_socket_path(conf->socket)) == NULL)
 		return 0;
 	daemon_sockpath = xstrdup(path);
 	if (conf->socket_owner != NULL) {
@@ -718,11 +738,12 @@ daemon_loop(int *nstop)
 			;			/* the notes say what came */
 		if ((stop = daemon_got_stop) != 0) {
 			*nstop = daemon_nstop;	/* read after the flag */
+			/* logged once no new message can start */
+			daemon_stop_new();
 			log_info("%s: finishing %u message%s in flight",
 			    stop == SIGTERM ? "SIGTERM" : "SIGINT",
 			    filter_inflight(), filter_inflight() == 1 ? "" :
 			    "s");
-			daemon_stop_new();
 			return 1;
 		}
 		if (atomic_load(&daemon_milter_ended))

@@ -106,21 +106,21 @@ decide_client(const struct kt_conf *conf, const struct decide_client *c,
 }
 
 /*
- * decide_expiry - a key past its planned retirement is overdue (the
- * rotation has not swapped it yet); it stays published for the keystore's
- * retire_after once it retires, so its signatures get the full TTL rather
- * than an x= that has already passed.
+ * decide_expiry - the key's public record is sure to be published until
+ * its planned revocation (end of signing plus retire-after), so x= never
+ * promises more than that; a key already past it signs with no x= rather
+ * than one that has expired before the mail leaves.
  */
 time_t
-decide_expiry(time_t now, long long ttl, time_t retire_at)
+decide_expiry(time_t now, long long ttl, time_t revoke_at)
 {
 	time_t x;
 
-	if (ttl <= 0)
+	if (ttl <= 0 || (revoke_at != 0 && revoke_at <= now))
 		return 0;
 	x = now + (time_t)ttl;
-	if (retire_at > now && retire_at < x)
-		x = retire_at;
+	if (revoke_at != 0 && revoke_at < x)
+		x = revoke_at;
 	return x;
 }
 
@@ -167,7 +167,7 @@ decide_plan(const struct snapshot *s, struct snap_domain *d, time_t now,
 		out[n].selector = k->selector;
 		out[n].t = now;
 		out[n].x = decide_expiry(now, s->conf->signature_ttl,
-		    k->retire_at);
+		    k->revoke_at);
 		out[n].hdrs = s->hdrs;
 		n++;
 	}
@@ -177,3 +177,4 @@ decide_plan(const struct snapshot *s, struct snap_domain *d, time_t now,
 		    "");
 	return n;
 }
+

@@ -47,9 +47,10 @@ size_t	decide_plan(const struct snapshot *, struct snap_domain *, time_t now,
 	    struct dkim_sign out[SNAP_NALG], char *why, size_t whylen);
 
 /*
- * decide_expiry - x= for t=now: now + ttl, but not past retire_at when
- * that is still ahead; 0: no x=
+ * decide_expiry - x= for t=now: min(now + ttl, revoke_at), the key's
+ * planned revocation (0: none planned); 0, no x=, when ttl is 0 or
+ * revoke_at is not later than now
  */
-time_t	decide_expiry(time_t now, long long ttl, time_t retire_at);
+time_t	decide_expiry(time_t now, long long ttl, time_t revoke_at);
 
 #endif

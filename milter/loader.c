@@ -113,13 +113,12 @@ loader_alg(enum store_alg a)
 	    DKIM_ALG_RSA_SHA256;
 }
 
-/* loader_domain - one domain's active keys into the snapshot */
+/* loader_domain - its active keys, each with its planned revocation (x=) */
 static void
 loader_domain(struct snapshot *s, const struct store_domain *sd)
 {
 	struct snap_domain *d;
 	const struct store_key *k;
-	enum store_state next;
 	size_t i;
 
 	d = snapshot_add_domain(s, sd->name);
@@ -133,7 +132,7 @@ loader_domain(struct snapshot *s, const struct store_domain *sd)
 			continue;
 		}
 		if (snapshot_add_key(d, k->selector, loader_alg(k->alg),
-		    k->pkey, store_key_planned(sd, k, &next)) == -1)
+		    k->pkey, store_key_revoke_planned(sd, k)) == -1)
 			snapshot_domain_error(d, "more active keys than "
 			    "keyturnd signs with");
 	}

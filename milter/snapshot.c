@@ -92,7 +92,7 @@ snapshot_domain_error(struct snap_domain *d, const char *msg)
 /* snapshot_add_key - keys keep the order they are added in */
 int
 snapshot_add_key(struct snap_domain *d, const char *selector,
-    enum dkim_alg alg, EVP_PKEY *pkey, time_t retire_at)
+    enum dkim_alg alg, EVP_PKEY *pkey, time_t revoke_at)
 {
 	struct snap_key *k;
 
@@ -104,7 +104,7 @@ snapshot_add_key(struct snap_domain *d, const char *selector,
 	k->alg = alg;
 	EVP_PKEY_up_ref(pkey);
 	k->pkey = pkey;
-	k->retire_at = retire_at;
+	k->revoke_at = revoke_at;
 	return 0;
 }
 

@@ -31,7 +31,7 @@ struct snap_key {
 	char		*selector;
 	enum dkim_alg	 alg;
 	EVP_PKEY	*pkey;
-	time_t		 retire_at;	/* planned end of signing; 0: none */
+	time_t		 revoke_at;	/* planned revocation; 0: none */
 };
 
 struct snap_domain {
@@ -69,7 +69,7 @@ struct snap_domain *snapshot_add_domain(struct snapshot *, const char *name);
 void		 snapshot_domain_error(struct snap_domain *, const char *msg);
 /* snapshot_add_key - an active key (own reference on pkey); -1 when full */
 int		 snapshot_add_key(struct snap_domain *, const char *selector,
-		    enum dkim_alg, EVP_PKEY *pkey, time_t retire_at);
+		    enum dkim_alg, EVP_PKEY *pkey, time_t revoke_at);
 /* snapshot_seal - sort the domains; no change after this */
 void		 snapshot_seal(struct snapshot *);
 /*

@@ -1,11 +1,16 @@
 /*
  * check_conf - keyturn.conf parsing: values, defaults, and every error with
- * its file and line
+ * its file and line; the Socket checks made before binding (confsock.c)
  */
 #include "config.h"
 
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
 #include <arpa/inet.h>
 #include <check.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,6 +58,7 @@ START_TEST(test_defaults)
 	ck_assert_int_eq(c->on_error, CONF_ONERROR_TEMPFAIL);
 	ck_assert_int_eq(c->dns_port, 53);
 	ck_assert_int_eq(c->signature_ttl, 0);
+	ck_assert_int_eq(c->socket_line, 0);
 	ck_assert_ptr_null(c->userid);
 	inet_pton(AF_INET, "127.0.0.1", &sin.sin_addr);
 	ck_assert(conf_internal(c, (struct sockaddr *)&sin));
@@ -95,6 +101,7 @@ START_TEST(test_full)
 
 	ck_assert_msg(c != NULL, "%s", e.text);
 	ck_assert_str_eq(c->socket, "inet:8891@127.0.0.1");
+	ck_assert_int_eq(c->socket_line, 3);
 	ck_assert_str_eq(c->userid, "nobody");
 	ck_assert_uint_eq(c->ninternal, 3);
 	inet_pton(AF_INET, "10.1.2.3", &sin.sin_addr);
@@ -139,6 +146,8 @@ static const struct bad_case {
 	{ "Socket tcp:25", "socket must be" },
 	{ "Socket inet:99999@localhost", "bad port" },
 	{ "Socket unix:relative/path", "absolute path" },
+	{ "Socket inet:25@::1", "an IPv6 address needs inet6:" },
+	{ "Socket inet6:25@[127.0.0.1]", "not an IPv6 address" },
 	{ "KeyStore relative", "absolute path" },
 	{ "UserID no-such-user-kt", "no such user" },
 	{ "UserID nobody:no-such-group-kt", "no such group" },
@@ -270,6 +279,175 @@ START_TEST(test_addrport)
 }
 END_TEST
 
+/* What libmilter binds: the path and its NUL shorter than sun_path. */
+#define SUNPATH_MAX	(sizeof(((struct sockaddr_un *)0)->sun_path) - 2)
+
+/* sock_spec - prefix and a path of exactly n bytes, "/" then x's */
+static void
+sock_spec(char *buf, size_t len, const char *prefix, size_t n)
+{
+	size_t p = strlen(prefix), i;
+
+	ck_assert_uint_lt(p + n, len);
+	memcpy(buf, prefix, p);
+	buf[p] = '/';
+	for (i = 1; i < n; i++)
+		buf[p + i] = 'x';
+	buf[p + n] = '\0';
+}
+
+/* The text alone; want NULL: accepted. */
+static const struct sock_case {
+	const char *spec;
+	const char *want;
+} sock_cases[] = {
+	{ "unix:/run/keyturn/keyturnd.sock", NULL },
+	{ "local:/run/keyturnd.sock", NULL },
+	{ "/run/keyturnd.sock", NULL },
+	{ "unix:run/keyturnd.sock", "absolute path" },
+	{ "tcp:25", "socket must be" },
+	{ "inet:8891", NULL },
+	{ "inet:8891@127.0.0.1", NULL },
+	{ "inet:8891@localhost", NULL },
+	{ "inet:8891@[127.0.0.1]", NULL },
+	{ "inet6:8891@[::1]", NULL },
+	{ "inet6:8891@::1", NULL },
+	{ "inet6:8891@localhost", NULL },
+	{ "inet:8891@[::1]", "[::1] is not an IPv4 address" },
+	{ "inet:8891@::1", "an IPv6 address needs inet6:" },
+	{ "inet6:8891@[::1", "bad [address]" },
+	{ "inet6:8891@[]", "bad [address]" },
+	{ "inet:8891@", "empty host" },
+	{ "inet:8891@mail host", "bad host name" },
+	{ "inet:0", "bad port" },
+	{ "inet:65536", "bad port" },
+	{ "inet:+25", "bad port" },
+	{ "inet:smtp", "bad port" },
+	{ "inet:@127.0.0.1", "bad port" },
+};
+
+START_TEST(test_socket_form)
+{
+	const struct sock_case *sc = &sock_cases[_i];
+	char why[256] = "";
+	int r = conf_socket_form(sc->spec, why, sizeof(why));
+
+	if (sc->want == NULL)
+		ck_assert_msg(r == 0, "%s: %s", sc->spec, why);
+	else
+		ck_assert_msg(r == -1 && strstr(why, sc->want) != NULL,
+		    "%s: %d \"%s\", want \"%s\"", sc->spec, r, why, sc->want);
+}
+END_TEST
+
+/* a unix path of SUNPATH_MAX bytes binds; one more never does */
+START_TEST(test_socket_length)
+{
+	static const char *prefix[] = { "unix:", "local:", "" };
+	char spec[512], why[256], want[128];
+	size_t i;
+
+	for (i = 0; i < sizeof(prefix) / sizeof(prefix[0]); i++) {
+		sock_spec(spec, sizeof(spec), prefix[i], SUNPATH_MAX);
+		ck_assert_msg(conf_socket_form(spec, why, sizeof(why)) == 0,
+		    "%s: %s", spec, why);
+		sock_spec(spec, sizeof(spec), prefix[i], SUNPATH_MAX + 1);
+		ck_assert_int_eq(conf_socket_form(spec, why, sizeof(why)), -1);
+		snprintf(want, sizeof(want), "unix socket path is %zu bytes; "
+		    "the limit is %zu", SUNPATH_MAX + 1, SUNPATH_MAX);
+		ck_assert_str_eq(why, want);
+	}
+}
+END_TEST
+
+/* conf_load: a Socket too long for libmilter is an error at its line */
+START_TEST(test_socket_line)
+{
+	char text[512], spec[256], path[64], want[256];
+	struct errs e;
+	struct kt_conf *c;
+
+	sock_spec(spec, sizeof(spec), "unix:", 110);
+	snprintf(text, sizeof(text), "# c\nSubDomains no\n\nSocket %s\n",
+	    spec);
+	ck_assert_ptr_null(load_text(text, &e, path, sizeof(path)));
+	ck_assert_int_eq(e.n, 1);
+	snprintf(want, sizeof(want), "%s:4: Socket \"%s\": unix socket path "
+	    "is 110 bytes; the limit is %zu\n", path, spec, SUNPATH_MAX);
+	ck_assert_str_eq(e.text, want);
+	unlink(path);
+
+	sock_spec(spec, sizeof(spec), "unix:", 20);
+	snprintf(text, sizeof(text), "# c\nSubDomains no\nSocket %s\n", spec);
+	c = load_text(text, &e, path, sizeof(path));
+	ck_assert_msg(c != NULL, "%s", e.text);
+	ck_assert_int_eq(c->socket_line, 3);
+	conf_free(c);
+	unlink(path);
+}
+END_TEST
+
+/*
+ * check_socket_fs - conf_socket_check of "unix:" dir rest: accepted when
+ * pre is NULL, else refused with pre dir post
+ */
+static void
+check_socket_fs(const char *dir, const char *rest, const char *pre,
+    const char *post)
+{
+	char spec[256], why[256] = "", want[256];
+	int r;
+
+	snprintf(spec, sizeof(spec), "unix:%s%s", dir, rest);
+	r = conf_socket_check(spec, why, sizeof(why));
+	if (pre == NULL) {
+		ck_assert_msg(r == 0, "%s: %s", spec, why);
+		return;
+	}
+	snprintf(want, sizeof(want), "%s%s%s", pre, dir, post);
+	ck_assert_msg(r == -1 && strcmp(why, want) == 0, "%s: %d \"%s\", "
+	    "want \"%s\"", spec, r, why, want);
+}
+
+/* the directory exists, and only a socket is in the way */
+START_TEST(test_socket_check)
+{
+	char dir[] = "/tmp/check_conf.XXXXXX", path[128], why[256];
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	int fd;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	check_socket_fs(dir, "/sock", NULL, NULL);
+	check_socket_fs(dir, "/none/sock", "directory ",
+	    "/none does not exist");
+	snprintf(path, sizeof(path), "%s/file", dir);
+	ck_assert_int_ge(fd = open(path, O_CREAT | O_WRONLY, 0600), 0);
+	close(fd);
+	check_socket_fs(dir, "/file/sock", "", "/file is not a directory");
+	check_socket_fs(dir, "/file/x/sock", "", "/file/x is not a directory");
+	check_socket_fs(dir, "/file", "", "/file exists and is not a socket");
+	check_socket_fs(dir, "", "", " exists and is not a socket");
+	/* an old socket is replaced by libmilter: not an error */
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/old", dir);
+	ck_assert_int_ge(fd = socket(AF_UNIX, SOCK_STREAM, 0), 0);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sun, sizeof(sun)), 0);
+	close(fd);
+	check_socket_fs(dir, "/old", NULL, NULL);
+	check_socket_fs("", "/sock", NULL, NULL);
+	/* the form comes first; numeric and /etc/hosts names resolve */
+	ck_assert_int_eq(conf_socket_check("tcp:25", why, sizeof(why)), -1);
+	ck_assert_int_eq(conf_socket_check("inet:25@127.0.0.1", why,
+	    sizeof(why)), 0);
+	ck_assert_int_eq(conf_socket_check("inet6:25@::1", why, sizeof(why)),
+	    0);
+	ck_assert_msg(conf_socket_check("inet:25@localhost", why,
+	    sizeof(why)) == 0, "%s", why);
+	unlink(sun.sun_path);
+	unlink(path);
+	rmdir(dir);
+}
+END_TEST
+
 static Suite *
 conf_suite(void)
 {
@@ -285,6 +463,11 @@ conf_suite(void)
 	tcase_add_test(tc, test_binary_garbage);
 	tcase_add_loop_test(tc, test_addrport, 0,
 	    sizeof(addr_cases) / sizeof(addr_cases[0]));
+	tcase_add_loop_test(tc, test_socket_form, 0,
+	    sizeof(sock_cases) / sizeof(sock_cases[0]));
+	tcase_add_test(tc, test_socket_length);
+	tcase_add_test(tc, test_socket_line);
+	tcase_add_test(tc, test_socket_check);
 	suite_add_tcase(s, tc);
 	return s;
 }

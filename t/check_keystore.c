@@ -546,6 +546,47 @@ START_TEST(test_planned_saturates)
 }
 END_TEST
 
+/*
+ * the planned revocation: end of signing plus retire_after for an active
+ * key, the planned one of a retiring key, none before activation, and the
+ * latest time_t rather than a wrap
+ */
+START_TEST(test_revoke_planned)
+{
+	struct store_domain d;
+	struct store_key k;
+	enum store_state next;
+	time_t latest;
+
+	memset(&d, 0, sizeof(d));
+	memset(&k, 0, sizeof(k));
+	store_policy_default(&d.policy);
+	d.policy.rotate_after = 90 * 86400LL;
+	d.policy.retire_after = 7 * 86400LL;
+	k.since = NOW;
+	k.state = STORE_ACTIVE;
+	ck_assert_int_eq(store_key_revoke_planned(&d, &k),
+	    NOW + 97 * 86400LL);
+	d.policy.retire_after = 0;
+	ck_assert_int_eq(store_key_revoke_planned(&d, &k), NOW + 90 * 86400LL);
+	d.policy.retire_after = 7 * 86400LL;
+	k.state = STORE_RETIRING;
+	ck_assert_int_eq(store_key_revoke_planned(&d, &k), NOW + 7 * 86400LL);
+	k.state = STORE_READY;
+	ck_assert_int_eq(store_key_revoke_planned(&d, &k), 0);
+	k.state = STORE_PENDING;
+	ck_assert_int_eq(store_key_revoke_planned(&d, &k), 0);
+	k.state = STORE_REVOKED;
+	ck_assert_int_eq(store_key_revoke_planned(&d, &k), 0);
+	k.state = STORE_ACTIVE;
+	d.policy.rotate_after = d.policy.retire_after = LLONG_MAX;
+	latest = store_key_planned(&d, &k, &next);
+	ck_assert(store_key_revoke_planned(&d, &k) == latest);
+	d.policy.rotate_after = 86400;
+	ck_assert(store_key_revoke_planned(&d, &k) == latest);
+}
+END_TEST
+
 /* Two policy changes of different fields both land: each is applied to
  * the policy as it is under the lock, not to a copy read before. */
 START_TEST(test_policy_set_fields)
@@ -1359,6 +1400,7 @@ keystore_suite(void)
 	    sizeof(bits_cases) / sizeof(bits_cases[0]));
 	tcase_add_test(tc, test_policy_limits);
 	tcase_add_test(tc, test_planned_saturates);
+	tcase_add_test(tc, test_revoke_planned);
 	tcase_add_test(tc, test_policy_set_fields);
 	tcase_add_test(tc, test_selector_template);
 	tcase_add_test(tc, test_selector_reuse);

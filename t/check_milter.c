@@ -128,28 +128,64 @@ START_TEST(test_decide_client)
 }
 END_TEST
 
+#define SWAP	1000000		/* the key's planned end of signing */
+#define DAY	86400
+#define WEEK	(7 * DAY)
+
+/*
+ * x= = min(t= + SignatureTTL, planned end + retire-after); none when that
+ * is not later than t=. end 0: a key with no planned end.
+ */
 static const struct expiry_case {
 	time_t now;
 	long long ttl;
-	time_t retire;
+	time_t end;
+	long long retire;
 	time_t want;
 } expiry_cases[] = {
-	{ 1000, 0, 0, 0 },		/* no SignatureTTL: no x= */
-	{ 1000, 0, 5000, 0 },		/* retirement alone adds none */
-	{ 1000, 600, 0, 1600 },
-	{ 1000, 600, 1300, 1300 },	/* never past retirement */
-	{ 1000, 600, 9000, 1600 },
-	{ 1000, 600, 1001, 1001 },
-	{ 1000, 600, 1000, 1600 },	/* overdue: never an x= already past */
-	{ 1000, 600, 10, 1600 },
+	{ 1000, 0, 0, 0, 0 },			/* no SignatureTTL: no x= */
+	{ 1000, 0, SWAP, WEEK, 0 },		/* a plan alone adds none */
+	{ 1000, 600, 0, WEEK, 1600 },		/* no planned end: the TTL */
+	{ 1000, 600, SWAP, WEEK, 1600 },	/* the TTL ends first */
+	/* signed a second before the swap: still published a week on */
+	{ SWAP - 1, 30 * DAY, SWAP, WEEK, SWAP + WEEK },
+	{ SWAP - 1, DAY, SWAP, WEEK, SWAP - 1 + DAY },
+	{ SWAP - 1, WEEK + 1, SWAP, WEEK, SWAP + WEEK },
+	{ SWAP - 1, WEEK + 2, SWAP, WEEK, SWAP + WEEK },
+	/* retire-after 0: revoked at the swap */
+	{ SWAP - 1, DAY, SWAP, 0, SWAP },	/* one second after t= */
+	{ SWAP, DAY, SWAP, 0, 0 },		/* never x= = t= */
+	{ SWAP + 1, DAY, SWAP, 0, 0 },
+	/* a TTL longer than the key's remaining life */
+	{ SWAP - DAY, 3650 * DAY, SWAP, WEEK, SWAP + WEEK },
+	/* overdue (the rotation has not swapped it): what is left of it */
+	{ SWAP + DAY, 30 * DAY, SWAP, WEEK, SWAP + WEEK },
+	{ SWAP + WEEK - 1, 30 * DAY, SWAP, WEEK, SWAP + WEEK },
+	/* ... and once its planned revocation has passed: no x= */
+	{ SWAP + WEEK, 30 * DAY, SWAP, WEEK, 0 },
+	{ SWAP + 2 * WEEK, 30 * DAY, SWAP, WEEK, 0 },
 };
 
 START_TEST(test_decide_expiry)
 {
 	const struct expiry_case *tc = &expiry_cases[_i];
+	struct store_domain d;
+	struct store_key k;
+	time_t revoke = 0, x;
 
-	ck_assert_int_eq(decide_expiry(tc->now, tc->ttl, tc->retire),
-	    tc->want);
+	if (tc->end != 0) {
+		memset(&d, 0, sizeof(d));
+		memset(&k, 0, sizeof(k));
+		store_policy_default(&d.policy);
+		d.policy.retire_after = tc->retire;
+		k.state = STORE_ACTIVE;
+		k.since = tc->end - d.policy.rotate_after;
+		revoke = store_key_revoke_planned(&d, &k);
+	}
+	x = decide_expiry(tc->now, tc->ttl, revoke);
+	ck_assert_msg(x == tc->want, "case %d: x=%lld, want %lld", _i,
+	    (long long)x, (long long)tc->want);
+	ck_assert(x == 0 || x > tc->now);
 }
 END_TEST
 
@@ -485,8 +521,8 @@ START_TEST(test_loader)
 	ks_selectors(s1, sels, sizeof(sels));
 	ck_assert_str_eq(sels, "e1 e2");
 	d = snapshot_find(s1, "example.com", 0);
-	ck_assert_int_eq(d->keys[DKIM_ALG_ED25519_SHA256][0].retire_at,
-	    now + p.rotate_after);
+	ck_assert_int_eq(d->keys[DKIM_ALG_ED25519_SHA256][0].revoke_at,
+	    now + p.rotate_after + p.retire_after);
 	ck_assert_uint_eq(d->nkeys[DKIM_ALG_RSA_SHA256], 0);
 	ck_assert_int_eq(loader_changed(l), 0);
 	snapshot_next_key(d, DKIM_ALG_ED25519_SHA256);	/* e1 */

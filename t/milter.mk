@@ -14,7 +14,7 @@ t_check_milter_LDADD = milter/libkeyturnd.a milter/libdkim.a \
 MILTER_SH = t/milter_sign.sh t/milter_roundrobin.sh t/milter_onerror.sh \
 	t/milter_reload.sh t/milter_sigterm.sh t/milter_startup.sh \
 	t/milter_memory.sh t/milter_postfix.sh t/milter_postfix_chroot.sh \
-	t/milter_isolate.sh t/milter_socket.sh \
+	t/milter_isolate.sh t/milter_socket.sh t/milter_sockcheck.sh \
 	t/milter_client.sh t/milter_pidfile.sh t/milter_startsig.sh \
 	t/milter_hupstorm.sh t/milter_sigterm_pause.sh
 TESTS += $(MILTER_SH)
