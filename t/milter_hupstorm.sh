@@ -39,6 +39,7 @@ signs() {
 }
 
 kt_launch
+kt_handles_signals "$KPID"
 n1=$(storm "$KPID" 1) || kt_fail "keyturnd died in a SIGHUP storm at start-up: $n1"
 kt_ready
 signs "$n1 SIGHUPs at start-up"

@@ -2,6 +2,7 @@
 # milter_isolate - one domain that does not load holds no other back: a key
 # revoked in a.com stops signing while b.com is broken, b.com's mail
 # tempfails, and fixing b.com's files is enough to bring it back.
+# The bounds on its waits (60 s) only catch a hang.
 . "$top_srcdir/t/milter_lib.sh"
 
 kt_init milter_isolate
@@ -30,7 +31,7 @@ kt_cli compromised a.com s1
 i=0
 until grep -q "keystore change: 2 domains loaded" "$W/keyturnd.log"; do
 	i=$((i + 1))
-	[ $i -gt 100 ] && kt_fail "a.com's change not picked up"
+	[ $i -gt 1200 ] && kt_fail "a.com's change not picked up"
 	sleep 0.05
 done
 kt_miltc --client 127.0.0.1 "$W/a.eml" >"$W/a2.txt" || kt_fail "miltc (a2)"
@@ -43,16 +44,14 @@ kt_ok "a.com s1 compromised: no longer signs while b.com is broken"
 
 # a new key for a.com is picked up too; b.com still tempfails
 kt_key a.com ed25519 s2
+# two keystore writes (new, then active): until the second is loaded
 i=0
-until [ "$(kt_count "keystore change: 2 domains loaded" \
-    "$W/keyturnd.log")" -ge 2 ]; do
+until kt_miltc --client 127.0.0.1 "$W/a.eml" >"$W/a3.txt" &&
+    grep -q "	insheader	0	DKIM-Signature	.*d=a.com; s=s2;" "$W/a3.txt"; do
 	i=$((i + 1))
-	[ $i -gt 100 ] && kt_fail "a.com's new key not picked up"
+	[ $i -gt 1200 ] && kt_fail "a.com does not sign with its new key s2"
 	sleep 0.05
 done
-kt_miltc --client 127.0.0.1 "$W/a.eml" >"$W/a3.txt" || kt_fail "miltc (a3)"
-grep -q "	insheader	0	DKIM-Signature	.*d=a.com; s=s2;" "$W/a3.txt" ||
-    kt_fail "a.com does not sign with its new key s2"
 kt_miltc --client 127.0.0.1 "$W/b.eml" >"$W/b2.txt" || kt_fail "miltc (b2)"
 head -1 "$W/b2.txt" | grep -q "	tempfail" || kt_fail "b.com signs while broken"
 kt_ok "a.com changes picked up while b.com is broken"
@@ -62,7 +61,7 @@ chmod 600 "$KS/b.com/keys/s1.pem"
 i=0
 until grep -q "domain b.com loads again" "$W/keyturnd.log"; do
 	i=$((i + 1))
-	[ $i -gt 200 ] && kt_fail "b.com not retried after the fix"
+	[ $i -gt 1200 ] && kt_fail "b.com not retried after the fix"
 	sleep 0.05
 done
 kt_miltc --client 127.0.0.1 "$W/b.eml" >"$W/b3.txt" || kt_fail "miltc (b3)"

@@ -2,7 +2,9 @@
 #
 # Each test gets a work directory $W under $top_builddir/t, a keystore made
 # with the keyturn CLI, a keyturnd started in the foreground on a unix
-# socket in $W, and t/miltc to play the MTA. Signatures are checked with
+# socket, and t/miltc to play the MTA. Unix sockets live in $S, a short
+# directory of the test's own under /tmp (a socket path holds at most 107
+# bytes, and the build directory may be anywhere): keyturnd's is $S/sock. Signatures are checked with
 # dkimpy (t/milter_verify.py), the records taken from `keyturn dns`.
 # A missing tool skips the test (exit 77) unless KEYTURN_REQUIRE_ALL=1.
 
@@ -49,20 +51,27 @@ KEYTURN=${KEYTURN:-$(kt_find "$top_builddir/keyturn" \
     kt_skip "$PYTHON3 lacks dkim (python3-dkim)"
 
 KPID=
+S=
+# kt_cleanup - at exit: keyturnd killed, the socket directory removed
 kt_cleanup() {
 	if [ -n "$KPID" ] && kill -0 "$KPID" 2>/dev/null; then
 		kill -KILL "$KPID" 2>/dev/null
 		wait "$KPID" 2>/dev/null
 	fi
 	KPID=
+	[ -n "$S" ] && rm -rf "$S"
+	S=
 }
 
-# kt_init NAME - a fresh work directory $W and keystore $KS
+# kt_init NAME - a fresh work directory $W, keystore $KS and socket
+# directory $S (0755: an MTA's user must reach the sockets in it)
 kt_init() {
 	W="$top_builddir/t/$1.d"
 	KS="$W/ks"
 	rm -rf "$W"
 	mkdir -p "$W" || kt_fail "mkdir $W"
+	S=$(mktemp -d /tmp/kt.XXXXXX) && chmod 755 "$S" ||
+	    kt_fail "mktemp -d /tmp/kt.XXXXXX"
 	trap kt_cleanup EXIT
 	trap 'kt_cleanup; exit 1' INT TERM
 	kt_cli init
@@ -82,7 +91,7 @@ kt_key() {
 # kt_conf [LINES...] - $W/keyturn.conf for our socket and keystore
 kt_conf() {
 	{
-		echo "Socket unix:$W/sock"
+		echo "Socket unix:$S/sock"
 		echo "KeyStore $KS"
 		echo "PidFile $W/keyturnd.pid"
 		case "$*" in *LogLevel*) ;; *) echo "LogLevel debug" ;; esac
@@ -99,20 +108,52 @@ kt_start() {
 
 # kt_launch - keyturnd -f in the background, its pid in KPID
 kt_launch() {
-	rm -f "$W/sock"
+	rm -f "$S/sock"
 	"$KEYTURND" -f -c "$W/keyturn.conf" >>"$W/keyturnd.log" 2>&1 &
 	KPID=$!
 }
 
-# kt_ready [SOCKET] - until keyturnd's socket ($W/sock) listens; fails if
-# keyturnd died
+# kt_ready [SOCKET] - until keyturnd's socket ($S/sock) listens; fails if
+# keyturnd died (the bound only catches a keyturnd that never listens)
 kt_ready() {
 	i=0
-	while ! listening "${1:-$W/sock}"; do
+	while ! listening "${1:-$S/sock}"; do
 		kill -0 "$KPID" 2>/dev/null || kt_fail "keyturnd died at start"
 		i=$((i + 1))
-		[ $i -gt 200 ] && kt_fail "keyturnd socket did not appear"
+		[ $i -gt 600 ] && kt_fail "keyturnd socket did not appear"
 		sleep 0.05
+	done
+}
+
+# kt_sigstate PID - from one read of /proc/PID/status: "blocked" when HUP, INT
+# and TERM are blocked, "serving" when they are caught and not blocked,
+# else "early"
+kt_sigstate() {
+	blk=0 cgt=0
+	while read -r k v; do
+		case $k in
+		SigBlk:) blk=$(( 0x$v & 0x4003 )) ;;
+		SigCgt:) cgt=$(( 0x$v & 0x4003 )) ;;
+		esac
+	done <"/proc/$1/status"
+	if [ "$blk" = $(( 0x4003 )) ]; then
+		echo blocked
+	elif [ "$cgt" = $(( 0x4003 )) ]; then
+		echo serving
+	else
+		echo early
+	fi
+} 2>/dev/null
+
+# kt_handles_signals PID - until keyturnd has blocked or caught HUP, INT
+# and TERM (before that, at exec, a SIGHUP would kill it as it would any
+# process); the bound only catches one that never does
+kt_handles_signals() {
+	i=0
+	while [ "$(kt_sigstate "$1")" = early ]; do
+		kill -0 "$1" 2>/dev/null || kt_fail "keyturnd died at start"
+		i=$((i + 1))
+		[ $i -gt 20000 ] && kt_fail "HUP/INT/TERM never blocked at start-up"
 	done
 }
 
@@ -127,7 +168,7 @@ kt_stop() {
 
 # kt_miltc ARGS... - the MTA side, against our socket
 kt_miltc() {
-	"$MILTC" -s "unix:$W/sock" -t 30 "$@"
+	"$MILTC" -s "unix:$S/sock" -t 30 "$@"
 }
 
 # kt_msg FILE FROM-LINES... - a small message; each FROM-LINES argument is

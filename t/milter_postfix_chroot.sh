@@ -18,7 +18,7 @@ done
 kt_init milter_postfix_chroot
 chmod 755 "$W"
 PORT=$(pf_free_port)
-PF=$W/pf
+PF=$S/pf
 pf_cleanup() {
 	pf_stop "$PF" 2>/dev/null
 	kt_cleanup
@@ -61,7 +61,7 @@ pf_send "$PF" alice@example.com bob@sink.test "$W/smtp.eml" >"$W/send.out" ||
 kt_msg "$W/local.eml" "From: Local User <local@example.com>"
 sendmail -C "$PF/etc" -f local@example.com bob@sink.test <"$W/local.eml" ||
     kt_fail "sendmail(1)"
-pf_wait "$PF" 2 60 ||
+pf_wait "$PF" 2 ||
     kt_fail "only $(pf_count "$PF") of 2 delivered (see $PF/maillog)"
 for m in $(pf_messages "$PF"); do
 	[ "$(grep -ci '^DKIM-Signature:' "$m")" = 1 ] ||

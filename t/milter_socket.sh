@@ -10,7 +10,7 @@ kt_msg "$W/m.eml" "From: alice@example.com"
 
 # sockmode - the socket's permission bits, octal
 sockmode() {
-	stat -c %a "$W/sock" 2>/dev/null || echo none
+	stat -c %a "$S/sock" 2>/dev/null || echo none
 }
 
 # start_umask000 [CONF LINES...] - keyturnd started with umask 000

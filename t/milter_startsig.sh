@@ -1,8 +1,11 @@
 #!/bin/sh
 # milter_startsig - a signal during start-up does not kill keyturnd: HUP,
 # TERM and INT are blocked from the start of main until it serves, then
-# handled. SIGHUP is sent again and again while a keystore of 200 domains
-# loads; keyturnd must come up, sign, and have reloaded.
+# handled. keyturn.conf is first a named pipe, so that keyturnd waits in
+# its start-up, signals blocked, until the test writes the configuration:
+# the state is observed, never raced. SIGHUP is sent then, and again and
+# again while a keystore of 200 domains loads; keyturnd must come up, sign,
+# and have reloaded.
 . "$top_srcdir/t/milter_lib.sh"
 
 [ -r /proc/self/status ] || kt_skip "no /proc/PID/status"
@@ -17,42 +20,56 @@ done
 kt_msg "$W/m.eml" "From: alice@d7.test"
 kt_conf
 
-# sigstate PID - from one read of /proc/PID/status: "blocked" when HUP, INT
-# and TERM are blocked, "serving" when they are caught and not blocked,
-# else "early" (shell builtins only: the start-up window is short)
-sigstate() {
-	blk=0 cgt=0
-	while read -r k v; do
-		case $k in
-		SigBlk:) blk=$(( 0x$v & 0x4003 )) ;;
-		SigCgt:) cgt=$(( 0x$v & 0x4003 )) ;;
-		esac
-	done <"/proc/$1/status"
-	if [ "$blk" = $(( 0x4003 )) ]; then
-		echo blocked
-	elif [ "$cgt" = $(( 0x4003 )) ]; then
-		echo serving
-	else
-		echo early
-	fi
-} 2>/dev/null
+# conf_fifo - keyturn.conf a named pipe, the real file kept aside
+conf_fifo() {
+	mv "$W/keyturn.conf" "$W/real.conf" || kt_fail "mv keyturn.conf"
+	mkfifo "$W/keyturn.conf" || kt_fail "mkfifo"
+}
 
+# conf_open - once keyturnd has the pipe open, the real file takes its
+# name (a reload reads that), and fd 3 holds the pipe's writing end
+conf_open() {
+	exec 3>"$W/keyturn.conf"
+	cp "$W/real.conf" "$W/real.conf.tmp" &&
+	    mv "$W/real.conf.tmp" "$W/keyturn.conf" || kt_fail "keyturn.conf"
+}
+
+# conf_feed - the configuration through the pipe; keyturnd goes on
+conf_feed() {
+	cat "$W/real.conf" >&3
+	exec 3>&-
+}
+
+# blocked_wait PID - until PID shows HUP, INT and TERM blocked; it waits
+# for the pipe there, so nothing can move it past that state meanwhile
+blocked_wait() {
+	i=0
+	while :; do
+		case $(kt_sigstate "$1") in
+		blocked) return 0 ;;
+		serving) kt_fail "HUP/INT/TERM not blocked during start-up" ;;
+		esac
+		kill -0 "$1" 2>/dev/null || kt_fail "keyturnd died at start"
+		i=$((i + 1))
+		# a bound that only catches a keyturnd that never blocks them
+		[ $i -gt 20000 ] && kt_fail "HUP/INT/TERM never blocked at start-up"
+	done
+}
+
+conf_fifo
 kt_launch
-i=0
-while :; do
-	case $(sigstate "$KPID") in
-	blocked) break ;;
-	serving) kt_fail "HUP/INT/TERM not blocked during start-up" ;;
-	esac
-	kill -0 "$KPID" 2>/dev/null || kt_fail "keyturnd died at start"
-	i=$((i + 1))
-	[ $i -gt 5000 ] && kt_fail "HUP/INT/TERM never blocked at start-up"
-done
+blocked_wait "$KPID"
+conf_open
+kill -HUP "$KPID" 2>/dev/null || kt_fail "keyturnd killed by SIGHUP"
+[ "$(kt_sigstate "$KPID")" = blocked ] ||
+    kt_fail "a SIGHUP before the configuration was read was not held"
+conf_feed
 n=0
-while [ ! -S "$W/sock" ] || [ $n -lt 20 ]; do
+while [ ! -S "$S/sock" ] || [ $n -lt 20 ]; do
 	kill -HUP "$KPID" 2>/dev/null || kt_fail "keyturnd killed by SIGHUP"
 	n=$((n + 1))
-	[ $n -gt 2000 ] && kt_fail "keyturnd socket did not appear"
+	# bounds here and below only catch a hang
+	[ $n -gt 3000 ] && kt_fail "keyturnd socket did not appear"
 	sleep 0.01
 done
 sleep 0.2
@@ -60,7 +77,7 @@ kill -0 "$KPID" 2>/dev/null || kt_fail "keyturnd killed by SIGHUP"
 i=0
 until grep -q "SIGHUP: reloading" "$W/keyturnd.log"; do
 	i=$((i + 1))
-	[ $i -gt 100 ] && kt_fail "the SIGHUPs of start-up were never handled"
+	[ $i -gt 600 ] && kt_fail "the SIGHUPs of start-up were never handled"
 	sleep 0.05
 done
 kt_miltc --client 127.0.0.1 "$W/m.eml" >"$W/m.txt" || kt_fail "miltc"
@@ -71,21 +88,19 @@ kt_stop
 
 # In the background (no -f) the signals pending at daemon(3) must reach
 # the child: a SIGTERM during start-up stops the daemon once it serves.
-rm -f "$W/sock" "$W/keyturnd.pid"
+rm -f "$S/sock" "$W/keyturnd.pid"
+conf_fifo
 "$KEYTURND" -c "$W/keyturn.conf" >>"$W/keyturnd.log" 2>&1 &
 PPID_=$!
-i=0
-until [ "$(sigstate "$PPID_")" = blocked ]; do
-	kill -0 "$PPID_" 2>/dev/null || kt_fail "keyturnd -c left before blocking"
-	i=$((i + 1))
-	[ $i -gt 5000 ] && kt_fail "HUP/INT/TERM never blocked (background)"
-done
+blocked_wait "$PPID_"
+conf_open
 kill -TERM "$PPID_"
+conf_feed
 wait "$PPID_" || kt_fail "keyturnd (background) start-up exited non-zero"
 i=0
-while [ -S "$W/sock" ] || [ -s "$W/keyturnd.pid" ]; do
+while [ -S "$S/sock" ] || [ -s "$W/keyturnd.pid" ]; do
 	i=$((i + 1))
-	[ $i -gt 200 ] && kt_fail "the SIGTERM of start-up was lost in the background"
+	[ $i -gt 600 ] && kt_fail "the SIGTERM of start-up was lost in the background"
 	sleep 0.05
 done
 kt_ok "SIGTERM during a background start-up: the daemon stopped"

@@ -13,6 +13,10 @@
 # a wrong TSIG secret, a name outside the zone, an unknown action and a
 # value with a newline (an attempt to add nsupdate commands) fail with a
 # non-zero status and change nothing.
+#
+# Nothing is timed: the hook's -w and kdig's timeout only bound servers
+# that answer in milliseconds (a refusal is an answer too), and the
+# secondary is waited for by its serial.
 set -u
 
 top_srcdir=${top_srcdir:-$(cd "$(dirname "$0")/.." && pwd)}
@@ -55,21 +59,21 @@ hook() {
 	env KEYTURN_ACTION="$_a" KEYTURN_DOMAIN=pub.test \
 	    KEYTURN_SELECTOR="$_s" KEYTURN_NAME="$_s._domainkey.pub.test" \
 	    KEYTURN_VALUE="$_v" KEYTURN_VALUE_STRINGS="$(strings "$_v")" \
-	    /bin/sh -c "$hook -s 127.0.0.61 -p $KNOT_PORT -w 3 $*" \
+	    /bin/sh -c "$hook -s 127.0.0.61 -p $KNOT_PORT -w 30 $*" \
 	    > "$T/hook.out" 2>&1
 }
 # txt SERVER SELECTOR - what SERVER answers, the strings joined; "-" for
 # no record; one line per record
 txt() {
-	kdig @"$1" -p "$KNOT_PORT" +norec +short +timeout=2 TXT \
+	kdig @"$1" -p "$KNOT_PORT" +norec +short +timeout=10 TXT \
 	    "$2._domainkey.pub.test" | sed 's/" "//g; s/"//g'
 }
 ttl() {
-	kdig @"$1" -p "$KNOT_PORT" +norec +noall +answer TXT \
+	kdig @"$1" -p "$KNOT_PORT" +norec +noall +answer +timeout=10 TXT \
 	    "$2._domainkey.pub.test" | awk '{ print $2; exit }'
 }
 sync_sec() {
-	knot_wait_serial sec pub.test "$(knot_serial prim pub.test)" 10 ||
+	knot_wait_serial sec pub.test "$(knot_serial prim pub.test)" ||
 	    fail "the secondary did not follow the primary"
 }
 
@@ -98,9 +102,10 @@ sync_sec
 [ "$(ttl 127.0.0.61 s1)" = 300 ] || fail "default TTL $(ttl 127.0.0.61 s1)"
 
 # --- refused: nothing changes
-serial=$(knot_serial prim pub.test)
+serial=$(knot_serial prim pub.test) || fail "the primary does not answer"
 hook publish s1 "$REC" -k "$T/wrong.key" && fail "a wrong TSIG key was accepted"
 grep -q "failed (nsupdate exit" "$T/hook.out" || { cat "$T/hook.out"; fail "no failure message"; }
+grep -q "NOTAUTH" "$T/hook.out" || { cat "$T/hook.out"; fail "not refused by the server"; }
 hook publish s1 "$REC" && fail "no -k accepted"
 env KEYTURN_ACTION=publish KEYTURN_DOMAIN=pub.test KEYTURN_NAME=s1._domainkey.other.test \
     KEYTURN_VALUE_STRINGS="\"$REC2\"" "$hook" -s 127.0.0.61 -p "$KNOT_PORT" \
@@ -137,7 +142,7 @@ env KEYTURN_ACTION=publish KEYTURN_DOMAIN=mail.pub.test \
     KEYTURN_VALUE_STRINGS="\"$REC2\"" "$hook" -s 127.0.0.61 -p "$KNOT_PORT" \
     -k "$KNOT_TSIG_FILE" -z pub.test > "$T/hook.out" 2>&1 ||
     { cat "$T/hook.out"; fail "publish with -z failed"; }
-v=$(kdig @127.0.0.61 -p "$KNOT_PORT" +norec +short TXT s2._domainkey.mail.pub.test | tr -d '"')
+v=$(kdig @127.0.0.61 -p "$KNOT_PORT" +norec +short +timeout=10 TXT s2._domainkey.mail.pub.test | tr -d '"')
 [ "$v" = "$REC2" ] || fail "-z: '$v'"
 
 if [ $fails -gt 0 ]; then

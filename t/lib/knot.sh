@@ -3,7 +3,8 @@
 # Source it from a test (POSIX sh), then:
 #
 #   knot_init                       temp dir $KNOT_DIR, port $KNOT_PORT
-#                                   (override with KNOT_PORT=...), and an
+#                                   (one nothing listens on, TCP or UDP;
+#                                   override with KNOT_PORT=...), and an
 #                                   EXIT trap that stops every server
 #   knot_server NAME ADDR...        declare server NAME on ADDR@$KNOT_PORT
 #                                   (127.0.0.x or ::1)
@@ -25,8 +26,10 @@
 #                                   replace the OWNER/TYPE RRset (a knotc
 #                                   transaction; the serial is bumped)
 #   knot_unset NAME ZONE OWNER [TYPE]
-#   knot_serial NAME ZONE           the SOA serial NAME serves now
+#   knot_serial NAME ZONE           the SOA serial NAME serves now (asks
+#                                   again while it does not answer)
 #   knot_wait_serial NAME ZONE SERIAL [SECS]
+#                                   until NAME serves SERIAL
 #   knot_stop NAME / knot_stop_all
 #   knot_txt LONGSTRING             TXT rdata: quoted strings of <= 255
 #   knot_pair ZONE PRIMARY SECONDARY TTL [KEYID]
@@ -47,10 +50,17 @@
 # Every server has its own directory $KNOT_DIR/NAME (config, zones,
 # database, control socket, log). knotd runs as the invoking user. Nothing
 # is sent outside 127.0.0.0/8 and ::1.
+#
+# Every wait here is a wait for evidence (a zone answers, a serial, a
+# process gone); its bound in seconds (KNOT_HANG, 60) only catches a
+# server that never gets there, and a loaded machine is far inside it.
 
 KNOTD=${KNOTD:-$(command -v knotd 2>/dev/null || echo /usr/sbin/knotd)}
 KNOTC=${KNOTC:-$(command -v knotc 2>/dev/null || echo /usr/sbin/knotc)}
 KDIG=${KDIG:-$(command -v kdig 2>/dev/null || echo /usr/bin/kdig)}
+KNOT_HANG=${KNOT_HANG:-60}
+
+. "$top_srcdir/t/lib/listening.sh"
 
 # knot_available - 0 when knotd, knotc and kdig are installed
 knot_available() {
@@ -58,10 +68,10 @@ knot_available() {
 }
 
 knot_init() {
-	KNOT_DIR=$(mktemp -d "${TMPDIR:-/tmp}/keyturn-knot.XXXXXX") || return 1
-	if [ -z "${KNOT_PORT:-}" ]; then
-		KNOT_PORT=$((20000 + ($$ * 7 + $(date +%s)) % 30000))
-	fi
+	KNOT_DIR=$(mktemp -d /tmp/kt-knot.XXXXXX) || return 1
+	# a port no server of another test (or of the system) is on; tests
+	# that run at once start from different random points
+	[ -n "${KNOT_PORT:-}" ] || KNOT_PORT=$(free_port)
 	KNOT_SERVERS=
 	export KNOT_DIR KNOT_PORT
 	trap 'knot_stop_all; [ -n "${KNOT_KEEP:-}" ] || rm -rf "$KNOT_DIR"' EXIT
@@ -220,10 +230,10 @@ knot_conf() {
 	} > "$_d/knot.conf"
 }
 
-# knotc_ - knotc on server NAME
+# knotc_ - knotc on server NAME (its -t only catches a hung knotd)
 knotc_() {
 	_kn=$1; shift
-	"$KNOTC" -c "$KNOT_DIR/$_kn/knot.conf" -t 5 "$@"
+	"$KNOTC" -c "$KNOT_DIR/$_kn/knot.conf" -t "$KNOT_HANG" "$@"
 }
 
 # knot_first_addr - the first address NAME listens on
@@ -231,10 +241,23 @@ knot_first_addr() {
 	head -n 1 "$KNOT_DIR/$1/listen"
 }
 
-knot_serial() {
+# knot_serial_once - one SOA query, one second; empty when no answer
+# (kdig does not see a port that refuses: nothing bound yet waits too)
+knot_serial_once() {
 	"$KDIG" @"$(knot_first_addr "$1")" -p "$KNOT_PORT" +norec +short \
 	    +timeout=1 +retry=0 SOA "$2" 2>/dev/null |
 	    awk '$3 ~ /^[0-9]+$/ { print $3; exit }'
+}
+
+# knot_serial - asks until the server answers: a query lost on a busy
+# machine is not an empty serial
+knot_serial() {
+	_se=$(($(date +%s) + KNOT_HANG))
+	until _sv=$(knot_serial_once "$1" "$2") && [ -n "$_sv" ]; do
+		[ "$(date +%s)" -lt "$_se" ] || return 1
+		sleep 0.1
+	done
+	printf '%s\n' "$_sv"
 }
 
 knot_start() {
@@ -248,11 +271,11 @@ knot_start() {
 	}
 	"$KNOTD" -c "$_d/knot.conf" >>"$_d/knotd.out" 2>&1 &
 	echo $! > "$_d/pid"
-	_i=0
+	_se=$(($(date +%s) + KNOT_HANG))
 	while read -r _z; do
-		until [ -n "$(knot_serial "$_n" "$_z")" ]; do
-			_i=$((_i + 1))
-			if [ $_i -gt 100 ] || ! kill -0 "$(cat "$_d/pid")" 2>/dev/null; then
+		until [ -n "$(knot_serial_once "$_n" "$_z")" ]; do
+			if [ "$(date +%s)" -ge "$_se" ] ||
+			    ! kill -0 "$(cat "$_d/pid")" 2>/dev/null; then
 				echo "knot_start $_n: $_z not served" >&2
 				tail -n 20 "$_d/knot.log" "$_d/knotd.out" >&2
 				return 1
@@ -280,11 +303,13 @@ knot_unset() {
 	knotc_ "$_n" zone-commit "$_z" >/dev/null
 }
 
+# knot_wait_serial - NOTIFY and the transfer are the secondary's own
+# pace; SECS (default KNOT_HANG) only catches one that never follows
 knot_wait_serial() {
-	_i=0
-	while [ "$(knot_serial "$1" "$2")" != "$3" ]; do
-		_i=$((_i + 1))
-		[ $_i -gt $((${4:-10} * 10)) ] && return 1
+	_se=$(($(date +%s) + ${4:-$KNOT_HANG}))
+	[ -n "$3" ] || return 1
+	while [ "$(knot_serial_once "$1" "$2")" != "$3" ]; do
+		[ "$(date +%s)" -lt "$_se" ] || return 1
 		sleep 0.1
 	done
 }

@@ -6,9 +6,11 @@
 #   pf_send DIR FROM RCPT FILE     submit FILE over SMTP; prints the reply
 #                                  code; 0 when 250
 #   pf_wait DIR N [SECONDS]        wait until N messages were delivered
+#                                  (default 120 s: a bound for a hang)
 #   pf_messages DIR                the delivered message files, oldest first
 #   pf_log DIR                     the instance's log file
 #   pf_free_port                   a TCP and UDP port free on loopback
+#                                  (free_port, t/lib/listening.sh)
 #
 # The instance is all under DIR: DIR/etc (main.cf, master.cf; passed to
 # postfix and postconf with -c), DIR/queue (queue_directory), DIR/data
@@ -26,6 +28,8 @@
 # touched, and a running system instance does not collide (own queue, own
 # port, own syslog_name). DIR and the milter socket must be reachable by
 # the postfix user: pf_init makes DIR mode 0755.
+
+. "$top_srcdir/t/lib/listening.sh"
 
 PF_SINK_DOMAIN=sink.test
 
@@ -107,12 +111,7 @@ EOF
 # start in 20000-59999 so that tests running in parallel do not pick the
 # same one
 pf_free_port() {
-	_p=$(( 20000 + $(od -An -N2 -tu2 /dev/urandom) % 40000 ))
-	while ss -Hltun "sport = :$_p" 2>/dev/null | grep -q .; do
-		_p=$(( _p + 1 ))
-		[ $_p -gt 60000 ] && _p=20000
-	done
-	echo "$_p"
+	free_port
 }
 
 # pf_set - change main.cf settings of an instance
@@ -141,9 +140,10 @@ pf_start() {
 		return 1
 	}
 	_i=0
+	# a bound that only catches an smtpd that never listens
 	while ! pf_listening "$_addr" "$_port"; do
 		_i=$((_i + 1))
-		if [ $_i -gt 100 ]; then
+		if [ $_i -gt 600 ]; then
 			echo "pf_start: smtpd not listening on $_addr:$_port" >&2
 			return 1
 		fi
@@ -151,18 +151,21 @@ pf_start() {
 	done
 }
 
-# pf_stop - stop the instance and wait for its master to exit
+# pf_stop - stop the instance and wait for its master to exit (after
+# 30 s, abort it and wait again)
 pf_stop() {
 	_d=$1
 	[ -f "$_d/queue/pid/master.pid" ] || return 0
 	_pid=$(tr -dc 0-9 <"$_d/queue/pid/master.pid")
+	[ -n "$_pid" ] || return 0
 	postfix -c "$_d/etc" stop >/dev/null 2>&1
 	_i=0
-	while [ -n "$_pid" ] && kill -0 "$_pid" 2>/dev/null && [ $_i -lt 100 ]; do
-		sleep 0.1; _i=$((_i + 1))
+	while kill -0 "$_pid" 2>/dev/null; do
+		_i=$((_i + 1))
+		[ $_i = 300 ] && postfix -c "$_d/etc" abort >/dev/null 2>&1
+		[ $_i -gt 600 ] && break
+		sleep 0.1
 	done
-	[ -n "$_pid" ] && kill -0 "$_pid" 2>/dev/null &&
-	    postfix -c "$_d/etc" abort >/dev/null 2>&1
 	return 0
 }
 
@@ -198,7 +201,7 @@ pf_count() {
 
 # pf_wait - wait until at least N messages were delivered
 pf_wait() {
-	_d=$1 _n=$2 _t=${3:-30}
+	_d=$1 _n=$2 _t=${3:-120}
 	_i=0
 	while [ "$(pf_count "$_d")" -lt "$_n" ]; do
 		_i=$((_i + 1))
