@@ -35,6 +35,11 @@ struct cli {
 
 typedef int cli_fn(struct cli *, int argc, char **argv);
 
+/* The long options every command takes (getopt.h's struct option). */
+#define CLI_COMMON_OPTS \
+	{ "json", no_argument, NULL, 'J' }, \
+	{ "help", no_argument, NULL, 'h' }
+
 struct cli_cmd {
 	const char	*name;
 	const char	*sub;		/* second word, or NULL */
@@ -79,5 +84,6 @@ int	 cmd_audit(struct cli *, int, char **);
 int	 cmd_rotate(struct cli *, int, char **);
 int	 cmd_check(struct cli *, int, char **);
 int	 cmd_status(struct cli *, int, char **);
+int	 cmd_explain(struct cli *, int, char **);
 
 #endif

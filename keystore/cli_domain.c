@@ -12,10 +12,6 @@
 #include "duration.h"
 #include "xmalloc.h"
 
-#define CLI_COMMON_OPTS \
-	{ "json", no_argument, NULL, 'J' }, \
-	{ "help", no_argument, NULL, 'h' }
-
 /* cmd_init - keyturn init */
 int
 cmd_init(struct cli *c, int argc, char **argv)

@@ -12,10 +12,6 @@
 #include "cli.h"
 #include "xmalloc.h"
 
-#define CLI_COMMON_OPTS \
-	{ "json", no_argument, NULL, 'J' }, \
-	{ "help", no_argument, NULL, 'h' }
-
 /* key_show_record - the selector and the record to publish for it */
 static int
 key_show_record(struct store *s, const char *domain, const char *sel)

@@ -16,10 +16,6 @@
 #include "cli.h"
 #include "xmalloc.h"
 
-#define CLI_COMMON_OPTS \
-	{ "json", no_argument, NULL, 'J' }, \
-	{ "help", no_argument, NULL, 'h' }
-
 /* show_set - every domain, or the one named, as a set */
 static struct store_set *
 show_set(struct store *s, const char *domain, int flags)

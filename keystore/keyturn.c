@@ -48,6 +48,9 @@ static const struct cli_cmd cli_cmds[] = {
 	{ "rotate", NULL, cmd_rotate, "[DOMAIN] [--dry-run]" },
 	{ "check", NULL, cmd_check, "DOMAIN [SELECTOR]" },
 	{ "status", NULL, cmd_status, "[--json]" },
+	/* the signing decision (cli_explain.c, milter/decide.c) */
+	{ "explain", NULL, cmd_explain, "[--client ADDR] [--auth LOGIN] "
+	    "[--daemon NAME] FILE|- [--json]" },
 };
 #define CLI_NCMDS	(sizeof(cli_cmds) / sizeof(cli_cmds[0]))
 

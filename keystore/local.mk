@@ -20,8 +20,12 @@ keystore_libkeystore_a_SOURCES += \
 sbin_PROGRAMS += keystore/keyturn
 keystore_keyturn_SOURCES = keystore/keyturn.c keystore/cli.h \
 	keystore/cli_util.c keystore/cli_domain.c keystore/cli_key.c \
-	keystore/cli_show.c keystore/cli_audit.c keystore/cli_rotate.c
+	keystore/cli_show.c keystore/cli_audit.c keystore/cli_rotate.c \
+	keystore/cli_explain.c
 keystore_keyturn_CFLAGS = $(AM_CFLAGS) $(CRYPTO_CFLAGS) $(BSD_CFLAGS) \
 	$(LDNS_CFLAGS)
 # rotate, check and status run the rotation module (rotate/librotate.a)
-keystore_keyturn_LDADD = rotate/librotate.a $(KEYSTORE_LIBS) $(LDNS_LIBS)
+# explain runs keyturnd's decision (milter/libkeyturnd.a, no libmilter)
+keystore_keyturn_LDADD = milter/libkeyturnd.a milter/libdkim.a \
+	rotate/librotate.a $(KEYSTORE_LIBS) $(LDNS_LIBS) $(IDN2_LIBS) \
+	$(PTHREAD_LIBS)
