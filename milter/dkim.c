@@ -216,10 +216,10 @@ dkim_msg_body(struct dkim_msg *m, const void *p, size_t n)
 	canon_body_update(&m->body, p, n);
 }
 
-/* dkim_msg_from_domain - the one From field's domain */
+/* dkim_msg_from_address - the one From field's local part and domain */
 enum dkim_status
-dkim_msg_from_domain(const struct dkim_msg *m, char *domain, size_t domainlen,
-    char *err, size_t errlen)
+dkim_msg_from_address(const struct dkim_msg *m, char *local, size_t locallen,
+    char *domain, size_t domainlen, char *err, size_t errlen)
 {
 	const struct dkim_field *from = NULL;
 	size_t	 i;
@@ -238,8 +238,40 @@ dkim_msg_from_domain(const struct dkim_msg *m, char *domain, size_t domainlen,
 		snprintf(err, errlen, "no From field");
 		return DKIM_EFROM;
 	}
-	return dkim_from_domain(m->arena.p + from->value, from->valuelen,
-	    domain, domainlen, err, errlen);
+	return dkim_from_address(m->arena.p + from->value, from->valuelen,
+	    local, locallen, domain, domainlen, err, errlen);
+}
+
+/* dkim_msg_from_domain - the one From field's domain */
+enum dkim_status
+dkim_msg_from_domain(const struct dkim_msg *m, char *domain, size_t domainlen,
+    char *err, size_t errlen)
+{
+	return dkim_msg_from_address(m, NULL, 0, domain, domainlen, err,
+	    errlen);
+}
+
+/*
+ * dkim_msg_values - the values of the fields named name, top first, each
+ * as stored (unfolding is the caller's), up to max; the count found
+ */
+size_t
+dkim_msg_values(const struct dkim_msg *m, const char *name,
+    struct dkim_value *out, size_t max)
+{
+	size_t	 i, n = 0, len = strlen(name);
+
+	for (i = 0; i < m->nf; i++) {
+		if (m->f[i].namecore != len ||
+		    strncasecmp(m->arena.p + m->f[i].name, name, len) != 0)
+			continue;
+		if (n < max) {
+			out[n].p = m->arena.p + m->f[i].value;
+			out[n].len = m->f[i].valuelen;
+		}
+		n++;
+	}
+	return n;
 }
 
 /* dkim_body_hash - finish the body once; every signature shares it */

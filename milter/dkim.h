@@ -92,6 +92,26 @@ void		 dkim_msg_body(struct dkim_msg *, const void *, size_t);
  */
 enum dkim_status dkim_msg_from_domain(const struct dkim_msg *, char *domain,
 		    size_t domainlen, char *err, size_t errlen);
+/*
+ * dkim_msg_from_address - the same, and the mailbox's local part as
+ * written, lowercased (local may be NULL)
+ */
+enum dkim_status dkim_msg_from_address(const struct dkim_msg *, char *local,
+		    size_t locallen, char *domain, size_t domainlen, char *err,
+		    size_t errlen);
+
+/* A field value inside a message: not NUL-terminated. */
+struct dkim_value {
+	const char	*p;
+	size_t		 len;
+};
+
+/*
+ * dkim_msg_values - the values of the fields with this name (any case),
+ * top first, at most max of them in out; returns how many there are
+ */
+size_t		 dkim_msg_values(const struct dkim_msg *, const char *name,
+		    struct dkim_value *out, size_t max);
 
 /*
  * dkim_msg_sign - the DKIM-Signature value (no field name, no leading space)
@@ -105,6 +125,10 @@ enum dkim_status dkim_msg_sign(struct dkim_msg *, const struct dkim_sign *,
 /* dkim_from_domain - the same rule on one From value (tests, audit) */
 enum dkim_status dkim_from_domain(const char *value, size_t len, char *domain,
 		    size_t domainlen, char *err, size_t errlen);
+/* dkim_from_address - and the local part (lowercased; local may be NULL) */
+enum dkim_status dkim_from_address(const char *value, size_t len, char *local,
+		    size_t locallen, char *domain, size_t domainlen, char *err,
+		    size_t errlen);
 
 /*
  * dkim_hostname_check - NULL when s (len bytes) can be a d= domain or an

@@ -40,6 +40,8 @@ struct from_cur {
 	char			 dom[FROM_DOMAIN_MAX + 2];
 	size_t			 domlen;
 	int			 domfull;	/* the domain did not fit */
+	const unsigned char	*local;		/* the local part as written */
+	size_t			 locallen;
 };
 
 /* from_fail - note why the rule at hand did not match */
@@ -265,12 +267,21 @@ from_domain(struct from_cur *c)
 	return 0;
 }
 
-/* from_addr_spec - local-part "@" domain */
+/* from_addr_spec - local-part "@" domain; the local part's span is kept */
 static int
 from_addr_spec(struct from_cur *c)
 {
+	const unsigned char *end;
+
+	if (from_cfws(c) == -1)
+		return -1;
+	c->local = c->p;
 	if (from_local_part(c) == -1)
 		return -1;
+	for (end = c->p; end > c->local && (end[-1] == ' ' ||
+	    end[-1] == '\t' || end[-1] == '\n' || end[-1] == '\r'); end--)
+		;
+	c->locallen = (size_t)(end - c->local);
 	if (from_peek(c) != '@')
 		return from_fail(c, "no '@' in the address");
 	c->p++;
@@ -456,12 +467,36 @@ from_idna(const char *dom, size_t len, char *domain, size_t domainlen,
 	return st;
 }
 
-/* dkim_from_domain - the lowercased domain of the one mailbox in a From value */
-enum dkim_status
-dkim_from_domain(const char *value, size_t len, char *domain, size_t domainlen,
+/* from_local_copy - the local part, lowercased, as the address tables see it */
+static enum dkim_status
+from_local_copy(const struct from_cur *c, char *local, size_t locallen,
     char *err, size_t errlen)
 {
+	size_t i;
+
+	if (c->locallen >= locallen) {
+		snprintf(err, errlen, "From: local part longer than %zu",
+		    locallen - 1);
+		return DKIM_EFROM;
+	}
+	for (i = 0; i < c->locallen; i++)
+		local[i] = (char)(c->local[i] >= 'A' && c->local[i] <= 'Z' ?
+		    c->local[i] + ('a' - 'A') : c->local[i]);
+	local[i] = '\0';
+	return DKIM_OK;
+}
+
+/*
+ * dkim_from_address - the one mailbox of a From value: its local part as
+ * written (lowercased; local may be NULL) and its domain, lowercased and
+ * in A-labels
+ */
+enum dkim_status
+dkim_from_address(const char *value, size_t len, char *local, size_t locallen,
+    char *domain, size_t domainlen, char *err, size_t errlen)
+{
 	struct from_cur c;
+	enum dkim_status st;
 
 	if (len == 0) {				/* value may be NULL then */
 		snprintf(err, errlen, "From: no address");
@@ -483,5 +518,17 @@ dkim_from_domain(const char *value, size_t len, char *domain, size_t domainlen,
 		    FROM_DOMAIN_MAX);
 		return DKIM_EFROM;
 	}
+	if (local != NULL && (st = from_local_copy(&c, local, locallen, err,
+	    errlen)) != DKIM_OK)
+		return st;
 	return from_idna(c.dom, c.domlen, domain, domainlen, err, errlen);
+}
+
+/* dkim_from_domain - the lowercased domain of the one mailbox in a From value */
+enum dkim_status
+dkim_from_domain(const char *value, size_t len, char *domain, size_t domainlen,
+    char *err, size_t errlen)
+{
+	return dkim_from_address(value, len, NULL, 0, domain, domainlen, err,
+	    errlen);
 }
