@@ -53,6 +53,8 @@ enum conf_type {
 	CT_HEADERS,		/* header field names, colon or comma separated */
 	CT_ALGORITHMS,		/* rsa, ed25519 (or rsa-sha256, ed25519-sha256) */
 	CT_ONERROR,		/* tempfail | accept */
+	CT_MISMATCH,		/* none | reject | tempfail */
+	CT_DOMAIN,		/* a domain name (ASCII, A-labels) */
 	CT_LOGLEVEL		/* error | warning | notice | info | debug */
 };
 
@@ -85,6 +87,10 @@ static const struct conf_keyword keywords[] = {
 	    3650 * 86400LL },
 	{ "Algorithms", CT_ALGORITHMS, F(algorithms), F(nalgorithms), 0, 0 },
 	{ "OnError", CT_ONERROR, F(on_error), NOCOUNT, 0, 0 },
+	{ "SigningTable", CT_PATH, F(signing_table), NOCOUNT, 0, 0 },
+	{ "SenderLogins", CT_PATH, F(sender_logins), NOCOUNT, 0, 0 },
+	{ "SenderMismatch", CT_MISMATCH, F(sender_mismatch), NOCOUNT, 0, 0 },
+	{ "PlatformDomain", CT_DOMAIN, F(platform_domain), NOCOUNT, 0, 0 },
 	{ "LogLevel", CT_LOGLEVEL, F(log_level), NOCOUNT, 0, 0 },
 	{ "Rotation", CT_BOOL, F(rotation), NOCOUNT, 0, 0 },
 	{ "RotationInterval", CT_DURATION, F(rotation_interval), NOCOUNT, 1,
@@ -181,7 +187,49 @@ conf_free(struct kt_conf *c)
 	free(c->resolver);
 	words_free(c->propagation_resolvers, c->npropagation_resolvers);
 	free(c->publish_command);
+	free(c->signing_table);
+	free(c->sender_logins);
+	free(c->platform_domain);
 	free(c);
+}
+
+/* conf_lower - ASCII lowercase in place */
+static void
+conf_lower(char *s)
+{
+	for (; *s != '\0'; s++)
+		if (*s >= 'A' && *s <= 'Z')
+			*s += 'a' - 'A';
+}
+
+/*
+ * check_domain - NULL, or why v is not a domain name a signature can
+ * carry: labels of letters, digits, '-' and '_', 1 to 63 bytes each, no
+ * '-' at either end, 253 bytes at most
+ */
+static const char *
+check_domain(const char *v)
+{
+	const char *label = v, *p;
+
+	if (strlen(v) > 253)
+		return "longer than 253 bytes";
+	for (p = v;; p++) {
+		if (*p == '.' || *p == '\0') {
+			if (p == label)
+				return "an empty label";
+			if (p - label > 63)
+				return "a label longer than 63 bytes";
+			if (*label == '-' || p[-1] == '-')
+				return "a label begins or ends with '-'";
+			if (*p == '\0')
+				return NULL;
+			label = p + 1;
+		} else if (!isalnum((unsigned char)*p) && *p != '-' &&
+		    *p != '_')
+			return "not a domain name (ASCII letters, digits, '-', "
+			    "'_'; A-labels for other scripts)";
+	}
 }
 
 /* split_words - a value split at commas and white space */
@@ -586,6 +634,22 @@ set_value(struct conf_ctx *ctx, const struct conf_keyword *kw, const char *v)
 		return;
 	default:
 		abort();	/* lists go through parse_list */
+	case CT_MISMATCH:
+		if (strcasecmp(v, "none") == 0)
+			*ival = CONF_MISMATCH_NONE;
+		else if (strcasecmp(v, "reject") == 0)
+			*ival = CONF_MISMATCH_REJECT;
+		else if (strcasecmp(v, "tempfail") == 0)
+			*ival = CONF_MISMATCH_TEMPFAIL;
+		else
+			why = "expected none, reject or tempfail";
+		break;
+	case CT_DOMAIN:
+		if ((why = check_domain(v)) == NULL) {
+			set_string(ctx, kw, xstrdup(v));
+			conf_lower(*(char **)((char *)ctx->conf + kw->off));
+		}
+		break;
 	case CT_ONERROR:
 		if (strcasecmp(v, "tempfail") == 0)
 			*ival = CONF_ONERROR_TEMPFAIL;

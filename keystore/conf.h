@@ -17,6 +17,10 @@
 #define CONF_ONERROR_TEMPFAIL	0
 #define CONF_ONERROR_ACCEPT	1
 
+#define CONF_MISMATCH_NONE	0	/* pass unsigned */
+#define CONF_MISMATCH_REJECT	1
+#define CONF_MISMATCH_TEMPFAIL	2
+
 /* One InternalHosts entry: an address and a prefix length. */
 struct conf_net {
 	int		family;		/* AF_INET or AF_INET6 */
@@ -47,6 +51,10 @@ struct kt_conf {
 	char		**algorithms;	/* NULL: every algorithm the domain has */
 	size_t		 nalgorithms;
 	int		 on_error;	/* CONF_ONERROR_* */
+	char		*signing_table;	/* SigningTable file, or NULL */
+	char		*sender_logins;	/* SenderLogins file, or NULL */
+	int		 sender_mismatch; /* CONF_MISMATCH_* */
+	char		*platform_domain; /* PlatformDomain, or NULL */
 	int		 log_level;	/* syslog priority */
 	int		 allow_root;	/* run as root without UserID */
 

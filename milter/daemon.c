@@ -63,6 +63,7 @@
 #include "loader.h"
 #include "log.h"
 #include "privs.h"
+#include "rules.h"
 #include "rotation_thread.h"
 #include "snapshot.h"
 #include "xmalloc.h"
@@ -111,25 +112,47 @@ daemon_userid(const struct kt_conf *conf, struct privs_id *id, int *has,
 }
 
 /*
+ * daemon_rules - SigningTable and SenderLogins for conf; NULL and err
+ * after each error was reported (on stderr with tostderr, else logged)
+ */
+static struct rules *
+daemon_rules(const struct kt_conf *conf, int tostderr, char *err,
+    size_t errlen)
+{
+	struct rules *r;
+
+	if ((r = rules_load(conf, daemon_report, tostderr ? &tostderr :
+	    NULL)) == NULL)
+		snprintf(err, errlen, "the SigningTable or SenderLogins has "
+		    "errors (each given with its file and line)");
+	return r;
+}
+
+/*
  * daemon_first_load - the first snapshot, read as UserID when we are root
- * (the keystore must belong to the user that runs the daemon).
+ * (the keystore must belong to the user that runs the daemon). Errors
+ * of the rules go to stderr with tostderr (-n), else to the log.
  */
 static struct snapshot *
-daemon_first_load(struct loader *l, struct kt_conf *conf, char *err,
-    size_t errlen)
+daemon_first_load(struct loader *l, struct kt_conf *conf, int tostderr,
+    char *err, size_t errlen)
 {
 	struct privs_id id;
 	struct snapshot *s;
+	struct rules *rules;
 	int has, borrowed = 0;
 
 	if (daemon_userid(conf, &id, &has, err, errlen) == -1)
+		return NULL;
+	if ((rules = daemon_rules(conf, tostderr, err, errlen)) == NULL)
 		return NULL;
 	if (has && geteuid() == 0 && id.uid != 0) {
 		if (privs_borrow(&id, err, errlen) == -1)
 			return NULL;
 		borrowed = 1;
 	}
-	s = loader_build(l, conf, NULL, err, errlen);
+	if ((s = loader_build(l, conf, rules, NULL, err, errlen)) == NULL)
+		rules_unref(rules);
 	if (borrowed) {
 		char perr[256];
 
@@ -205,7 +228,7 @@ daemon_check(struct kt_conf *conf, const char *confpath)
 	sockbad = daemon_socket_check(conf, msg, sizeof(msg)) == -1;
 	if (sockbad)
 		fprintf(stderr, "keyturnd: %s\n", msg);
-	s = daemon_first_load(l, conf, err, sizeof(err));
+	s = daemon_first_load(l, conf, 1, err, sizeof(err));
 	if (s == NULL) {
 		fprintf(stderr, "keyturnd: %s\n", err);
 		conf_free(conf);
@@ -537,8 +560,33 @@ daemon_swap(struct snapshot *s, const struct snapshot *cur, const char *what,
 }
 
 /*
+ * daemon_rules_once - a SigningTable or SenderLogins file changed: the
+ * snapshot again with the new rules, or, when they do not load, the ones
+ * in force kept and the failure not retried until the files change again
+ */
+static void
+daemon_rules_once(struct snapshot *cur)
+{
+	struct snapshot *s;
+	struct rules *r;
+	char err[1024];
+
+	if ((r = daemon_rules(cur->conf, 0, err, sizeof(err))) == NULL) {
+		rules_tried(cur->rules, cur->conf);
+		log_warnx("rules change refused, still signing with the rules "
+		    "in force: %s", err);
+		return;
+	}
+	if ((s = loader_build(daemon_loader, NULL, r, cur, err,
+	    sizeof(err))) == NULL)
+		rules_unref(r);
+	daemon_swap(s, cur, "rules change", err);
+}
+
+/*
  * daemon_watch_once - rebuild when the keystore moved, or when a broken
- * domain is due to be tried again (installed only if it loads now)
+ * domain is due to be tried again (installed only if it loads now), or
+ * when the rules' files changed
  */
 static void
 daemon_watch_once(void)
@@ -549,18 +597,24 @@ daemon_watch_once(void)
 	int why;
 
 	pthread_mutex_lock(&daemon_reload_lock);
+	if ((cur = snapshot_current()) == NULL) {
+		pthread_mutex_unlock(&daemon_reload_lock);
+		return;
+	}
 	nbroken = loader_broken(daemon_loader);
-	if ((why = loader_changed(daemon_loader)) != 0 &&
-	    (cur = snapshot_current()) != NULL) {
-		s = loader_build(daemon_loader, NULL, cur, err, sizeof(err));
+	if (rules_changed(cur->rules, cur->conf))
+		daemon_rules_once(cur);
+	else if ((why = loader_changed(daemon_loader)) != 0) {
+		s = loader_build(daemon_loader, NULL, NULL, cur, err,
+		    sizeof(err));
 		if (s != NULL && why == LOADER_RETRY &&
 		    !loader_moved(daemon_loader) &&
 		    loader_broken(daemon_loader) >= nbroken)
 			snapshot_unref(s);	/* still broken: said already */
 		else
 			daemon_swap(s, cur, "keystore change", err);
-		snapshot_unref(cur);
 	}
+	snapshot_unref(cur);
 	pthread_mutex_unlock(&daemon_reload_lock);
 }
 
@@ -656,6 +710,7 @@ daemon_reload(void)
 {
 	struct kt_conf *conf;
 	struct snapshot *cur, *s;
+	struct rules *rules;
 	char err[1024];
 
 	if ((conf = conf_load(daemon_confpath, daemon_report, NULL)) == NULL) {
@@ -663,14 +718,21 @@ daemon_reload(void)
 		    "running one", daemon_confpath);
 		return;
 	}
+	if ((rules = daemon_rules(conf, 0, err, sizeof(err))) == NULL) {
+		log_warnx("%s: configuration reload refused, keeping the "
+		    "running one: %s", daemon_confpath, err);
+		conf_free(conf);
+		return;
+	}
 	pthread_mutex_lock(&daemon_reload_lock);
 	cur = snapshot_current();
 	if (cur != NULL)
 		daemon_fixed_changed(cur->conf, conf);
-	s = loader_build(daemon_loader, conf, cur, err, sizeof(err));
-	if (s == NULL)
+	s = loader_build(daemon_loader, conf, rules, cur, err, sizeof(err));
+	if (s == NULL) {
 		conf_free(conf);
-	else
+		rules_unref(rules);
+	} else
 		log_setlevel(s->conf->log_level);
 	daemon_swap(s, cur, "reload", err);
 	snapshot_unref(cur);
@@ -797,7 +859,7 @@ daemon_prepare(struct kt_conf *conf, const struct daemon_opts *o,
 	if (filter_register() == -1 || daemon_socket(conf, id, *hasuser) == -1)
 		return -1;
 	daemon_loader = loader_new();
-	if ((s = daemon_first_load(daemon_loader, conf, err,
+	if ((s = daemon_first_load(daemon_loader, conf, 0, err,
 	    sizeof(err))) == NULL) {
 		log_warnx("keystore: %s", err);
 		return -1;

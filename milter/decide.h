@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "dkim.h"
+#include "signtable.h"
 #include "snapshot.h"
 
 struct kt_conf;
@@ -45,6 +46,80 @@ int	decide_client(const struct kt_conf *, const struct decide_client *,
  */
 size_t	decide_plan(const struct snapshot *, struct snap_domain *, time_t now,
 	    struct dkim_sign out[SNAP_NALG], char *why, size_t whylen);
+
+/* The most signatures one message gets: its domains, each per algorithm. */
+#define DECIDE_MAXDOMAINS	(SIGNTABLE_MAXDOMAINS + 1)	/* + platform */
+#define DECIDE_MAXSIGS		(DECIDE_MAXDOMAINS * SNAP_NALG)
+#define DECIDE_MAXSEEN		16	/* DKIM-Signature fields looked at */
+
+/* What the message says, as the engine parsed it. */
+struct decide_msg {
+	const char		*from_local;	/* lowercased; NULL: unknown */
+	const char		*from_domain;	/* NULL: from_err says why */
+	const char		*from_err;
+	const char		*login;		/* {auth_authen}, or NULL */
+	const struct dkim_value	*sigs;		/* DKIM-Signature values */
+	size_t			 nsigs;
+};
+
+/*
+ * What decide_gather takes from a message the engine holds: the buffers
+ * behind a struct decide_msg.
+ */
+struct decide_gathered {
+	struct decide_msg	 m;
+	char			 local[256];
+	char			 domain[256];
+	char			 err[256];
+	struct dkim_value	 sigs[DECIDE_MAXSEEN];
+};
+
+/*
+ * decide_gather - From (address or why not), the DKIM-Signature fields
+ * and the login, as keyturnd and keyturn explain both hand them to
+ * decide_message; g->m points into g and msg
+ */
+void	decide_gather(const struct dkim_msg *, const char *login,
+	    struct decide_gathered *g);
+
+enum decide_verdict {
+	DECIDE_SIGN,		/* sign with out->sign[0..nsign) */
+	DECIDE_PASS,		/* pass unsigned */
+	DECIDE_TEMPFAIL,	/* 451 4.7.1: the MTA keeps the mail */
+	DECIDE_REJECT		/* 550 5.7.1 (SenderMismatch reject) */
+};
+
+struct decide_out {
+	enum decide_verdict	 verdict;
+	int			 mismatch;	/* SenderLogins refused it */
+	int			 failed;	/* a domain that should sign
+						 * cannot (OnError) */
+	int			 rule;		/* SigningTable line of the
+						 * author domains; 0: the From
+						 * domain; -1: none */
+	char			 why[512];	/* unless DECIDE_SIGN; with it,
+						 * a note when PlatformDomain
+						 * alone signs */
+	struct dkim_sign	 sign[DECIDE_MAXSIGS];
+	size_t			 nsign;
+};
+
+/*
+ * decide_message - the end-of-message decision, for a client decide_client
+ * let through: whether to sign, with which d= and keys, or why not. In
+ * order: a signature of this keystore already there (pass: never twice);
+ * From (none, several, or unparsable: pass); SenderLogins for an
+ * authenticated login (SenderMismatch); the SigningTable's first rule for
+ * the From address, else the From domain in the keystore (SubDomains);
+ * PlatformDomain added. A domain named by a rule or PlatformDomain that
+ * cannot sign (not in the keystore, unusable, no active key) gets the
+ * failure policy (OnError), as does an author domain of the keystore.
+ */
+void	decide_message(const struct snapshot *, const struct decide_msg *,
+	    time_t now, struct decide_out *);
+
+/* decide_verdict_name - "sign", "pass", "tempfail", "reject" */
+const char *decide_verdict_name(enum decide_verdict);
 
 /*
  * decide_expiry - x= for t=now: min(now + ttl, revoke_at), the key's

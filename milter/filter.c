@@ -53,6 +53,7 @@ struct filter_conn {
 	int			 down;		/* keyturnd stops: tempfail */
 	struct snapshot		*snap;		/* held for the message */
 	struct dkim_msg		*msg;		/* NULL: not signing */
+	char			 login[256];	/* {auth_authen}, or "" */
 	char			 herr[256];	/* first header error */
 	int			 bad;
 };
@@ -161,6 +162,7 @@ filter_end(struct filter_conn *c)
 	c->bad = 0;
 	c->begun = 0;
 	c->down = 0;
+	c->login[0] = '\0';
 	c->herr[0] = '\0';
 	filter_touch();		/* before the count drops: the reply is due */
 	if (c->inmsg) {
@@ -300,6 +302,8 @@ filter_begin(SMFICTX *ctx, struct filter_conn *c)
 		filter_end(c);
 		return SMFIS_ACCEPT;
 	}
+	snprintf(c->login, sizeof(c->login), "%s", dc.auth_authen != NULL ?
+	    dc.auth_authen : "");
 	c->msg = dkim_msg_new(DKIM_CANON_RELAXED, DKIM_CANON_RELAXED);
 	return SMFIS_CONTINUE;
 }
@@ -360,9 +364,9 @@ filter_body(SMFICTX *ctx, unsigned char *chunk, size_t len)
 /* filter_insert - sign with each planned key, then insert in stable order */
 static sfsistat
 filter_insert(SMFICTX *ctx, struct filter_conn *c, struct dkim_sign *plan,
-    size_t n)
+    size_t n, const char *note)
 {
-	char *value[SNAP_NALG] = { NULL, NULL };
+	char *value[DECIDE_MAXSIGS] = { NULL };
 	char err[256];
 	sfsistat r = SMFIS_CONTINUE;
 	size_t i;
@@ -389,21 +393,49 @@ filter_insert(SMFICTX *ctx, struct filter_conn *c, struct dkim_sign *plan,
 		log_info("%s: signed d=%s s=%s a=%s", filter_qid(ctx),
 		    plan[i].domain, plan[i].selector,
 		    dkim_alg_name(plan[i].alg));
+	if (note != NULL && *note != '\0')
+		log_info("%s: %s", filter_qid(ctx), note);
 out:
 	for (i = 0; i < n; i++)
 		free(value[i]);
 	return r;
 }
 
-/* filter_eom - pick the domain and keys, sign, insert at the top */
+/* filter_refuse - a decision not to sign, told to the log and the MTA */
+static sfsistat
+filter_refuse(SMFICTX *ctx, const struct decide_out *o)
+{
+	switch (o->verdict) {
+	case DECIDE_REJECT:
+		log_warnx("%s: rejected: %s", filter_qid(ctx), o->why);
+		smfi_setreply(ctx, "550", "5.7.1", "From address not "
+		    "allowed for this login");
+		return SMFIS_REJECT;
+	case DECIDE_TEMPFAIL:
+		log_warnx("%s: tempfail: %s", filter_qid(ctx), o->why);
+		smfi_setreply(ctx, "451", "4.7.1", o->mismatch ? "From "
+		    "address not allowed for this login" :
+		    "DKIM signing temporarily unavailable");
+		return SMFIS_TEMPFAIL;
+	default:
+		if (o->mismatch || o->failed)
+			log_warnx("%s: not signed: %s", filter_qid(ctx),
+			    o->why);
+		else
+			log_info("%s: not signed: %s", filter_qid(ctx),
+			    o->why);
+		/* OnError accept: accepted, as the failure policy says */
+		return o->failed ? SMFIS_ACCEPT : SMFIS_CONTINUE;
+	}
+}
+
+/* filter_eom - decide, sign, insert at the top */
 static sfsistat
 filter_eom(SMFICTX *ctx)
 {
 	struct filter_conn *c = filter_conn_get(ctx);
-	struct dkim_sign plan[SNAP_NALG];
-	struct snap_domain *d;
-	char domain[256], err[256];
-	size_t n;
+	struct decide_gathered g;
+	struct decide_out o;
 	sfsistat r;
 
 	filter_late(ctx, c);
@@ -418,24 +450,12 @@ filter_eom(SMFICTX *ctx)
 		filter_end(c);
 		return SMFIS_CONTINUE;
 	}
-	if (dkim_msg_from_domain(c->msg, domain, sizeof(domain), err,
-	    sizeof(err)) != DKIM_OK) {
-		log_info("%s: not signed: %s", filter_qid(ctx), err);
-		filter_end(c);
-		return SMFIS_CONTINUE;
-	}
-	d = snapshot_find(c->snap, domain, c->snap->conf->subdomains);
-	if (d == NULL) {
-		log_info("%s: not signed: domain %s not in the keystore",
-		    filter_qid(ctx), domain);
-		filter_end(c);
-		return SMFIS_CONTINUE;
-	}
-	n = decide_plan(c->snap, d, time(NULL), plan, err, sizeof(err));
-	if (n == 0)
-		r = filter_onerror(ctx, c->snap, err);
+	decide_gather(c->msg, c->login, &g);
+	decide_message(c->snap, &g.m, time(NULL), &o);
+	if (o.verdict == DECIDE_SIGN)
+		r = filter_insert(ctx, c, o.sign, o.nsign, o.why);
 	else
-		r = filter_insert(ctx, c, plan, n);
+		r = filter_refuse(ctx, &o);
 	filter_end(c);
 	return r;
 }

@@ -113,7 +113,10 @@ loader_alg(enum store_alg a)
 	    DKIM_ALG_RSA_SHA256;
 }
 
-/* loader_domain - its active keys, each with its planned revocation (x=) */
+/*
+ * loader_domain - its active keys, each with its planned revocation (x=),
+ * and the selectors of all its keys (a signature by any of them is ours)
+ */
 static void
 loader_domain(struct snapshot *s, const struct store_domain *sd)
 {
@@ -124,6 +127,7 @@ loader_domain(struct snapshot *s, const struct store_domain *sd)
 	d = snapshot_add_domain(s, sd->name);
 	for (i = 0; i < sd->nkeys; i++) {
 		k = &sd->keys[i];
+		snapshot_add_selector(d, k->selector);
 		if (k->state != STORE_ACTIVE)
 			continue;
 		if (k->pkey == NULL) {
@@ -175,7 +179,7 @@ loader_one(struct loader *l, const char *name, char *derr, size_t derrlen)
 
 /* loader_build - every domain on its own; the loaded ones kept for reuse */
 struct snapshot *
-loader_build(struct loader *l, struct kt_conf *conf,
+loader_build(struct loader *l, struct kt_conf *conf, struct rules *rules,
     const struct snapshot *prev, char *err, size_t errlen)
 {
 	const struct kt_conf *c = conf != NULL ? conf : prev->conf;
@@ -191,9 +195,9 @@ loader_build(struct loader *l, struct kt_conf *conf,
 	if (store_domain_names(l->store, &names, &n, err, errlen) == -1)
 		return NULL;
 	if (conf != NULL)
-		s = snapshot_new(conf, err, errlen);
+		s = snapshot_new(conf, rules, err, errlen);
 	else
-		s = snapshot_new_same(prev);
+		s = snapshot_new_same(prev, rules);
 	if (s == NULL) {
 		store_names_free(names, n);
 		return NULL;

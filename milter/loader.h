@@ -16,6 +16,7 @@
 struct loader;
 struct snapshot;
 struct kt_conf;
+struct rules;
 
 struct loader	*loader_new(void);
 void		 loader_free(struct loader *);
@@ -23,7 +24,7 @@ void		 loader_free(struct loader *);
 /*
  * loader_build - a sealed snapshot of the keystore; with conf (taken on
  * success) for a new configuration, else sharing the configuration of
- * prev. Each domain stands alone: an unchanged one is shared with the last
+ * prev; with rules (the reference taken on success), else prev's. Each domain stands alone: an unchanged one is shared with the last
  * build, a new or changed one read again, and one that does not load is
  * in the snapshot marked unusable (no keys: its mail gets the failure
  * policy) with its error; err gets the first such error, "" when every
@@ -31,7 +32,8 @@ void		 loader_free(struct loader *);
  * listed (or conf's headers are bad); the caller keeps what it had.
  */
 struct snapshot	*loader_build(struct loader *, struct kt_conf *conf,
-		    const struct snapshot *prev, char *err, size_t errlen);
+		    struct rules *rules, const struct snapshot *prev, char *err,
+		    size_t errlen);
 
 /*
  * loader_moved - 1 when the last build read a keystore written since the

@@ -31,6 +31,10 @@ keyturnd_LDADD = milter/libkeyturnd.a milter/libdkim.a rotate/librotate.a \
 noinst_LIBRARIES += milter/libkeyturnd.a
 milter_libkeyturnd_a_SOURCES = \
 	milter/decide.c milter/decide.h \
+	milter/table.c milter/table.h \
+	milter/signtable.c milter/signtable.h \
+	milter/senders.c milter/senders.h \
+	milter/rules.c milter/rules.h \
 	milter/snapshot.c milter/snapshot.h \
 	milter/loader.c milter/loader.h
 milter_libkeyturnd_a_CFLAGS = $(AM_CFLAGS) $(CRYPTO_CFLAGS)

@@ -15,6 +15,7 @@
 #include <strings.h>
 
 #include "conf.h"
+#include "rules.h"
 #include "snapshot.h"
 #include "xmalloc.h"
 
@@ -23,7 +24,8 @@ static struct snapshot *snapshot_cur;
 
 /* snapshot_new - start a snapshot; the header lists come from conf */
 struct snapshot *
-snapshot_new(struct kt_conf *conf, char *err, size_t errlen)
+snapshot_new(struct kt_conf *conf, struct rules *rules, char *err,
+    size_t errlen)
 {
 	struct snapshot *s;
 	struct dkim_hdrlist *h;
@@ -33,6 +35,7 @@ snapshot_new(struct kt_conf *conf, char *err, size_t errlen)
 	if (h == NULL)
 		return NULL;
 	s = xcalloc(1, sizeof(*s));
+	s->rules = rules;
 	atomic_init(&s->refs, 1);
 	s->sc = xcalloc(1, sizeof(*s->sc));
 	atomic_init(&s->sc->refs, 1);
@@ -45,11 +48,15 @@ snapshot_new(struct kt_conf *conf, char *err, size_t errlen)
 
 /* snapshot_new_same - a keystore change keeps the configuration */
 struct snapshot *
-snapshot_new_same(const struct snapshot *old)
+snapshot_new_same(const struct snapshot *old, struct rules *rules)
 {
 	struct snapshot *s;
 
 	s = xcalloc(1, sizeof(*s));
+	if (rules != NULL)
+		s->rules = rules;
+	else if (old->rules != NULL)
+		s->rules = rules_ref(old->rules);
 	atomic_init(&s->refs, 1);
 	s->sc = old->sc;
 	atomic_fetch_add(&s->sc->refs, 1);
@@ -108,6 +115,38 @@ snapshot_add_key(struct snap_domain *d, const char *selector,
 	return 0;
 }
 
+/* snapshot_add_selector - kept for "already signed by us" */
+void
+snapshot_add_selector(struct snap_domain *d, const char *selector)
+{
+	d->selectors = xreallocarray(d->selectors, d->nselectors + 1,
+	    sizeof(*d->selectors));
+	d->selectors[d->nselectors++] = xstrdup(selector);
+}
+
+/* snapshot_selcmp - selectors are DNS labels: any case */
+static int
+snapshot_selcmp(const void *a, const void *b)
+{
+	return strcasecmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* snapshot_has_selector - binary search; sel need not be terminated */
+int
+snapshot_has_selector(const struct snap_domain *d, const char *sel,
+    size_t len)
+{
+	char buf[256];
+	const char *key = buf;
+
+	if (len >= sizeof(buf) || d->nselectors == 0)
+		return 0;
+	memcpy(buf, sel, len);
+	buf[len] = '\0';
+	return bsearch(&key, d->selectors, d->nselectors,
+	    sizeof(*d->selectors), snapshot_selcmp) != NULL;
+}
+
 /* snapshot_cmp - qsort order of domain pointers */
 static int
 snapshot_cmp(const void *a, const void *b)
@@ -121,9 +160,17 @@ snapshot_cmp(const void *a, const void *b)
 void
 snapshot_seal(struct snapshot *s)
 {
+	size_t i;
+
 	if (s->ndomains > 1)
 		qsort(s->domains, s->ndomains, sizeof(*s->domains),
 		    snapshot_cmp);
+	for (i = 0; i < s->ndomains; i++)
+		if (s->domains[i]->nselectors > 1)
+			qsort(s->domains[i]->selectors,
+			    s->domains[i]->nselectors,
+			    sizeof(*s->domains[i]->selectors),
+			    snapshot_selcmp);
 	s->sealed = 1;
 }
 
@@ -138,6 +185,9 @@ snapshot_domain_free(struct snap_domain *d)
 			free(d->keys[a][i].selector);
 			EVP_PKEY_free(d->keys[a][i].pkey);
 		}
+	for (i = 0; i < d->nselectors; i++)
+		free(d->selectors[i]);
+	free(d->selectors);
 	free(d->error);
 	free(d->name);
 	free(d);
@@ -152,6 +202,7 @@ snapshot_free(struct snapshot *s)
 	for (i = 0; i < s->ndomains; i++)
 		snapshot_domain_free(s->domains[i]);
 	free(s->domains);
+	rules_unref(s->rules);
 	if (atomic_fetch_sub(&s->sc->refs, 1) == 1) {
 		dkim_hdrlist_free(s->sc->hdrs);
 		conf_free(s->sc->conf);

@@ -26,6 +26,7 @@
 #define SNAP_MAXKEYS		3	/* active keys per domain and algorithm */
 
 struct kt_conf;
+struct rules;
 
 struct snap_key {
 	char		*selector;
@@ -37,6 +38,8 @@ struct snap_key {
 struct snap_domain {
 	char		*name;
 	char		*error;		/* set: the domain failed to load */
+	char		**selectors;	/* every key's, any state; sorted */
+	size_t		 nselectors;
 	struct snap_key	 keys[SNAP_NALG][SNAP_MAXKEYS];
 	size_t		 nkeys[SNAP_NALG];
 	atomic_uint	 next[SNAP_NALG];	/* round-robin counters */
@@ -54,15 +57,24 @@ struct snapshot {
 	struct snap_conf	*sc;
 	const struct kt_conf	*conf;		/* sc->conf */
 	const struct dkim_hdrlist *hdrs;	/* sc->hdrs */
+	struct rules		*rules;		/* SigningTable, SenderLogins */
 	struct snap_domain	**domains;	/* sorted by name */
 	size_t			 ndomains;
 	int			 sealed;
 };
 
-/* snapshot_new - an empty snapshot owning conf; NULL and err on bad headers */
-struct snapshot	*snapshot_new(struct kt_conf *conf, char *err, size_t errlen);
-/* snapshot_new_same - an empty snapshot sharing the configuration of old */
-struct snapshot	*snapshot_new_same(const struct snapshot *old);
+/*
+ * snapshot_new - an empty snapshot owning conf and the reference on rules
+ * (NULL: none); NULL and err on bad headers
+ */
+struct snapshot	*snapshot_new(struct kt_conf *conf, struct rules *rules,
+		    char *err, size_t errlen);
+/*
+ * snapshot_new_same - an empty snapshot sharing the configuration of old,
+ * and its rules unless new ones are given (their reference taken over)
+ */
+struct snapshot	*snapshot_new_same(const struct snapshot *old,
+		    struct rules *rules);
 /* snapshot_add_domain - a domain the keystore has (no keys yet) */
 struct snap_domain *snapshot_add_domain(struct snapshot *, const char *name);
 /* snapshot_domain_error - mark a domain unusable (its mail tempfails) */
@@ -70,6 +82,11 @@ void		 snapshot_domain_error(struct snap_domain *, const char *msg);
 /* snapshot_add_key - an active key (own reference on pkey); -1 when full */
 int		 snapshot_add_key(struct snap_domain *, const char *selector,
 		    enum dkim_alg, EVP_PKEY *pkey, time_t revoke_at);
+/* snapshot_add_selector - a selector of any of the domain's keys */
+void		 snapshot_add_selector(struct snap_domain *, const char *);
+/* snapshot_has_selector - is it one of the domain's (any case)? */
+int		 snapshot_has_selector(const struct snap_domain *,
+		    const char *selector, size_t len);
 /* snapshot_seal - sort the domains; no change after this */
 void		 snapshot_seal(struct snapshot *);
 /*

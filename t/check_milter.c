@@ -218,7 +218,7 @@ fixture(struct kt_conf *c)
 	struct snap_domain *d;
 	char err[128];
 
-	s = snapshot_new(c != NULL ? c : conf_defaults(), err, sizeof(err));
+	s = snapshot_new(c != NULL ? c : conf_defaults(), NULL, err, sizeof(err));
 	ck_assert_msg(s != NULL, "%s", err);
 	d = snapshot_add_domain(s, "example.com");
 	addkey(d, "a", DKIM_ALG_RSA_SHA256, 0);
@@ -353,7 +353,7 @@ START_TEST(test_snapshot_swap)
 	d = snapshot_find(held, "example.com", 0);
 	snapshot_next_key(d, DKIM_ALG_RSA_SHA256);	/* a */
 	snapshot_next_key(d, DKIM_ALG_RSA_SHA256);	/* b */
-	b = snapshot_new_same(a);
+	b = snapshot_new_same(a, NULL);
 	d = snapshot_add_domain(b, "example.com");
 	addkey(d, "a", DKIM_ALG_RSA_SHA256, 0);
 	addkey(d, "b", DKIM_ALG_RSA_SHA256, 0);
@@ -516,7 +516,7 @@ START_TEST(test_loader)
 	free(c->keystore);
 	c->keystore = xstrdup(dir);
 
-	s1 = loader_build(l, c, NULL, err, sizeof(err));
+	s1 = loader_build(l, c, NULL, NULL, err, sizeof(err));
 	ck_assert_msg(s1 != NULL, "%s", err);
 	ks_selectors(s1, sels, sizeof(sels));
 	ck_assert_str_eq(sels, "e1 e2");
@@ -530,7 +530,7 @@ START_TEST(test_loader)
 	/* a write by the keystore's owner: noticed, reloaded, same conf */
 	ks_key(st, "e4", 1, now);
 	ck_assert_int_eq(loader_changed(l), 1);
-	s2 = loader_build(l, NULL, s1, err, sizeof(err));
+	s2 = loader_build(l, NULL, NULL, s1, err, sizeof(err));
 	ck_assert_msg(s2 != NULL, "%s", err);
 	ck_assert_ptr_eq(s2->conf, s1->conf);
 	ks_selectors(s2, sels, sizeof(sels));
@@ -549,7 +549,7 @@ START_TEST(test_loader)
 	ck_assert_ptr_nonnull(fp = fopen(path, "a"));
 	fputs("garbage\n", fp);
 	fclose(fp);
-	s1 = loader_build(l, NULL, s2, err, sizeof(err));
+	s1 = loader_build(l, NULL, NULL, s2, err, sizeof(err));
 	ck_assert_msg(s1 != NULL, "%s", err);
 	ck_assert_msg(strstr(err, "example.com/state:") != NULL, "%s", err);
 	ck_assert_uint_eq(loader_broken(l), 1);
@@ -566,7 +566,7 @@ START_TEST(test_loader)
 	c = conf_defaults();
 	free(c->keystore);
 	c->keystore = xstrdup(dir);
-	s1 = loader_build(l, c, NULL, err, sizeof(err));
+	s1 = loader_build(l, c, NULL, NULL, err, sizeof(err));
 	ck_assert_msg(s1 != NULL, "%s", err);
 	d = snapshot_find(s1, "example.com", 0);
 	ck_assert_ptr_nonnull(d);
@@ -629,7 +629,7 @@ START_TEST(test_loader_isolate)
 	free(c->keystore);
 	c->keystore = xstrdup(dir);
 
-	s1 = loader_build(l, c, NULL, err, sizeof(err));
+	s1 = loader_build(l, c, NULL, NULL, err, sizeof(err));
 	ck_assert_msg(s1 != NULL && err[0] == '\0', "%s", err);
 	ck_assert_int_eq(ks_nkeys(s1, "a.test"), 1);
 	ck_assert_int_eq(ks_nkeys(s1, "b.test"), 1);
@@ -639,7 +639,7 @@ START_TEST(test_loader_isolate)
 	ck_assert_int_eq(chmod(bkey, 0640), 0);
 	ks_dkey(st, "a.test", "a2", 1, now);
 	ck_assert_int_eq(loader_changed(l), LOADER_MOVED);
-	s2 = loader_build(l, NULL, s1, err, sizeof(err));
+	s2 = loader_build(l, NULL, NULL, s1, err, sizeof(err));
 	ck_assert_msg(s2 != NULL && err[0] == '\0', "%s", err);
 	ck_assert_int_eq(ks_nkeys(s2, "a.test"), 2);
 	ck_assert_int_eq(ks_nkeys(s2, "b.test"), 1);
@@ -647,7 +647,7 @@ START_TEST(test_loader_isolate)
 	/* b.test's state changes and it cannot load: no keys, a.test moves */
 	ks_dkey(st, "b.test", "b2", 0, now);
 	ks_dkey(st, "a.test", "a3", 1, now);
-	s3 = loader_build(l, NULL, s2, err, sizeof(err));
+	s3 = loader_build(l, NULL, NULL, s2, err, sizeof(err));
 	ck_assert_ptr_nonnull(s3);
 	ck_assert_msg(strstr(err, "b1.pem") != NULL, "%s", err);
 	ck_assert_uint_eq(loader_broken(l), 1);
@@ -662,12 +662,12 @@ START_TEST(test_loader_isolate)
 	 * Built again with no write, it says it did not move.
 	 */
 	ks_dkey(st, "a.test", "a4", 0, now);
-	s3b = loader_build(l, NULL, s3, err, sizeof(err));
+	s3b = loader_build(l, NULL, NULL, s3, err, sizeof(err));
 	ck_assert_ptr_nonnull(s3b);
 	ck_assert_uint_eq(loader_broken(l), 1);
 	ck_assert_int_eq(loader_moved(l), 1);
 	snapshot_unref(s3b);
-	s3b = loader_build(l, NULL, s3, err, sizeof(err));
+	s3b = loader_build(l, NULL, NULL, s3, err, sizeof(err));
 	ck_assert_ptr_nonnull(s3b);
 	ck_assert_int_eq(loader_moved(l), 0);
 	snapshot_unref(s3b);
@@ -676,7 +676,7 @@ START_TEST(test_loader_isolate)
 	ck_assert_int_eq(chmod(bkey, 0600), 0);
 	sleep(2);			/* LOADER_RETRY_S */
 	ck_assert_int_eq(loader_changed(l), LOADER_RETRY);
-	s4 = loader_build(l, NULL, s3, err, sizeof(err));
+	s4 = loader_build(l, NULL, NULL, s3, err, sizeof(err));
 	ck_assert_msg(s4 != NULL && err[0] == '\0', "%s", err);
 	ck_assert_uint_eq(loader_broken(l), 0);
 	ck_assert_int_eq(ks_nkeys(s4, "b.test"), 1);

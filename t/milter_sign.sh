@@ -113,7 +113,7 @@ grep -q "MC[0-9]*: signed d=example.com s=r1 a=rsa-sha256" "$W/keyturnd.log" ||
     kt_fail "no 'signed' log line with the queue id"
 grep -q "not signed: client 192.0.2.1 is not internal and not authenticated" \
     "$W/keyturnd.log" || kt_fail "no log line for the outside client"
-grep -q "not signed: domain unknown.example not in the keystore" \
+grep -q "not signed: From domain unknown.example is not in the keystore" \
     "$W/keyturnd.log" || kt_fail "no log line for the unknown domain"
 [ "$(kt_count "MC[0-9]*: not signed: " "$W/keyturnd.log")" -ge 5 ] ||
     kt_fail "not every unsigned message has a queue-id log line"
