@@ -5,6 +5,10 @@
 #   pf_start DIR / pf_stop DIR     start it, wait until smtpd listens / stop
 #   pf_send DIR FROM RCPT FILE     submit FILE over SMTP; prints the reply
 #                                  code; 0 when 250
+#   pf_sasl DIR USER PASS...       SMTP AUTH (Cyrus SASL, sasldb) for these
+#                                  users; relaying for them and mynetworks
+#   pf_send_auth DIR USER PASS FROM RCPT FILE
+#                                  pf_send after AUTH as USER
 #   pf_wait DIR N [SECONDS]        wait until N messages were delivered
 #                                  (default 120 s: a bound for a hang)
 #   pf_messages DIR                the delivered message files, oldest first
@@ -169,19 +173,85 @@ pf_stop() {
 	return 0
 }
 
+# pf_sasl - SMTP AUTH the way a submission service does it: Postfix's
+# Cyrus SASL reads DIR/etc/sasl/smtpd.conf (the name from smtpd_sasl_path)
+# and checks PLAIN and LOGIN passwords against DIR/etc/sasl/sasldb2,
+# written by saslpasswd2. The directory is both cyrus_sasl_config_path
+# and where Debian's Postfix looks whatever that says ("SASL configuration
+# goes in /etc/postfix/sasl": $config_directory/sasl). A USER of the form
+# NAME@REALM is stored as NAME in REALM, which is where Cyrus looks such a
+# login up; a bare NAME goes into myhostname's realm (Cyrus's default
+# while smtpd_sasl_local_domain is empty). Either way Postfix hands the
+# login as the client typed it to the milter in {auth_authen}. Relaying is for
+# mynetworks and authenticated clients; anyone may still mail the sink
+# domain (reject_unauth_destination), and nothing else. No TLS: the
+# mechanisms are offered in the clear.
+pf_sasl() {
+	_d=$1; shift
+	mkdir -p "$_d/etc/sasl" || return 1
+	chmod 755 "$_d/etc/sasl"
+	rm -f "$_d/etc/sasl/sasldb2"
+	while [ $# -ge 2 ]; do
+		case $1 in
+		*@*) _u=${1%@*} _r=${1##*@} ;;
+		*) _u=$1 _r=$(postconf -c "$_d/etc" -h myhostname) ;;
+		esac
+		printf '%s' "$2" | saslpasswd2 -f "$_d/etc/sasl/sasldb2" -c -p \
+		    -u "$_r" "$_u" || return 1
+		shift 2
+	done
+	# smtpd opens it as the postfix user (unchrooted: see master.cf)
+	chgrp postfix "$_d/etc/sasl/sasldb2" &&
+	    chmod 640 "$_d/etc/sasl/sasldb2" || return 1
+	cat >"$_d/etc/sasl/smtpd.conf" <<EOF
+pwcheck_method: auxprop
+auxprop_plugin: sasldb
+sasldb_path: $_d/etc/sasl/sasldb2
+mech_list: PLAIN LOGIN
+EOF
+	_allow="permit_mynetworks, permit_sasl_authenticated,"
+	_allow="$_allow reject_unauth_destination"
+	pf_set "$_d" "smtpd_sasl_auth_enable = yes" \
+	    "smtpd_sasl_type = cyrus" \
+	    "cyrus_sasl_config_path = $_d/etc/sasl" \
+	    "smtpd_sasl_path = smtpd" \
+	    "smtpd_sasl_security_options = noanonymous" \
+	    "smtpd_tls_security_level = none" \
+	    "smtpd_tls_auth_only = no" \
+	    "smtpd_relay_restrictions = $_allow" \
+	    "smtpd_recipient_restrictions = $_allow"
+}
+
 # pf_send - submit a message over SMTP, print the server's reply code
 pf_send() {
+	_d=$1; shift
+	pf_smtp "$_d" "" "" "$@"
+}
+
+# pf_send_auth - pf_send after SMTP AUTH as USER with PASS (a refused
+# AUTH prints its code, 535, and sends nothing)
+pf_send_auth() {
+	_d=$1; shift
+	pf_smtp "$_d" "$@"
+}
+
+# pf_smtp DIR USER PASS FROM RCPT FILE - one SMTP session, with AUTH
+# unless USER is empty; prints the reply code that ended it
+pf_smtp() {
 	_d=$1
 	read -r _addr _port <"$_d/instance"
-	"${PYTHON3:-/usr/bin/python3}" - "$_addr" "$_port" "$2" "$3" "$4" <<'EOF'
+	"${PYTHON3:-/usr/bin/python3}" - "$_addr" "$_port" "$2" "$3" "$4" \
+	    "$5" "$6" <<'EOF'
 import smtplib, sys
-host, port, sender, rcpt, path = sys.argv[1:6]
+host, port, user, password, sender, rcpt, path = sys.argv[1:8]
 # smtplib sends bytes as they are: make every line end CRLF, or a final
 # bare LF would become an extra empty line
 data = open(path, "rb").read().replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
 try:
     with smtplib.SMTP(host, int(port), timeout=120) as s:
         s.ehlo("client.test")
+        if user:
+            s.login(user, password)
         s.sendmail(sender, [rcpt], data)
     print(250)
 except smtplib.SMTPResponseException as e:
@@ -190,6 +260,10 @@ except smtplib.SMTPResponseException as e:
 except smtplib.SMTPRecipientsRefused as e:
     code, text = list(e.recipients.values())[0]
     print(code, text.decode(errors="replace"))
+    sys.exit(1)
+except OSError as e:
+    # no reply code: no connection, or no AUTH offered
+    print(0, e)
     sys.exit(1)
 EOF
 }

@@ -196,7 +196,8 @@ vf_dkimpy() {
 	"$VF_PY" "$top_srcdir/t/lib/dkimverify.py" --dns "$_a:$_p" "$@"
 }
 
-# vf_unbound_conf - libunbound settings sending every query to Knot
+# vf_unbound_conf - libunbound settings sending every query to Knot,
+# .test names included
 vf_unbound_conf() {
 	read -r _a _p <"$1/dns/addr"
 	cat >"$1/unbound.conf" <<EOF
@@ -204,6 +205,8 @@ server:
     do-not-query-localhost: no
     module-config: "iterator"
     verbosity: 0
+    # unbound answers for test. itself (RFC 6761) unless told not to
+    local-zone: "test." nodefault
 forward-zone:
     name: "."
     forward-addr: $_a@$_p
