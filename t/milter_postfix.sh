@@ -41,16 +41,8 @@ for d in $DOMAINS; do
 done
 
 # Knot serves the records keyturn prints
-vf_dns_init "$S" 127.0.0.1 "$DNSPORT" || kt_fail "knot config"
-for d in $DOMAINS; do
-	vf_dns_zone "$S" "$d" || kt_fail "zone $d"
-	"$KEYTURN" -K "$KS" dns "$d" >"$W/dns.$d" || kt_fail "keyturn dns $d"
-	while read -r name value; do
-		vf_dns_txt "$S" "$d" "${name%".$d."}" "$value" ||
-		    kt_fail "record $name"
-	done <"$W/dns.$d"
-done
-vf_dns_start "$S" || kt_fail "knot did not start"
+vf_dns_keystore "$S" 127.0.0.1 "$DNSPORT" "$KEYTURN" "$KS" $DOMAINS ||
+    kt_fail "knot did not serve the keystore's records"
 vf_opendkim_start "$S" || kt_fail "opendkim verifier did not start"
 
 kt_conf "SocketOwner postfix" "SocketMode 0660" "LogLevel info"

@@ -189,6 +189,23 @@ vf_dns_stop() {
 	rm -f "$1/dns/knotd.pid"
 }
 
+# vf_dns_keystore DIR ADDR PORT KEYTURN KEYSTORE DOMAIN... - Knot on
+# ADDR:PORT serving, for each domain, the records `keyturn dns` prints
+vf_dns_keystore() {
+	_vd=$1 _va=$2 _vp=$3 _vk=$4 _vks=$5
+	shift 5
+	vf_dns_init "$_vd" "$_va" "$_vp" || return 1
+	for _vz; do
+		vf_dns_zone "$_vd" "$_vz" || return 1
+		"$_vk" -K "$_vks" dns "$_vz" >"$_vd/dns/keyturn.$_vz" || return 1
+		while read -r _vn _vv; do
+			vf_dns_txt "$_vd" "$_vz" "${_vn%".$_vz."}" "$_vv" ||
+			    return 1
+		done <"$_vd/dns/keyturn.$_vz"
+	done
+	vf_dns_start "$_vd"
+}
+
 # vf_dkimpy - verify files with dkimpy against the loopback Knot
 vf_dkimpy() {
 	_d=$1; shift
