@@ -51,6 +51,9 @@ static const struct cli_cmd cli_cmds[] = {
 	/* the signing decision (cli_explain.c, milter/decide.c) */
 	{ "explain", NULL, cmd_explain, "[--client ADDR] [--auth LOGIN] "
 	    "[--daemon NAME] FILE|- [--json]" },
+	/* migration (cli_import.c) */
+	{ "import", "opendkim", cmd_import_opendkim, "OPENDKIM.CONF "
+	    "[--signing-table FILE] [--dry-run]" },
 };
 #define CLI_NCMDS	(sizeof(cli_cmds) / sizeof(cli_cmds[0]))
 

@@ -302,6 +302,15 @@ int		 store_key_new(struct store *, const char *domain,
 int		 store_key_import(struct store *, const char *domain,
 		    const char *selector, const char *pemfile, time_t now,
 		    const char *reason, char *err, size_t errlen);
+/*
+ * store_key_import_pem - the same from a PEM buffer (name: the file it
+ * came from, for messages): keyturn import reads key files the keystore's
+ * owner may not read before it becomes that user
+ */
+int		 store_key_import_pem(struct store *, const char *domain,
+		    const char *selector, const char *name, const char *pem,
+		    size_t len, time_t now, const char *reason, char *err,
+		    size_t errlen);
 /* store_selector_valid - one DNS label of letters, digits, '-', '_' */
 int		 store_selector_valid(const char *, char *err, size_t errlen);
 /* store_selector_template - the untaken form of the template */

@@ -698,20 +698,15 @@ out:
 	return pk;
 }
 
-/* store_key_import - an operator's key, fully validated, stored as PKCS#8 */
-int
-store_key_import(struct store *s, const char *domain, const char *selector,
-    const char *pemfile, time_t now, const char *reason, char *err,
-    size_t errlen)
+/* swrite_import - a parsed outside key becomes a pending key */
+static int
+swrite_import(struct store *s, const char *domain, const char *selector,
+    EVP_PKEY *pk, time_t now, const char *reason, char *err, size_t errlen)
 {
 	char sel[STORE_SELECTOR_MAX + 1];
 	enum store_alg alg;
-	EVP_PKEY *pk;
 	int bits, r;
 
-	if (store_selector_valid(selector, err, errlen) == -1 ||
-	    (pk = swrite_read_pem(pemfile, err, errlen)) == NULL)
-		return -1;
 	if (skey_describe(pk, &alg, &bits, err, errlen) == -1 ||
 	    skey_check_bits(alg, bits, err, errlen) == -1 ||
 	    swrite_policy_allows(s, domain, alg, &bits, err, errlen) == -1) {
@@ -722,4 +717,37 @@ store_key_import(struct store *s, const char *domain, const char *selector,
 	    sizeof(sel), err, errlen);
 	EVP_PKEY_free(pk);
 	return r;
+}
+
+/* store_key_import - an operator's key, fully validated, stored as PKCS#8 */
+int
+store_key_import(struct store *s, const char *domain, const char *selector,
+    const char *pemfile, time_t now, const char *reason, char *err,
+    size_t errlen)
+{
+	EVP_PKEY *pk;
+
+	if (store_selector_valid(selector, err, errlen) == -1 ||
+	    (pk = swrite_read_pem(pemfile, err, errlen)) == NULL)
+		return -1;
+	return swrite_import(s, domain, selector, pk, now, reason, err,
+	    errlen);
+}
+
+/*
+ * store_key_import_pem - the same for a key already read: a key file the
+ * keystore's owner may not read itself (read before privileges dropped)
+ */
+int
+store_key_import_pem(struct store *s, const char *domain,
+    const char *selector, const char *name, const char *pem, size_t len,
+    time_t now, const char *reason, char *err, size_t errlen)
+{
+	EVP_PKEY *pk;
+
+	if (store_selector_valid(selector, err, errlen) == -1 ||
+	    (pk = skey_parse(name, pem, len, 1, err, errlen)) == NULL)
+		return -1;
+	return swrite_import(s, domain, selector, pk, now, reason, err,
+	    errlen);
 }

@@ -1,0 +1,218 @@
+#!/bin/sh
+# cli_import_opendkim - keyturn import opendkim takes over a real OpenDKIM
+#
+# A real OpenDKIM signer (Mode s) with a KeyTable and a refile:
+# SigningTable for three domains (a subdomain wildcard, a one-address
+# rule signing with another domain's key), an InternalHosts file and
+# OversignHeaders; RSA keys made with openssl, and an Ed25519 key of
+# example.net that OpenDKIM (SignatureAlgorithm rsa-sha256) never signs
+# with, so keyturnd is told "Algorithms rsa"; their records served by a
+# Knot on loopback, except example.org's, which is not published. The same messages (a From address per rule, one at a
+# subdomain) are signed by OpenDKIM and, after `keyturn import opendkim`,
+# by keyturnd configured with the lines it printed; each message must get
+# the same d= and s= from both, and dkimpy must verify every keyturnd
+# signature against Knot. example.org's key must import as pending (no
+# record) and keyturnd then tempfails its mail.
+# Refusals write nothing: a catch-all rule (the PlatformDomain line that
+# comes closest is printed), an ldap: KeyTable; --dry-run writes nothing.
+
+. "$top_srcdir/t/milter_lib.sh"
+. "$top_srcdir/t/lib/verify.sh"
+
+for t in opendkim knotd knotc kdig openssl; do
+	command -v $t >/dev/null 2>&1 || kt_skip "$t missing"
+done
+"$PYTHON3" -c 'import dns.message' 2>/dev/null ||
+    kt_skip "$PYTHON3 lacks dnspython"
+
+kt_init cli_import_opendkim
+O=$W/odk
+mkdir -p "$O" || kt_fail "mkdir $O"
+cleanup() {
+	vf_opendkim_stop "$S"
+	vf_dns_stop "$S" 2>/dev/null
+	kt_cleanup
+}
+trap cleanup EXIT
+trap 'cleanup; exit 1' INT TERM
+
+# --- keys and DNS (loopback only) ----------------------------------------
+
+vf_keygen "$O" com rsa && vf_keygen "$O" net rsa &&
+    vf_keygen "$O" neted ed25519 && vf_keygen "$O" org rsa ||
+    kt_fail "openssl keys"
+DNSPORT=$(free_port)
+vf_dns_init "$S" 127.0.0.1 "$DNSPORT" || kt_fail "knot config"
+for z in example.com example.net example.org; do
+	vf_dns_zone "$S" $z || kt_fail "zone $z"
+done
+vf_dns_txt "$S" example.com mail2026._domainkey "$(cat "$O/com.txt")" &&
+    vf_dns_txt "$S" example.net net2026._domainkey "$(cat "$O/net.txt")" &&
+    vf_dns_txt "$S" example.net ed1._domainkey "$(cat "$O/neted.txt")" ||
+    kt_fail "records"
+vf_dns_start "$S" || kt_fail "knot did not start"
+
+# --- the OpenDKIM signer -------------------------------------------------
+
+cat >"$O/KeyTable" <<EOF
+# name	domain:selector:key file
+com	example.com:mail2026:$O/com.pem
+net	example.net:net2026:$O/net.pem
+neted	example.net:ed1:$O/neted.pem
+org	example.org:unpub:$O/org.pem
+EOF
+cat >"$O/SigningTable" <<EOF
+boss@example.net	com
+*@example.net		net
+*@example.com		com
+*@*.example.com		com	# every subdomain
+*@example.org		org
+EOF
+printf '127.0.0.1\n::1\n192.0.2.0/24\nmailhost.example.com\n' >"$O/TrustedHosts"
+# odk_conf FILE KEYTABLE SIGNINGTABLE - an opendkim.conf
+odk_conf() {
+	cat >"$1" <<EOF
+Mode			s
+Socket			local:$S/opendkim.sock
+KeyTable		$2
+SigningTable		$3
+InternalHosts		refile:$O/TrustedHosts
+OversignHeaders		From,To
+Canonicalization	relaxed/relaxed
+Syslog			no
+RequireSafeKeys		no
+EOF
+}
+odk_conf "$O/opendkim.conf" "$O/KeyTable" "refile:$O/SigningTable"
+vf_opendkim_run "$O/opendkim.conf" "$S/opendkim.sock" "$S/opendkim-s.pid" ||
+    kt_fail "opendkim did not start"
+
+# one message per rule, FROM:D:S with the expected d= and s=
+MSGS="a@example.com:example.com:mail2026
+b@mail.example.com:example.com:mail2026
+boss@example.net:example.com:mail2026
+c@example.net:example.net:net2026"
+for m in $MSGS d@example.org:example.org:unpub; do
+	from=${m%%:*}
+	kt_msg "$W/$from.eml" "From: $from"
+	"$MILTC" -s "unix:$S/opendkim.sock" -t 30 --client 192.0.2.25 \
+	    -o "$W/odk-$from.eml" "$W/$from.eml" >>"$W/miltc-odk.out" ||
+	    kt_fail "opendkim signing $from"
+done
+
+# sig FILE - "d=D s=S" of each signature, as dkimpy read them
+sig() {
+	vf_dkimpy "$S" "$1" 2>&1 | sed -n 's/.* \(d=[^ ]*\) \(s=[^ ]*\) .*/\1 \2/p'
+}
+for m in $MSGS d@example.org:example.org:unpub; do
+	from=${m%%:*} rest=${m#*:}
+	[ "$(sig "$W/odk-$from.eml")" = "d=${rest%%:*} s=${rest#*:}" ] ||
+	    kt_fail "opendkim signed $from with $(sig "$W/odk-$from.eml")"
+done
+kt_ok "OpenDKIM signs one message per rule"
+
+# --- keyturn import ------------------------------------------------------
+
+kt_conf "Resolver 127.0.0.1:$DNSPORT" "DNSPort $DNSPORT" "DNSTimeout 5"
+KT="$KEYTURN -c $W/keyturn.conf"
+# state - every file of the keystore with its contents' digest
+state() {
+	(cd "$KS" && find . -type f | sort | xargs sha256sum)
+}
+state >"$W/state.before"
+
+# refused: a catch-all rule, with the closest PlatformDomain line
+cp "$O/SigningTable" "$O/SigningTable.all"
+echo '*@*	net' >>"$O/SigningTable.all"
+odk_conf "$O/all.conf" "$O/KeyTable" "refile:$O/SigningTable.all"
+if $KT import opendkim "$O/all.conf" --signing-table "$W/signing.table" \
+    >"$W/all.out" 2>"$W/all.err"; then
+	kt_fail "a catch-all rule was imported"
+fi
+grep -q "^PlatformDomain example.net$" "$W/all.out" ||
+    kt_fail "no PlatformDomain suggestion: $(cat "$W/all.out")"
+grep -q "SigningTable.all:6: \"\*@\*\" signs every From domain" "$W/all.err" ||
+    kt_fail "catch-all not named with file:line: $(cat "$W/all.err")"
+kt_ok "a catch-all rule is refused with the PlatformDomain line"
+
+# refused: an LDAP KeyTable, named (its URL is not echoed)
+odk_conf "$O/ldap.conf" "ldap://ldap.invalid/ou=keys?secret" \
+    "refile:$O/SigningTable"
+if $KT import opendkim "$O/ldap.conf" --signing-table "$W/signing.table" \
+    >"$W/ldap.out" 2>"$W/ldap.err"; then
+	kt_fail "an ldap: KeyTable was imported"
+fi
+grep -q "ldap.conf:3: KeyTable is an LDAP directory" "$W/ldap.err" ||
+    kt_fail "ldap: not named: $(cat "$W/ldap.err")"
+grep -q secret "$W/ldap.err" && kt_fail "the dataset's URL was echoed"
+kt_ok "an LDAP KeyTable is refused"
+
+# --dry-run: everything said, nothing written
+$KT import opendkim "$O/opendkim.conf" --signing-table "$W/signing.table" \
+    --dry-run >"$W/dry.out" 2>"$W/dry.err" ||
+    kt_fail "import --dry-run: $(cat "$W/dry.err")"
+grep -q "^# example.com: key mail2026 (rsa 2048) would be active" \
+    "$W/dry.out" || kt_fail "dry run: $(cat "$W/dry.out")"
+[ -e "$W/signing.table" ] && kt_fail "--dry-run wrote the SigningTable"
+state | cmp -s - "$W/state.before" ||
+    kt_fail "the keystore changed (refusals, --dry-run)"
+kt_ok "refusals and --dry-run write nothing"
+
+# the import
+$KT import opendkim "$O/opendkim.conf" --signing-table "$W/signing.table" \
+    >"$W/import.out" 2>"$W/import.err" ||
+    kt_fail "import: $(cat "$W/import.err")"
+cat "$W/import.out" "$W/import.err"
+grep -q "TrustedHosts:4: mailhost.example.com: not an address" \
+    "$W/import.err" || kt_fail "the host name was not warned of"
+for l in "SigningTable $W/signing.table" \
+    "InternalHosts 127.0.0.1 ::1 192.0.2.0/24" "OversignHeaders From,To" \
+    "Algorithms rsa"; do
+	grep -qx "$l" "$W/import.out" || kt_fail "no line \"$l\""
+done
+printf '%s\n' "boss@example.net example.com" "example.net example.net" \
+    "example.com example.com" ".example.com example.com" \
+    "example.org example.org" >"$W/table.want"
+grep -v '^#' "$W/signing.table" | cmp -s - "$W/table.want" ||
+    kt_fail "translated table: $(cat "$W/signing.table")"
+"$KEYTURN" -K "$KS" list >"$W/list.out" 2>&1 || kt_fail "keyturn list"
+for k in "example.com mail2026 active" "example.net net2026 active" \
+    "example.net ed1 active" "example.org unpub pending"; do
+	set -f; set -- $k; set +f
+	awk -v d="$1" -v s="$2" -v st="$3" '$1 == d && $2 == s {
+	    for (i = 3; i <= NF; i++) if ($i == st) f = 1 } END { exit !f }' \
+	    "$W/list.out" || kt_fail "not $k: $(cat "$W/list.out")"
+done
+"$KEYTURN" -K "$KS" history example.com | grep -q "served by every nameserver" ||
+    kt_fail "no DNS reason in the history"
+kt_ok "keys imported: active where served, pending where not"
+
+# again: nothing new, the same table
+cp "$W/signing.table" "$W/signing.table.1"
+$KT import opendkim "$O/opendkim.conf" --signing-table "$W/signing.table" \
+    >"$W/again.out" 2>"$W/again.err" || kt_fail "import again: $(cat "$W/again.err")"
+grep -q "already in the keystore" "$W/again.out" &&
+    cmp -s "$W/signing.table" "$W/signing.table.1" ||
+    kt_fail "a second import changed something"
+kt_ok "a second import is a no-op"
+
+# --- keyturnd with the printed lines --------------------------------------
+
+grep -v '^#' "$W/import.out" >>"$W/keyturn.conf"
+kt_start
+for m in $MSGS; do
+	from=${m%%:*}
+	kt_miltc --client 192.0.2.25 -o "$W/kt-$from.eml" "$W/$from.eml" \
+	    >>"$W/miltc-kt.out" || kt_fail "keyturnd signing $from"
+	[ "$(sig "$W/kt-$from.eml")" = "$(sig "$W/odk-$from.eml")" ] ||
+	    kt_fail "$from: keyturnd $(sig "$W/kt-$from.eml"), OpenDKIM" \
+	    "$(sig "$W/odk-$from.eml")"
+	vf_dkimpy "$S" "$W/kt-$from.eml" >>"$W/dkimpy.out" 2>&1 ||
+	    kt_fail "dkimpy: $(tail -3 "$W/dkimpy.out")"
+	kt_ok "$from: d= and s= as OpenDKIM's, verified by dkimpy"
+done
+kt_miltc --client 192.0.2.25 "$W/d@example.org.eml" >"$W/org.out" 2>&1
+grep -q "	tempfail" "$W/org.out" ||
+    kt_fail "example.org (pending key) was not tempfailed: $(cat "$W/org.out")"
+kt_ok "example.org waits for its record: tempfail"
+kt_stop
