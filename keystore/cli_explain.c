@@ -140,10 +140,24 @@ explain_field(struct dkim_msg *m, char *field, char *err, size_t errlen)
 	return dkim_msg_header(m, field, value, len, err, errlen);
 }
 
+/* explain_fieldline - does the line start a header field (name:)? */
+static int
+explain_fieldline(const char *line)
+{
+	const char *p = line;
+
+	while (*p > ' ' && *p < 127 && *p != ':')
+		p++;
+	while (*p == ' ' || *p == '\t')
+		p++;
+	return p != line && *p == ':';
+}
+
 /*
  * explain_header - the header block of f into the engine: CRLF made LF,
- * continuation lines kept with their field; -1 with err as keyturnd
- * would log it
+ * continuation lines kept with their field; a line that is not a field
+ * ends the header, as the MTA takes it for the start of the body; -1 with
+ * err as keyturnd would log it
  */
 static int
 explain_header(FILE *f, struct dkim_msg *m, char *err, size_t errlen)
@@ -154,7 +168,7 @@ explain_header(FILE *f, struct dkim_msg *m, char *err, size_t errlen)
 	int rc = 0;
 
 	while (rc == 0 && (r = getline(&line, &cap, f)) > 0) {
-		if (r >= 2 && line[r - 2] == '\r')
+		if (r >= 2 && line[r - 2] == '\r' && line[r - 1] == '\n')
 			line[r - 2] = '\n', line[--r] = '\0';
 		if ((total += (size_t)r) > EXPLAIN_MAX_HEADER) {
 			snprintf(err, errlen, "header larger than %d bytes",
@@ -173,7 +187,7 @@ explain_header(FILE *f, struct dkim_msg *m, char *err, size_t errlen)
 			rc = -1;
 		free(field);
 		field = NULL;
-		if (strcmp(line, "\n") == 0)
+		if (!explain_fieldline(line))
 			break;
 		field = xstrdup(line);
 		flen = (size_t)r;
@@ -262,12 +276,13 @@ explain_run(struct cli *c, struct snapshot *s, struct explain_client *ec,
 	if (!decide_client(s->conf, &ec->dc, why, sizeof(why)))
 		return explain_refuse(c, DECIDE_PASS, why);
 	m = dkim_msg_new(DKIM_CANON_RELAXED, DKIM_CANON_RELAXED);
-	if (explain_header(f, m, why, sizeof(why)) == -1) {
-		dkim_msg_free(m);
-		return explain_refuse(c, DECIDE_PASS, why);
-	}
-	decide_gather(m, ec->dc.auth_authen, &g);
-	decide_message(s, &g.m, c->now, &o);
+	rc = explain_header(f, m, why, sizeof(why));
+	decide_gather(m, ec->dc.auth_authen, decide_authenticated(&ec->dc),
+	    &g);
+	if (rc == -1)
+		decide_unreadable(s, &g.m, why, &o);
+	else
+		decide_message(s, &g.m, c->now, &o);
 	explain_print(c, &o);
 	rc = o.verdict == DECIDE_SIGN ? CLI_OK : CLI_FAIL;
 	dkim_msg_free(m);

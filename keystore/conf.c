@@ -50,6 +50,7 @@ enum conf_type {
 	CT_WORDS,		/* a list of words */
 	CT_ADDRPORT,		/* address[:port] */
 	CT_ADDRPORTS,		/* a list of address[:port] */
+	CT_LISTEN,		/* address:port, the port required */
 	CT_HEADERS,		/* header field names, colon or comma separated */
 	CT_ALGORITHMS,		/* rsa, ed25519 (or rsa-sha256, ed25519-sha256) */
 	CT_ONERROR,		/* tempfail | accept */
@@ -77,6 +78,7 @@ static const struct conf_keyword keywords[] = {
 	{ "UserID", CT_USER, F(userid), NOCOUNT, 0, 0 },
 	{ "PidFile", CT_PATH, F(pidfile), NOCOUNT, 0, 0 },
 	{ "AllowRoot", CT_BOOL, F(allow_root), NOCOUNT, 0, 0 },
+	{ "MetricsListen", CT_LISTEN, F(metrics_listen), NOCOUNT, 0, 0 },
 	{ "InternalHosts", CT_NETS, F(internal), F(ninternal), 0, 0 },
 	{ "SignAuthenticated", CT_BOOL, F(sign_authenticated), NOCOUNT, 0, 0 },
 	{ "DaemonNames", CT_WORDS, F(daemon_names), F(ndaemon_names), 0, 0 },
@@ -179,6 +181,7 @@ conf_free(struct kt_conf *c)
 	free(c->keystore);
 	free(c->userid);
 	free(c->pidfile);
+	free(c->metrics_listen);
 	free(c->internal);
 	words_free(c->daemon_names, c->ndaemon_names);
 	free(c->sign_headers);
@@ -415,6 +418,29 @@ check_user(const char *v)
 	return NULL;
 }
 
+/* check_listen - a listening address needs its port said, never implied */
+static const char *
+check_listen(const char *v)
+{
+	struct sockaddr_storage ss;
+	struct sockaddr_in sin;
+	struct sockaddr_in6 sin6;
+	socklen_t len;
+	in_port_t port;
+
+	if (conf_addrport(v, 0, &ss, &len) == -1)
+		port = 0;
+	else if (ss.ss_family == AF_INET) {
+		memcpy(&sin, &ss, sizeof(sin));
+		port = sin.sin_port;
+	} else {
+		memcpy(&sin6, &ss, sizeof(sin6));
+		port = sin6.sin6_port;
+	}
+	return port != 0 ? NULL : "expected an IP address and a port, such "
+	    "as 127.0.0.1:9120 ([addr]:port for IPv6)";
+}
+
 /* check_header_name - RFC 5322 field-name: printable ASCII but colon */
 static int
 check_header_name(const char *s)
@@ -626,6 +652,10 @@ set_value(struct conf_ctx *ctx, const struct conf_keyword *kw, const char *v)
 			why = "expected an IP address, optionally with :port "
 			    "([addr]:port for IPv6)";
 		else
+			set_string(ctx, kw, xstrdup(v));
+		break;
+	case CT_LISTEN:
+		if ((why = check_listen(v)) == NULL)
 			set_string(ctx, kw, xstrdup(v));
 		break;
 	case CT_HEADERS:

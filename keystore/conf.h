@@ -57,6 +57,7 @@ struct kt_conf {
 	char		*platform_domain; /* PlatformDomain, or NULL */
 	int		 log_level;	/* syslog priority */
 	int		 allow_root;	/* run as root without UserID */
+	char		*metrics_listen; /* address:port of /metrics; NULL: off */
 
 	/* rotation */
 	int		 rotation;

@@ -36,6 +36,11 @@
  * Long-running services get their thread next to the watcher, in
  * daemon_services: the rotation (rotation_thread.c) waits with
  * daemon_sleep and installs its keystore changes with daemon_refresh.
+ *
+ * MetricsListen: its socket is bound as root with the milter's (a port
+ * below 1024 needs it) and served by libmicrohttpd's own thread, started
+ * after the privilege drop and stopped at shutdown (metrics.c). Each
+ * snapshot installed is counted there.
  */
 #include "config.h"
 
@@ -62,6 +67,7 @@
 #include "filter.h"
 #include "loader.h"
 #include "log.h"
+#include "metrics.h"
 #include "privs.h"
 #include "rules.h"
 #include "rotation_thread.h"
@@ -130,28 +136,29 @@ daemon_rules(const struct kt_conf *conf, int tostderr, char *err,
 
 /*
  * daemon_first_load - the first snapshot, read as UserID when we are root
- * (the keystore must belong to the user that runs the daemon). Errors
- * of the rules go to stderr with tostderr (-n), else to the log.
+ * (the keystore must belong to the user that runs the daemon, and the
+ * tables must be readable by it). Errors of the rules go to stderr with
+ * tostderr (-n), else to the log.
  */
 static struct snapshot *
 daemon_first_load(struct loader *l, struct kt_conf *conf, int tostderr,
     char *err, size_t errlen)
 {
 	struct privs_id id;
-	struct snapshot *s;
+	struct snapshot *s = NULL;
 	struct rules *rules;
 	int has, borrowed = 0;
 
 	if (daemon_userid(conf, &id, &has, err, errlen) == -1)
-		return NULL;
-	if ((rules = daemon_rules(conf, tostderr, err, errlen)) == NULL)
 		return NULL;
 	if (has && geteuid() == 0 && id.uid != 0) {
 		if (privs_borrow(&id, err, errlen) == -1)
 			return NULL;
 		borrowed = 1;
 	}
-	if ((s = loader_build(l, conf, rules, NULL, err, errlen)) == NULL)
+	/* the tables too as UserID, who reads them again at each reload */
+	if ((rules = daemon_rules(conf, tostderr, err, errlen)) != NULL &&
+	    (s = loader_build(l, conf, rules, NULL, err, errlen)) == NULL)
 		rules_unref(rules);
 	if (borrowed) {
 		char perr[256];
@@ -215,6 +222,35 @@ daemon_socket_check(const struct kt_conf *conf, char *msg, size_t len)
 	return -1;
 }
 
+/*
+ * daemon_check_domains - -n: a signing domain the SigningTable or
+ * PlatformDomain names that the keystore lacks is warned of (its mail
+ * would get the failure policy); it may be a domain still to be added
+ */
+static void
+daemon_check_domains(const struct snapshot *s)
+{
+	const struct signtable *t = s->rules != NULL ? s->rules->signtable :
+	    NULL;
+	size_t i, j;
+
+	if (s->conf->platform_domain != NULL &&
+	    snapshot_find(s, s->conf->platform_domain, 0) == NULL)
+		fprintf(stderr, "keyturnd: warning: %s: PlatformDomain %s is "
+		    "not in the keystore: every message would get the "
+		    "failure policy\n", s->conf->path != NULL ?
+		    s->conf->path : "defaults", s->conf->platform_domain);
+	for (i = 0; t != NULL && i < t->nrules; i++)
+		for (j = 0; j < t->rules[i].ndomains; j++)
+			if (snapshot_find(s, t->rules[i].domains[j], 0) ==
+			    NULL)
+				fprintf(stderr, "keyturnd: warning: %s:%d: "
+				    "signing domain %s is not in the keystore: "
+				    "its mail would get the failure policy\n",
+				    t->path, t->rules[i].lineno,
+				    t->rules[i].domains[j]);
+}
+
 /* daemon_check - keyturnd -n: what start-up would open and load, not serving */
 int
 daemon_check(struct kt_conf *conf, const char *confpath)
@@ -235,6 +271,7 @@ daemon_check(struct kt_conf *conf, const char *confpath)
 		loader_free(l);
 		return 1;
 	}
+	daemon_check_domains(s);
 	/* every domain that does not load, each with its file:line error */
 	for (i = 0; i < s->ndomains; i++)
 		if (s->domains[i]->error != NULL) {
@@ -538,6 +575,14 @@ daemon_milter(void *arg)
 	return NULL;
 }
 
+/* daemon_install - the signers' snapshot from now on, and its metrics */
+static void
+daemon_install(struct snapshot *s)
+{
+	metrics_snapshot_installed(time(NULL), s->ndomains);
+	snapshot_install(s);
+}
+
 /* daemon_swap - install a new snapshot, or say why the old one stays */
 static void
 daemon_swap(struct snapshot *s, const struct snapshot *cur, const char *what,
@@ -556,7 +601,7 @@ daemon_swap(struct snapshot *s, const struct snapshot *cur, const char *what,
 	log_info("%s: %zu domain%s loaded", what, s->ndomains,
 	    s->ndomains == 1 ? "" : "s");
 	daemon_log_unusable(s, cur);
-	snapshot_install(s);
+	daemon_install(s);
 }
 
 /*
@@ -578,8 +623,10 @@ daemon_rules_once(struct snapshot *cur)
 		return;
 	}
 	if ((s = loader_build(daemon_loader, NULL, r, cur, err,
-	    sizeof(err))) == NULL)
+	    sizeof(err))) == NULL) {
 		rules_unref(r);
+		rules_tried(cur->rules, cur->conf);	/* not every second */
+	}
 	daemon_swap(s, cur, "rules change", err);
 }
 
@@ -602,7 +649,7 @@ daemon_watch_once(void)
 		return;
 	}
 	nbroken = loader_broken(daemon_loader);
-	if (rules_changed(cur->rules, cur->conf))
+	if (cur->rules != NULL && rules_changed(cur->rules, cur->conf))
 		daemon_rules_once(cur);
 	else if ((why = loader_changed(daemon_loader)) != 0) {
 		s = loader_build(daemon_loader, NULL, NULL, cur, err,
@@ -698,9 +745,11 @@ daemon_fixed_changed(const struct kt_conf *o, const struct kt_conf *n)
 	if (KT_DIFF(o->socket, n->socket) || KT_DIFF(o->userid, n->userid) ||
 	    KT_DIFF(o->pidfile, n->pidfile) ||
 	    KT_DIFF(o->socket_owner, n->socket_owner) ||
+	    KT_DIFF(o->metrics_listen, n->metrics_listen) ||
 	    o->socket_mode != n->socket_mode)
-		log_notice("Socket, SocketMode, SocketOwner, UserID and "
-		    "PidFile changes take effect at the next restart");
+		log_notice("Socket, SocketMode, SocketOwner, UserID, PidFile "
+		    "and MetricsListen changes take effect at the next "
+		    "restart");
 #undef KT_DIFF
 }
 
@@ -858,6 +907,11 @@ daemon_prepare(struct kt_conf *conf, const struct daemon_opts *o,
 	}
 	if (filter_register() == -1 || daemon_socket(conf, id, *hasuser) == -1)
 		return -1;
+	if (conf->metrics_listen != NULL && metrics_listen(conf->metrics_listen,
+	    err, sizeof(err)) == -1) {
+		log_warnx("MetricsListen %s", err);
+		return -1;
+	}
 	daemon_loader = loader_new();
 	if ((s = daemon_first_load(daemon_loader, conf, 0, err,
 	    sizeof(err))) == NULL) {
@@ -865,7 +919,7 @@ daemon_prepare(struct kt_conf *conf, const struct daemon_opts *o,
 		return -1;
 	}
 	daemon_log_unusable(s, NULL);
-	snapshot_install(s);
+	daemon_install(s);
 	return 0;
 }
 
@@ -942,6 +996,10 @@ daemon_start(struct kt_conf *conf, const struct daemon_opts *o,
 	/* what came during start-up goes to the pipe now, for daemon_loop */
 	daemon_unblock_signals();
 	daemon_stacks();
+	if (metrics_start(err, sizeof(err)) == -1) {
+		log_warnx("MetricsListen %s: %s", conf->metrics_listen, err);
+		goto failpid;
+	}
 	if ((r = daemon_spawn(milter, daemon_milter, NULL)) != 0) {
 		log_warnx("start-up: %s", strerror(r));
 		goto failpid;
@@ -979,6 +1037,7 @@ daemon_run(struct kt_conf *conf, const struct daemon_opts *o)
 	pidfile = conf->pidfile != NULL ? xstrdup(conf->pidfile) : NULL;
 	sock = xstrdup(conf->socket);
 	if (daemon_start(conf, o, pidfile, &milter, svc) == -1) {
+		metrics_stop();
 		snapshot_shutdown();
 		loader_free(daemon_loader);
 		free(pidfile);
@@ -1000,6 +1059,7 @@ daemon_run(struct kt_conf *conf, const struct daemon_opts *o)
 		daemon_drain(daemon_nstop);
 	}
 	daemon_stop_services(svc, DAEMON_NSERVICES);
+	metrics_stop();
 	log_info("stopped");
 	if (pidfile != NULL)
 		(void)unlink(pidfile);

@@ -19,7 +19,6 @@
 #include "conf.h"
 #include "decide.h"
 #include "rules.h"
-#include "tagvalue.h"
 
 /* decide_addr - printable client address for the log line */
 static const char *
@@ -75,7 +74,7 @@ decide_internal(const struct kt_conf *conf, const struct decide_client *c)
 }
 
 /* decide_authenticated - Postfix and Sendmail set {auth_type} on success */
-static int
+int
 decide_authenticated(const struct decide_client *c)
 {
 	return (c->auth_authen != NULL && c->auth_authen[0] != '\0') ||
@@ -213,42 +212,76 @@ decide_pass(struct decide_out *out, enum decide_verdict v, const char *fmt,
 }
 
 /*
- * decide_ours - does one of the message's DKIM-Signature fields carry a
- * d= and s= of this keystore (a key in any state)? Mail that comes back
- * from a content filter is not signed twice.
+ * decide_tag - the value of tag t in a tag=value list (RFC 6376 3.2), in
+ * one pass and without copying: *v and *vlen, FWS around it left out.
+ * 1 when found.
  */
 static int
-decide_ours(const struct snapshot *s, const struct decide_msg *m,
+decide_tag(const char *p, size_t len, char t, const char **v, size_t *vlen)
+{
+	const char *end = p + len, *q, *e;
+
+	while (p < end) {
+		while (p < end && (*p == ' ' || *p == '\t' || *p == '\r' ||
+		    *p == '\n'))
+			p++;
+		for (q = p; q < end && *q != ';'; q++)
+			;
+		if (p < q && *p == t) {
+			for (e = p + 1; e < q && (*e == ' ' || *e == '\t' ||
+			    *e == '\r' || *e == '\n'); e++)
+				;
+			if (e < q && *e == '=') {
+				for (e++; e < q && (*e == ' ' || *e == '\t' ||
+				    *e == '\r' || *e == '\n'); e++)
+					;
+				*v = e;
+				for (e = q; e > *v && (e[-1] == ' ' ||
+				    e[-1] == '\t' || e[-1] == '\r' ||
+				    e[-1] == '\n'); e--)
+					;
+				*vlen = (size_t)(e - *v);
+				return 1;
+			}
+		}
+		p = q + 1;
+	}
+	return 0;
+}
+
+/*
+ * decide_ours - does the message carry a DKIM-Signature of domain d with
+ * one of its selectors (a key in any state)? Mail that comes back from a
+ * content filter is not signed twice by that domain. Fields longer than
+ * DECIDE_SEENMAX are not looked at: no signature of ours is that long.
+ */
+static int
+decide_ours(const struct snap_domain *d, const struct decide_msg *m,
     char *why, size_t whylen)
 {
-	struct snap_domain *d;
-	struct tv_list l;
 	const char *dv, *sv;
-	char err[128];
-	size_t i;
-	int ours;
+	size_t i, dl, sl;
 
 	for (i = 0; i < m->nsigs && i < DECIDE_MAXSEEN; i++) {
-		if (tv_parse(m->sigs[i].p, m->sigs[i].len, &l, err,
-		    sizeof(err)) == -1)
+		if (m->sigs[i].len > DECIDE_SEENMAX ||
+		    !decide_tag(m->sigs[i].p, m->sigs[i].len, 'd', &dv, &dl) ||
+		    !decide_tag(m->sigs[i].p, m->sigs[i].len, 's', &sv, &sl))
 			continue;
-		ours = (dv = tv_get(&l, "d")) != NULL &&
-		    (sv = tv_get(&l, "s")) != NULL &&
-		    (d = snapshot_find(s, dv, 0)) != NULL &&
-		    snapshot_has_selector(d, sv, strlen(sv));
-		if (ours)
-			snprintf(why, whylen, "already signed by this keystore "
-			    "(d=%s s=%s)", dv, sv);
-		tv_free(&l);
-		if (ours)
-			return 1;
+		if (dl != strlen(d->name) || strncasecmp(dv, d->name, dl) != 0 ||
+		    !snapshot_has_selector(d, sv, sl))
+			continue;
+		snprintf(why, whylen, "already signed by this keystore "
+		    "(d=%.*s s=%.*s)", (int)dl, dv, (int)sl, sv);
+		return 1;
 	}
 	return 0;
 }
 
 /*
  * decide_login - SenderLogins: 1 when the login may send as the From
- * address (or no file is set), else 0 with why
+ * address (or no file is set, or the client did not authenticate), else
+ * 0 with why. An authenticated session without a login name owns
+ * nothing.
  */
 static int
 decide_login(const struct snapshot *s, const struct decide_msg *m,
@@ -257,8 +290,13 @@ decide_login(const struct snapshot *s, const struct decide_msg *m,
 	const struct senders_login *l;
 
 	if (s->rules == NULL || s->rules->senders == NULL ||
-	    m->login == NULL || m->login[0] == '\0')
+	    !m->authenticated)
 		return 1;
+	if (m->login == NULL || m->login[0] == '\0') {
+		snprintf(why, whylen, "authenticated without a login name: "
+		    "SenderLogins gives it no domain");
+		return 0;
+	}
 	if ((l = senders_find(s->rules->senders, m->login)) == NULL) {
 		snprintf(why, whylen, "login %s is not in SenderLogins (%s)",
 		    m->login, s->rules->senders->path);
@@ -266,10 +304,23 @@ decide_login(const struct snapshot *s, const struct decide_msg *m,
 	}
 	if (senders_allows(l, m->from_local, m->from_domain))
 		return 1;
-	snprintf(why, whylen, "login %s may not sign for From domain %s "
-	    "(%s line %d)", m->login, m->from_domain,
+	snprintf(why, whylen, "login %s may not sign for From %s@%s "
+	    "(%s line %d)", m->login, m->from_local != NULL &&
+	    m->from_local[0] != '\0' ? m->from_local : "?", m->from_domain,
 	    s->rules->senders->path, l->lineno);
 	return 0;
+}
+
+/* decide_mismatch - SenderLogins refused: SenderMismatch says what */
+static void
+decide_mismatch(const struct snapshot *s, struct decide_out *out,
+    const char *why)
+{
+	decide_pass(out, s->conf->sender_mismatch == CONF_MISMATCH_REJECT ?
+	    DECIDE_REJECT : s->conf->sender_mismatch ==
+	    CONF_MISMATCH_TEMPFAIL ? DECIDE_TEMPFAIL : DECIDE_PASS, "%s", why);
+	out->mismatch = 1;
+	out->reason = DR_LOGIN;
 }
 
 /* decide_add - a domain for the message, once */
@@ -320,13 +371,15 @@ decide_domains(const struct snapshot *s, const struct decide_msg *m,
 /* decide_onerror - a domain that should sign cannot: OnError says */
 static void
 decide_onerror(const struct snapshot *s, struct decide_out *out,
-    const char *why)
+    enum decide_reason reason, const char *why)
 {
+	out->reason = reason;
 	if (s->conf->on_error == CONF_ONERROR_ACCEPT)
 		decide_pass(out, DECIDE_PASS, "%s (OnError accept)", why);
 	else
 		decide_pass(out, DECIDE_TEMPFAIL, "%s", why);
 	out->failed = 1;
+	out->reason = reason;
 }
 
 /* decide_sign - each domain's signatures, or the failure policy */
@@ -343,13 +396,14 @@ decide_sign(const struct snapshot *s, const char **doms, size_t n,
 		if ((d = snapshot_find(s, doms[i], 0)) == NULL) {
 			snprintf(why, sizeof(why), "signing domain %s is not "
 			    "in the keystore", doms[i]);
-			decide_onerror(s, out, why);
+			decide_onerror(s, out, DR_MISSING, why);
 			return;
 		}
 		k = decide_plan(s, d, now, out->sign + out->nsign, why,
 		    sizeof(why));
 		if (k == 0) {
-			decide_onerror(s, out, why);
+			decide_onerror(s, out, d->error != NULL ? DR_UNUSABLE :
+			    DR_NOKEY, why);
 			return;
 		}
 		out->nsign += k;
@@ -361,7 +415,7 @@ decide_sign(const struct snapshot *s, const char **doms, size_t n,
 /* decide_gather - see decide.h */
 void
 decide_gather(const struct dkim_msg *msg, const char *login,
-    struct decide_gathered *g)
+    int authenticated, struct decide_gathered *g)
 {
 	memset(&g->m, 0, sizeof(g->m));
 	if (dkim_msg_from_address(msg, g->local, sizeof(g->local), g->domain,
@@ -371,11 +425,34 @@ decide_gather(const struct dkim_msg *msg, const char *login,
 	} else
 		g->m.from_err = g->err;
 	g->m.login = login != NULL && login[0] != '\0' ? login : NULL;
+	g->m.authenticated = authenticated;
 	g->m.nsigs = dkim_msg_values(msg, "DKIM-Signature", g->sigs,
 	    DECIDE_MAXSEEN);
 	if (g->m.nsigs > DECIDE_MAXSEEN)
 		g->m.nsigs = DECIDE_MAXSEEN;
 	g->m.sigs = g->sigs;
+}
+
+/*
+ * decide_drop_ours - the domains that signed the message already (with a
+ * key of this keystore) are left out; why names the first
+ */
+static size_t
+decide_drop_ours(const struct snapshot *s, const struct decide_msg *m,
+    const char **doms, size_t n, char *why, size_t whylen)
+{
+	struct snap_domain *d;
+	size_t i, k = 0;
+
+	why[0] = '\0';
+	for (i = 0; i < n; i++) {
+		if ((d = snapshot_find(s, doms[i], 0)) != NULL &&
+		    decide_ours(d, m, why[0] == '\0' ? why : NULL,
+		    why[0] == '\0' ? whylen : 0))
+			continue;
+		doms[k++] = doms[i];
+	}
+	return k;
 }
 
 /* decide_message - see decide.h */
@@ -384,26 +461,19 @@ decide_message(const struct snapshot *s, const struct decide_msg *m,
     time_t now, struct decide_out *out)
 {
 	const char *doms[DECIDE_MAXDOMAINS];
-	char why[400];
-	size_t n;
+	char why[400], ours[300];
+	size_t n, k;
 
 	memset(out, 0, sizeof(*out));
 	out->rule = -1;
-	if (decide_ours(s, m, why, sizeof(why))) {
-		decide_pass(out, DECIDE_PASS, "%s", why);
-		return;
-	}
 	if (m->from_domain == NULL) {
 		decide_pass(out, DECIDE_PASS, "%s", m->from_err != NULL ?
 		    m->from_err : "no From address");
+		out->reason = DR_FROM;
 		return;
 	}
 	if (!decide_login(s, m, why, sizeof(why))) {
-		out->mismatch = 1;
-		decide_pass(out, s->conf->sender_mismatch ==
-		    CONF_MISMATCH_REJECT ? DECIDE_REJECT :
-		    s->conf->sender_mismatch == CONF_MISMATCH_TEMPFAIL ?
-		    DECIDE_TEMPFAIL : DECIDE_PASS, "%s", why);
+		decide_mismatch(s, out, why);
 		return;
 	}
 	n = decide_domains(s, m, doms, &out->rule);
@@ -412,10 +482,45 @@ decide_message(const struct snapshot *s, const struct decide_msg *m,
 	    " or the SigningTable" : "");
 	if (n == 0) {
 		decide_pass(out, DECIDE_PASS, "%s", why);
+		out->reason = DR_UNKNOWN;
 		return;
 	}
-	decide_sign(s, doms, n, now, out);
-	if (out->verdict == DECIDE_SIGN && out->rule == -1)
+	if ((k = decide_drop_ours(s, m, doms, n, ours, sizeof(ours))) == 0) {
+		decide_pass(out, DECIDE_PASS, "%s", ours);
+		out->reason = DR_ALREADY;
+		return;
+	}
+	decide_sign(s, doms, k, now, out);
+	if (out->verdict != DECIDE_SIGN)
+		return;
+	if (k < n)
+		snprintf(out->why, sizeof(out->why), "%s: that domain not "
+		    "again", ours);
+	else if (out->rule == -1)
 		snprintf(out->why, sizeof(out->why), "PlatformDomain only: %s",
 		    why);
+}
+
+/*
+ * decide_unreadable - a message whose header the engine refused: no
+ * signature; for an authenticated login under SenderLogins its From was
+ * not checked, which SenderMismatch treats as a mismatch
+ */
+void
+decide_unreadable(const struct snapshot *s, const struct decide_msg *m,
+    const char *err, struct decide_out *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->rule = -1;
+	if (s->rules != NULL && s->rules->senders != NULL &&
+	    m->authenticated) {
+		char why[400];
+
+		snprintf(why, sizeof(why), "%s: the From of login %s cannot "
+		    "be checked", err, m->login != NULL ? m->login : "(none)");
+		decide_mismatch(s, out, why);
+		return;
+	}
+	decide_pass(out, DECIDE_PASS, "%s", err);
+	out->reason = DR_HEADER;
 }

@@ -38,6 +38,9 @@ struct decide_client {
 int	decide_client(const struct kt_conf *, const struct decide_client *,
 	    char *why, size_t whylen);
 
+/* decide_authenticated - did the session authenticate (SMTP AUTH)? */
+int	decide_authenticated(const struct decide_client *);
+
 /*
  * decide_plan - one signature per algorithm, each with the next key of its
  * round-robin, in a stable order (rsa-sha256 first). Returns the number of
@@ -51,6 +54,7 @@ size_t	decide_plan(const struct snapshot *, struct snap_domain *, time_t now,
 #define DECIDE_MAXDOMAINS	(SIGNTABLE_MAXDOMAINS + 1)	/* + platform */
 #define DECIDE_MAXSIGS		(DECIDE_MAXDOMAINS * SNAP_NALG)
 #define DECIDE_MAXSEEN		16	/* DKIM-Signature fields looked at */
+#define DECIDE_SEENMAX		4096	/* ... and their longest value */
 
 /* What the message says, as the engine parsed it. */
 struct decide_msg {
@@ -58,6 +62,7 @@ struct decide_msg {
 	const char		*from_domain;	/* NULL: from_err says why */
 	const char		*from_err;
 	const char		*login;		/* {auth_authen}, or NULL */
+	int			 authenticated;	/* SMTP AUTH ({auth_type} too) */
 	const struct dkim_value	*sigs;		/* DKIM-Signature values */
 	size_t			 nsigs;
 };
@@ -80,7 +85,20 @@ struct decide_gathered {
  * decide_message; g->m points into g and msg
  */
 void	decide_gather(const struct dkim_msg *, const char *login,
-	    struct decide_gathered *g);
+	    int authenticated, struct decide_gathered *g);
+
+/* Why a message is not signed, for counting (the words are in why). */
+enum decide_reason {
+	DR_NONE,		/* signed */
+	DR_FROM,		/* no From, several, or unparsable */
+	DR_LOGIN,		/* SenderLogins refused (mismatch set) */
+	DR_HEADER,		/* a header the engine refused */
+	DR_UNKNOWN,		/* From domain in no keystore or table */
+	DR_ALREADY,		/* every domain signed it already */
+	DR_MISSING,		/* a signing domain not in the keystore */
+	DR_UNUSABLE,		/* a signing domain that does not load */
+	DR_NOKEY		/* a signing domain without an active key */
+};
 
 enum decide_verdict {
 	DECIDE_SIGN,		/* sign with out->sign[0..nsign) */
@@ -92,6 +110,7 @@ enum decide_verdict {
 struct decide_out {
 	enum decide_verdict	 verdict;
 	int			 mismatch;	/* SenderLogins refused it */
+	enum decide_reason	 reason;
 	int			 failed;	/* a domain that should sign
 						 * cannot (OnError) */
 	int			 rule;		/* SigningTable line of the
@@ -107,16 +126,25 @@ struct decide_out {
 /*
  * decide_message - the end-of-message decision, for a client decide_client
  * let through: whether to sign, with which d= and keys, or why not. In
- * order: a signature of this keystore already there (pass: never twice);
- * From (none, several, or unparsable: pass); SenderLogins for an
- * authenticated login (SenderMismatch); the SigningTable's first rule for
- * the From address, else the From domain in the keystore (SubDomains);
- * PlatformDomain added. A domain named by a rule or PlatformDomain that
+ * order: From (none, several, or unparsable: pass); SenderLogins for an
+ * authenticated session (SenderMismatch); the SigningTable's first rule
+ * for the From address, else the From domain in the keystore
+ * (SubDomains); PlatformDomain added; a domain that signed the message
+ * already with a key of this keystore left out (never twice; pass when
+ * that leaves none). A domain named by a rule or PlatformDomain that
  * cannot sign (not in the keystore, unusable, no active key) gets the
  * failure policy (OnError), as does an author domain of the keystore.
  */
 void	decide_message(const struct snapshot *, const struct decide_msg *,
 	    time_t now, struct decide_out *);
+
+/*
+ * decide_unreadable - the decision for a message whose header the engine
+ * refused (err): pass unsigned, or, for an authenticated session under
+ * SenderLogins, what SenderMismatch says (its From went unchecked)
+ */
+void	decide_unreadable(const struct snapshot *, const struct decide_msg *,
+	    const char *err, struct decide_out *);
 
 /* decide_verdict_name - "sign", "pass", "tempfail", "reject" */
 const char *decide_verdict_name(enum decide_verdict);

@@ -21,6 +21,11 @@
  * stripped), body chunks to dkim_msg_body (hashed as they stream); the end
  * of message picks the domain and keys and inserts the signatures at the
  * top. Every log line starts with the queue id.
+ *
+ * Metrics: where a message's outcome is logged it is also counted
+ * (metrics.h), as signed (by algorithm, with the time from the end of the
+ * message to the signatures inserted), unsigned (by reason), tempfailed
+ * (by cause) or rejected; atomic adds, nothing more on this path.
  */
 #include "config.h"
 
@@ -39,6 +44,7 @@
 #include "dkim.h"
 #include "filter.h"
 #include "log.h"
+#include "metrics.h"
 #include "snapshot.h"
 #include "xmalloc.h"
 
@@ -53,7 +59,8 @@ struct filter_conn {
 	int			 down;		/* keyturnd stops: tempfail */
 	struct snapshot		*snap;		/* held for the message */
 	struct dkim_msg		*msg;		/* NULL: not signing */
-	char			 login[256];	/* {auth_authen}, or "" */
+	char			*login;		/* {auth_authen}, or NULL */
+	int			 authenticated;	/* SMTP AUTH */
 	char			 herr[256];	/* first header error */
 	int			 bad;
 };
@@ -84,14 +91,21 @@ filter_sessions(void)
 	return atomic_load(&filter_nconn);
 }
 
-/* filter_now_ms - a clock that no date change moves */
+/* filter_now_ns - a clock that no date change moves */
 static long long
-filter_now_ms(void)
+filter_now_ns(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* filter_now_ms - the same clock, for the drain */
+static long long
+filter_now_ms(void)
+{
+	return filter_now_ns() / 1000000;
 }
 
 /*
@@ -162,7 +176,9 @@ filter_end(struct filter_conn *c)
 	c->bad = 0;
 	c->begun = 0;
 	c->down = 0;
-	c->login[0] = '\0';
+	free(c->login);
+	c->login = NULL;
+	c->authenticated = 0;
 	c->herr[0] = '\0';
 	filter_touch();		/* before the count drops: the reply is due */
 	if (c->inmsg) {
@@ -173,14 +189,17 @@ filter_end(struct filter_conn *c)
 
 /* filter_onerror - the failure policy for a domain we sign */
 static sfsistat
-filter_onerror(SMFICTX *ctx, const struct snapshot *s, const char *why)
+filter_onerror(SMFICTX *ctx, const struct snapshot *s, const char *why,
+    enum metrics_tempfail cause)
 {
 	if (s->conf->on_error == CONF_ONERROR_ACCEPT) {
 		log_warnx("%s: not signed: %s (OnError accept)",
 		    filter_qid(ctx), why);
+		metrics_unsigned(MU_ONERROR_ACCEPT);
 		return SMFIS_ACCEPT;
 	}
 	log_warnx("%s: tempfail: %s", filter_qid(ctx), why);
+	metrics_tempfail(cause);
 	smfi_setreply(ctx, "451", "4.7.1", "DKIM signing temporarily unavailable");
 	return SMFIS_TEMPFAIL;
 }
@@ -274,6 +293,23 @@ filter_envfrom(SMFICTX *ctx, char **argv)
 }
 
 /*
+ * filter_client_reason - the metric for a client decide_client refused:
+ * it looks at DaemonNames first, as this does
+ */
+static enum metrics_unsigned
+filter_client_reason(const struct kt_conf *conf, const char *daemon_name)
+{
+	size_t i;
+
+	if (conf->ndaemon_names == 0)
+		return MU_CLIENT_NOT_INTERNAL;
+	for (i = 0; daemon_name != NULL && i < conf->ndaemon_names; i++)
+		if (strcmp(conf->daemon_names[i], daemon_name) == 0)
+			return MU_CLIENT_NOT_INTERNAL;
+	return MU_DAEMON_NAME;
+}
+
+/*
  * filter_begin - the message's snapshot and the client verdict. Made at
  * DATA, where Postfix has a queue id for the log line (at MAIL it often
  * has none yet), and all the envelope macros are known. SMFIS_ACCEPT: not
@@ -289,6 +325,7 @@ filter_begin(SMFICTX *ctx, struct filter_conn *c)
 	if (c->down || (c->snap = snapshot_current()) == NULL) {
 		c->down = 1;			/* shutting down */
 		log_warnx("%s: not signed: shutting down", filter_qid(ctx));
+		metrics_tempfail(MT_SHUTTING_DOWN);
 		return SMFIS_TEMPFAIL;
 	}
 	dc.addr = c->has_addr ? (struct sockaddr *)&c->addr : NULL;
@@ -299,11 +336,15 @@ filter_begin(SMFICTX *ctx, struct filter_conn *c)
 	dc.daemon_name = smfi_getsymval(ctx, "{daemon_name}");
 	if (!decide_client(c->snap->conf, &dc, why, sizeof(why))) {
 		log_info("%s: not signed: %s", filter_qid(ctx), why);
+		metrics_unsigned(filter_client_reason(c->snap->conf,
+		    dc.daemon_name));
 		filter_end(c);
 		return SMFIS_ACCEPT;
 	}
-	snprintf(c->login, sizeof(c->login), "%s", dc.auth_authen != NULL ?
-	    dc.auth_authen : "");
+	/* whole, however long: a cut login could match another's line */
+	c->login = dc.auth_authen != NULL && dc.auth_authen[0] != '\0' ?
+	    xstrdup(dc.auth_authen) : NULL;
+	c->authenticated = decide_authenticated(&dc);
 	c->msg = dkim_msg_new(DKIM_CANON_RELAXED, DKIM_CANON_RELAXED);
 	return SMFIS_CONTINUE;
 }
@@ -361,10 +402,13 @@ filter_body(SMFICTX *ctx, unsigned char *chunk, size_t len)
 	return filter_noreply(SMFIP_NR_BODY);
 }
 
-/* filter_insert - sign with each planned key, then insert in stable order */
+/*
+ * filter_insert - sign with each planned key, then insert in stable
+ * order; t0 is when the end of the message came, for the histogram
+ */
 static sfsistat
 filter_insert(SMFICTX *ctx, struct filter_conn *c, struct dkim_sign *plan,
-    size_t n, const char *note)
+    size_t n, const char *note, long long t0)
 {
 	char *value[DECIDE_MAXSIGS] = { NULL };
 	char err[256];
@@ -378,7 +422,8 @@ filter_insert(SMFICTX *ctx, struct filter_conn *c, struct dkim_sign *plan,
 
 			snprintf(why, sizeof(why), "signing d=%s s=%s: %s",
 			    plan[i].domain, plan[i].selector, err);
-			r = filter_onerror(ctx, c->snap, why);
+			r = filter_onerror(ctx, c->snap, why,
+			    MT_SIGNING_ERROR);
 			goto out;
 		}
 	/* index 0 pushes earlier insertions down: insert the last first */
@@ -386,9 +431,11 @@ filter_insert(SMFICTX *ctx, struct filter_conn *c, struct dkim_sign *plan,
 		if (smfi_insheader(ctx, 0, "DKIM-Signature", value[i]) !=
 		    MI_SUCCESS) {
 			r = filter_onerror(ctx, c->snap,
-			    "the MTA refused the DKIM-Signature field");
+			    "the MTA refused the DKIM-Signature field",
+			    MT_MTA_REFUSED);
 			goto out;
 		}
+	metrics_signed(plan, n, filter_now_ns() - t0);
 	for (i = 0; i < n; i++)
 		log_info("%s: signed d=%s s=%s a=%s", filter_qid(ctx),
 		    plan[i].domain, plan[i].selector,
@@ -401,18 +448,55 @@ out:
 	return r;
 }
 
+/* filter_cause - why a message is tempfailed, as the metric's label */
+static enum metrics_tempfail
+filter_cause(const struct decide_out *o)
+{
+	switch (o->reason) {
+	case DR_LOGIN:		return MT_LOGIN_MISMATCH;
+	case DR_MISSING:	return MT_DOMAIN_MISSING;
+	case DR_UNUSABLE:	return MT_DOMAIN_UNUSABLE;
+	default:		return MT_NO_ACTIVE_KEY;
+	}
+}
+
+/*
+ * filter_reason - why a message passes unsigned, as the metric's label;
+ * From is looked at again to tell none from a bad one
+ */
+static enum metrics_unsigned
+filter_reason(const struct filter_conn *c, const struct decide_out *o)
+{
+	struct dkim_value v;
+
+	if (o->failed)
+		return MU_ONERROR_ACCEPT;
+	switch (o->reason) {
+	case DR_LOGIN:		return MU_LOGIN_MISMATCH;
+	case DR_HEADER:		return MU_HEADER_ERROR;
+	case DR_ALREADY:	return MU_ALREADY_SIGNED;
+	case DR_FROM:
+		return dkim_msg_values(c->msg, "From", &v, 1) == 0 ?
+		    MU_NO_FROM : MU_FROM_ERROR;
+	default:		return MU_DOMAIN_UNKNOWN;
+	}
+}
+
 /* filter_refuse - a decision not to sign, told to the log and the MTA */
 static sfsistat
-filter_refuse(SMFICTX *ctx, const struct decide_out *o)
+filter_refuse(SMFICTX *ctx, const struct filter_conn *c,
+    const struct decide_out *o)
 {
 	switch (o->verdict) {
 	case DECIDE_REJECT:
 		log_warnx("%s: rejected: %s", filter_qid(ctx), o->why);
+		metrics_rejected();
 		smfi_setreply(ctx, "550", "5.7.1", "From address not "
 		    "allowed for this login");
 		return SMFIS_REJECT;
 	case DECIDE_TEMPFAIL:
 		log_warnx("%s: tempfail: %s", filter_qid(ctx), o->why);
+		metrics_tempfail(filter_cause(o));
 		smfi_setreply(ctx, "451", "4.7.1", o->mismatch ? "From "
 		    "address not allowed for this login" :
 		    "DKIM signing temporarily unavailable");
@@ -424,6 +508,7 @@ filter_refuse(SMFICTX *ctx, const struct decide_out *o)
 		else
 			log_info("%s: not signed: %s", filter_qid(ctx),
 			    o->why);
+		metrics_unsigned(filter_reason(c, o));
 		/* OnError accept: accepted, as the failure policy says */
 		return o->failed ? SMFIS_ACCEPT : SMFIS_CONTINUE;
 	}
@@ -436,6 +521,7 @@ filter_eom(SMFICTX *ctx)
 	struct filter_conn *c = filter_conn_get(ctx);
 	struct decide_gathered g;
 	struct decide_out o;
+	long long t0 = filter_now_ns();
 	sfsistat r;
 
 	filter_late(ctx, c);
@@ -445,17 +531,15 @@ filter_eom(SMFICTX *ctx)
 		filter_end(c);
 		return r;
 	}
-	if (c->bad) {
-		log_info("%s: not signed: %s", filter_qid(ctx), c->herr);
-		filter_end(c);
-		return SMFIS_CONTINUE;
-	}
-	decide_gather(c->msg, c->login, &g);
-	decide_message(c->snap, &g.m, time(NULL), &o);
-	if (o.verdict == DECIDE_SIGN)
-		r = filter_insert(ctx, c, o.sign, o.nsign, o.why);
+	decide_gather(c->msg, c->login, c->authenticated, &g);
+	if (c->bad)
+		decide_unreadable(c->snap, &g.m, c->herr, &o);
 	else
-		r = filter_refuse(ctx, &o);
+		decide_message(c->snap, &g.m, time(NULL), &o);
+	if (o.verdict == DECIDE_SIGN)
+		r = filter_insert(ctx, c, o.sign, o.nsign, o.why, t0);
+	else
+		r = filter_refuse(ctx, c, &o);
 	filter_end(c);
 	return r;
 }

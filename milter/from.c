@@ -467,17 +467,22 @@ from_idna(const char *dom, size_t len, char *domain, size_t domainlen,
 	return st;
 }
 
-/* from_local_copy - the local part, lowercased, as the address tables see it */
+/*
+ * from_local_copy - the local part, lowercased, as the address tables see
+ * it; one too long for the buffer is left empty (no address pattern
+ * matches it) rather than keeping the message from being signed
+ */
 static enum dkim_status
 from_local_copy(const struct from_cur *c, char *local, size_t locallen,
     char *err, size_t errlen)
 {
 	size_t i;
 
+	(void)err;
+	(void)errlen;
 	if (c->locallen >= locallen) {
-		snprintf(err, errlen, "From: local part longer than %zu",
-		    locallen - 1);
-		return DKIM_EFROM;
+		local[0] = '\0';	/* too long to match any address pattern */
+		return DKIM_OK;
 	}
 	for (i = 0; i < c->locallen; i++)
 		local[i] = (char)(c->local[i] >= 'A' && c->local[i] <= 'Z' ?

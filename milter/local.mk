@@ -19,13 +19,15 @@ keyturnd_SOURCES = \
 	milter/keyturnd.c \
 	milter/daemon.c milter/daemon.h \
 	milter/filter.c milter/filter.h \
+	milter/metrics.c milter/metrics.h \
 	milter/privs.c milter/privs.h \
 	milter/rotation_thread.c milter/rotation_thread.h
-keyturnd_CFLAGS = $(AM_CFLAGS) $(MILTER_CFLAGS) $(CRYPTO_CFLAGS)
-# the rotation thread runs rotate/ (ldns)
+keyturnd_CFLAGS = $(AM_CFLAGS) $(MILTER_CFLAGS) $(CRYPTO_CFLAGS) \
+	$(MHD_CFLAGS)
+# the rotation thread runs rotate/ (ldns); /metrics is libmicrohttpd
 keyturnd_LDADD = milter/libkeyturnd.a milter/libdkim.a rotate/librotate.a \
 	keystore/libkeystore.a $(MILTER_LIBS) $(CRYPTO_LIBS) $(BSD_LIBS) \
-	$(LDNS_LIBS) $(IDN2_LIBS) $(PTHREAD_LIBS)
+	$(LDNS_LIBS) $(IDN2_LIBS) $(MHD_LIBS) $(PTHREAD_LIBS)
 
 # The parts of keyturnd that Check tests link directly.
 noinst_LIBRARIES += milter/libkeyturnd.a

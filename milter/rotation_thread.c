@@ -15,6 +15,10 @@
  *
  * The settings are those of the current snapshot's configuration, held
  * (by a snapshot reference) for the length of one pass.
+ *
+ * Metrics: every action is counted as it is reported; the keys by state
+ * (each domain read again once its pass is over), the open alarms and
+ * the pass's duration are published when the pass ends (metrics.h).
  */
 #include "config.h"
 
@@ -27,11 +31,48 @@
 #include "conf.h"
 #include "daemon.h"
 #include "log.h"
+#include "metrics.h"
 #include "rotation.h"
 #include "rotation_thread.h"
 #include "snapshot.h"
 
 #define ROTTHR_IDLE_MS	1000	/* re-read Rotation while it is off */
+
+/* rotthr_now_ms - the pass's duration on a clock no date change moves */
+static long long
+rotthr_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* rotthr_count - an action for the metrics; an alarm also by its key */
+static void
+rotthr_count(const struct rot_event *ev)
+{
+	if (strcmp(ev->outcome, "done") == 0)
+		metrics_action(ev->action->type, 0);
+	else if (strcmp(ev->outcome, "alarm") == 0) {
+		metrics_action(ev->action->type, 0);
+		metrics_pass_alarm(ev->domain, ev->selector);
+	} else if (strncmp(ev->outcome, "failed", 6) == 0)
+		metrics_action(ev->action->type, 1);
+}
+
+/* rotthr_keys - the domain's keys after its pass, for keys by state */
+static void
+rotthr_keys(struct store *st, const char *domain)
+{
+	struct store_domain *d;
+	char err[256];
+
+	if ((d = store_domain_load(st, domain, 0, err, sizeof(err))) == NULL)
+		return;
+	metrics_pass_keys(d);
+	store_domain_free(d);
+}
 
 /*
  * rotthr_report - a DNS check at debug level (actions log themselves); a
@@ -47,6 +88,7 @@ rotthr_report(const struct rot_event *ev, void *arg)
 		    *ev->selector ? ev->selector : "-", ev->outcome);
 		return;
 	}
+	rotthr_count(ev);
 	if (strcmp(ev->outcome, "done") != 0)
 		return;
 	switch (ev->action->type) {
@@ -85,10 +127,13 @@ rotthr_pass(const struct kt_conf *conf)
 	for (i = 0; i < n && daemon_sleep(0) == 0; i++) {
 		gen = store_generation(cf.store);
 		if (rot_pass(&cf, names[i], time(NULL), rotthr_report, NULL,
-		    err, sizeof(err)) == -1)
+		    err, sizeof(err)) == -1) {
 			log_warnx("rotation: %s", err);
+			metrics_pass_error();
+		}
 		if (store_generation(cf.store) != gen)
 			daemon_refresh();
+		rotthr_keys(cf.store, names[i]);
 	}
 	store_names_free(names, n);
 	store_close(cf.store);
@@ -99,14 +144,18 @@ void *
 rotation_thread(void *arg)
 {
 	struct snapshot *snap;
-	long long ms;
+	long long ms, t0;
 
 	(void)arg;
 	do {
 		ms = ROTTHR_IDLE_MS;
 		if ((snap = snapshot_current()) != NULL) {
 			if (snap->conf->rotation) {
+				t0 = rotthr_now_ms();
+				metrics_pass_begin();
 				rotthr_pass(snap->conf);
+				metrics_pass_end(time(NULL),
+				    rotthr_now_ms() - t0);
 				ms = snap->conf->rotation_interval * 1000;
 			}
 			snapshot_unref(snap);

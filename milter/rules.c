@@ -11,6 +11,8 @@
 #include "rules.h"
 #include "xmalloc.h"
 
+#define RULES_TRIES	3	/* reads of a table written while read */
+
 /* rules_stamp - what the file is now; a missing file is a stamp too */
 static void
 rules_stamp(const char *path, struct rules_stamp *st)
@@ -41,25 +43,51 @@ rules_same(const struct rules_stamp *a, const struct rules_stamp *b)
 }
 
 /*
- * rules_load - each file stamped before it is read: a write during the
- * read makes the next rules_changed true, never a change missed
+ * rules_read - the files as they are; a file that changed while it was
+ * read (written in place) is read again, up to RULES_TRIES times, so a
+ * table cut in the middle is never taken for the whole
  */
+static int
+rules_read(struct rules *r, const struct kt_conf *conf, conf_report_fn *report,
+    void *arg)
+{
+	struct rules_stamp st, sl;
+	int tries;
+
+	for (tries = 0; tries < RULES_TRIES; tries++) {
+		signtable_free(r->signtable);
+		senders_free(r->senders);
+		r->signtable = NULL;
+		r->senders = NULL;
+		rules_stamp(conf->signing_table, &r->st_stamp);
+		rules_stamp(conf->sender_logins, &r->sl_stamp);
+		if (conf->signing_table != NULL && (r->signtable =
+		    signtable_load(conf->signing_table, report, arg)) == NULL)
+			return -1;
+		if (conf->sender_logins != NULL && (r->senders =
+		    senders_load(conf->sender_logins, report, arg)) == NULL)
+			return -1;
+		rules_stamp(conf->signing_table, &st);
+		rules_stamp(conf->sender_logins, &sl);
+		if (rules_same(&st, &r->st_stamp) &&
+		    rules_same(&sl, &r->sl_stamp))
+			return 0;
+	}
+	if (report != NULL)
+		report("SigningTable or SenderLogins: changed while it was "
+		    "read, again and again; write a table elsewhere and "
+		    "rename it into place", arg);
+	return -1;
+}
+
+/* rules_load - see rules.h */
 struct rules *
 rules_load(const struct kt_conf *conf, conf_report_fn *report, void *arg)
 {
 	struct rules *r = xcalloc(1, sizeof(*r));
-	int bad = 0;
 
 	atomic_init(&r->refs, 1);
-	rules_stamp(conf->signing_table, &r->st_stamp);
-	rules_stamp(conf->sender_logins, &r->sl_stamp);
-	if (conf->signing_table != NULL && (r->signtable =
-	    signtable_load(conf->signing_table, report, arg)) == NULL)
-		bad = 1;
-	if (conf->sender_logins != NULL && (r->senders =
-	    senders_load(conf->sender_logins, report, arg)) == NULL)
-		bad = 1;
-	if (bad) {
+	if (rules_read(r, conf, report, arg) == -1) {
 		rules_unref(r);
 		return NULL;
 	}

@@ -104,6 +104,11 @@ table_pattern(const char *pat, char *why, size_t whylen)
 		snprintf(why, whylen, "\"%s\": %s", pat, err);
 		return NULL;
 	}
+	if (sub && strchr(dom, '.') == NULL) {
+		snprintf(why, whylen, "\"%s\" covers a whole top-level domain: "
+		    "refused", pat);
+		return NULL;
+	}
 	key = xasprintf("%s%s", sub ? "." : "", dom);
 	table_lower(key);
 	return key;

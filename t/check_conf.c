@@ -60,6 +60,7 @@ START_TEST(test_defaults)
 	ck_assert_int_eq(c->signature_ttl, 0);
 	ck_assert_int_eq(c->socket_line, 0);
 	ck_assert_ptr_null(c->userid);
+	ck_assert_ptr_null(c->metrics_listen);	/* off by default */
 	inet_pton(AF_INET, "127.0.0.1", &sin.sin_addr);
 	ck_assert(conf_internal(c, (struct sockaddr *)&sin));
 	inet_pton(AF_INET, "192.0.2.1", &sin.sin_addr);
@@ -92,7 +93,8 @@ START_TEST(test_full)
 	    "PropagationResolvers 127.0.0.2:53 127.0.0.3\n"
 	    "DNSPort 5300\n"
 	    "DNSTimeout 2s\n"
-	    "PublishCommand /usr/local/bin/publish --zone example.com\n";
+	    "PublishCommand /usr/local/bin/publish --zone example.com\n"
+	    "MetricsListen [::1]:9120\n";
 	char path[64];
 	struct errs e;
 	struct kt_conf *c = load_text(text, &e, path, sizeof(path));
@@ -131,6 +133,7 @@ START_TEST(test_full)
 	ck_assert_int_eq(c->dns_timeout, 2);
 	ck_assert_str_eq(c->publish_command,
 	    "/usr/local/bin/publish --zone example.com");
+	ck_assert_str_eq(c->metrics_listen, "[::1]:9120");
 	conf_free(c);
 	unlink(path);
 }
@@ -174,6 +177,10 @@ static const struct bad_case {
 	{ "DaemonNames ,", "DaemonNames \",\": empty list" },
 	{ "InternalHosts , ,", "InternalHosts \", ,\": empty list" },
 	{ "PropagationResolvers ,", "empty list" },
+	{ "MetricsListen 127.0.0.1", "expected an IP address and a port" },
+	{ "MetricsListen localhost:9120", "expected an IP address and a port" },
+	{ "MetricsListen 127.0.0.1:0", "expected an IP address and a port" },
+	{ "MetricsListen ::1", "expected an IP address and a port" },
 };
 
 START_TEST(test_bad)

@@ -42,6 +42,10 @@ static const struct pattern_case {
 	{ "@example.com", NULL, "no local part" },
 	{ "*@ex*ample.com", NULL, "'*'" },
 	{ "*@exa mple.com", NULL, "" },
+	{ ".com", NULL, "whole top-level domain" },
+	{ "*@*.com", NULL, "whole top-level domain" },
+	{ "*.com", NULL, "whole top-level domain" },
+	{ "com", "com", NULL },
 	{ "user@", NULL, "" },
 	{ "example..com", NULL, "" },
 };
@@ -328,8 +332,8 @@ static const struct policy_case {
 	{ 0, 0, "alice@sub.example.com", "alice", NULL, DECIDE_SIGN,
 	    "example.com=e1", 1 },
 	{ 0, CONF_MISMATCH_NONE, "ceo@platform.test", "alice", NULL,
-	    DECIDE_PASS, "login alice may not sign for From domain "
-	    "platform.test", -1 },
+	    DECIDE_PASS, "login alice may not sign for From "
+	    "ceo@platform.test", -1 },
 	{ 1, CONF_MISMATCH_REJECT, "ceo@platform.test", "alice", NULL,
 	    DECIDE_REJECT, "login alice may not sign", -1 },
 	{ 0, CONF_MISMATCH_TEMPFAIL, "bob@example.com", "mallory", NULL,
@@ -342,6 +346,19 @@ static const struct policy_case {
 	    DECIDE_SIGN, "example.com=e1", 0 },
 	{ 0, 0, "bob@example.com", NULL, "v=1; d=other.test; s=e1; b=x",
 	    DECIDE_SIGN, "example.com=e1", 0 },
+	{ 0, 0, "bob@example.com", NULL, "v=1; d = example.com ;\n\t"
+	    "s=\n e1 ; b=x", DECIDE_PASS, "already signed by this keystore "
+	    "(d=example.com s=e1)", -1 },
+	/* only the domain that signed already is left out */
+	{ 1, 0, "bob@alias.test", NULL, "d=example.com; s=e1", DECIDE_SIGN,
+	    "platform.test=p1", 2 },
+	/* a signature of ours does not get a login past SenderLogins */
+	{ 1, CONF_MISMATCH_REJECT, "ceo@platform.test", "alice",
+	    "v=1; d=platform.test; s=p1; b=x", DECIDE_REJECT,
+	    "login alice may not sign for From ceo@platform.test", -1 },
+	/* authenticated without a name owns nothing */
+	{ 0, CONF_MISMATCH_REJECT, "bob@example.com", "", NULL,
+	    DECIDE_REJECT, "authenticated without a login name", -1 },
 };
 
 START_TEST(test_policy)
@@ -363,7 +380,9 @@ START_TEST(test_policy)
 		m.from_domain = at + 1;
 	} else
 		m.from_err = "no From field";
-	m.login = tc->login;
+	m.login = tc->login != NULL && tc->login[0] != '\0' ? tc->login :
+	    NULL;
+	m.authenticated = tc->login != NULL;
 	if (tc->sig != NULL) {
 		v.p = tc->sig;
 		v.len = strlen(tc->sig);
@@ -387,6 +406,28 @@ START_TEST(test_policy)
 		    _i, o.why);
 	ck_assert_int_eq(o.mismatch, tc->login != NULL && tc->verdict !=
 	    DECIDE_SIGN);
+	snapshot_unref(s);
+}
+END_TEST
+
+/* a header the engine refused: under SenderLogins, a mismatch */
+START_TEST(test_unreadable)
+{
+	struct snapshot *s = policy_fixture(0, CONF_MISMATCH_REJECT);
+	struct decide_msg m;
+	struct decide_out o;
+
+	memset(&m, 0, sizeof(m));
+	decide_unreadable(s, &m, "header block too long", &o);
+	ck_assert_int_eq(o.verdict, DECIDE_PASS);
+	ck_assert_str_eq(o.why, "header block too long");
+	m.authenticated = 1;
+	m.login = "alice";
+	decide_unreadable(s, &m, "header block too long", &o);
+	ck_assert_int_eq(o.verdict, DECIDE_REJECT);
+	ck_assert(o.mismatch);
+	ck_assert_ptr_nonnull(strstr(o.why, "the From of login alice cannot "
+	    "be checked"));
 	snapshot_unref(s);
 }
 END_TEST
@@ -433,6 +474,7 @@ rules_suite(void)
 	tcase_add_test(tc, test_senders);
 	tcase_add_loop_test(tc, test_policy, 0,
 	    sizeof(policy_cases) / sizeof(policy_cases[0]));
+	tcase_add_test(tc, test_unreadable);
 	tcase_add_test(tc, test_rules_changed);
 	suite_add_tcase(s, tc);
 	return s;

@@ -113,9 +113,18 @@ kt_verify "$W/out/alias.eml"
 kt_ok "an alias domain signed with another domain's keys"
 run cross cross $AUTH_ALICE
 expect cross ""
-grep -q ": not signed: login alice may not sign for From domain other.test ($W/senders line 1)" \
+grep -q ": not signed: login alice may not sign for From ceo@other.test ($W/senders line 1)" \
     "$W/keyturnd.log" || kt_fail "no log line for the cross-user attempt"
 kt_ok "alice as ceo@other.test: not signed, logged with login and domain"
+# a login is taken whole: one longer than any buffer is not cut into
+# another's (*@other.test would own a cut "...@other.test")
+long=$(printf '%0250d' 0 | tr 0 a)@other.test.attacker.example
+run otheruser longlogin --client 192.0.2.8 -M "M:{auth_authen}=$long" \
+    -M M:{auth_type}=PLAIN
+expect longlogin ""
+grep -q "not signed: login $long is not in SenderLogins" "$W/keyturnd.log" ||
+    kt_fail "a long login was not looked up whole"
+kt_ok "a 278-byte login is looked up whole"
 run otheruser otheruser $AUTH_DAVE
 expect otheruser "other.test "
 kt_verify "$W/out/otheruser.eml"
@@ -165,16 +174,22 @@ grep -q "PlatformDomain only: From domain unknown.example is not in the keystore
     "$W/keyturnd.log" || kt_fail "no log line for a platform-only signature"
 kt_ok "PlatformDomain: author and platform signatures, dkimpy and OpenDKIM pass"
 
-# --- never twice: a message with our signature comes back
-cp "$W/out/otheruser.eml" "$M/again.eml"
+# --- never twice: a message with our signatures comes back; a domain
+# that signed it already does not sign it again, the others do
+cp "$W/out/platform.eml" "$M/again.eml"
 run again again --client 127.0.0.1
 expect again ""
-grep -q "not signed: already signed by this keystore (d=other.test s=o1)" \
+grep -q "not signed: already signed by this keystore (d=example.com s=r1)" \
     "$W/keyturnd.log" || kt_fail "no log line for a message signed already"
+cp "$W/out/otheruser.eml" "$M/againplat.eml"
+run againplat againplat --client 127.0.0.1
+expect againplat "platform.test "
+grep -q "already signed by this keystore (d=other.test s=o1): that domain not again" \
+    "$W/keyturnd.log" || kt_fail "no log line for the domain left out"
 # a signature by a pending key of ours counts too; a foreign one does not
-sed 's/s=e1;/s=old1;/' "$W/out/alice.eml" >"$M/pending.eml"
+sed 's/s=e1;/s=old1;/; s/s=r1;/s=old1;/' "$W/out/alice.eml" >"$M/pending.eml"
 run pending pending --client 127.0.0.1
-expect pending ""
+expect pending "platform.test "
 sed 's/d=example.com;/d=elsewhere.example;/' "$W/out/alice.eml" \
     >"$M/foreign.eml"
 run foreign foreign --client 127.0.0.1
@@ -243,7 +258,8 @@ print(d["verdict"], " ".join(sorted(s["d"] for s in d["signatures"])))' \
 hup "PlatformDomain platform.test" "SenderMismatch reject"
 n=0
 for f in "$M"/alice.eml "$M"/sub.eml "$M"/alias.eml "$M"/cross.eml \
-    "$M"/otheruser.eml "$M"/unknown.eml "$M"/again.eml "$M"/pending.eml \
+    "$M"/otheruser.eml "$M"/unknown.eml "$M"/again.eml "$M"/againplat.eml \
+    "$M"/pending.eml "$M"/foreign.eml \
     "$top_srcdir"/t/data/*.eml; do
 	b=$(basename "$f" .eml)
 	for who in internal alice dave outside; do

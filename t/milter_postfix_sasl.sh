@@ -134,7 +134,7 @@ send cross alice@a.example alice-secret ceo@b.example ||
     kt_fail "alice as ceo@b.example: $(cat "$W/cross.out")"
 delivered $n cross
 grep -qi '^DKIM-Signature:' "$M" && kt_fail "alice's ceo@b.example signed"
-pat="not signed: login alice@a.example may not sign for From domain b.example"
+pat="not signed: login alice@a.example may not sign for From ceo@b.example"
 logged "$W/keyturnd.log" "$pat"
 qid=$(qid_of "$pat")
 [ -n "$qid" ] || kt_fail "no queue id on the 'may not sign' line"
@@ -151,7 +151,7 @@ fi
 read -r code text <"$W/cross-reject.out"
 [ "$code" = 550 ] || kt_fail "alice as ceo@b.example: $code $text, not 550"
 case $text in 5.7.1*) ;; *) kt_fail "550 without 5.7.1: $text" ;; esac
-pat="rejected: login alice@a.example may not sign for From domain b.example"
+pat="rejected: login alice@a.example may not sign for From ceo@b.example"
 logged "$W/keyturnd.log" "$pat"
 qid=$(qid_of "$pat")
 [ -n "$qid" ] || kt_fail "no queue id on the 'rejected' line"
