@@ -85,6 +85,7 @@ int	 cmd_rotate(struct cli *, int, char **);
 int	 cmd_check(struct cli *, int, char **);
 int	 cmd_status(struct cli *, int, char **);
 int	 cmd_explain(struct cli *, int, char **);
+int	 cmd_doctor(struct cli *, int, char **);
 int	 cmd_import_opendkim(struct cli *, int, char **);
 
 #endif

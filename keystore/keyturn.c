@@ -51,6 +51,9 @@ static const struct cli_cmd cli_cmds[] = {
 	/* the signing decision (cli_explain.c, milter/decide.c) */
 	{ "explain", NULL, cmd_explain, "[--client ADDR] [--auth LOGIN] "
 	    "[--daemon NAME] FILE|- [--json]" },
+	/* what a setup gets wrong (cli_doctor.c) */
+	{ "doctor", NULL, cmd_doctor, "[--mta postfix|sendmail|none] "
+	    "[--postfix-config DIR] [--json]" },
 	/* migration (cli_import.c) */
 	{ "import", "opendkim", cmd_import_opendkim, "OPENDKIM.CONF "
 	    "[--signing-table FILE] [--dry-run]" },
@@ -145,7 +148,8 @@ main(int argc, char **argv)
 	c.cmdname = name;
 	c.usage = cmd->usage;
 	c.now = time(NULL);
-	if ((r = keystore_dir(&c)) == CLI_OK) {
+	/* doctor reads keyturn.conf itself: its errors are findings */
+	if (cmd->fn == cmd_doctor || (r = keystore_dir(&c)) == CLI_OK) {
 		/* the command sees argv[0] = its last word, options after it */
 		optind = 0;
 		r = cmd->fn(&c, argc - words + 1, argv + words - 1);

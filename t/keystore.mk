@@ -14,10 +14,10 @@ t_keystore_writer_CFLAGS = $(AM_CFLAGS) $(CRYPTO_CFLAGS)
 t_keystore_writer_LDADD = $(KEYSTORE_LIBS)
 
 TESTS += t/cli_keystore.sh t/keystore_concurrent.sh t/keystore_crash.sh \
-	t/keystore_perms.sh t/cli_import_opendkim.sh
+	t/keystore_perms.sh t/cli_import_opendkim.sh t/cli_doctor.sh
 EXTRA_DIST += t/cli_keystore.sh t/keystore_concurrent.sh \
 	t/keystore_crash.sh t/keystore_perms.sh t/keystore_lib.sh \
-	t/cli_import_opendkim.sh
+	t/cli_import_opendkim.sh t/cli_doctor.sh
 
 # Scale benchmark (built by make, run by hand): t/bench/keystore_bench
 noinst_PROGRAMS += t/bench/keystore_bench
