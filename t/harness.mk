@@ -19,6 +19,11 @@ t_bench_rawcost_CFLAGS = $(AM_CFLAGS) $(CRYPTO_CFLAGS)
 t_bench_rawcost_LDADD = $(KEYSTORE_LIBS)
 
 TESTS += t/harness_floor.sh t/harness_postfix.sh t/harness_verify.sh
+
+# The Debian package (contrib/debian): built with contrib/deb, checked by
+# lintian, installed, used and purged (root).
+TESTS += t/package_deb.sh
+EXTRA_DIST += t/package_deb.sh
 EXTRA_DIST += t/harness_floor.sh t/harness_postfix.sh t/harness_verify.sh \
 	t/lib/postfix.sh t/lib/verify.sh t/lib/dkimverify.py t/lib/listening.sh \
 	t/bench/milter_bench.sh
