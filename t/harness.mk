@@ -26,4 +26,5 @@ TESTS += t/package_deb.sh
 EXTRA_DIST += t/package_deb.sh
 EXTRA_DIST += t/harness_floor.sh t/harness_postfix.sh t/harness_verify.sh \
 	t/lib/postfix.sh t/lib/verify.sh t/lib/dkimverify.py t/lib/listening.sh \
+	t/lib/mta.sh \
 	t/bench/milter_bench.sh

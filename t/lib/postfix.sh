@@ -34,6 +34,7 @@
 # the postfix user: pf_init makes DIR mode 0755.
 
 . "$top_srcdir/t/lib/listening.sh"
+. "$top_srcdir/t/lib/mta.sh"
 
 PF_SINK_DOMAIN=sink.test
 
@@ -235,62 +236,17 @@ pf_send_auth() {
 	pf_smtp "$_d" "$@"
 }
 
-# pf_smtp DIR USER PASS FROM RCPT FILE - one SMTP session, with AUTH
-# unless USER is empty; prints the reply code that ended it
+# pf_smtp DIR USER PASS FROM RCPT FILE - one SMTP session to the instance
 pf_smtp() {
-	_d=$1
-	read -r _addr _port <"$_d/instance"
-	"${PYTHON3:-/usr/bin/python3}" - "$_addr" "$_port" "$2" "$3" "$4" \
-	    "$5" "$6" <<'EOF'
-import smtplib, sys
-host, port, user, password, sender, rcpt, path = sys.argv[1:8]
-# smtplib sends bytes as they are: make every line end CRLF, or a final
-# bare LF would become an extra empty line
-data = open(path, "rb").read().replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
-try:
-    with smtplib.SMTP(host, int(port), timeout=120) as s:
-        s.ehlo("client.test")
-        if user:
-            s.login(user, password)
-        s.sendmail(sender, [rcpt], data)
-    print(250)
-except smtplib.SMTPResponseException as e:
-    print(e.smtp_code, e.smtp_error.decode(errors="replace"))
-    sys.exit(1)
-except smtplib.SMTPRecipientsRefused as e:
-    code, text = list(e.recipients.values())[0]
-    print(code, text.decode(errors="replace"))
-    sys.exit(1)
-except OSError as e:
-    # no reply code: no connection, or no AUTH offered
-    print(0, e)
-    sys.exit(1)
-EOF
+	read -r _addr _port <"$1/instance"
+	shift
+	mta_smtp "$_addr" "$_port" "$@"
 }
 
-# pf_count - how many messages the sink holds
-pf_count() {
-	ls "$1/mail/box/new" 2>/dev/null | wc -l
-}
-
-# pf_wait - wait until at least N messages were delivered
-pf_wait() {
-	_d=$1 _n=$2 _t=${3:-120}
-	_i=0
-	while [ "$(pf_count "$_d")" -lt "$_n" ]; do
-		_i=$((_i + 1))
-		if [ $_i -gt $((_t * 10)) ]; then
-			echo "pf_wait: $(pf_count "$_d") of $_n messages after ${_t}s" >&2
-			return 1
-		fi
-		sleep 0.1
-	done
-}
-
-# pf_messages - the delivered files, in delivery order
-pf_messages() {
-	ls -tr "$1/mail/box/new"/* 2>/dev/null
-}
+# pf_count, pf_wait, pf_messages - the sink's Maildir (t/lib/mta.sh)
+pf_count() { maildir_count "$1/mail/box"; }
+pf_wait() { maildir_wait "$1/mail/box" "$2" "${3:-120}"; }
+pf_messages() { maildir_messages "$1/mail/box"; }
 
 # pf_log - the log file of the instance
 pf_log() {

@@ -40,6 +40,7 @@
 # files, and the system's /etc/mail is never read or touched.
 
 . "$top_srcdir/t/lib/listening.sh"
+. "$top_srcdir/t/lib/mta.sh"
 
 SM_SINK_DOMAIN=sink.test
 SM_ROOT=${SM_ROOT:-$top_builddir/t/sendmail-root}
@@ -261,27 +262,7 @@ sm_stop() {
 # sm_send - one SMTP session to the MTA; prints the reply code that ended it
 sm_send() {
 	read -r _addr _port <"$1/instance"
-	"${PYTHON3:-/usr/bin/python3}" - "$_addr" "$_port" "$2" "$3" "$4" <<'EOF'
-import smtplib, sys
-host, port, sender, rcpt, path = sys.argv[1:6]
-# every line CRLF, whatever the file has (a bare CR stays a bare CR)
-data = open(path, "rb").read().replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
-try:
-    with smtplib.SMTP(host, int(port), timeout=120) as s:
-        s.ehlo("client.test")
-        s.sendmail(sender, [rcpt], data)
-    print(250)
-except smtplib.SMTPResponseException as e:
-    print(e.smtp_code, e.smtp_error.decode(errors="replace"))
-    sys.exit(1)
-except smtplib.SMTPRecipientsRefused as e:
-    code, text = list(e.recipients.values())[0]
-    print(code, text.decode(errors="replace"))
-    sys.exit(1)
-except OSError as e:
-    print(0, e)
-    sys.exit(1)
-EOF
+	mta_smtp "$_addr" "$_port" "" "" "$2" "$3" "$4"
 }
 
 # sm_submit - sendmail(1) with the MSP's configuration: queued in
@@ -290,26 +271,7 @@ sm_submit() {
 	sm_bin "$1" -C "$1/submit.cf" -f "$2" "$3" <"$4"
 }
 
-# sm_count - how many messages the sink holds
-sm_count() {
-	ls "$1/box/new" 2>/dev/null | wc -l
-}
-
-# sm_wait - wait until at least N messages were delivered
-sm_wait() {
-	_d=$1 _n=$2 _t=${3:-120}
-	_i=0
-	while [ "$(sm_count "$_d")" -lt "$_n" ]; do
-		_i=$((_i + 1))
-		if [ $_i -gt $((_t * 10)) ]; then
-			echo "sm_wait: $(sm_count "$_d") of $_n messages after ${_t}s" >&2
-			return 1
-		fi
-		sleep 0.1
-	done
-}
-
-# sm_messages - the delivered files, in delivery order
-sm_messages() {
-	ls -tr "$1/box/new"/* 2>/dev/null
-}
+# sm_count, sm_wait, sm_messages - the sink's Maildir (t/lib/mta.sh)
+sm_count() { maildir_count "$1/box"; }
+sm_wait() { maildir_wait "$1/box" "$2" "${3:-120}"; }
+sm_messages() { maildir_messages "$1/box"; }
