@@ -187,6 +187,22 @@ kt_msg() {
 	} >"$f"
 }
 
+# kt_corpus DNSPORT - the keystore of the t/data corpus (each of its From
+# domains with an rsa key r1 and an ed25519 key e1, all active), its
+# records served by Knot on 127.0.0.1:DNSPORT, and OpenDKIM's verifier
+# resolving through it; the test must have sourced t/lib/verify.sh
+kt_corpus() {
+	for _d in example.org football.example.com example.com; do
+		kt_cli domain add "$_d" --algorithms rsa,ed25519
+		kt_key "$_d" rsa r1
+		kt_key "$_d" ed25519 e1
+	done
+	vf_dns_keystore "$S" 127.0.0.1 "$1" "$KEYTURN" "$KS" example.org \
+	    football.example.com example.com ||
+	    kt_fail "knot did not serve the keystore's records"
+	vf_opendkim_start "$S" || kt_fail "opendkim verifier did not start"
+}
+
 # kt_verify FILE... - every message signed and every signature good
 kt_verify() {
 	"$PYTHON3" "$top_srcdir/t/milter_verify.py" "$KEYTURN" "$KS" "$@" \

@@ -41,18 +41,7 @@ sm_cleanup() {
 trap sm_cleanup EXIT
 trap 'sm_cleanup; exit 1' INT TERM
 
-# the keystore: every From domain of the corpus, two algorithms each
-DOMAINS="example.org football.example.com example.com"
-for d in $DOMAINS; do
-	kt_cli domain add "$d" --algorithms rsa,ed25519
-	kt_key "$d" rsa r1
-	kt_key "$d" ed25519 e1
-done
-
-# Knot serves the records keyturn prints
-vf_dns_keystore "$S" 127.0.0.1 "$DNSPORT" "$KEYTURN" "$KS" $DOMAINS ||
-    kt_fail "knot did not serve the keystore's records"
-vf_opendkim_start "$S" || kt_fail "opendkim verifier did not start"
+kt_corpus "$DNSPORT"
 
 # keyturn.conf as contrib/sendmail/keyturn.conf has it; Sendmail's MTA
 # runs as root, so keyturnd's default socket mode will do
