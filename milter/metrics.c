@@ -243,6 +243,19 @@ metrics_pass_error(void)
 	metrics_next.errors++;
 }
 
+/*
+ * metrics_pass_abort - a pass that could not read the keystore: counted
+ * as an error, and what the last pass saw stays shown (an empty pass
+ * would clear every alarm)
+ */
+void
+metrics_pass_abort(void)
+{
+	pthread_mutex_lock(&metrics_lock);
+	metrics_shown.errors++;
+	pthread_mutex_unlock(&metrics_lock);
+}
+
 /* metrics_pass_end - what the pass saw replaces what the last one saw */
 void
 metrics_pass_end(time_t now, long long ms)
@@ -404,6 +417,8 @@ metrics_passes(FILE *f, const struct metrics_pass *p)
 	    "gauge", "When the last rotation pass ended.");
 	fprintf(f, "keyturn_rotation_last_pass_timestamp_seconds %lld\n",
 	    (long long)p->at);
+	if (p->passes == 0)
+		return;		/* no pass yet (Rotation no): nothing to say */
 	metrics_head(f, "keyturn_keys", "gauge", "Keys by state and "
 	    "algorithm, as the last rotation pass found them.");
 	for (s = 0; s < STORE_NSTATES; s++)
@@ -419,6 +434,8 @@ metrics_alarms(FILE *f, const struct metrics_pass *p)
 {
 	size_t i;
 
+	if (p->passes == 0)
+		return;		/* no pass yet: no alarm known either way */
 	metrics_head(f, "keyturn_alarms", "gauge",
 	    "Keys with an open alarm at the last rotation pass.");
 	fprintf(f, "keyturn_alarms %zu\n", p->nalarmed);
@@ -450,7 +467,8 @@ metrics_render(time_t now, size_t *len)
 	metrics_passes(f, &metrics_shown);
 	metrics_alarms(f, &metrics_shown);
 	pthread_mutex_unlock(&metrics_lock);
-	if (fclose(f) != 0) {
+	/* a page a write failed in is no page: never a truncated 200 */
+	if ((ferror(f) | (fclose(f) != 0)) != 0) {
 		free(p);
 		return NULL;
 	}
@@ -536,7 +554,10 @@ metrics_start(char *err, size_t errlen)
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
 	pthread_sigmask(SIG_BLOCK, &set, &old);
-	metrics_mhd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD, 0,
+	/* poll or epoll, not select: no limit of 1024 on descriptors */
+	errno = 0;
+	metrics_mhd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD |
+	    MHD_USE_AUTO, 0,
 	    NULL, NULL, metrics_request, NULL,
 	    MHD_OPTION_LISTEN_SOCKET, metrics_fd,
 	    MHD_OPTION_CONNECTION_LIMIT, (unsigned int)METRICS_CONNS,
@@ -544,7 +565,8 @@ metrics_start(char *err, size_t errlen)
 	    MHD_OPTION_END);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (metrics_mhd == NULL) {
-		snprintf(err, errlen, "libmicrohttpd did not start");
+		snprintf(err, errlen, "libmicrohttpd did not start: %s",
+		    errno != 0 ? strerror(errno) : "no reason given");
 		return -1;
 	}
 	return 0;

@@ -64,6 +64,8 @@ void	metrics_pass_keys(const struct store_domain *);
 void	metrics_pass_alarm(const char *domain, const char *selector);
 void	metrics_pass_error(void);
 void	metrics_pass_end(time_t now, long long ms);
+/* metrics_pass_abort - the pass could not read the keystore at all */
+void	metrics_pass_abort(void);
 /* metrics_action - one rotation action, carried out or failed */
 void	metrics_action(enum pol_act, int failed);
 

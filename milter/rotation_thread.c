@@ -103,8 +103,11 @@ rotthr_report(const struct rot_event *ev, void *arg)
 	}
 }
 
-/* rotthr_pass - one pass over every domain; refresh after each change */
-static void
+/*
+ * rotthr_pass - one pass over every domain; refresh after each change;
+ * -1 when the keystore could not be read at all
+ */
+static int
 rotthr_pass(const struct kt_conf *conf)
 {
 	struct rot_config cf;
@@ -117,12 +120,12 @@ rotthr_pass(const struct kt_conf *conf)
 	if ((cf.store = store_open(conf->keystore, 0, err,
 	    sizeof(err))) == NULL) {
 		log_warnx("rotation: %s", err);
-		return;
+		return -1;
 	}
 	if (store_domain_names(cf.store, &names, &n, err, sizeof(err)) == -1) {
 		log_warnx("rotation: %s", err);
 		store_close(cf.store);
-		return;
+		return -1;
 	}
 	for (i = 0; i < n && daemon_sleep(0) == 0; i++) {
 		gen = store_generation(cf.store);
@@ -137,6 +140,7 @@ rotthr_pass(const struct kt_conf *conf)
 	}
 	store_names_free(names, n);
 	store_close(cf.store);
+	return 0;
 }
 
 /* rotation_thread - the daemon service: a pass, then RotationInterval */
@@ -153,9 +157,11 @@ rotation_thread(void *arg)
 			if (snap->conf->rotation) {
 				t0 = rotthr_now_ms();
 				metrics_pass_begin();
-				rotthr_pass(snap->conf);
-				metrics_pass_end(time(NULL),
-				    rotthr_now_ms() - t0);
+				if (rotthr_pass(snap->conf) == 0)
+					metrics_pass_end(time(NULL),
+					    rotthr_now_ms() - t0);
+				else
+					metrics_pass_abort();
 				ms = snap->conf->rotation_interval * 1000;
 			}
 			snapshot_unref(snap);
