@@ -20,11 +20,15 @@
  *
  *	Nothing is written unless everything translates: datasets keyturn
  *	cannot read (LDAP, SQL, Lua, Berkeley DB, ...), Lua policy scripts,
- *	inline key data, patterns keyturn cannot express and a catch-all
+ *	inline key data, keys that fail the key-pair check, key files
+ *	through a symbolic link or writable by group or others, what would
+ *	sign mail OpenDKIM did not (an InternalHosts exclusion, PeerList,
+ *	ExemptDomains), patterns keyturn cannot express and a catch-all
  *	SigningTable rule (its closest keyturn equivalent, a PlatformDomain
  *	line, is printed) are named as "file:line: why" and refused. What is
  *	read, checked and asked of DNS comes first, then the keystore is
- *	written, then the SigningTable file.
+ *	written (a write that fails midway removes the domains it added),
+ *	then the SigningTable file.
  *
  *	Key files are read by the invoking user (root can read OpenDKIM's
  *	keys); the keystore is written by a child process that becomes the
@@ -125,7 +129,7 @@ imp_dns(struct cli *c, struct imp *im)
 		return CLI_FAIL;
 	rot_config_init(&cf, conf);
 	for (i = 0; i < im->nkeys; i++)
-		if (im->keys[i].same == NULL)
+		if (im->keys[i].same == 0)
 			imp_dns_one(&cf, &im->keys[i]);
 	return CLI_OK;
 }
@@ -195,7 +199,7 @@ imp_check_limit(struct imp *im, const struct store_domain *d,
 	for (a = 0; a < STORE_NALGS; a++) {
 		n = d != NULL ? store_domain_count(d, a, STORE_ACTIVE) : 0;
 		for (i = 0; i < im->nkeys; i++)
-			if (im->keys[i].same == NULL && !im->keys[i].skip &&
+			if (im->keys[i].same == 0 && !im->keys[i].skip &&
 			    im->keys[i].served && im->keys[i].alg ==
 			    (enum store_alg)a &&
 			    strcmp(im->keys[i].domain, domain) == 0)
@@ -214,7 +218,7 @@ imp_first(const struct imp *im, const struct imp_key *k)
 	size_t i;
 
 	for (i = 0; &im->keys[i] != k; i++)
-		if (im->keys[i].same == NULL &&
+		if (im->keys[i].same == 0 &&
 		    strcmp(im->keys[i].domain, k->domain) == 0)
 			return 0;
 	return 1;
@@ -229,7 +233,7 @@ imp_check(struct imp *im, struct store *s)
 	size_t i;
 
 	for (i = 0; i < im->nkeys; i++) {
-		if (im->keys[i].same != NULL)
+		if (im->keys[i].same != 0)
 			continue;
 		d = store_domain_load(s, im->keys[i].domain, 0, err,
 		    sizeof(err));
@@ -250,7 +254,7 @@ imp_policy(const struct imp *im, const char *domain, struct store_policy *p)
 	store_policy_default(p);
 	p->algs = 0;
 	for (i = 0; i < im->nkeys; i++) {
-		if (im->keys[i].same != NULL ||
+		if (im->keys[i].same != 0 ||
 		    strcmp(im->keys[i].domain, domain) != 0)
 			continue;
 		if (!(p->algs & STORE_ALGBIT(im->keys[i].alg)) &&
@@ -264,10 +268,10 @@ imp_policy(const struct imp *im, const char *domain, struct store_policy *p)
 		p->active_keys = 1;
 }
 
-/* imp_domain - add the key's domain when the keystore lacks it */
+/* imp_domain - add the key's domain when the keystore lacks it; *added */
 static int
 imp_domain(struct cli *c, struct imp *im, struct store *s,
-    const struct imp_key *k, int dry)
+    const struct imp_key *k, int dry, int *added)
 {
 	struct store_domain *d;
 	struct store_policy p;
@@ -282,6 +286,7 @@ imp_domain(struct cli *c, struct imp *im, struct store *s,
 	if (!dry && store_domain_add(s, k->domain, &p, c->now, err,
 	    sizeof(err)) == -1)
 		return cli_fail("%s", err), -1;
+	*added = 1;
 	printf("# %s: domain %s (algorithms %s)\n", k->domain, dry ?
 	    "would be added" : "added", store_algs_name(p.algs));
 	return 0;
@@ -358,30 +363,61 @@ imp_unsigned(const struct imp *im, struct store *s, const char *domain,
 		    "--force)\n", domain, dry ? "would have" : "has");
 }
 
-/* imp_write - domain by domain, its keys; stops at the first failure */
+/* imp_undo - a failed write: remove the domains this run added */
+static void
+imp_undo(struct cli *c, struct imp *im, struct store *s, const int *added)
+{
+	char err[1024];
+	size_t i;
+
+	for (i = 0; i < im->nkeys; i++) {
+		if (!added[i])
+			continue;
+		if (store_domain_remove(s, im->keys[i].domain, 1, c->now, err,
+		    sizeof(err)) == -1)
+			fprintf(stderr, "keyturn: %s: added by this import, "
+			    "not removed: %s\n", im->keys[i].domain, err);
+		else
+			fprintf(stderr, "keyturn: %s: added by this import, "
+			    "removed again\n", im->keys[i].domain);
+	}
+}
+
+/*
+ * imp_write - domain by domain, its keys; at the first failure the
+ * domains this run added are removed again
+ */
 static int
 imp_write(struct cli *c, struct imp *im, struct store *s, int dry)
 {
 	struct imp_key *k;
 	size_t i, j;
+	int *added;
 
+	added = xcalloc(im->nkeys ? im->nkeys : 1, sizeof(*added));
 	for (i = 0; i < im->nkeys; i++) {
-		if (im->keys[i].same != NULL || !imp_first(im, &im->keys[i]))
+		if (im->keys[i].same != 0 || !imp_first(im, &im->keys[i]))
 			continue;
-		if (imp_domain(c, im, s, &im->keys[i], dry) == -1)
-			return CLI_FAIL;
+		if (imp_domain(c, im, s, &im->keys[i], dry, &added[i]) == -1)
+			goto fail;
 		for (j = i; j < im->nkeys; j++) {
 			k = &im->keys[j];
-			if (k->same != NULL ||
+			if (k->same != 0 ||
 			    strcmp(k->domain, im->keys[i].domain) != 0)
 				continue;
 			if (!dry && !k->skip && imp_write_key(c, s, k) == -1)
-				return CLI_FAIL;
+				goto fail;
 			imp_say(k, dry);
 		}
 		imp_unsigned(im, s, im->keys[i].domain, dry);
 	}
+	free(added);
 	return CLI_OK;
+fail:
+	if (!dry)
+		imp_undo(c, im, s, added);
+	free(added);
+	return CLI_FAIL;
 }
 
 /* imp_keystore - the child: check, then write (or only say, dry) */
@@ -550,7 +586,7 @@ imp_fallback(const struct imp *im)
 
 	for (i = 0; i < im->nkeys; i++) {
 		k = &im->keys[i];
-		if (k->same != NULL || !imp_first(im, k))
+		if (k->same != 0 || !imp_first(im, k))
 			continue;
 		for (j = 0; j < im->nrules; j++)
 			if (strcmp(im->rules[j].pattern, k->domain) == 0)
@@ -626,7 +662,7 @@ imp_conf_alg(const struct imp *im)
 		imp_warn(s->file, s->line, "SignatureAlgorithm %s: not "
 		    "translated", s->value);
 	for (i = 0; i < im->nkeys; i++)
-		if (im->keys[i].same == NULL && im->keys[i].alg != alg) {
+		if (im->keys[i].same == 0 && im->keys[i].alg != alg) {
 			imp_warn(im->keys[i].file, im->keys[i].line, "key %s "
 			    "is %s: OpenDKIM signs %s only; imported, and "
 			    "Algorithms %s keeps it from signing",
@@ -643,7 +679,8 @@ static void
 imp_conf_lines(const struct imp *im)
 {
 	const struct imp_set *o = &im->set[KW_OVERSIGN];
-	char *h, *p;
+	char *h, *p, *sp;
+	int n;
 
 	printf("# keyturn.conf lines for this setup:\n");
 	if (im->nrules > 0)
@@ -655,10 +692,11 @@ imp_conf_lines(const struct imp *im)
 		    "within keyturn's (127.0.0.1 ::1)\n");
 	if (o->value != NULL) {
 		h = xstrdup(o->value);
-		for (p = h; *p != '\0'; p++)
-			if (isspace((unsigned char)*p))
-				*p = ',';
-		printf("OversignHeaders %s\n", h);
+		printf("OversignHeaders ");
+		for (p = strtok_r(h, ", \t", &sp), n = 0; p != NULL;
+		    p = strtok_r(NULL, ", \t", &sp))
+			printf("%s%s", n++ ? "," : "", p);
+		printf("\n");
 		free(h);
 	}
 	if (im->set[KW_KEYTABLE].value == NULL &&

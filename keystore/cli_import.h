@@ -37,7 +37,8 @@ struct imp_key {
 	char		*path;
 	char		*file;		/* where it was given */
 	int		 line;
-	struct imp_key	*same;		/* an earlier entry of this key */
+	size_t		 same;		/* an earlier entry of this key: its
+					   index + 1, 0 for none */
 	char		*pem;		/* the file, read by the invoker */
 	size_t		 pemlen;
 	enum store_alg	 alg;

@@ -59,7 +59,17 @@ static const char *const imp_scripts[] = {
 /* Keywords that change what is signed and are not translated. */
 static const char *const imp_ignored[] = {
 	"SignHeaders", "OmitHeaders", "MTA", "MacroList", "SenderHeaders",
-	"PeerList", "ExemptDomains", NULL
+	NULL
+};
+
+/* Keywords that keep mail from being signed: keyturn would sign it. */
+static const struct {
+	const char	*kw;
+	const char	*what;
+} imp_unsigned[] = {
+	{ "PeerList", "mail from these hosts is not signed" },
+	{ "ExemptDomains", "mail from these domains is not signed" },
+	{ NULL, NULL }
 };
 
 /* imp_err - one refusal, "file:line: why"; nothing will be written */
@@ -121,14 +131,28 @@ imp_lower(char *s)
 int
 imp_lines(struct imp *im, const char *path, imp_line_fn *fn, void *arg)
 {
-	char buf[IMP_MAXLINE], *s, *v;
+	char *buf = NULL, *s, *v;
+	size_t size = 0, len;
+	ssize_t n;
 	FILE *f;
-	int line = 0;
+	int line = 0, saved;
 
 	if ((f = fopen(path, "r")) == NULL)
 		return -1;
-	while (fgets(buf, sizeof(buf), f) != NULL) {
+	while ((n = getline(&buf, &size, f)) != -1) {
 		line++;
+		len = (size_t)n;
+		if (len > 0 && buf[len - 1] == '\n')
+			buf[--len] = '\0';
+		if (len > IMP_MAXLINE) {
+			imp_err(im, path, line, "a line longer than %d bytes",
+			    IMP_MAXLINE);
+			continue;
+		}
+		if (memchr(buf, '\0', len) != NULL) {
+			imp_err(im, path, line, "a NUL byte in the line");
+			continue;
+		}
 		if ((s = strchr(buf, '#')) != NULL)
 			*s = '\0';
 		if (*(s = imp_trim(buf)) == '\0')
@@ -139,6 +163,13 @@ imp_lines(struct imp *im, const char *path, imp_line_fn *fn, void *arg)
 			*v++ = '\0';
 		fn(im, path, line, s, imp_trim(v), arg);
 	}
+	saved = errno;
+	if (ferror(f)) {
+		fprintf(stderr, "keyturn: %s: read error: %s\n", path,
+		    strerror(saved));
+		im->errors++;
+	}
+	free(buf);
 	fclose(f);
 	return 0;
 }
@@ -163,6 +194,14 @@ imp_conf_refuse(struct imp *im, const char *file, int line, const char *key,
 			imp_warn(file, line, "%s is not translated (see "
 			    "keyturn.conf(5) for keyturn's equivalent, if any)",
 			    imp_ignored[i]);
+			return 1;
+		}
+	for (i = 0; imp_unsigned[i].kw != NULL; i++)
+		if (strcasecmp(key, imp_unsigned[i].kw) == 0) {
+			imp_err(im, file, line, "%s: %s by OpenDKIM and "
+			    "keyturn has no equivalent: keyturn would sign it; "
+			    "remove it and import again", imp_unsigned[i].kw,
+			    imp_unsigned[i].what);
 			return 1;
 		}
 	if (strcasecmp(key, "Canonicalization") == 0 &&
@@ -391,7 +430,10 @@ imp_nopass(char *buf, int size, int rwflag, void *u)
 	return -1;
 }
 
-/* imp_read_pem - the key file into memory, read(2) only, any owner */
+/*
+ * imp_read_pem - the key file into memory, read(2) only, any owner; not
+ * through a symbolic link, not writable by group or others
+ */
 static int
 imp_read_pem(struct imp_key *k, char *why, size_t whylen)
 {
@@ -399,9 +441,13 @@ imp_read_pem(struct imp_key *k, char *why, size_t whylen)
 	ssize_t n;
 	int fd;
 
-	if ((fd = open(k->path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) == -1 ||
-	    fstat(fd, &st) == -1) {
-		snprintf(why, whylen, "%s", strerror(errno));
+	if ((fd = open(k->path, O_RDONLY | O_CLOEXEC | O_NONBLOCK |
+	    O_NOFOLLOW)) == -1 || fstat(fd, &st) == -1) {
+		if (errno == ELOOP)
+			snprintf(why, whylen, "a symbolic link: name the key "
+			    "file itself");
+		else
+			snprintf(why, whylen, "%s", strerror(errno));
 		if (fd != -1)
 			close(fd);
 		return -1;
@@ -412,6 +458,19 @@ imp_read_pem(struct imp_key *k, char *why, size_t whylen)
 		close(fd);
 		return -1;
 	}
+	if (st.st_mode & (S_IWGRP | S_IWOTH)) {
+		snprintf(why, whylen, "writable by %s (mode %04o): anyone "
+		    "who can write it chooses the key; chmod go-w it",
+		    st.st_mode & S_IWOTH ? "others" : "its group",
+		    (unsigned)(st.st_mode & 07777));
+		close(fd);
+		return -1;
+	}
+	if (st.st_mode & (S_IRGRP | S_IROTH))
+		imp_warn(k->file, k->line, "%s is readable by %s (mode %04o): "
+		    "a private key should be mode 0600", k->path,
+		    st.st_mode & S_IROTH ? "others" : "its group",
+		    (unsigned)(st.st_mode & 07777));
 	k->pem = xmalloc(IMP_PEM_MAX + 1);
 	while (k->pemlen < IMP_PEM_MAX && (n = read(fd, k->pem + k->pemlen,
 	    IMP_PEM_MAX - k->pemlen)) != 0) {
@@ -461,10 +520,19 @@ imp_key_load(struct imp_key *k, char *why, size_t whylen)
 {
 	EVP_PKEY *pk;
 	BIO *b;
+	size_t n;
 	int r;
 
 	if (imp_read_pem(k, why, whylen) == -1)
 		return -1;
+	if (store_key_check_pem(k->path, k->pem, k->pemlen, why,
+	    whylen) == -1) {
+		n = strlen(k->path);
+		if (strncmp(why, k->path, n) == 0 &&
+		    strncmp(why + n, ": ", 2) == 0)
+			memmove(why, why + n + 2, strlen(why + n + 2) + 1);
+		return -1;
+	}
 	if ((b = BIO_new_mem_buf(k->pem, (int)k->pemlen)) == NULL)
 		return snprintf(why, whylen, "out of memory"), -1;
 	pk = PEM_read_bio_PrivateKey(b, NULL, imp_nopass, NULL);
@@ -485,7 +553,7 @@ imp_key_same(struct imp *im, struct imp_key *k)
 	size_t i;
 
 	for (i = 0; i < im->nkeys - 1; i++) {
-		if (im->keys[i].same != NULL || im->keys[i].p == NULL ||
+		if (im->keys[i].same != 0 || im->keys[i].p == NULL ||
 		    strcmp(im->keys[i].domain, k->domain) != 0 ||
 		    strcasecmp(im->keys[i].selector, k->selector) != 0)
 			continue;
@@ -495,7 +563,7 @@ imp_key_same(struct imp *im, struct imp_key *k)
 			    k->domain, im->keys[i].file, im->keys[i].line);
 			return -1;
 		}
-		k->same = &im->keys[i];
+		k->same = i + 1;
 		break;
 	}
 	return 0;
@@ -583,6 +651,7 @@ imp_keytable(struct imp *im)
 	const struct imp_set *s = &im->set[KW_KEYTABLE];
 	const char *rest;
 	enum imp_ds t;
+	int errors = im->errors;
 
 	if (imp_ds(im, KW_KEYTABLE, &rest, &t) == -1)
 		return;
@@ -592,6 +661,9 @@ imp_keytable(struct imp *im)
 	else if (imp_lines(im, rest, imp_keytable_line, NULL) == -1)
 		imp_err(im, s->file, s->line, "KeyTable %s: %s", rest,
 		    strerror(errno));
+	else if (im->nkeys == 0 && im->errors == errors)
+		imp_err(im, s->file, s->line, "KeyTable %s has no keys: "
+		    "nothing to import", rest);
 }
 
 /* imp_single - Domain, Selector and KeyFile: one key for every domain */
@@ -1009,9 +1081,10 @@ imp_hosts(struct imp *im)
 	im->hosts = xstrdup("");
 	for (i = 0; i < l.n; i++) {
 		if (l.v[i][0] == '!') {
-			imp_warn(l.file[i], l.line[i], "%s: keyturn has no "
-			    "exclusions: not translated, mail from it is "
-			    "signed if another entry covers it", l.v[i]);
+			imp_err(im, l.file[i], l.line[i], "%s: keyturn has "
+			    "no exclusions: mail from it would be signed if "
+			    "another entry covers it; list the hosts to sign "
+			    "without it and import again", l.v[i]);
 			continue;
 		}
 		if ((h = imp_host(l.v[i])) == NULL) {

@@ -311,6 +311,12 @@ int		 store_key_import_pem(struct store *, const char *domain,
 		    const char *selector, const char *name, const char *pem,
 		    size_t len, time_t now, const char *reason, char *err,
 		    size_t errlen);
+/*
+ * store_key_check_pem - the parse and key-pair check store_key_import_pem
+ * runs, without a keystore: 0, or -1 and why
+ */
+int		 store_key_check_pem(const char *name, const char *pem,
+		    size_t len, char *err, size_t errlen);
 /* store_selector_valid - one DNS label of letters, digits, '-', '_' */
 int		 store_selector_valid(const char *, char *err, size_t errlen);
 /* store_selector_template - the untaken form of the template */

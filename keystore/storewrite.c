@@ -751,3 +751,16 @@ store_key_import_pem(struct store *s, const char *domain,
 	return swrite_import(s, domain, selector, pk, now, reason, err,
 	    errlen);
 }
+
+/* store_key_check_pem - would store_key_import_pem accept this key */
+int
+store_key_check_pem(const char *name, const char *pem, size_t len, char *err,
+    size_t errlen)
+{
+	EVP_PKEY *pk;
+
+	if ((pk = skey_parse(name, pem, len, 1, err, errlen)) == NULL)
+		return -1;
+	EVP_PKEY_free(pk);
+	return 0;
+}

@@ -14,7 +14,11 @@
 # signature against Knot. example.org's key must import as pending (no
 # record) and keyturnd then tempfails its mail.
 # Refusals write nothing: a catch-all rule (the PlatformDomain line that
-# comes closest is printed), an ldap: KeyTable; --dry-run writes nothing.
+# comes closest is printed), an ldap: KeyTable, a corrupted key, over-long
+# lines and NUL bytes, unreadable or empty tables, what would sign mail
+# OpenDKIM did not (an InternalHosts exclusion, PeerList, ExemptDomains),
+# key files through a symbolic link or writable by others; --dry-run
+# writes nothing.
 
 . "$top_srcdir/t/milter_lib.sh"
 . "$top_srcdir/t/lib/verify.sh"
@@ -147,12 +151,104 @@ grep -q "ldap.conf:3: KeyTable is an LDAP directory" "$W/ldap.err" ||
 grep -q secret "$W/ldap.err" && kt_fail "the dataset's URL was echoed"
 kt_ok "an LDAP KeyTable is refused"
 
+# refused odk_conf CONF WHAT PATTERN - import CONF fails (also with
+# --dry-run), stderr matches PATTERN, and the keystore is unchanged
+refused() {
+	for _dry in --dry-run ""; do
+		if $KT import opendkim "$1" --signing-table "$W/signing.table" \
+		    $_dry >"$W/ref.out" 2>"$W/ref.err"; then
+			kt_fail "$2 was imported ($_dry)"
+		fi
+		grep -q -- "$3" "$W/ref.err" ||
+		    kt_fail "$2: not named ($_dry): $(cat "$W/ref.err")"
+		state | cmp -s - "$W/state.before" ||
+		    kt_fail "$2: the keystore changed ($_dry)"
+	done
+	kt_ok "$2 is refused, nothing written"
+}
+
+# a corrupted RSA key (a byte of the private exponent changed): the
+# key-pair check refuses it before anything is written
+openssl rsa -in "$O/org.pem" -traditional -outform DER \
+    -out "$O/bad.der" 2>/dev/null || kt_fail "openssl rsa"
+# the fourth INTEGER is d: "OFFSET:d=1  hl=HL l=LEN prim: INTEGER"
+off=$(openssl asn1parse -inform DER -in "$O/bad.der" |
+    awk '/INTEGER/ && ++n == 4 { sub(":.*", "", $1); sub("hl=", "", $2);
+    print $1 + $2; exit }')
+[ -n "$off" ] || kt_fail "no private exponent in $O/bad.der"
+"$PYTHON3" -c 'import sys
+p, o = sys.argv[1], int(sys.argv[2])
+b = bytearray(open(p, "rb").read()); b[o] ^= 0x5a
+open(p, "wb").write(bytes(b))' "$O/bad.der" $((off + 20)) ||
+    kt_fail "corrupting the key"
+{ echo "-----BEGIN RSA PRIVATE KEY-----"; base64 "$O/bad.der"
+    echo "-----END RSA PRIVATE KEY-----"; } >"$O/bad.pem"
+chmod 600 "$O/bad.pem"
+openssl pkey -check -in "$O/bad.pem" -noout >/dev/null 2>&1 &&
+    kt_fail "openssl accepts the corrupted key"
+printf 'good\texample.info:s1:%s\nbad\texample.bad:s1:%s\n' \
+    "$O/com.pem" "$O/bad.pem" >"$O/KeyTable.bad"
+printf '*@example.info good\n*@example.bad bad\n' >"$O/SigningTable.bad"
+odk_conf "$O/bad.conf" "$O/KeyTable.bad" "refile:$O/SigningTable.bad"
+refused "$O/bad.conf" "a corrupted RSA key" "KeyTable.bad:2: key bad: "
+
+# a line longer than the limit is refused, not split (its tail would be
+# a live entry)
+{ printf '#'; printf '%9000s' ''
+    printf 'x\texample.info:s1:%s\n' "$O/com.pem"; cat "$O/KeyTable"; } \
+    >"$O/KeyTable.long"
+odk_conf "$O/long.conf" "$O/KeyTable.long" "refile:$O/SigningTable"
+refused "$O/long.conf" "an over-long line" "KeyTable.long:1: a line longer"
+{ cat "$O/KeyTable"; printf 'x\000y\texample.info:s1:%s\n' "$O/com.pem"; } \
+    >"$O/KeyTable.nul"
+odk_conf "$O/nul.conf" "$O/KeyTable.nul" "refile:$O/SigningTable"
+refused "$O/nul.conf" "a NUL byte" "KeyTable.nul:6: a NUL byte"
+
+# read errors and an empty KeyTable
+mkdir -p "$O/dir"
+odk_conf "$O/dir.conf" "$O/KeyTable" "refile:$O/dir"
+refused "$O/dir.conf" "a SigningTable that is a directory" "dir: read error"
+odk_conf "$O/kdir.conf" "$O/dir" "refile:$O/SigningTable"
+refused "$O/kdir.conf" "a KeyTable that is a directory" "dir: read error"
+echo '# no keys' >"$O/KeyTable.empty"
+odk_conf "$O/empty.conf" "$O/KeyTable.empty" "refile:$O/SigningTable"
+refused "$O/empty.conf" "an empty KeyTable" "has no keys"
+
+# what would sign mail OpenDKIM did not: refused
+cp "$O/TrustedHosts" "$O/TrustedHosts.ex"
+echo '!192.0.2.5' >>"$O/TrustedHosts.ex"
+sed "s|refile:$O/TrustedHosts|refile:$O/TrustedHosts.ex|" \
+    "$O/opendkim.conf" >"$O/ex.conf"
+refused "$O/ex.conf" "an InternalHosts exclusion" "TrustedHosts.ex:5: !192"
+for kw in PeerList ExemptDomains; do
+	cp "$O/opendkim.conf" "$O/$kw.conf"
+	echo "$kw 192.0.2.7" >>"$O/$kw.conf"
+	refused "$O/$kw.conf" "$kw" "$kw.conf:10: $kw: "
+done
+
+# key files: no symbolic link, not writable by group or others
+ln -sf "$O/com.pem" "$O/link.pem"
+sed "s|$O/com.pem|$O/link.pem|" "$O/KeyTable" >"$O/KeyTable.link"
+odk_conf "$O/link.conf" "$O/KeyTable.link" "refile:$O/SigningTable"
+refused "$O/link.conf" "a key file through a symbolic link" "symbolic link"
+cp "$O/com.pem" "$O/gw.pem" && chmod 620 "$O/gw.pem"
+sed "s|$O/com.pem|$O/gw.pem|" "$O/KeyTable" >"$O/KeyTable.gw"
+odk_conf "$O/gw.conf" "$O/KeyTable.gw" "refile:$O/SigningTable"
+refused "$O/gw.conf" "a group-writable key file" "writable by its group"
+chmod 640 "$O/net.pem"
+
 # --dry-run: everything said, nothing written
-$KT import opendkim "$O/opendkim.conf" --signing-table "$W/signing.table" \
+sed 's/^OversignHeaders.*/OversignHeaders		From, To/' "$O/opendkim.conf" \
+    >"$O/dry.conf"
+$KT import opendkim "$O/dry.conf" --signing-table "$W/signing.table" \
     --dry-run >"$W/dry.out" 2>"$W/dry.err" ||
     kt_fail "import --dry-run: $(cat "$W/dry.err")"
+grep -qx "OversignHeaders From,To" "$W/dry.out" ||
+    kt_fail "OversignHeaders \"From, To\": $(grep Oversign "$W/dry.out")"
 grep -q "^# example.com: key mail2026 (rsa 2048) would be active" \
     "$W/dry.out" || kt_fail "dry run: $(cat "$W/dry.out")"
+grep -q "warning: .*KeyTable:3: .*net.pem is readable by its group" \
+    "$W/dry.err" || kt_fail "a group-readable key: no warning"
 [ -e "$W/signing.table" ] && kt_fail "--dry-run wrote the SigningTable"
 state | cmp -s - "$W/state.before" ||
     kt_fail "the keystore changed (refusals, --dry-run)"
