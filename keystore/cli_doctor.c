@@ -40,6 +40,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <grp.h>
+#include <limits.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -91,8 +92,14 @@ doc_conf_report(const char *msg, void *arg)
 		return;
 	}
 	subject = xasprintf("%.*s", (int)(q - msg), msg);
-	doc_add(d, "conf", subject, xstrdup(q + 2), xasprintf("edit %.*s "
-	    "line %.*s", (int)(p - msg), msg, (int)(q - p - 1), p + 1));
+	if (q - p - 1 == 1 && p[1] == '0')	/* the file, not a line */
+		doc_add(d, "conf", subject, xstrdup(q + 2), xasprintf("make "
+		    "%.*s readable by the invoking user", (int)(p - msg),
+		    msg));
+	else
+		doc_add(d, "conf", subject, xstrdup(q + 2), xasprintf("edit "
+		    "%.*s line %.*s", (int)(p - msg), msg, (int)(q - p - 1),
+		    p + 1));
 	free(subject);
 }
 
@@ -160,37 +167,64 @@ doc_sockbad(struct doc *d, const char *why)
 	free(dir);
 }
 
+/* doc_ks_owner - the keystore directory's owner when not root, or -1 */
+static int
+doc_ks_owner(const char *keystore, char *name, size_t len)
+{
+	struct passwd *pw;
+	struct stat st;
+
+	if (lstat(keystore, &st) == -1 || !S_ISDIR(st.st_mode) ||
+	    st.st_uid == 0 || (pw = getpwuid(st.st_uid)) == NULL)
+		return -1;
+	snprintf(name, len, "%s", pw->pw_name);
+	return 0;
+}
+
 /* doc_conf - keyturn.conf, the files it names, its Socket and UserID */
 static int
 doc_conf(struct doc *d)
 {
 	struct doc_user u;
 	struct rules *r;
-	char why[512];
+	char why[512], owner[64], *what;
 
 	if (d->c->conffile != NULL)
 		d->confpath = d->c->conffile;
 	else if (access(CLI_CONF_DEFAULT, F_OK) == 0)
 		d->confpath = CLI_CONF_DEFAULT;
+	if (d->confpath != NULL && access(d->confpath, F_OK) == -1 &&
+	    errno == ENOENT) {
+		doc_add(d, "conf", d->confpath, xstrdup("no such file"),
+		    xasprintf("create %s with KeyStore, Socket and UserID "
+		    "lines (keyturn.conf(5)), or name another with -c",
+		    d->confpath));
+		return -1;
+	}
 	d->conf = d->confpath ? conf_load(d->confpath, doc_conf_report, d) :
 	    conf_defaults();
 	if (d->conf == NULL)
 		return -1;
+	d->keystore = d->c->keystore ? d->c->keystore : d->conf->keystore;
 	if ((r = rules_load(d->conf, doc_conf_report, d)) != NULL)
 		rules_unref(r);
 	if (conf_socket_check(d->conf->socket, why, sizeof(why)) == -1)
 		doc_sockbad(d, why);
-	if (d->conf->userid == NULL && !d->conf->allow_root)
+	if (d->conf->userid == NULL && !d->conf->allow_root) {
+		/* the user that owns the keystore already, else a new one */
+		what = doc_ks_owner(d->keystore, owner, sizeof(owner)) == 0 ?
+		    xasprintf("UserID %s (the keystore's owner)", owner) :
+		    xasprintf("UserID keyturn (a user of its own), then chown "
+		    "-R keyturn: %s", d->keystore);
 		doc_add(d, "conf", "UserID", xstrdup("not set: keyturnd "
-		    "started as root refuses to run"),
-		    doc_conf_where(d, 0, "UserID keyturn (the keystore's "
-		    "owner)"));
-	else if (d->conf->userid != NULL && doc_userid(d->conf->userid,
+		    "started as root refuses to run"), doc_conf_where(d, 0,
+		    what));
+		free(what);
+	} else if (d->conf->userid != NULL && doc_userid(d->conf->userid,
 	    &u) == -1)
 		doc_add(d, "conf", d->conf->userid, xstrdup("UserID: no such "
 		    "user or group"), doc_conf_where(d, 0, "UserID with a user "
 		    "(and group) that exists"));
-	d->keystore = d->c->keystore ? d->c->keystore : d->conf->keystore;
 	d->kt = d->confpath ? xasprintf("keyturn -c %s", d->confpath) :
 	    xasprintf("keyturn -K %s", d->keystore);
 	return 0;
@@ -257,11 +291,24 @@ doc_ks_walk(struct doc *d, const char *dir, uid_t owner, int depth)
 	closedir(dp);
 }
 
-/* doc_ks_user - keyturnd's user: UserID, else root */
+/*
+ * doc_ks_user - keyturnd's user: UserID, else root (AllowRoot), else the
+ * keystore's owner UserID is to name; *own 0 when no owner is settled
+ */
 static int
-doc_ks_user(struct doc *d, struct doc_user *u, char *spec, size_t len)
+doc_ks_user(struct doc *d, struct doc_user *u, char *spec, size_t len,
+    int *own)
 {
+	char owner[64];
+
+	*own = 1;
+	if (d->conf->userid == NULL && !d->conf->allow_root &&
+	    doc_ks_owner(d->keystore, owner, sizeof(owner)) == 0) {
+		snprintf(spec, len, "%s:", owner);
+		return doc_user(owner, u);
+	}
 	if (d->conf->userid == NULL) {
+		*own = d->conf->allow_root;	/* doc_conf said UserID */
 		snprintf(spec, len, "root:");
 		return doc_user("root", u);
 	}
@@ -278,11 +325,27 @@ doc_keystore(struct doc *d)
 {
 	struct doc_user u;
 	struct stat st;
-	char spec[128], *bad;
+	char spec[128], real[PATH_MAX], *bad;
+	int own;
 
-	if (doc_ks_user(d, &u, spec, sizeof(spec)) == -1)
+	if (doc_ks_user(d, &u, spec, sizeof(spec), &own) == -1)
 		return;
+	if (lstat(d->keystore, &st) == 0 && S_ISLNK(st.st_mode)) {
+		/* init and keyturnd refuse a link: name what it points to */
+		d->ksbad = 1;
+		if (realpath(d->keystore, real) == NULL)
+			snprintf(real, sizeof(real), "the directory itself");
+		doc_add(d, "keystore", d->keystore, xstrdup("a symbolic link: "
+		    "keyturn and keyturnd refuse a keystore reached through "
+		    "one"), d->c->keystore || d->confpath == NULL ?
+		    xasprintf("name the directory itself: keyturn%s%s -K %s",
+		    d->confpath ? " -c " : "", d->confpath ? d->confpath : "",
+		    real) : xasprintf("name the directory itself: KeyStore %s "
+		    "in %s", real, d->confpath));
+		return;
+	}
 	if (lstat(d->keystore, &st) == -1 || !S_ISDIR(st.st_mode)) {
+		d->ksbad = 1;
 		doc_add(d, "keystore", d->keystore, xasprintf("no keystore "
 		    "directory here: %s", access(d->keystore, F_OK) == 0 ?
 		    "not a directory" : strerror(errno)),
@@ -306,7 +369,7 @@ doc_keystore(struct doc *d)
 		    "entries with group or other access", d->nmode -
 		    DOC_MODE_MAX), xasprintf("chmod -R go-rwx %s",
 		    d->keystore));
-	if (d->nbadown > 0)
+	if (d->nbadown > 0 && own)
 		doc_add(d, "keystore", d->keystore, xasprintf("%ld entr%s "
 		    "not owned by %s (uid %lu), keyturnd's user, such as %s",
 		    d->nbadown, d->nbadown == 1 ? "y" : "ies", u.name,
@@ -450,16 +513,30 @@ static void
 doc_keys(struct doc *d)
 {
 	struct rot_config cf;
+	struct doc_user u;
 	struct stat st;
-	char **names, err[1024];
+	char **names, err[1024], spec[128], *vf;
 	size_t n, i;
+	int own;
 
-	if (stat(d->keystore, &st) == -1)
+	if (d->ksbad || stat(d->keystore, &st) == -1)
 		return;		/* doc_keystore said so */
 	rot_config_init(&cf, d->conf);
 	if ((cf.store = store_open_owner(d->keystore, STORE_RDONLY,
 	    st.st_uid, err, sizeof(err))) == NULL) {
-		fprintf(stderr, "keyturn: %s; keys not checked\n", err);
+		vf = xasprintf("%s/keyturn.keystore", d->keystore);
+		if (lstat(vf, &st) == -1 && errno == ENOENT)
+			doc_add(d, "keystore", d->keystore, xstrdup("not a "
+			    "keystore: no keyturn.keystore in it"),
+			    doc_ks_user(d, &u, spec, sizeof(spec), &own) ==
+			    0 && u.uid != 0 ? xasprintf("sudo -u %s keyturn "
+			    "-K %s init", u.name, d->keystore) :
+			    xasprintf("keyturn -K %s init", d->keystore));
+		else
+			doc_add(d, "keystore", d->keystore, xasprintf("cannot "
+			    "be opened: %s", err), xasprintf("restore %s from "
+			    "a backup", d->keystore));
+		free(vf);
 		return;
 	}
 	if (store_domain_names(cf.store, &names, &n, err, sizeof(err)) == -1)

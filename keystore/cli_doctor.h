@@ -43,6 +43,7 @@ struct doc {
 	const char		*pfdir;	/* Postfix configuration */
 	int			 pfgiven;	/* --postfix-config */
 	int			 sockbad;	/* Socket reported */
+	int			 ksbad;	/* the keystore itself reported */
 	struct doc_user		 mtau;	/* who connects */
 	struct doc_finding	*v;
 	size_t			 n;

@@ -100,15 +100,20 @@ doc_run(char *const argv[], char **out)
 	int fd[2], st, null;
 
 	*out = xmalloc(cap);
-	if (pipe(fd) == -1 || (pid = fork()) == -1)
-		return (**out = '\0', -1);
+	**out = '\0';
+	if (pipe(fd) == -1)
+		return -1;
+	if ((pid = fork()) == -1) {
+		close(fd[0]);
+		close(fd[1]);
+		return -1;
+	}
 	if (pid == 0) {
 		null = open("/dev/null", O_RDWR);
 		dup2(fd[1], 1);
 		dup2(null, 2);
 		close(fd[0]);
-		execv(argv[0], argv);
-		execvp("postconf", argv);
+		execv(argv[0], argv);	/* an absolute path: no PATH search */
 		_exit(127);
 	}
 	close(fd[1]);
@@ -122,14 +127,16 @@ doc_run(char *const argv[], char **out)
 	}
 	(*out)[len] = '\0';
 	close(fd[0]);
-	while (waitpid(pid, &st, 0) == -1 && errno == EINTR)
-		;
+	while (waitpid(pid, &st, 0) == -1)
+		if (errno != EINTR)
+			return -1;
 	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
-/* A Postfix setting as postconf(1) says it. */
+/* A Postfix setting as postconf(1) says it: $names expanded, and as written */
 struct doc_pf {
 	char	*queue, *smtpd_milters, *non_smtpd_milters, *owner;
+	char	*smtpd_raw, *non_smtpd_raw;
 	int	 major;	/* mail_version */
 	/* the first chrooted smtpd and cleanup services, or "" */
 	char	 smtpd_chroot[128], cleanup_chroot[128];
@@ -189,13 +196,16 @@ doc_pf_chroot(struct doc_pf *pf, char *text)
 static int
 doc_pf_read(struct doc *d, struct doc_pf *pf)
 {
-	char *h[] = { "/usr/sbin/postconf", "-c", (char *)d->pfdir, "-h",
-	    "queue_directory", "smtpd_milters", "non_smtpd_milters",
+	char *h[] = { "/usr/sbin/postconf", "-c", (char *)d->pfdir, "-x",
+	    "-h", "queue_directory", "smtpd_milters", "non_smtpd_milters",
 	    "mail_owner", "mail_version", NULL };
+	char *raw[] = { "/usr/sbin/postconf", "-c", (char *)d->pfdir, "-h",
+	    "smtpd_milters", "non_smtpd_milters", NULL };
 	char *f[] = { "/usr/sbin/postconf", "-c", (char *)d->pfdir, "-F",
 	    "*/*/chroot", "*/*/command", NULL };
 	char *out, *p, *l, *main = xasprintf("%s/main.cf", d->pfdir);
 	int r = access(main, F_OK);
+	size_t n;
 
 	free(main);
 	memset(pf, 0, sizeof(*pf));
@@ -212,29 +222,61 @@ doc_pf_read(struct doc *d, struct doc_pf *pf)
 	pf->owner = xstrdup((l = doc_pf_line(&p)) ? l : "postfix");
 	pf->major = (l = doc_pf_line(&p)) ? atoi(l) : 3;
 	free(out);
+	/* "/x/q/" is the directory /x/q */
+	for (n = strlen(pf->queue); n > 1 && pf->queue[n - 1] == '/'; n--)
+		pf->queue[n - 1] = '\0';
+	p = NULL;
+	if (doc_run(raw, &out) == 0)
+		p = out;
+	pf->smtpd_raw = xstrdup((l = doc_pf_line(&p)) ? l :
+	    pf->smtpd_milters);
+	pf->non_smtpd_raw = xstrdup((l = doc_pf_line(&p)) ? l :
+	    pf->non_smtpd_milters);
+	free(out);
 	if (doc_run(f, &out) == 0)
 		doc_pf_chroot(pf, out);
 	free(out);
 	return 0;
 }
 
-/* doc_under - is path inside dir (both as written, and resolved)? */
-static int
+/*
+ * doc_under - path relative to dir when it is inside it, as written or
+ * resolved (malloc'd), or NULL
+ */
+static char *
 doc_under(const char *path, const char *dir)
 {
-	char rd[PATH_MAX], rp[PATH_MAX], *pd = xstrdup(path), *s;
+	char rd[PATH_MAX], rp[PATH_MAX], *pd, *base, *rel = NULL;
+	const char *p;
 	size_t n = strlen(dir);
-	int r;
 
-	if (strncmp(path, dir, n) == 0 && path[n] == '/')
-		return 1;
-	if ((s = strrchr(pd, '/')) != NULL)
-		*s = '\0';
-	r = realpath(dir, rd) != NULL && realpath(*pd ? pd : "/", rp) !=
-	    NULL && strncmp(rp, rd, strlen(rd)) == 0 &&
-	    (rp[strlen(rd)] == '/' || rp[strlen(rd)] == '\0');
+	while (n > 0 && dir[n - 1] == '/')
+		n--;
+	if (strncmp(path, dir, n) == 0 && path[n] == '/') {
+		for (p = path + n; *p == '/'; p++)
+			;
+		if (*p != '\0')
+			return xstrdup(p);
+	}
+	pd = xstrdup(path);
+	if ((base = strrchr(pd, '/')) == NULL || base[1] == '\0') {
+		free(pd);
+		return NULL;
+	}
+	*base++ = '\0';
+	if (realpath(dir, rd) != NULL && realpath(*pd ? pd : "/", rp) !=
+	    NULL) {
+		n = strcmp(rd, "/") == 0 ? 0 : strlen(rd);
+		if (strncmp(rp, rd, n) == 0 && (rp[n] == '/' ||
+		    rp[n] == '\0')) {
+			for (p = rp + n; *p == '/'; p++)
+				;
+			rel = *p ? xasprintf("%s/%s", p, base) :
+			    xstrdup(base);
+		}
+	}
 	free(pd);
-	return r;
+	return rel;
 }
 
 /* doc_same - are two socket paths the same file (or the same text)? */
@@ -275,48 +317,121 @@ doc_pf_names(const char *list, const char *sock, const char *queue,
 	return found;
 }
 
+/*
+ * doc_pf_append - a milter list as written, less its entries naming sock
+ * (unreachable from a chroot), with unix:addr added: other milters stay
+ */
+static char *
+doc_pf_append(const struct doc_pf *pf, const char *raw, const char *sock,
+    const char *addr)
+{
+	char *out = xstrdup(""), *e, *t;
+	const char *p = raw, *q;
+	int depth;
+
+	while (*p != '\0') {
+		if (strchr(" \t\r\n,", *p) != NULL) {
+			p++;
+			continue;
+		}
+		q = p;
+		if (*q == '{') {
+			for (depth = 0; *q != '\0'; q++)
+				if (*q == '{')
+					depth++;
+				else if (*q == '}' && --depth == 0) {
+					q++;
+					break;
+				}
+		} else
+			q += strcspn(q, " \t\r\n,");
+		e = xasprintf("%.*s", (int)(q - p), p);
+		if (*e == '{' || !doc_pf_names(e, sock, pf->queue, 0)) {
+			t = xasprintf("%s%s%s", out, *out ? ", " : "", e);
+			free(out);
+			out = t;
+		}
+		free(e);
+		p = q;
+	}
+	t = xasprintf("%s%sunix:%s", out, *out ? ", " : "", addr);
+	free(out);
+	return t;
+}
+
 /* doc_pf_chfix - the fix for a socket a chrooted daemon cannot reach */
 static char *
-doc_pf_chfix(struct doc *d, const struct doc_pf *pf, const char *param)
+doc_pf_chfix(struct doc *d, const struct doc_pf *pf, const char *param,
+    const char *raw, const char *sock)
 {
-	char *what, *line, *fix;
+	char *what, *line, *fix, *list;
 
 	what = xasprintf("Socket unix:%s/keyturn/keyturnd.sock", pf->queue);
 	line = doc_conf_where(d, d->conf->socket_line, what);
+	list = doc_pf_append(pf, raw, sock, "keyturn/keyturnd.sock");
 	fix = xasprintf("mkdir -p %s/keyturn; %s; postconf -c %s -e '%s = "
-	    "unix:keyturn/keyturnd.sock'; restart keyturnd and Postfix",
-	    pf->queue, line, d->pfdir, param);
+	    "%s'; restart keyturnd and Postfix", pf->queue, line, d->pfdir,
+	    param, list);
+	free(list);
 	free(line);
 	free(what);
 	return fix;
 }
 
-/* doc_pf_param - one milter parameter against keyturnd's socket */
-static void
+/*
+ * doc_pf_param - one milter parameter against keyturnd's socket; 1 when
+ * it does not name it
+ */
+static int
 doc_pf_param(struct doc *d, const struct doc_pf *pf, const char *param,
-    const char *value, const char *svc, const char *sock)
+    const char *value, const char *raw, const char *svc, const char *sock)
 {
-	int inq = doc_under(sock, pf->queue);
-	const char *addr = inq ? sock + strlen(pf->queue) + 1 : sock;
-	char *subject = xasprintf("%s/main.cf %s", d->pfdir, param);
+	char *rel = doc_under(sock, pf->queue);
+	const char *addr = rel ? rel : sock;
+	char *subject = xasprintf("%s/main.cf %s", d->pfdir, param), *list;
+	int r = 0;
 
-	if (*svc && !inq)
+	list = doc_pf_append(pf, raw, sock, addr);
+	if (*svc && rel == NULL)
 		doc_add(d, "postfix", subject, xasprintf("%s runs chrooted in "
 		    "%s (master.cf), so it cannot reach keyturnd's socket %s "
 		    "outside it", svc, pf->queue, sock),
-		    doc_pf_chfix(d, pf, param));
+		    doc_pf_chfix(d, pf, param, raw, sock));
 	else if (*value == '\0' && strcmp(param, "smtpd_milters") == 0)
 		doc_add(d, "postfix", subject, xasprintf("%s is empty: mail "
 		    "Postfix receives by SMTP is not given to keyturnd",
-		    param), xasprintf("postconf -c %s -e '%s = unix:%s'; "
-		    "postfix reload", d->pfdir, param, addr));
+		    param), xasprintf("postconf -c %s -e '%s = %s'; "
+		    "postfix reload", d->pfdir, param, list));
 	else if (*value != '\0' && !doc_pf_names(value, sock, pf->queue,
-	    *svc != '\0'))
+	    *svc != '\0')) {
 		doc_add(d, "postfix", subject, xasprintf("%s = %s does not "
 		    "name keyturnd's socket %s", param, value, sock),
-		    xasprintf("postconf -c %s -e '%s = unix:%s'; postfix "
-		    "reload", d->pfdir, param, addr));
+		    xasprintf("postconf -c %s -e '%s = %s'; postfix "
+		    "reload", d->pfdir, param, list));
+		r = 1;
+	}
+	free(list);
+	free(rel);
 	free(subject);
+	return r;
+}
+
+/* doc_pf_refers - does a value as written use $name or ${name}? */
+static int
+doc_pf_refers(const char *raw, const char *name)
+{
+	size_t n = strlen(name);
+	const char *p;
+
+	for (p = raw; (p = strchr(p, '$')) != NULL; p++) {
+		if (p[1] == '{' || p[1] == '(')
+			p++;
+		if (strncmp(p + 1, name, n) == 0 && (p[1 + n] == '\0' ||
+		    strchr("_abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXY"
+		    "Z0123456789", p[1 + n]) == NULL))
+			return 1;
+	}
+	return 0;
 }
 
 /* doc_postfix - the chroot of smtpd and cleanup, and the milter lists */
@@ -324,18 +439,24 @@ static void
 doc_postfix(struct doc *d, const char *sock)
 {
 	struct doc_pf pf;
+	int r;
 
 	if (doc_pf_read(d, &pf) == -1)
 		return;
 	if (doc_user(pf.owner, &d->mtau) == -1)
 		doc_user("postfix", &d->mtau);
 	if (sock != NULL && *pf.queue) {
-		doc_pf_param(d, &pf, "smtpd_milters", pf.smtpd_milters,
-		    pf.smtpd_chroot, sock);
-		if (*pf.non_smtpd_milters)
+		r = doc_pf_param(d, &pf, "smtpd_milters", pf.smtpd_milters,
+		    pf.smtpd_raw, pf.smtpd_chroot, sock);
+		/* $smtpd_milters in it: the fix above mends both */
+		if (*pf.non_smtpd_milters && !(r && doc_pf_refers(
+		    pf.non_smtpd_raw, "smtpd_milters")))
 			doc_pf_param(d, &pf, "non_smtpd_milters",
-			    pf.non_smtpd_milters, pf.cleanup_chroot, sock);
+			    pf.non_smtpd_milters, pf.non_smtpd_raw,
+			    pf.cleanup_chroot, sock);
 	}
+	free(pf.smtpd_raw);
+	free(pf.non_smtpd_raw);
 	free(pf.queue);
 	free(pf.smtpd_milters);
 	free(pf.non_smtpd_milters);
@@ -347,7 +468,7 @@ static int
 doc_listening(const char *path)
 {
 	struct sockaddr_un sun;
-	int fd, r;
+	int fd, r, e;
 
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
@@ -355,9 +476,15 @@ doc_listening(const char *path)
 	    (fd = socket(AF_UNIX, SOCK_STREAM, 0)) == -1)
 		return 1;	/* not ours to judge */
 	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
+	/* nonblocking: a full backlog is a busy listener, not a hang */
+	if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) == -1) {
+		close(fd);
+		return 1;
+	}
 	r = connect(fd, (struct sockaddr *)&sun, sizeof(sun));
+	e = errno;
 	close(fd);
-	return r == 0 || errno == EACCES;
+	return r == 0 || e == EACCES || e == EAGAIN || e == EINPROGRESS;
 }
 
 /* doc_sock_fix - the owner and mode the MTA needs, now and after restarts */

@@ -8,8 +8,11 @@
 # exactly that one finding (its text and fix) and exits 1: an unknown
 # keyword in keyturn.conf, a private key of mode 0644, a keystore
 # directory owned by root, a socket postfix cannot connect to, a socket
-# outside the chroot of smtpd, an active key whose record Knot does not
-# serve, a key due to rotate out within a day with no ready standby, a
+# outside the chroot of smtpd, a milter list not naming the socket (reached
+# through a link, queue_directory ending in /, $names; the fix keeps the
+# other milters), a keystore directory without keyturn.keystore, a damaged
+# one, a keystore named through a link, UserID unset, a keyturn.conf that
+# does not exist, an active key whose record Knot does not serve, a key due to rotate out within a day with no ready standby, a
 # revoked key whose p= is still served, and keyturnd not running. Each
 # fault is undone before the next. Nothing is timed; waits are bounded
 # polls that only catch a hang.
@@ -95,7 +98,14 @@ has() {
 }
 # one_finding PROBLEM FIX - exit 1, exactly one finding, with this text
 one_finding() {
-	doctor 1 -c "$CONF"
+	one_of "$1" "$2" -c "$CONF"
+}
+# one_of PROBLEM FIX ARGS... - the same, keyturn run with ARGS
+one_of() {
+	p=$1 f=$2
+	shift 2
+	doctor 1 "$@"
+	set -- "$p" "$f"
 	has "$1"
 	has "  fix: $2"
 	has "1 finding"
@@ -188,14 +198,67 @@ chrooted in $S/pfq2 (master.cf), so it cannot reach keyturnd's socket \
 $SOCK outside it" \
     "mkdir -p $S/pfq2/keyturn; edit $CONF line 1: Socket \
 unix:$S/pfq2/keyturn/keyturnd.sock; postconf -c $PF2 -e \
-'smtpd_milters = unix:keyturn/keyturnd.sock'"
+'smtpd_milters = unix:/elsewhere/keyturnd.sock, unix:keyturn/keyturnd.sock'"
 # the right queue directory, the milter naming another socket
 postfix_conf "$PF2" "$Q" "unix:/elsewhere/keyturnd.sock"
 one_finding "smtpd_milters = unix:/elsewhere/keyturnd.sock does not \
 name keyturnd's socket $SOCK" \
-    "postconf -c $PF2 -e 'smtpd_milters = unix:keyturn/sock'"
+    "postconf -c $PF2 -e 'smtpd_milters = unix:/elsewhere/keyturnd.sock, \
+unix:keyturn/sock'"
 PF=$PF0
 kt_ok "Postfix chroot: socket outside the queue directory, milter not naming it"
+
+# --- the socket in the queue directory through a link, or queue_directory
+# with a trailing /: the milter is the path inside it; other milters stay
+ln -s "$Q/keyturn" "$S/kq" || kt_fail "ln $S/kq"
+sed "s|^Socket .*|Socket unix:$S/kq/sock|" "$CONF" >"$W/link.conf"
+postfix_conf "$PF2" "$Q" "inet:127.0.0.1:8891"
+PF=$PF2
+one_of "smtpd_milters = inet:127.0.0.1:8891 does not name keyturnd's \
+socket $S/kq/sock" "postconf -c $PF2 -e 'smtpd_milters = \
+inet:127.0.0.1:8891, unix:keyturn/sock'; postfix reload" -c "$W/link.conf"
+postfix_conf "$PF2" "$Q/" "inet:127.0.0.1:8891"
+one_finding "smtpd_milters = inet:127.0.0.1:8891 does not name" \
+    "postconf -c $PF2 -e 'smtpd_milters = inet:127.0.0.1:8891, \
+unix:keyturn/sock'; postfix reload"
+# $names expanded: non_smtpd_milters = $smtpd_milters names it too
+postfix_conf "$PF2" "$Q" "inet:127.0.0.1:8891, \$extra_milters"
+printf 'extra_milters = unix:keyturn/sock\nnon_smtpd_milters = $smtpd_milters\n' \
+    >>"$PF2/main.cf"
+clean "with the milter in \$extra_milters"
+sed -i 's|^extra_milters = .*|extra_milters = inet:127.0.0.1:8892|' \
+    "$PF2/main.cf"
+one_finding "problem: $PF2/main.cf smtpd_milters: smtpd_milters = \
+inet:127.0.0.1:8891, inet:127.0.0.1:8892 does not name" \
+    "postconf -c $PF2 -e 'smtpd_milters = inet:127.0.0.1:8891, \
+\$extra_milters, unix:keyturn/sock'; postfix reload"
+PF=$PF0
+kt_ok "Postfix milters: linked socket, queue_directory/, \$names, others kept"
+
+# --- a keystore directory without keyturn.keystore, and a damaged one
+mkdir -m 0700 "$S/ks2" && chown nobody: "$S/ks2" || kt_fail "mkdir $S/ks2"
+one_of "problem: $S/ks2: not a keystore: no keyturn.keystore in it" \
+    "sudo -u nobody keyturn -K $S/ks2 init" -K "$S/ks2" -c "$CONF"
+cp -a "$KS" "$S/ks3" && echo garbage >"$S/ks3/keyturn.keystore" ||
+    kt_fail "cp $KS"
+one_of "problem: $S/ks3: cannot be opened: " \
+    "restore $S/ks3 from a backup" -K "$S/ks3" -c "$CONF"
+# the keystore named through a link
+ln -s "$KS" "$S/kslink" || kt_fail "ln $S/kslink"
+one_of "problem: $S/kslink: a symbolic link" \
+    "name the directory itself: keyturn -c $CONF -K $(cd "$KS" && pwd -P)" \
+    -K "$S/kslink" -c "$CONF"
+kt_ok "keystore missing, damaged, or a link: init, restore, the directory"
+
+# --- UserID unset: name the keystore's owner, no chown to root
+sed '/^UserID/d' "$CONF" >"$W/nouid.conf"
+one_of "problem: UserID: not set" \
+    "add to $W/nouid.conf: UserID nobody (the keystore's owner)" \
+    -c "$W/nouid.conf"
+# a keyturn.conf that does not exist
+one_of "problem: $W/none.conf: no such file" "create $W/none.conf" \
+    -c "$W/none.conf"
+kt_ok "UserID unset: UserID nobody; missing keyturn.conf: create it"
 
 # --- an active key whose record Knot does not serve
 kt_key miss.test ed25519 m1
