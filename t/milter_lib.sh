@@ -232,6 +232,20 @@ kt_corpus_verify() {
 	    kt_fail "verification (see $W/dkimpy.out, $W/opendkim.out)"
 }
 
+# kt_bigmsg FILE - a 20 MB message from big@example.com to bob@sink.test
+kt_bigmsg() {
+	{
+		printf 'From: Big Sender <big@example.com>\nTo: bob@sink.test\n'
+		printf 'Subject: twenty megabytes\n'
+		printf 'Date: Sun, 22 Nov 2026 21:00:00 +0000\n'
+		printf 'Message-ID: <big@example.com>\n\n'
+		"$PYTHON3" -c '
+import sys
+line = b"The quick brown fox jumps over the lazy dog, again and again. 0123456789\n"
+sys.stdout.buffer.write(line * (20 * 1024 * 1024 // len(line)))'
+	} >"$1"
+}
+
 # kt_verify FILE... - every message signed and every signature good
 kt_verify() {
 	"$PYTHON3" "$top_srcdir/t/milter_verify.py" "$KEYTURN" "$KS" "$@" \

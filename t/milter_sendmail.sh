@@ -72,15 +72,7 @@ for f in "$top_srcdir"/t/data/*.eml; do
 	    kt_fail "$(basename "$f"): $(cat "$W/send.out")"
 	n=$((n + 1))
 done
-{
-	printf 'From: Big Sender <big@example.com>\nTo: bob@sink.test\n'
-	printf 'Subject: twenty megabytes\nDate: Sun, 22 Nov 2026 21:00:00 +0000\n'
-	printf 'Message-ID: <big@example.com>\n\n'
-	"$PYTHON3" -c '
-import sys
-line = b"The quick brown fox jumps over the lazy dog, again and again. 0123456789\n"
-sys.stdout.buffer.write(line * (20 * 1024 * 1024 // len(line)))'
-} >"$W/in/big.eml"
+kt_bigmsg "$W/in/big.eml"
 sm_send "$SM" big@example.com bob@sink.test "$W/in/big.eml" >"$W/send.out" ||
     kt_fail "20 MB message: $(cat "$W/send.out")"
 n=$((n + 1))
