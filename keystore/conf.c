@@ -79,6 +79,7 @@ static const struct conf_keyword keywords[] = {
 	{ "PidFile", CT_PATH, F(pidfile), NOCOUNT, 0, 0 },
 	{ "AllowRoot", CT_BOOL, F(allow_root), NOCOUNT, 0, 0 },
 	{ "MetricsListen", CT_LISTEN, F(metrics_listen), NOCOUNT, 0, 0 },
+	{ "KeyCache", CT_INT, F(key_cache), NOCOUNT, 1, 100000000 },
 	{ "InternalHosts", CT_NETS, F(internal), F(ninternal), 0, 0 },
 	{ "SignAuthenticated", CT_BOOL, F(sign_authenticated), NOCOUNT, 0, 0 },
 	{ "DaemonNames", CT_WORDS, F(daemon_names), F(ndaemon_names), 0, 0 },
@@ -102,6 +103,9 @@ static const struct conf_keyword keywords[] = {
 	    F(npropagation_resolvers), 0, 0 },
 	{ "DNSPort", CT_INT, F(dns_port), NOCOUNT, 1, 65535 },
 	{ "DNSTimeout", CT_DURATION, F(dns_timeout), NOCOUNT, 1, 60 },
+	{ "DNSConcurrency", CT_INT, F(dns_concurrency), NOCOUNT, 1, 256 },
+	{ "RecheckInterval", CT_DURATION, F(recheck_interval), NOCOUNT, 1,
+	    365 * 86400LL },
 	{ "PublishCommand", CT_STRING, F(publish_command), NOCOUNT, 0, 0 },
 };
 
@@ -156,6 +160,9 @@ conf_defaults(void)
 	c->rotation_interval = 600;
 	c->dns_port = 53;
 	c->dns_timeout = 5;
+	c->dns_concurrency = CONF_DNS_CONCURRENCY;
+	c->recheck_interval = CONF_RECHECK_INTERVAL;
+	c->key_cache = CONF_KEY_CACHE;
 	return c;
 }
 

@@ -58,6 +58,7 @@ struct kt_conf {
 	int		 log_level;	/* syslog priority */
 	int		 allow_root;	/* run as root without UserID */
 	char		*metrics_listen; /* address:port of /metrics; NULL: off */
+	int		 key_cache;	/* domains whose keys stay parsed */
 
 	/* rotation */
 	int		 rotation;
@@ -67,8 +68,15 @@ struct kt_conf {
 	size_t		 npropagation_resolvers;
 	int		 dns_port;	/* port used to reach nameservers */
 	long long	 dns_timeout;	/* seconds */
+	int		 dns_concurrency; /* propagation checks in flight */
+	long long	 recheck_interval; /* seconds between checks of a
+					    record already confirmed */
 	char		*publish_command;
 };
+
+#define CONF_KEY_CACHE		100000
+#define CONF_DNS_CONCURRENCY	16
+#define CONF_RECHECK_INTERVAL	86400
 
 typedef void conf_report_fn(const char *msg, void *arg);
 
