@@ -285,6 +285,7 @@ explain_run(struct cli *c, struct snapshot *s, struct explain_client *ec,
 		decide_message(s, &g.m, c->now, &o);
 	explain_print(c, &o);
 	rc = o.verdict == DECIDE_SIGN ? CLI_OK : CLI_FAIL;
+	decide_release(&o);
 	dkim_msg_free(m);
 	return rc;
 }

@@ -15,7 +15,8 @@ KEYSTORE_LIBS = keystore/libkeystore.a $(CRYPTO_LIBS) $(BSD_LIBS)
 keystore_libkeystore_a_SOURCES += \
 	keystore/store.h keystore/store_int.h keystore/store.c \
 	keystore/storefile.c keystore/storefmt.c keystore/storekey.c \
-	keystore/storeload.c keystore/storewrite.c keystore/storedomain.c
+	keystore/storeload.c keystore/storewrite.c keystore/storedomain.c \
+	keystore/storejournal.c
 
 sbin_PROGRAMS += keystore/keyturn
 keystore_keyturn_SOURCES = keystore/keyturn.c keystore/cli.h \

@@ -253,7 +253,7 @@ store_init_dir(const char *dir, char *err, size_t errlen)
 int
 store_init(const char *dir, char *err, size_t errlen)
 {
-	struct store s = { (char *)dir, 0, -1, 0, geteuid() };
+	struct store s = { (char *)dir, 0, -1, 0, geteuid(), 0, NULL };
 	char *p;
 	int r;
 
@@ -366,6 +366,7 @@ store_close(struct store *s)
 		return;
 	if (s->lockfd != -1)
 		close(s->lockfd);
+	free(s->jdomain);
 	free(s->dir);
 	free(s);
 }
@@ -410,8 +411,13 @@ store_unlock(struct store *s)
 {
 	if (s->lockdepth == 0)
 		return;
-	if (--s->lockdepth == 0)
+	if (--s->lockdepth == 0) {
+		/* a journal line without its commit: the next write's own */
+		s->jgen = 0;
+		free(s->jdomain);
+		s->jdomain = NULL;
 		(void)flock(s->lockfd, LOCK_UN);
+	}
 }
 
 /* store_generation - cheap "did anything change" for the daemon */
@@ -438,10 +444,15 @@ swrite_bump(struct store *s, char *err, size_t errlen)
 	char *p = store_path(s, STORE_GEN_FILE, NULL, NULL), buf[32];
 	int r;
 
-	snprintf(buf, sizeof(buf), "%llu\n",
+	/* the generation the write's journal line announced */
+	snprintf(buf, sizeof(buf), "%llu\n", s->jgen != 0 ?
+	    (unsigned long long)s->jgen :
 	    (unsigned long long)store_generation(s) + 1);
 	r = store_file_replace(p, buf, strlen(buf), 0600, err, errlen);
 	free(p);
+	s->jgen = 0;
+	free(s->jdomain);
+	s->jdomain = NULL;
 	return r;
 }
 

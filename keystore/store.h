@@ -7,6 +7,7 @@
  *	KEYSTORE/keyturn.keystore	"keyturn-keystore 1" (format version)
  *	KEYSTORE/lock			flock(2) target of every writer
  *	KEYSTORE/generation		a counter bumped by every write
+ *	KEYSTORE/journal		"GEN DOMAIN" for every write
  *	KEYSTORE/<domain>/policy	algorithms, bits, active keys, timers
  *	KEYSTORE/<domain>/state		one line per key (tag=value)
  *	KEYSTORE/<domain>/history	append-only transition log
@@ -166,6 +167,25 @@ void		 store_unlock(struct store *);
 uint64_t	 store_generation(struct store *);
 
 /*
+ * Watching. A daemon that holds domains learns which ones changed from the
+ * journal every write appends to, at the cost of what changed, not of the
+ * keystore's size. store_watch_open starts at the generation of now (the
+ * caller reads what it needs after it); store_watch_poll calls fn for each
+ * domain written since (a domain may come more than once) and returns how
+ * many, or STORE_WATCH_LOST when the journal cannot tell (a keystore
+ * written by a keyturn that kept no journal, a journal removed or damaged):
+ * the caller then reads again everything it holds.
+ */
+#define STORE_WATCH_LOST	(-2)
+struct store_watch;
+typedef void store_watch_fn(const char *domain, void *arg);
+struct store_watch *store_watch_open(struct store *);
+int		 store_watch_poll(struct store_watch *, store_watch_fn *,
+		    void *arg);
+uint64_t	 store_watch_generation(const struct store_watch *);
+void		 store_watch_close(struct store_watch *);
+
+/*
  * Loading. Flags say which private keys to parse into key->pkey (and
  * check against the state's public key): none, the active ones (the
  * daemon), or every key that has one (not revoked).
@@ -186,6 +206,22 @@ struct store_domain *store_domain_load(struct store *, const char *name,
 		    int flags, char *err, size_t errlen);
 struct store_domain *store_domain_ref(struct store_domain *);
 void		 store_domain_free(struct store_domain *);	/* unref */
+/*
+ * store_stamp - what store_domain_changed compares, kept apart from the
+ * domain (a cache that holds only the keys it signs with);
+ * store_stamp_changed is 1 when the policy or state file was replaced
+ * since, or is gone
+ */
+struct store_stamp {
+	dev_t		 dev;
+	ino_t		 ino[2];
+	struct timespec	 mtim[2];
+	off_t		 size[2];
+};
+void		 store_domain_stamp(const struct store_domain *,
+		    struct store_stamp *);
+int		 store_stamp_changed(struct store *, const char *domain,
+		    const struct store_stamp *);
 /* store_domain_changed - 1 when its policy or state file was replaced */
 int		 store_domain_changed(struct store *,
 		    const struct store_domain *);
@@ -235,6 +271,11 @@ int		 store_domain_set(struct store *, const char *name,
 #define STORE_POL_ALL		0x3fu
 int		 store_domain_remove(struct store *, const char *name,
 		    int force, time_t now, char *err, size_t errlen);
+/*
+ * store_own_name - a name the keystore keeps a file of its own under
+ * (keyturn.keystore, lock, generation, journal): never a domain's
+ */
+int		 store_own_name(const char *name);
 /* store_domain_valid - a DNS name keyturn will store; 0 or -1 */
 int		 store_domain_valid(const char *name, char *err, size_t errlen);
 

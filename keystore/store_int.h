@@ -16,6 +16,7 @@
 #define STORE_VERSION_FILE	"keyturn.keystore"
 #define STORE_LOCK_FILE		"lock"
 #define STORE_GEN_FILE		"generation"
+#define STORE_JOURNAL_FILE	"journal"
 #define STORE_REMOVED_DIR	".removed"
 #define STORE_INVALID_DIR	".invalid-name"	/* never created */
 #define STORE_POLICY		"policy"
@@ -31,6 +32,8 @@ struct store {
 	int	 lockfd;
 	int	 lockdepth;
 	uid_t	 owner;		/* every file and directory belongs to it */
+	uint64_t jgen;		/* the journal line of the write under way */
+	char	*jdomain;	/* ... and its domain; swrite_bump clears */
 };
 
 /* storefile.c: files, modes, atomic replacement */
@@ -90,6 +93,9 @@ off_t	 swrite_history(const char *path, off_t committed, char **lines,
 int	 swrite_commit(struct store *, struct store_domain *, char **lines,
 	    size_t nlines, char *err, size_t errlen);
 int	 swrite_bump(struct store *, char *err, size_t errlen);
+/* storejournal.c */
+int	 swrite_journal(struct store *, const char *domain, char *err,
+	    size_t errlen);
 struct store_domain *swrite_begin(struct store *, const char *domain,
 	    char *err, size_t errlen);
 void	 swrite_end(struct store *, struct store_domain *);

@@ -155,7 +155,8 @@ sdom_add_locked(struct store *s, const char *name,
 	sfile_rmtree(tmp);	/* an earlier attempt that crashed */
 	if (sfile_mkdir(tmp, err, errlen) == -1 ||
 	    sfile_mkdir(keys, err, errlen) == -1 ||
-	    sdom_build(s, tmp, name, pol, now, err, errlen) == -1)
+	    sdom_build(s, tmp, name, pol, now, err, errlen) == -1 ||
+	    swrite_journal(s, name, err, errlen) == -1)
 		goto out;
 	if (rename(tmp, dir) == -1) {
 		snprintf(err, errlen, "%s: %s", dir, strerror(errno));
@@ -197,8 +198,14 @@ store_domain_add(struct store *s, const char *name,
 	int r;
 
 	if (store_domain_valid(name, err, errlen) == -1 ||
-	    store_policy_check(pol, err, errlen) == -1 ||
-	    store_lock(s, err, errlen) == -1)
+	    store_policy_check(pol, err, errlen) == -1)
+		return -1;
+	if (sload_own_file(name)) {
+		snprintf(err, errlen, "\"%s\": the keystore keeps a file of "
+		    "its own under that name", name);
+		return -1;
+	}
+	if (store_lock(s, err, errlen) == -1)
 		return -1;
 	r = sdom_add_locked(s, name, pol, now, err, errlen);
 	store_unlock(s);
@@ -254,8 +261,10 @@ store_domain_set(struct store *s, const char *name,
 	free(text);
 	text = sfmt_policy(pol);
 	path = store_path(s, name, STORE_POLICY, NULL);
-	r = sfile_replace(path, text, strlen(text), 0600, &renamed, err,
-	    errlen);
+	renamed = 0;
+	if ((r = swrite_journal(s, name, err, errlen)) == 0)
+		r = sfile_replace(path, text, strlen(text), 0600, &renamed,
+		    err, errlen);
 	if (r == 0)
 		r = swrite_commit(s, d, &line, 1, err, errlen);
 	else if (renamed)	/* the new policy is read: readers must look */
@@ -328,7 +337,8 @@ sdom_remove_locked(struct store *s, struct store_domain *d, time_t now,
 	    errlen) == -1)
 		goto out;
 	sfile_rmtree(dest);
-	if (sfile_mkdir(rdir, err, errlen) == -1)
+	if (sfile_mkdir(rdir, err, errlen) == -1 ||
+	    swrite_journal(s, d->name, err, errlen) == -1)
 		goto out;
 	if (rename(dir, dest) == -1) {
 		snprintf(err, errlen, "%s: %s", dir, strerror(errno));

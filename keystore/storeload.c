@@ -231,6 +231,36 @@ sload_same(const struct store_domain *d, const char *path, int which)
 	    st.st_mtim.tv_nsec == d->st_mtim[which].tv_nsec;
 }
 
+/* store_domain_stamp - the identity of the files d was read from */
+void
+store_domain_stamp(const struct store_domain *d, struct store_stamp *st)
+{
+	int i;
+
+	st->dev = d->st_dev;
+	for (i = 0; i < 2; i++) {
+		st->ino[i] = d->st_ino[i];
+		st->mtim[i] = d->st_mtim[i];
+		st->size[i] = d->st_size[i];
+	}
+}
+
+/* store_stamp_changed - two stats, as store_domain_changed */
+int
+store_stamp_changed(struct store *s, const char *domain,
+    const struct store_stamp *stamp)
+{
+	struct store_domain d;
+
+	memset(&d, 0, sizeof(d));
+	d.name = (char *)domain;
+	d.st_dev = stamp->dev;
+	memcpy(d.st_ino, stamp->ino, sizeof(d.st_ino));
+	memcpy(d.st_mtim, stamp->mtim, sizeof(d.st_mtim));
+	memcpy(d.st_size, stamp->size, sizeof(d.st_size));
+	return store_domain_changed(s, &d);
+}
+
 /* store_domain_changed - two stats: lets a reload skip a domain */
 int
 store_domain_changed(struct store *s, const struct store_domain *d)
@@ -277,6 +307,13 @@ sload_strcmp(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* store_own_name - see store.h */
+int
+store_own_name(const char *name)
+{
+	return sload_own_file(name);
+}
+
 /*
  * sload_own_file - the keystore's own files next to the domains, and the
  * temporary files of their replacement by a writer that died
@@ -285,7 +322,7 @@ int
 sload_own_file(const char *name)
 {
 	static const char *const own[] = { STORE_VERSION_FILE,
-	    STORE_LOCK_FILE, STORE_GEN_FILE };
+	    STORE_LOCK_FILE, STORE_GEN_FILE, STORE_JOURNAL_FILE };
 	size_t i, n;
 
 	/* a keystore that is the root of its own file system */

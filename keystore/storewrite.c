@@ -4,8 +4,9 @@
  * A change runs under the keystore lock on a domain re-read under that
  * lock, in this order: new key files (temporary, fsync, rename), then the
  * history lines (appended after cutting any uncommitted tail, fsync), then
- * the state file (temporary, fsync, rename, fsync of the directory), which
- * commits it, then the keystore generation. A crash before the state
+ * the line of the change journal (storejournal.c), then the state file
+ * (temporary, fsync, rename, fsync of the directory), which commits it,
+ * then the keystore generation. A crash before the state
  * rename leaves the old state with at most an unused key file and a
  * history tail past the committed size, both ignored; after it, the
  * change is complete. Revoked keys' files are removed once the state that
@@ -110,8 +111,9 @@ swrite_commit(struct store *s, struct store_domain *d, char **lines,
 		d->histsize = size;
 		d->gen++;
 		text = sfmt_state(d);
-		r = sfile_replace(sp, text, strlen(text), 0600, &renamed, err,
-		    errlen);
+		if (swrite_journal(s, d->name, err, errlen) == 0)
+			r = sfile_replace(sp, text, strlen(text), 0600,
+			    &renamed, err, errlen);
 		free(text);
 	}
 	if (renamed && swrite_bump(s, r == 0 ? err : e2, r == 0 ? errlen :

@@ -28,11 +28,13 @@
  * read again a session that was waiting for the MTA (between MAIL and
  * DATA, say).
  *
- * Keystore changes: a watcher thread polls the keystore's generation
- * every DAEMON_POLL_MS and builds a new snapshot when it moved (domain by
- * domain: one that does not load tempfails alone, loader.c), and tries a
- * broken domain again every few seconds; SIGHUP does
- * the same with a freshly read configuration. Both hold daemon_reload_lock.
+ * Keystore changes: domains are read on their first message into the
+ * cache (keycache.c); a watcher thread polls the keystore's generation
+ * every DAEMON_POLL_MS and, when it moved, reads the journal to learn
+ * which domains were written and reads those again if they are cached
+ * (loader.c), so that a change costs what changed. SIGHUP builds a new
+ * snapshot from a freshly read configuration and checks every cached
+ * domain's files. Both hold daemon_reload_lock.
  * Long-running services get their thread next to the watcher, in
  * daemon_services: the rotation (rotation_thread.c) waits with
  * daemon_sleep and installs its keystore changes with daemon_refresh.
@@ -65,6 +67,7 @@
 #include "conf.h"
 #include "daemon.h"
 #include "filter.h"
+#include "keycache.h"
 #include "loader.h"
 #include "log.h"
 #include "metrics.h"
@@ -74,7 +77,7 @@
 #include "snapshot.h"
 #include "xmalloc.h"
 
-#define DAEMON_POLL_MS		1000	/* keystore change detection */
+#define DAEMON_POLL_MS		200	/* keystore change detection */
 #define DAEMON_DRAIN_S		600	/* longest wait for messages in flight */
 #define DAEMON_LINGER_MS	500	/* for the last replies to leave */
 #define DAEMON_SOCKET_MODE	0660	/* unix socket, unless SocketMode */
@@ -174,35 +177,6 @@ daemon_first_load(struct loader *l, struct kt_conf *conf, int tostderr,
 }
 
 /*
- * daemon_log_unusable - say which domains of s will tempfail, and why,
- * unless old said the same already; and which ones load again
- */
-static void
-daemon_log_unusable(const struct snapshot *s, const struct snapshot *old)
-{
-	struct snap_domain *d, *o;
-	size_t i;
-
-	for (i = 0; i < s->ndomains; i++) {
-		d = s->domains[i];
-		o = old != NULL ? snapshot_find(old, d->name, 0) : NULL;
-		if (d->error == NULL) {
-			if (o != NULL && o->error != NULL)
-				log_info("domain %s loads again", d->name);
-			continue;
-		}
-		if (o != NULL && o->error != NULL &&
-		    strcmp(o->error, d->error) == 0)
-			continue;
-		log_warnx("domain %s unusable, its mail is %s until its "
-		    "keystore files load (they are tried again every few "
-		    "seconds): %s", d->name,
-		    s->conf->on_error == CONF_ONERROR_ACCEPT ?
-		    "passed unsigned" : "tempfailed", d->error);
-	}
-}
-
-/*
  * daemon_socket_check - what binding Socket would run into, found before
  * the bind and told as "file:line: Socket ...", the line of the setting
  */
@@ -234,21 +208,59 @@ daemon_check_domains(const struct snapshot *s)
 	    NULL;
 	size_t i, j;
 
+	struct snap_domain *d;
+
 	if (s->conf->platform_domain != NULL &&
-	    snapshot_find(s, s->conf->platform_domain, 0) == NULL)
+	    (d = snapshot_find(s, s->conf->platform_domain, 0)) != NULL)
+		snap_domain_unref(d);
+	else if (s->conf->platform_domain != NULL)
 		fprintf(stderr, "keyturnd: warning: %s: PlatformDomain %s is "
 		    "not in the keystore: every message would get the "
 		    "failure policy\n", s->conf->path != NULL ?
 		    s->conf->path : "defaults", s->conf->platform_domain);
 	for (i = 0; t != NULL && i < t->nrules; i++)
 		for (j = 0; j < t->rules[i].ndomains; j++)
-			if (snapshot_find(s, t->rules[i].domains[j], 0) ==
-			    NULL)
+			if ((d = snapshot_find(s, t->rules[i].domains[j],
+			    0)) != NULL)
+				snap_domain_unref(d);
+			else
 				fprintf(stderr, "keyturnd: warning: %s:%d: "
 				    "signing domain %s is not in the keystore: "
 				    "its mail would get the failure policy\n",
 				    t->path, t->rules[i].lineno,
 				    t->rules[i].domains[j]);
+}
+
+/*
+ * daemon_check_keystore - -n reads what keyturnd reads on first use, for
+ * every domain: each one that does not load is told with its error
+ */
+static int
+daemon_check_keystore(const struct snapshot *s, size_t *count)
+{
+	struct store *st = keycache_store(s->kc);
+	struct snap_domain *d;
+	char **names, err[1024];
+	size_t n, i;
+	int bad = 0;
+
+	if (store_domain_names(st, &names, &n, err, sizeof(err)) == -1) {
+		fprintf(stderr, "keyturnd: %s\n", err);
+		return -1;
+	}
+	for (i = 0; i < n; i++) {
+		if ((d = keycache_load(st, names[i])) == NULL)
+			continue;	/* removed meanwhile */
+		if (d->error != NULL) {
+			fprintf(stderr, "keyturnd: domain %s: %s\n", d->name,
+			    d->error);
+			bad = 1;
+		}
+		snap_domain_unref(d);
+	}
+	store_names_free(names, n);
+	*count = n;
+	return bad ? -1 : 0;
 }
 
 /* daemon_check - keyturnd -n: what start-up would open and load, not serving */
@@ -258,7 +270,7 @@ daemon_check(struct kt_conf *conf, const char *confpath)
 	struct loader *l = loader_new();
 	struct snapshot *s;
 	char err[1024], msg[1024];
-	size_t i;
+	size_t n = 0;
 	int bad = 0, sockbad;
 
 	sockbad = daemon_socket_check(conf, msg, sizeof(msg)) == -1;
@@ -272,23 +284,15 @@ daemon_check(struct kt_conf *conf, const char *confpath)
 		return 1;
 	}
 	daemon_check_domains(s);
-	/* every domain that does not load, each with its file:line error */
-	for (i = 0; i < s->ndomains; i++)
-		if (s->domains[i]->error != NULL) {
-			fprintf(stderr, "keyturnd: domain %s: %s\n",
-			    s->domains[i]->name, s->domains[i]->error);
-			bad = 1;
-		}
-	if (bad || err[0] != '\0' || sockbad) {
-		if (!bad && err[0] != '\0')
-			fprintf(stderr, "keyturnd: %s\n", err);
+	if (daemon_check_keystore(s, &n) == -1)
+		bad = 1;
+	if (bad || sockbad) {
 		snapshot_unref(s);
 		loader_free(l);
 		return 1;
 	}
 	printf("%s: OK, %zu domain%s in %s\n", confpath != NULL ? confpath :
-	    "defaults", s->ndomains, s->ndomains == 1 ? "" : "s",
-	    s->conf->keystore);
+	    "defaults", n, n == 1 ? "" : "s", s->conf->keystore);
 	snapshot_unref(s);
 	loader_free(l);
 	return 0;
@@ -579,7 +583,7 @@ daemon_milter(void *arg)
 static void
 daemon_install(struct snapshot *s)
 {
-	metrics_snapshot_installed(time(NULL), s->ndomains);
+	metrics_snapshot_installed(time(NULL));
 	snapshot_install(s);
 }
 
@@ -598,9 +602,13 @@ daemon_swap(struct snapshot *s, const struct snapshot *cur, const char *what,
 		return;
 	}
 	lasterr[0] = '\0';
-	log_info("%s: %zu domain%s loaded", what, s->ndomains,
-	    s->ndomains == 1 ? "" : "s");
-	daemon_log_unusable(s, cur);
+	if (strcmp(what, "reload") == 0)
+		log_info("reload: in force; %zu cached domain%s read again "
+		    "(KeyCache %zu)", loader_reread(daemon_loader),
+		    loader_reread(daemon_loader) == 1 ? "" : "s",
+		    keycache_max(s->kc));
+	else
+		log_info("%s: in force", what);
 	daemon_install(s);
 }
 
@@ -630,37 +638,46 @@ daemon_rules_once(struct snapshot *cur)
 	daemon_swap(s, cur, "rules change", err);
 }
 
+/* daemon_keystore_once - the domains written since the last poll */
+static void
+daemon_keystore_once(void)
+{
+	int n = loader_poll(daemon_loader);
+	size_t reread = loader_reread(daemon_loader);
+	unsigned long long gen =
+	    (unsigned long long)loader_generation(daemon_loader);
+
+	if (n == 0)
+		return;
+	metrics_keystore_moved(loader_generation(daemon_loader),
+	    n > 0 ? (unsigned)n : 0);
+	if (n == LOADER_LOST)
+		log_notice("keystore change: generation %llu: the journal "
+		    "cannot say which domains changed; every cached domain "
+		    "checked, %zu read again", gen, reread);
+	else
+		log_info("keystore change: generation %llu: %d domain "
+		    "write%s, %zu cached domain%s read again", gen, n,
+		    n == 1 ? "" : "s", reread, reread == 1 ? "" : "s");
+}
+
 /*
- * daemon_watch_once - rebuild when the keystore moved, or when a broken
- * domain is due to be tried again (installed only if it loads now), or
- * when the rules' files changed
+ * daemon_watch_once - the keystore's journal, and the rules' files when
+ * they changed
  */
 static void
 daemon_watch_once(void)
 {
-	struct snapshot *cur, *s;
-	char err[1024];
-	size_t nbroken;
-	int why;
+	struct snapshot *cur;
 
 	pthread_mutex_lock(&daemon_reload_lock);
 	if ((cur = snapshot_current()) == NULL) {
 		pthread_mutex_unlock(&daemon_reload_lock);
 		return;
 	}
-	nbroken = loader_broken(daemon_loader);
 	if (cur->rules != NULL && rules_changed(cur->rules, cur->conf))
 		daemon_rules_once(cur);
-	else if ((why = loader_changed(daemon_loader)) != 0) {
-		s = loader_build(daemon_loader, NULL, NULL, cur, err,
-		    sizeof(err));
-		if (s != NULL && why == LOADER_RETRY &&
-		    !loader_moved(daemon_loader) &&
-		    loader_broken(daemon_loader) >= nbroken)
-			snapshot_unref(s);	/* still broken: said already */
-		else
-			daemon_swap(s, cur, "keystore change", err);
-	}
+	daemon_keystore_once();
 	snapshot_unref(cur);
 	pthread_mutex_unlock(&daemon_reload_lock);
 }
@@ -918,7 +935,9 @@ daemon_prepare(struct kt_conf *conf, const struct daemon_opts *o,
 		log_warnx("keystore: %s", err);
 		return -1;
 	}
-	daemon_log_unusable(s, NULL);
+	log_info("keystore %s: domains are read on their first message "
+	    "(KeyCache %zu)", s->conf->keystore, keycache_max(s->kc));
+	metrics_keystore_moved(loader_generation(daemon_loader), 0);
 	daemon_install(s);
 	return 0;
 }

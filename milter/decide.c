@@ -323,6 +323,38 @@ decide_mismatch(const struct snapshot *s, struct decide_out *out,
 	out->reason = DR_LOGIN;
 }
 
+/*
+ * decide_hold - the domain through the snapshot's cache, held by out so
+ * that its name and keys stay valid until decide_release
+ */
+static struct snap_domain *
+decide_hold(const struct snapshot *s, struct decide_out *out,
+    const char *name, int subdomains)
+{
+	struct snap_domain *d;
+	size_t i;
+
+	for (i = 0; !subdomains && i < out->nheld; i++)
+		if (strcasecmp(out->held[i]->name, name) == 0)
+			return out->held[i];	/* looked up already */
+	if ((d = snapshot_find(s, name, subdomains)) == NULL)
+		return NULL;
+	if (out->nheld == sizeof(out->held) / sizeof(out->held[0])) {
+		snap_domain_unref(d);	/* more than a message can name */
+		return NULL;
+	}
+	out->held[out->nheld++] = d;
+	return d;
+}
+
+/* decide_release - see decide.h */
+void
+decide_release(struct decide_out *out)
+{
+	while (out->nheld > 0)
+		snap_domain_unref(out->held[--out->nheld]);
+}
+
 /* decide_add - a domain for the message, once */
 static void
 decide_add(const char **doms, size_t *n, const char *d)
@@ -344,7 +376,7 @@ decide_add(const char **doms, size_t *n, const char *d)
  */
 static size_t
 decide_domains(const struct snapshot *s, const struct decide_msg *m,
-    const char **doms, int *author)
+    struct decide_out *out, const char **doms, int *author)
 {
 	const struct signtable_rule *r = NULL;
 	struct snap_domain *d;
@@ -358,7 +390,7 @@ decide_domains(const struct snapshot *s, const struct decide_msg *m,
 		for (i = 0; i < r->ndomains; i++)
 			decide_add(doms, &n, r->domains[i]);
 		*author = r->lineno;
-	} else if ((d = snapshot_find(s, m->from_domain,
+	} else if ((d = decide_hold(s, out, m->from_domain,
 	    s->conf->subdomains)) != NULL) {
 		decide_add(doms, &n, d->name);
 		*author = 0;
@@ -393,7 +425,7 @@ decide_sign(const struct snapshot *s, const char **doms, size_t n,
 
 	out->nsign = 0;
 	for (i = 0; i < n; i++) {
-		if ((d = snapshot_find(s, doms[i], 0)) == NULL) {
+		if ((d = decide_hold(s, out, doms[i], 0)) == NULL) {
 			snprintf(why, sizeof(why), "signing domain %s is not "
 			    "in the keystore", doms[i]);
 			decide_onerror(s, out, DR_MISSING, why);
@@ -439,14 +471,15 @@ decide_gather(const struct dkim_msg *msg, const char *login,
  */
 static size_t
 decide_drop_ours(const struct snapshot *s, const struct decide_msg *m,
-    const char **doms, size_t n, char *why, size_t whylen)
+    struct decide_out *out, const char **doms, size_t n, char *why,
+    size_t whylen)
 {
 	struct snap_domain *d;
 	size_t i, k = 0;
 
 	why[0] = '\0';
 	for (i = 0; i < n; i++) {
-		if ((d = snapshot_find(s, doms[i], 0)) != NULL &&
+		if ((d = decide_hold(s, out, doms[i], 0)) != NULL &&
 		    decide_ours(d, m, why[0] == '\0' ? why : NULL,
 		    why[0] == '\0' ? whylen : 0))
 			continue;
@@ -476,7 +509,7 @@ decide_message(const struct snapshot *s, const struct decide_msg *m,
 		decide_mismatch(s, out, why);
 		return;
 	}
-	n = decide_domains(s, m, doms, &out->rule);
+	n = decide_domains(s, m, out, doms, &out->rule);
 	snprintf(why, sizeof(why), "From domain %s is not in the keystore%s",
 	    m->from_domain, s->rules != NULL && s->rules->signtable != NULL ?
 	    " or the SigningTable" : "");
@@ -485,7 +518,8 @@ decide_message(const struct snapshot *s, const struct decide_msg *m,
 		out->reason = DR_UNKNOWN;
 		return;
 	}
-	if ((k = decide_drop_ours(s, m, doms, n, ours, sizeof(ours))) == 0) {
+	if ((k = decide_drop_ours(s, m, out, doms, n, ours,
+	    sizeof(ours))) == 0) {
 		decide_pass(out, DECIDE_PASS, "%s", ours);
 		out->reason = DR_ALREADY;
 		return;

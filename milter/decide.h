@@ -121,7 +121,18 @@ struct decide_out {
 						 * alone signs */
 	struct dkim_sign	 sign[DECIDE_MAXSIGS];
 	size_t			 nsign;
+	/* the domains sign[] and why point into, held until decide_release */
+	struct snap_domain	*held[DECIDE_MAXDOMAINS];
+	size_t			 nheld;
 };
+
+/*
+ * decide_release - drop the domains a decision holds (their keys and
+ * names); after decide_message, once the signatures are made or refused.
+ * The header lists (sign[].hdrs) are the snapshot's: the caller keeps
+ * the snapshot until then too.
+ */
+void	decide_release(struct decide_out *);
 
 /*
  * decide_message - the end-of-message decision, for a client decide_client

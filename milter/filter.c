@@ -540,6 +540,7 @@ filter_eom(SMFICTX *ctx)
 		r = filter_insert(ctx, c, o.sign, o.nsign, o.why, t0);
 	else
 		r = filter_refuse(ctx, c, &o);
+	decide_release(&o);
 	filter_end(c);
 	return r;
 }

@@ -1,17 +1,18 @@
 /*
  * loader - keystore to snapshot
  *
- * The only place keyturnd reads the keystore. A loader keeps the last
- * set of domains it built so that a reload re-parses only the domains whose
- * files changed, and the keystore's generation so that a change made by
- * the CLI or the rotation module is noticed by polling. A domain that does
- * not load is marked unusable on its own; the others load. A loader is used by
- * one thread at a time (the daemon serializes reloads).
+ * The only place keyturnd opens the keystore. A snapshot reads domains
+ * through the loader's cache (keycache.h), which parses a domain's keys
+ * on its first message; the loader follows the keystore's journal so that
+ * a domain written by the CLI or the rotation is read again in the cache
+ * at the next poll, at the cost of that domain alone. A loader is used by
+ * one thread at a time (the daemon serializes reloads and polls).
  */
 #ifndef KEYTURN_LOADER_H
 #define KEYTURN_LOADER_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 struct loader;
 struct snapshot;
@@ -22,36 +23,33 @@ struct loader	*loader_new(void);
 void		 loader_free(struct loader *);
 
 /*
- * loader_build - a sealed snapshot of the keystore; with conf (taken on
- * success) for a new configuration, else sharing the configuration of
- * prev; with rules (the reference taken on success), else prev's. Each domain stands alone: an unchanged one is shared with the last
- * build, a new or changed one read again, and one that does not load is
- * in the snapshot marked unusable (no keys: its mail gets the failure
- * policy) with its error; err gets the first such error, "" when every
- * domain loaded. NULL and err only when the keystore cannot be opened or
- * listed (or conf's headers are bad); the caller keeps what it had.
+ * loader_build - a sealed snapshot: with conf (taken on success) for a new
+ * configuration, else sharing the configuration of prev; with rules (the
+ * reference taken on success), else prev's. Its domains come through the
+ * loader's cache, made anew when KeyStore or KeyCache changed (the keystore
+ * opened and checked, nothing of it read yet), else kept; with a new
+ * configuration every cached domain whose files changed is read again
+ * (loader_reread says how many). NULL and err only when the keystore
+ * cannot be opened (or conf's headers are bad); the caller keeps what it
+ * had.
  */
 struct snapshot	*loader_build(struct loader *, struct kt_conf *conf,
 		    struct rules *rules, const struct snapshot *prev, char *err,
 		    size_t errlen);
 
-/*
- * loader_moved - 1 when the last build read a keystore written since the
- * build before it (even if loader_changed said only LOADER_RETRY: a write
- * can come between the two)
- */
-int		 loader_moved(const struct loader *);
-
-/* loader_broken - how many domains the last build marked unusable */
-size_t		 loader_broken(const struct loader *);
+/* loader_reread - cached domains the last build or poll read again */
+size_t		 loader_reread(const struct loader *);
 
 /*
- * loader_changed - LOADER_MOVED when the keystore was written since the
- * last build, LOADER_RETRY when only a broken domain is due to be tried
- * again, else 0.
+ * loader_poll - the journal since the last poll: each domain written is
+ * read again if cached. How many domains were written (0: nothing moved),
+ * or LOADER_LOST when the journal could not say and every cached domain
+ * was checked instead.
  */
-#define LOADER_MOVED	1
-#define LOADER_RETRY	2
-int		 loader_changed(struct loader *);
+#define LOADER_LOST	(-2)
+int		 loader_poll(struct loader *);
+
+/* loader_generation - the keystore generation followed so far */
+uint64_t	 loader_generation(const struct loader *);
 
 #endif

@@ -38,5 +38,6 @@ milter_libkeyturnd_a_SOURCES = \
 	milter/senders.c milter/senders.h \
 	milter/rules.c milter/rules.h \
 	milter/snapshot.c milter/snapshot.h \
-	milter/loader.c milter/loader.h
+	milter/loader.c milter/loader.h \
+	milter/keycache.c milter/keycache.h
 milter_libkeyturnd_a_CFLAGS = $(AM_CFLAGS) $(CRYPTO_CFLAGS)

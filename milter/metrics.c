@@ -35,7 +35,9 @@
 #include <microhttpd.h>
 
 #include "conf.h"
+#include "keycache.h"
 #include "metrics.h"
+#include "snapshot.h"
 #include "store.h"
 #include "xmalloc.h"
 
@@ -73,7 +75,10 @@ static atomic_ullong metrics_sum_ns;
 /* The snapshot: the daemon's reload paths, under their own lock. */
 static atomic_ullong metrics_generation;
 static atomic_llong metrics_loaded_at;
-static atomic_ullong metrics_ndomains;
+
+/* The keystore's journal: the watcher thread. */
+static atomic_ullong metrics_ks_generation;
+static atomic_ullong metrics_ks_writes;
 
 /* Rotation actions: the rotation thread. */
 static atomic_ullong metrics_nactions[METRICS_NACT];
@@ -164,15 +169,22 @@ metrics_rejected(void)
 	metrics_add(&metrics_nrejected, 1);
 }
 
-/* metrics_snapshot_installed - generation, time and size of the new one */
+/* metrics_snapshot_installed - generation and time of the new one */
 void
-metrics_snapshot_installed(time_t now, size_t ndomains)
+metrics_snapshot_installed(time_t now)
 {
 	atomic_store_explicit(&metrics_loaded_at, (long long)now,
 	    memory_order_relaxed);
-	atomic_store_explicit(&metrics_ndomains, ndomains,
-	    memory_order_relaxed);
 	metrics_add(&metrics_generation, 1);
+}
+
+/* metrics_keystore_moved - what the watcher followed of the journal */
+void
+metrics_keystore_moved(uint64_t generation, unsigned writes)
+{
+	atomic_store_explicit(&metrics_ks_generation, generation,
+	    memory_order_relaxed);
+	metrics_add(&metrics_ks_writes, writes);
 }
 
 /* metrics_action - carried out (an alarm raised counts) or failed */
@@ -353,6 +365,51 @@ metrics_histogram(FILE *f)
 	fprintf(f, "%s_count %llu\n", name, cum);
 }
 
+/* metrics_keycache - the domains read so far, and the journal followed */
+static void
+metrics_keycache(FILE *f)
+{
+	struct keycache_stats st;
+	struct snapshot *s;
+
+	memset(&st, 0, sizeof(st));
+	if ((s = snapshot_current()) != NULL) {
+		if (s->kc != NULL)
+			keycache_stats(s->kc, &st);
+		snapshot_unref(s);
+	}
+	metrics_head(f, "keyturn_keystore_generation", "gauge",
+	    "The keystore generation whose changes keyturnd has read.");
+	fprintf(f, "keyturn_keystore_generation %llu\n",
+	    metrics_get(&metrics_ks_generation));
+	metrics_head(f, "keyturn_keystore_writes_total", "counter",
+	    "Domain writes read from the keystore's journal.");
+	fprintf(f, "keyturn_keystore_writes_total %llu\n",
+	    metrics_get(&metrics_ks_writes));
+	metrics_head(f, "keyturn_keycache_domains", "gauge",
+	    "Domains in the key cache, those the keystore lacks included.");
+	fprintf(f, "keyturn_keycache_domains %zu\n", st.entries);
+	metrics_head(f, "keyturn_keycache_capacity", "gauge",
+	    "KeyCache: the most domains the cache holds.");
+	fprintf(f, "keyturn_keycache_capacity %zu\n", st.max);
+	metrics_head(f, "keyturn_keycache_hits_total", "counter",
+	    "Domain lookups answered from the cache.");
+	fprintf(f, "keyturn_keycache_hits_total %llu\n",
+	    (unsigned long long)st.hits);
+	metrics_head(f, "keyturn_keycache_misses_total", "counter",
+	    "Domain lookups that read the keystore.");
+	fprintf(f, "keyturn_keycache_misses_total %llu\n",
+	    (unsigned long long)st.misses);
+	metrics_head(f, "keyturn_keycache_evictions_total", "counter",
+	    "Domains that left the full cache, least recently used first.");
+	fprintf(f, "keyturn_keycache_evictions_total %llu\n",
+	    (unsigned long long)st.evictions);
+	metrics_head(f, "keyturn_keycache_reloads_total", "counter",
+	    "Cached domains read again after a keystore change.");
+	fprintf(f, "keyturn_keycache_reloads_total %llu\n",
+	    (unsigned long long)st.reloads);
+}
+
 /* metrics_snapshot - the keys keyturnd signs with now */
 static void
 metrics_snapshot(FILE *f, time_t now)
@@ -371,10 +428,7 @@ metrics_snapshot(FILE *f, time_t now)
 	    "Seconds since the current snapshot was installed.");
 	fprintf(f, "keyturn_snapshot_age_seconds %lld\n",
 	    at > 0 && now > at ? (long long)now - at : 0);
-	metrics_head(f, "keyturn_snapshot_domains", "gauge",
-	    "Domains in the current snapshot.");
-	fprintf(f, "keyturn_snapshot_domains %llu\n",
-	    metrics_get(&metrics_ndomains));
+	metrics_keycache(f);
 }
 
 /* metrics_actions - rotation actions by name, done and failed */

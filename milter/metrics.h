@@ -12,6 +12,7 @@
 #define KEYTURN_METRICS_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <time.h>
 
 #include "dkim.h"
@@ -53,7 +54,9 @@ void	metrics_tempfail(enum metrics_tempfail);
 void	metrics_rejected(void);
 
 /* metrics_snapshot_installed - a new snapshot signs from now on */
-void	metrics_snapshot_installed(time_t now, size_t ndomains);
+void	metrics_snapshot_installed(time_t now);
+/* metrics_keystore_moved - the keystore generation followed, and writes */
+void	metrics_keystore_moved(uint64_t generation, unsigned writes);
 
 /*
  * The rotation thread, and only it: a pass begins, each domain's keys

@@ -1,11 +1,13 @@
 /*
  * snapshot - the immutable, shared, refcounted signing state of keyturnd
  *
- * Built by one thread (snapshot_new, snapshot_add_*, snapshot_seal), then
- * only read. The refcount and the round-robin counters are atomics; the
- * current-snapshot pointer is guarded by a mutex held only long enough to
- * take a reference, so installing a new snapshot never waits for messages.
- * Keys are freed with EVP_PKEY_free (OpenSSL wipes private key material).
+ * Built by one thread (snapshot_new, snapshot_set_cache, snapshot_seal),
+ * then only read. The refcounts and the round-robin counters are atomics;
+ * the current-snapshot pointer is guarded by a mutex held only long enough
+ * to take a reference, so installing a new snapshot never waits for
+ * messages. Domains live in the keycache; keys are freed with
+ * EVP_PKEY_free (OpenSSL wipes private key material) when the last
+ * reference to their domain goes.
  */
 #include "config.h"
 
@@ -15,6 +17,7 @@
 #include <strings.h>
 
 #include "conf.h"
+#include "keycache.h"
 #include "rules.h"
 #include "snapshot.h"
 #include "xmalloc.h"
@@ -46,7 +49,7 @@ snapshot_new(struct kt_conf *conf, struct rules *rules, char *err,
 	return s;
 }
 
-/* snapshot_new_same - a keystore change keeps the configuration */
+/* snapshot_new_same - a rules change keeps the configuration */
 struct snapshot *
 snapshot_new_same(const struct snapshot *old, struct rules *rules)
 {
@@ -65,16 +68,24 @@ snapshot_new_same(const struct snapshot *old, struct rules *rules)
 	return s;
 }
 
-/* snapshot_add_domain - domain names are kept lowercase for lookups */
+/* snapshot_set_cache - the loader's cache of the keystore's domains */
+void
+snapshot_set_cache(struct snapshot *s, struct keycache *kc)
+{
+	if (s->sealed)
+		abort();
+	keycache_unref(s->kc);
+	s->kc = kc;
+}
+
+/* snap_domain_new - domain names are kept lowercase for lookups */
 struct snap_domain *
-snapshot_add_domain(struct snapshot *s, const char *name)
+snap_domain_new(const char *name)
 {
 	struct snap_domain *d;
 	char *p;
 	int i;
 
-	if (s->sealed)
-		abort();
 	d = xcalloc(1, sizeof(*d));
 	d->name = xstrdup(name);
 	for (p = d->name; *p != '\0'; p++)
@@ -82,9 +93,22 @@ snapshot_add_domain(struct snapshot *s, const char *name)
 			*p += 'a' - 'A';
 	for (i = 0; i < SNAP_NALG; i++)
 		atomic_init(&d->next[i], 0);
-	s->domains = xreallocarray(s->domains, s->ndomains + 1,
-	    sizeof(*s->domains));
-	s->domains[s->ndomains++] = d;
+	atomic_init(&d->refs, 1);
+	return d;
+}
+
+/* snapshot_add_domain - into the snapshot's own cache, which owns it */
+struct snap_domain *
+snapshot_add_domain(struct snapshot *s, const char *name)
+{
+	struct snap_domain *d;
+
+	if (s->sealed)
+		abort();
+	if (s->kc == NULL)
+		s->kc = keycache_new(NULL, 0);
+	d = snap_domain_new(name);
+	keycache_put(s->kc, d);
 	return d;
 }
 
@@ -115,20 +139,26 @@ snapshot_add_key(struct snap_domain *d, const char *selector,
 	return 0;
 }
 
-/* snapshot_add_selector - kept for "already signed by us" */
-void
-snapshot_add_selector(struct snap_domain *d, const char *selector)
-{
-	d->selectors = xreallocarray(d->selectors, d->nselectors + 1,
-	    sizeof(*d->selectors));
-	d->selectors[d->nselectors++] = xstrdup(selector);
-}
-
 /* snapshot_selcmp - selectors are DNS labels: any case */
 static int
 snapshot_selcmp(const void *a, const void *b)
 {
 	return strcasecmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* snapshot_add_selector - kept sorted for "already signed by us" */
+void
+snapshot_add_selector(struct snap_domain *d, const char *selector)
+{
+	size_t i;
+
+	d->selectors = xreallocarray(d->selectors, d->nselectors + 1,
+	    sizeof(*d->selectors));
+	for (i = d->nselectors; i > 0 &&
+	    strcasecmp(d->selectors[i - 1], selector) > 0; i--)
+		d->selectors[i] = d->selectors[i - 1];
+	d->selectors[i] = xstrdup(selector);
+	d->nselectors++;
 }
 
 /* snapshot_has_selector - binary search; sel need not be terminated */
@@ -147,39 +177,29 @@ snapshot_has_selector(const struct snap_domain *d, const char *sel,
 	    sizeof(*d->selectors), snapshot_selcmp) != NULL;
 }
 
-/* snapshot_cmp - qsort order of domain pointers */
-static int
-snapshot_cmp(const void *a, const void *b)
-{
-	const struct snap_domain *const *da = a, *const *db = b;
-
-	return strcmp((*da)->name, (*db)->name);
-}
-
-/* snapshot_seal - sorted once so lookups need no lock and no hash */
+/* snapshot_seal - from here on, only read */
 void
 snapshot_seal(struct snapshot *s)
 {
-	size_t i;
-
-	if (s->ndomains > 1)
-		qsort(s->domains, s->ndomains, sizeof(*s->domains),
-		    snapshot_cmp);
-	for (i = 0; i < s->ndomains; i++)
-		if (s->domains[i]->nselectors > 1)
-			qsort(s->domains[i]->selectors,
-			    s->domains[i]->nselectors,
-			    sizeof(*s->domains[i]->selectors),
-			    snapshot_selcmp);
 	s->sealed = 1;
 }
 
-/* snapshot_domain_free - release one domain and its keys */
-static void
-snapshot_domain_free(struct snap_domain *d)
+/* snap_domain_ref - one more holder (the cache, a message) */
+struct snap_domain *
+snap_domain_ref(struct snap_domain *d)
+{
+	atomic_fetch_add(&d->refs, 1);
+	return d;
+}
+
+/* snap_domain_unref - the last holder frees the domain and its keys */
+void
+snap_domain_unref(struct snap_domain *d)
 {
 	size_t a, i;
 
+	if (d == NULL || atomic_fetch_sub(&d->refs, 1) != 1)
+		return;
 	for (a = 0; a < SNAP_NALG; a++)
 		for (i = 0; i < d->nkeys[a]; i++) {
 			free(d->keys[a][i].selector);
@@ -197,11 +217,7 @@ snapshot_domain_free(struct snap_domain *d)
 static void
 snapshot_free(struct snapshot *s)
 {
-	size_t i;
-
-	for (i = 0; i < s->ndomains; i++)
-		snapshot_domain_free(s->domains[i]);
-	free(s->domains);
+	keycache_unref(s->kc);
 	rules_unref(s->rules);
 	if (atomic_fetch_sub(&s->sc->refs, 1) == 1) {
 		dkim_hdrlist_free(s->sc->hdrs);
@@ -229,26 +245,6 @@ snapshot_unref(struct snapshot *s)
 		snapshot_free(s);
 }
 
-/* snapshot_lookup - exact match, name already lowercase */
-static struct snap_domain *
-snapshot_lookup(const struct snapshot *s, const char *name)
-{
-	size_t lo = 0, hi = s->ndomains, mid;
-	int c;
-
-	while (lo < hi) {
-		mid = lo + (hi - lo) / 2;
-		c = strcmp(name, s->domains[mid]->name);
-		if (c == 0)
-			return s->domains[mid];
-		if (c < 0)
-			hi = mid;
-		else
-			lo = mid + 1;
-	}
-	return NULL;
-}
-
 /* snapshot_find - walk up the labels only when SubDomains allows it */
 struct snap_domain *
 snapshot_find(const struct snapshot *s, const char *domain, int subdomains)
@@ -259,15 +255,15 @@ snapshot_find(const struct snapshot *s, const char *domain, int subdomains)
 	size_t i, len;
 
 	len = strlen(domain);
-	if (len == 0 || len >= sizeof(name))
+	if (s->kc == NULL || len == 0 || len >= sizeof(name))
 		return NULL;
 	for (i = 0; i <= len; i++)
 		name[i] = (domain[i] >= 'A' && domain[i] <= 'Z') ?
 		    domain[i] + ('a' - 'A') : domain[i];
-	if ((d = snapshot_lookup(s, name)) != NULL || !subdomains)
+	if ((d = keycache_get(s->kc, name)) != NULL || !subdomains)
 		return d;
 	for (p = strchr(name, '.'); p != NULL; p = strchr(p + 1, '.'))
-		if (p[1] != '\0' && (d = snapshot_lookup(s, p + 1)) != NULL)
+		if (p[1] != '\0' && (d = keycache_get(s->kc, p + 1)) != NULL)
 			return d;
 	return NULL;
 }
@@ -282,24 +278,6 @@ snapshot_next_key(struct snap_domain *d, enum dkim_alg alg)
 		return NULL;
 	n = atomic_fetch_add(&d->next[alg], 1);
 	return &d->keys[alg][n % d->nkeys[alg]];
-}
-
-/* snapshot_carry - copy each domain's counters from the snapshot it replaces */
-void
-snapshot_carry(struct snapshot *s, const struct snapshot *old)
-{
-	struct snap_domain *d, *o;
-	size_t i, a;
-
-	if (old == NULL)
-		return;
-	for (i = 0; i < s->ndomains; i++) {
-		d = s->domains[i];
-		if ((o = snapshot_lookup(old, d->name)) == NULL)
-			continue;
-		for (a = 0; a < SNAP_NALG; a++)
-			atomic_store(&d->next[a], atomic_load(&o->next[a]));
-	}
 }
 
 /* snapshot_install - swap; messages holding the old one keep it */

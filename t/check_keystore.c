@@ -1,6 +1,7 @@
 /*
  * check_keystore - the keystore library: lifecycle, limits, selectors,
- * the on-disk format, damaged files, snapshots and reloads
+ * the on-disk format, damaged files, snapshots and reloads, and the
+ * change journal that readers follow (store_watch_*)
  *
  * Every test builds its own keystore under a fresh temporary directory.
  * Ed25519 keys are used where the algorithm does not matter (they are
@@ -1379,6 +1380,548 @@ START_TEST(test_names)
 }
 END_TEST
 
+/* ---- the change journal (storejournal.c) ---- */
+
+#define JOURNAL_MAX_BYTES	(1024 * 1024)	/* storejournal.c */
+
+/* What one store_watch_poll reported. */
+struct seen {
+	char	 names[4096];	/* the first ones, space-separated */
+	size_t	 n;
+	size_t	 pads;		/* names under .pad.test */
+};
+
+static void
+seen_fn(const char *domain, void *arg)
+{
+	struct seen *sn = arg;
+	size_t len = strlen(domain);
+
+	if (len > 9 && strcmp(domain + len - 9, ".pad.test") == 0)
+		sn->pads++;
+	else {
+		if (sn->names[0] != '\0')
+			strlcat(sn->names, " ", sizeof(sn->names));
+		strlcat(sn->names, domain, sizeof(sn->names));
+	}
+	sn->n++;
+}
+
+/* watch - one poll; its return, and what fn was told in sn */
+static int
+watch(struct store_watch *w, struct seen *sn)
+{
+	int r;
+
+	memset(sn, 0, sizeof(*sn));
+	r = store_watch_poll(w, seen_fn, sn);
+	if (r >= 0)
+		ck_assert_msg((size_t)r == sn->n, "poll said %d, told %zu", r,
+		    sn->n);
+	return r;
+}
+
+/* watch_is - a poll that reports exactly these names (no pads) */
+static void
+watch_is(struct store_watch *w, const char *names)
+{
+	struct seen sn;
+	int r = watch(w, &sn);
+
+	ck_assert_msg(r >= 0 && strcmp(sn.names, names) == 0 && sn.pads == 0,
+	    "poll: %d \"%s\", want \"%s\"", r, sn.names, names);
+}
+
+/* jpath - the journal of the current keystore (static) */
+static const char *
+jpath(void)
+{
+	static char p[128];
+
+	snprintf(p, sizeof(p), "%s/journal", ks_dir);
+	return p;
+}
+
+/* jappend - bytes added to the journal as a writer would */
+static void
+jappend(const char *text)
+{
+	int fd = open(jpath(), O_WRONLY | O_APPEND);
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, text, strlen(text)),
+	    (ssize_t)strlen(text));
+	close(fd);
+}
+
+/* jtext - the whole journal, NUL-terminated */
+static char *
+jtext(void)
+{
+	struct stat st;
+	char *buf;
+	int fd = open(jpath(), O_RDONLY);
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(fstat(fd, &st), 0);
+	buf = xcalloc(1, (size_t)st.st_size + 1);
+	ck_assert_int_eq(read(fd, buf, (size_t)st.st_size), st.st_size);
+	close(fd);
+	return buf;
+}
+
+/* jreplace - a new journal file in place of the old (as a cut makes) */
+static void
+jreplace(const char *text)
+{
+	char tmp[160];
+	int fd;
+
+	snprintf(tmp, sizeof(tmp), "%s.test", jpath());
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, text, strlen(text)),
+	    (ssize_t)strlen(text));
+	close(fd);
+	ck_assert_int_eq(rename(tmp, jpath()), 0);
+}
+
+/* gen_set - the generation file says g (a write that kept no journal) */
+static void
+gen_set(uint64_t g)
+{
+	char path[128], buf[32];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/generation", ks_dir);
+	snprintf(buf, sizeof(buf), "%llu\n", (unsigned long long)g);
+	fd = open(path, O_WRONLY | O_TRUNC);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, buf, strlen(buf)), (ssize_t)strlen(buf));
+	close(fd);
+}
+
+/* every kind of write is reported once, by every watch, and only once */
+START_TEST(test_journal_each)
+{
+	struct store *s = ks_new();
+	struct store_watch *w, *w2;
+	struct seen sn;
+	char sel[64];
+
+	w = store_watch_open(s);
+	ck_assert_int_eq(watch(w, &sn), 0);
+	dom_add(s, "a.test", STORE_ALGBIT(ED));
+	dom_add(s, "b.test", STORE_ALGBIT(ED));
+	key_add(s, "a.test", ED, 0, sel);
+	watch_is(w, "a.test b.test a.test");
+	ck_assert_int_eq(watch(w, &sn), 0);	/* nothing moved */
+	ck_assert_uint_eq(sn.n, 0);
+	ck_assert_uint_eq(store_watch_generation(w), 3);
+	ck_assert_uint_eq(store_generation(s), 3);
+
+	/* a watch starts at now: what was written before is not news */
+	w2 = store_watch_open(s);
+	ck_assert_uint_eq(store_watch_generation(w2), 3);
+	ck_assert_int_eq(watch(w2, &sn), 0);
+	ck_assert_int_eq(move(s, "a.test", sel, STORE_PENDING, STORE_READY,
+	    0), 0);
+	/* a refused write writes nothing */
+	ck_assert_int_eq(move(s, "a.test", sel, STORE_PENDING, STORE_ACTIVE,
+	    0), -1);
+	ck_assert_int_eq(dom_add_r(s, "a.test"), -1);
+	watch_is(w, "a.test");
+	watch_is(w2, "a.test");
+
+	/* a note, a compromise, a removal */
+	ck_assert_msg(store_note(s, "a.test", sel, NOW, "test: a note", err,
+	    sizeof(err)) == 0, "%s", err);
+	watch_is(w, "a.test");
+	ck_assert_int_eq(move(s, "a.test", sel, STORE_READY, STORE_ACTIVE,
+	    0), 0);
+	ck_assert_msg(store_domain_remove(s, "a.test", 1, NOW, err,
+	    sizeof(err)) == 0, "%s", err);
+	watch_is(w, "a.test a.test");
+	watch_is(w2, "a.test a.test a.test");
+	ck_assert_int_eq(watch(w, &sn), 0);
+	ck_assert_int_eq(watch(w2, &sn), 0);
+	store_watch_close(w);
+	store_watch_close(w2);
+	ks_done(s);
+}
+END_TEST
+
+/* a policy change is one write: its domain is reported once */
+START_TEST(test_journal_policy)
+{
+	struct store *s = ks_new();
+	struct store_watch *w;
+	struct store_policy p;
+
+	dom_add(s, "b.test", STORE_ALGBIT(ED));
+	w = store_watch_open(s);
+	store_policy_default(&p);
+	p.retire_after = 86400;
+	ck_assert_msg(store_domain_set(s, "b.test", &p, STORE_POL_RETIRE, NOW,
+	    err, sizeof(err)) == 0, "%s", err);
+	ck_assert_uint_eq(store_generation(s), 2);
+	watch_is(w, "b.test");
+	store_watch_close(w);
+	ks_done(s);
+}
+END_TEST
+
+/*
+ * The journal removed between writes: a reader reads the file it has
+ * open to its end, then the new one; when a line is in neither (two
+ * removals), it is told LOST, never a partial list; then it follows the
+ * journal again.
+ */
+START_TEST(test_journal_removed)
+{
+	struct store *s = ks_new();
+	struct store_watch *w, *w3;
+	struct seen sn;
+	char sel[64];
+	int r;
+
+	dom_add(s, "a.test", STORE_ALGBIT(ED));
+	dom_add(s, "b.test", STORE_ALGBIT(ED));
+	w = store_watch_open(s);
+
+	/* once: both lines are in a file the reader can read */
+	key_add(s, "a.test", ED, 0, sel);
+	ck_assert_int_eq(unlink(jpath()), 0);
+	key_add(s, "b.test", ED, 0, sel);
+	r = watch(w, &sn);
+	ck_assert_msg(r == STORE_WATCH_LOST || (r == 2 &&
+	    strcmp(sn.names, "a.test b.test") == 0), "%d: %s", r, sn.names);
+	key_add(s, "a.test", ED, 0, sel);
+	watch_is(w, "a.test");
+
+	/* twice: the line of a.test is gone with the file in between */
+	ck_assert_int_eq(unlink(jpath()), 0);
+	key_add(s, "a.test", ED, 0, sel);
+	ck_assert_int_eq(unlink(jpath()), 0);
+	key_add(s, "b.test", ED, 0, sel);
+	ck_assert_int_eq(watch(w, &sn), STORE_WATCH_LOST);
+	key_add(s, "b.test", ED, 0, sel);
+	watch_is(w, "b.test");
+
+	/* a watch opened with no journal at all */
+	ck_assert_int_eq(unlink(jpath()), 0);
+	w3 = store_watch_open(s);
+	key_add(s, "a.test", ED, 0, sel);
+	watch_is(w3, "a.test");
+	r = watch(w, &sn);
+	ck_assert_msg(r == STORE_WATCH_LOST || (r == 1 &&
+	    strcmp(sn.names, "a.test") == 0), "%d: %s", r, sn.names);
+	ck_assert_int_eq(unlink(jpath()), 0);
+	key_add(s, "a.test", ED, 0, sel);
+	ck_assert_int_eq(unlink(jpath()), 0);
+	key_add(s, "b.test", ED, 0, sel);
+	ck_assert_int_eq(watch(w3, &sn), STORE_WATCH_LOST);
+	ck_assert_int_eq(watch(w, &sn), STORE_WATCH_LOST);
+	key_add(s, "a.test", ED, 0, sel);
+	watch_is(w3, "a.test");
+	watch_is(w, "a.test");
+	store_watch_close(w);
+	store_watch_close(w3);
+	ks_done(s);
+}
+END_TEST
+
+/*
+ * A write without its line (the generation file bumped by hand, as a
+ * keyturn that kept no journal would): LOST, alone or after real writes;
+ * the generation going backwards: LOST; and after each, the next write
+ * is reported (never the line of another write in its place).
+ */
+START_TEST(test_journal_gap)
+{
+	struct store *s = ks_new();
+	struct store_watch *w;
+	struct seen sn;
+	uint64_t g;
+	char sel[64];
+	int r;
+
+	dom_add(s, "a.test", STORE_ALGBIT(ED));
+	dom_add(s, "b.test", STORE_ALGBIT(ED));
+	w = store_watch_open(s);
+
+	gen_set(store_generation(s) + 1);
+	ck_assert_int_eq(watch(w, &sn), STORE_WATCH_LOST);
+	ck_assert_uint_eq(store_watch_generation(w), store_generation(s));
+	ck_assert_int_eq(watch(w, &sn), 0);
+	key_add(s, "a.test", ED, 0, sel);
+	watch_is(w, "a.test");
+
+	key_add(s, "a.test", ED, 0, sel);
+	gen_set(store_generation(s) + 1);
+	key_add(s, "b.test", ED, 0, sel);
+	ck_assert_int_eq(watch(w, &sn), STORE_WATCH_LOST);
+	key_add(s, "b.test", ED, 0, sel);
+	watch_is(w, "b.test");
+
+	/* backwards: another keystore's generation (a restored backup) */
+	key_add(s, "a.test", ED, 0, sel);
+	key_add(s, "a.test", ED, 0, sel);
+	key_add(s, "a.test", ED, 0, sel);
+	watch_is(w, "a.test a.test a.test");
+	g = store_generation(s);
+	gen_set(g - 3);
+	ck_assert_int_eq(watch(w, &sn), STORE_WATCH_LOST);
+	key_add(s, "b.test", ED, 0, sel);
+	r = watch(w, &sn);
+	ck_assert_msg(r == STORE_WATCH_LOST || (r >= 1 &&
+	    strstr(sn.names, "b.test") != NULL), "a write of b.test was "
+	    "reported as %d \"%s\"", r, sn.names);
+	store_watch_close(w);
+	ks_done(s);
+}
+END_TEST
+
+/*
+ * A line cut short by a writer that died: never reported, cut off by the
+ * next writer, and the readers (opened before it or after it) report
+ * that writer's line.
+ */
+START_TEST(test_journal_torn)
+{
+	struct store *s = ks_new();
+	struct store_watch *w, *w2;
+	struct seen sn;
+	char sel[64], line[64], *text;
+
+	dom_add(s, "a.test", STORE_ALGBIT(ED));
+	dom_add(s, "b.test", STORE_ALGBIT(ED));
+	w = store_watch_open(s);
+	jappend("12 exa");
+	ck_assert_int_eq(watch(w, &sn), 0);
+	w2 = store_watch_open(s);
+	key_add(s, "b.test", ED, 0, sel);
+	watch_is(w, "b.test");
+	watch_is(w2, "b.test");
+	text = jtext();
+	ck_assert_msg(strstr(text, "exa\n") == NULL && strstr(text, "12 exa")
+	    == NULL, "%s", text);
+	ck_assert_msg(strcmp(text + strlen(text) - 9, "3 b.test\n") == 0,
+	    "%s", text);
+	free(text);
+
+	/* a whole line but its newline, of the next generation */
+	snprintf(line, sizeof(line), "%llu a.test",
+	    (unsigned long long)store_generation(s) + 1);
+	jappend(line);
+	ck_assert_int_eq(watch(w, &sn), 0);
+	key_add(s, "b.test", ED, 0, sel);
+	watch_is(w, "b.test");
+	watch_is(w2, "b.test");
+	text = jtext();
+	ck_assert_msg(strstr(text, "a.test\n4 b.test") == NULL &&
+	    strstr(text, "4 a.test") == NULL, "%s", text);
+	free(text);
+	store_watch_close(w);
+	store_watch_close(w2);
+	ks_done(s);
+}
+END_TEST
+
+/*
+ * jpad - the journal grown by hand to just under JOURNAL_MAX_BYTES with
+ * consecutive generations, and the generation file following, so that
+ * the next write (of domain) takes it past the bound; the last generation
+ */
+static uint64_t
+jpad(struct store *s, const char *domain)
+{
+	uint64_t g = store_generation(s), est;
+	size_t size, target, len = 0, remain, k, next;
+	char *buf, dom[256];
+	struct stat st;
+	unsigned i = 0;
+	int n, fd;
+
+	ck_assert_int_eq(stat(jpath(), &st), 0);
+	size = (size_t)st.st_size;
+	est = g + JOURNAL_MAX_BYTES / 24;	/* about the last generation */
+	next = (size_t)snprintf(dom, sizeof(dom), "%llu %s\n",
+	    (unsigned long long)est, domain);
+	target = JOURNAL_MAX_BYTES - next + 1;
+	buf = xmalloc(JOURNAL_MAX_BYTES);
+	while ((remain = target - size - len) > 0) {
+		g++;
+		if (remain > 100) {
+			n = snprintf(buf + len, remain + 1, "%llu p%06u.pad."
+			    "test\n", (unsigned long long)g, i++);
+			len += (size_t)n;
+			continue;
+		}
+		/* the last line: a name of the length that fills it */
+		n = snprintf(dom, sizeof(dom), "%llu ", (unsigned long long)g);
+		k = remain - (size_t)n - strlen(".pad.test\n");
+		ck_assert(k >= 1 && k < 200);
+		memset(dom, 'a', k);
+		dom[k] = '\0';
+		if (k > 60)
+			dom[k / 2] = '.';
+		n = snprintf(buf + len, remain + 1, "%llu %s.pad.test\n",
+		    (unsigned long long)g, dom);
+		ck_assert_uint_eq((size_t)n, remain);
+		len += (size_t)n;
+	}
+	fd = open(jpath(), O_WRONLY | O_APPEND);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, buf, len), (ssize_t)len);
+	close(fd);
+	free(buf);
+	gen_set(g);
+	ck_assert_uint_eq(store_generation(s), g);
+	/* the next write's line takes the journal past the bound */
+	next = (size_t)snprintf(dom, sizeof(dom), "%llu %s\n",
+	    (unsigned long long)g + 1, domain);
+	ck_assert_int_eq(stat(jpath(), &st), 0);
+	ck_assert_int_le(st.st_size, JOURNAL_MAX_BYTES);
+	ck_assert_int_gt(st.st_size + (off_t)next, JOURNAL_MAX_BYTES);
+	return g;
+}
+
+/* only_ab - names are a.test and b.test, each at least once, no other */
+static int
+only_ab(const char *names)
+{
+	char *copy = xstrdup(names), *p, *tok;
+	int a = 0, b = 0, other = 0;
+
+	for (p = copy; (tok = strsep(&p, " ")) != NULL;) {
+		if (strcmp(tok, "a.test") == 0)
+			a = 1;
+		else if (strcmp(tok, "b.test") == 0)
+			b = 1;
+		else
+			other = 1;
+	}
+	free(copy);
+	return a && b && !other;
+}
+
+/*
+ * Past JOURNAL_MAX_BYTES the journal is cut to its newest lines; every
+ * reader goes on complete, no LOST: one last polled long before (it reads
+ * the old file to its end), one opened just before the cut and polled
+ * after two writes, one polled between them, one opened after the cut.
+ * Each write is reported once: those that were in the old file are not
+ * told again from the new one.
+ */
+START_TEST(test_journal_compact)
+{
+	struct store_watch *w1, *w2, *w3, *w4;
+	struct store *s = ks_new();
+	struct stat before, after;
+	struct seen sn1, sn2;
+	uint64_t g;
+	char sel[64], *text, last[64];
+	int r1, r2;
+
+	dom_add(s, "a.test", STORE_ALGBIT(ED));
+	dom_add(s, "b.test", STORE_ALGBIT(ED));
+	w1 = store_watch_open(s);
+	g = jpad(s, "a.test");
+	w2 = store_watch_open(s);
+	w3 = store_watch_open(s);
+	ck_assert_uint_eq(store_watch_generation(w2), g);
+	ck_assert_int_eq(stat(jpath(), &before), 0);
+
+	key_add(s, "a.test", ED, 0, sel);		/* g + 1: the cut */
+	ck_assert_uint_eq(store_generation(s), g + 1);
+	ck_assert_int_eq(stat(jpath(), &after), 0);
+	ck_assert(after.st_ino != before.st_ino);
+	ck_assert_int_lt(after.st_size, 300 * 1024);
+	ck_assert_int_eq(after.st_mode & 0777, 0600);
+	text = jtext();
+	ck_assert_msg(strncmp(text, "keyturn-journal 1\n", 18) == 0, "%.40s",
+	    text);
+	snprintf(last, sizeof(last), "\n%llu a.test\n",
+	    (unsigned long long)g + 1);
+	ck_assert_msg(strlen(text) > strlen(last) && strcmp(text +
+	    strlen(text) - strlen(last), last) == 0, "%s", text +
+	    strlen(text) - 40);
+	free(text);
+	watch_is(w3, "a.test");
+
+	key_add(s, "b.test", ED, 0, sel);		/* g + 2 */
+	r2 = watch(w2, &sn2);
+	watch_is(w3, "b.test");
+	r1 = watch(w1, &sn1);
+	w4 = store_watch_open(s);
+	key_add(s, "a.test", ED, 0, sel);
+	watch_is(w1, "a.test");
+	watch_is(w2, "a.test");
+	watch_is(w3, "a.test");
+	watch_is(w4, "a.test");
+
+	/* complete, no LOST */
+	ck_assert_msg(r2 >= 2 && only_ab(sn2.names) && sn2.pads == 0,
+	    "opened before the cut: %d \"%s\"", r2, sn2.names);
+	ck_assert_msg(r1 != STORE_WATCH_LOST, "the reader of the old file: "
+	    "LOST");
+	ck_assert_msg(only_ab(sn1.names), "%s", sn1.names);
+	ck_assert_uint_ge(sn1.pads, g - 2);
+	/* and once each */
+	ck_assert_msg(r2 == 2 && strcmp(sn2.names, "a.test b.test") == 0,
+	    "opened before the cut: %d \"%s\"", r2, sn2.names);
+	ck_assert_msg(r1 == (int)g && sn1.pads == g - 2 &&
+	    strcmp(sn1.names, "a.test b.test") == 0, "the reader of the old "
+	    "file: %d (%zu pads, %s), want %d (%d pads, a.test b.test)", r1,
+	    sn1.pads, sn1.names, (int)g, (int)g - 2);
+
+	store_watch_close(w1);
+	store_watch_close(w2);
+	store_watch_close(w3);
+	store_watch_close(w4);
+	ks_done(s);
+}
+END_TEST
+
+/*
+ * A writer that died after its line and before its commit leaves a line
+ * whose number the next write does not take again: that write takes the
+ * next one and bumps past both, so both domains are reported (the dead
+ * write's change may be on disk). The same when the dead writer had cut
+ * the journal, so that the next line is in the new file only.
+ */
+START_TEST(test_journal_died)
+{
+	struct store *s = ks_new();
+	struct store_watch *w;
+	struct seen sn;
+	char sel[64];
+
+	dom_add(s, "a.test", STORE_ALGBIT(ED));
+	dom_add(s, "b.test", STORE_ALGBIT(ED));
+	w = store_watch_open(s);
+	jappend("3 x.test\n");				/* died */
+	ck_assert_int_eq(watch(w, &sn), 0);
+	key_add(s, "b.test", ED, 0, sel);		/* 4 */
+	ck_assert_uint_eq(store_generation(s), 4);
+	ck_assert_int_eq(watch(w, &sn), 2);
+	ck_assert_str_eq(sn.names, "x.test b.test");
+
+	/* died after its line and the cut it made */
+	jappend("5 x.test\n");
+	jreplace("keyturn-journal 1\n4 b.test\n5 x.test\n");
+	ck_assert_int_eq(watch(w, &sn), 0);
+	key_add(s, "b.test", ED, 0, sel);		/* 6 */
+	ck_assert_uint_eq(store_generation(s), 6);
+	ck_assert_int_eq(watch(w, &sn), 2);
+	ck_assert_msg(strcmp(sn.names, "x.test b.test") == 0, "a write of "
+	    "b.test after a cut was reported as \"%s\"", sn.names);
+	store_watch_close(w);
+	ks_done(s);
+}
+END_TEST
+
 static Suite *
 keystore_suite(void)
 {
@@ -1420,6 +1963,13 @@ keystore_suite(void)
 	tcase_add_test(tc, test_reload);
 	tcase_add_test(tc, test_names);
 	tcase_add_test(tc, test_names_refused);
+	tcase_add_test(tc, test_journal_each);
+	tcase_add_test(tc, test_journal_policy);
+	tcase_add_test(tc, test_journal_removed);
+	tcase_add_test(tc, test_journal_gap);
+	tcase_add_test(tc, test_journal_torn);
+	tcase_add_test(tc, test_journal_compact);
+	tcase_add_test(tc, test_journal_died);
 	suite_add_tcase(s, tc);
 	return s;
 }

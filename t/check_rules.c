@@ -406,6 +406,8 @@ START_TEST(test_policy)
 		    _i, o.why);
 	ck_assert_int_eq(o.mismatch, tc->login != NULL && tc->verdict !=
 	    DECIDE_SIGN);
+	decide_release(&o);
+	ck_assert_uint_eq(o.nheld, 0);
 	snapshot_unref(s);
 }
 END_TEST
@@ -421,6 +423,7 @@ START_TEST(test_unreadable)
 	decide_unreadable(s, &m, "header block too long", &o);
 	ck_assert_int_eq(o.verdict, DECIDE_PASS);
 	ck_assert_str_eq(o.why, "header block too long");
+	decide_release(&o);
 	m.authenticated = 1;
 	m.login = "alice";
 	decide_unreadable(s, &m, "header block too long", &o);
@@ -428,7 +431,47 @@ START_TEST(test_unreadable)
 	ck_assert(o.mismatch);
 	ck_assert_ptr_nonnull(strstr(o.why, "the From of login alice cannot "
 	    "be checked"));
+	decide_release(&o);
 	snapshot_unref(s);
+}
+END_TEST
+
+/*
+ * A decision holds the domains it signs with: the snapshot may go (a
+ * reload) before the signatures are made, and their names and keys stay
+ * valid until decide_release.
+ */
+START_TEST(test_decide_holds)
+{
+	struct snapshot *s = policy_fixture(1, 0);
+	struct decide_msg m;
+	struct decide_out o;
+
+	memset(&m, 0, sizeof(m));
+	m.from_local = "bob";
+	m.from_domain = "alias.test";
+	decide_message(s, &m, 1000, &o);
+	ck_assert_int_eq(o.verdict, DECIDE_SIGN);
+	ck_assert_uint_eq(o.nsign, 2);
+	ck_assert_uint_ge(o.nheld, 2);
+	snapshot_unref(s);		/* the last reference but o's */
+	ck_assert_str_eq(o.sign[0].domain, "example.com");
+	ck_assert_str_eq(o.sign[0].selector, "e1");
+	ck_assert_str_eq(o.sign[1].domain, "platform.test");
+	ck_assert_str_eq(o.sign[1].selector, "p1");
+	ck_assert_int_eq(EVP_PKEY_get_id(o.sign[0].key), EVP_PKEY_ED25519);
+	ck_assert_int_eq(EVP_PKEY_get_id(o.sign[1].key), EVP_PKEY_ED25519);
+	decide_release(&o);
+	ck_assert_uint_eq(o.nheld, 0);
+	decide_release(&o);		/* twice is harmless */
+
+	/* a refusal holds what it names too, and releases it */
+	s = policy_fixture(0, 0);
+	m.from_domain = "nokey.example";
+	decide_message(s, &m, 1000, &o);
+	ck_assert_int_eq(o.verdict, DECIDE_TEMPFAIL);
+	snapshot_unref(s);
+	decide_release(&o);
 }
 END_TEST
 
@@ -475,6 +518,7 @@ rules_suite(void)
 	tcase_add_loop_test(tc, test_policy, 0,
 	    sizeof(policy_cases) / sizeof(policy_cases[0]));
 	tcase_add_test(tc, test_unreadable);
+	tcase_add_test(tc, test_decide_holds);
 	tcase_add_test(tc, test_rules_changed);
 	suite_add_tcase(s, tc);
 	return s;

@@ -25,7 +25,8 @@ MILTER_SH = t/milter_sign.sh t/milter_roundrobin.sh t/milter_onerror.sh \
 	t/milter_isolate.sh t/milter_socket.sh t/milter_sockcheck.sh \
 	t/milter_client.sh t/milter_pidfile.sh t/milter_startsig.sh \
 	t/milter_hupstorm.sh t/milter_sigterm_pause.sh t/milter_policy.sh \
-	t/milter_postfix_sasl.sh t/milter_metrics.sh t/milter_sendmail.sh
+	t/milter_postfix_sasl.sh t/milter_metrics.sh t/milter_sendmail.sh \
+	t/milter_keycache.sh
 TESTS += $(MILTER_SH)
 EXTRA_DIST += $(MILTER_SH) t/milter_lib.sh t/milter_verify.py \
 	t/lib/sendmail.sh

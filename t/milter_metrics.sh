@@ -132,8 +132,10 @@ kt_ok "only GET /metrics is served"
 scrape a
 [ "$(val a 'keyturn_snapshot_generation{}')" = 1 ] ||
     kt_fail "snapshot generation at start-up is not 1"
-[ "$(val a 'keyturn_snapshot_domains{}')" = 2 ] ||
-    kt_fail "snapshot domains is not 2"
+[ "$(val a 'keyturn_keycache_domains{}')" = 0 ] ||
+    kt_fail "domains read before any message came"
+[ "$(val a 'keyturn_keycache_capacity{}')" = 100000 ] ||
+    kt_fail "key cache capacity is not the default KeyCache"
 
 # N signed while the page is scraped, in parallel with the rest
 N=2000 MO=7 K=5
@@ -181,12 +183,33 @@ families_moved
 kt_ok "signed $N by each algorithm, the histogram counted $N; unsigned" \
     "$MO client_not_internal, $K domain_unknown, 1 no_from; 1 tempfail" \
     "no_active_key; nothing else moved"
+# three domains named (signed, unknown, no key): each read once, then
+# answered from the cache
+[ "$(val b 'keyturn_keycache_domains{}')" = 3 ] ||
+    kt_fail "key cache holds $(val b 'keyturn_keycache_domains{}') domains, not 3"
+[ "$(val b 'keyturn_keycache_misses_total{}')" = 3 ] ||
+    kt_fail "$(val b 'keyturn_keycache_misses_total{}') keystore reads, not 3"
+[ "$(val b 'keyturn_keycache_hits_total{}')" -ge $((2 * N)) ] ||
+    kt_fail "only $(val b 'keyturn_keycache_hits_total{}') cache hits"
+kt_ok "key cache: 3 domains read once each," \
+    "$(val b 'keyturn_keycache_hits_total{}') lookups answered from it"
 
-# a keystore change made by the CLI reaches a new snapshot
+# a keystore change made by the CLI: the journal read, the cached domain
+# read again
 kt_cli key new example.com --algorithm ed25519 --selector e2
-wait_moved 'keyturn_snapshot_generation{}'
-kt_ok "snapshot generation $(val b 'keyturn_snapshot_generation{}') ->" \
-    "$(val c 'keyturn_snapshot_generation{}') after a keystore change"
+wait_moved 'keyturn_keycache_reloads_total{}'
+delta2() {
+	_d=$(( $(val c "$1") - $(val b "$1") ))
+	[ "$_d" = "$2" ] || kt_fail "$1 moved by $_d, not $2"
+}
+delta2 'keyturn_keystore_writes_total{}' 1
+delta2 'keyturn_keycache_reloads_total{}' 1
+[ "$(val c 'keyturn_keystore_generation{}')" -gt \
+    "$(val b 'keyturn_keystore_generation{}')" ] ||
+    kt_fail "keystore generation did not move"
+kt_ok "keystore generation $(val b 'keyturn_keystore_generation{}') ->" \
+    "$(val c 'keyturn_keystore_generation{}') after a keystore change:" \
+    "1 write read from the journal, 1 cached domain read again"
 [ "$(val c 'keyturn_rotation_passes_total{}')" = 0 ] ||
     kt_fail "rotation passes counted with Rotation no"
 

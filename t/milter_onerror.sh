@@ -35,7 +35,7 @@ kt_ok "no active key: tempfail 451 4.7.1"
 kt_conf "Algorithms rsa" "OnError accept"
 kill -HUP "$KPID"
 i=0
-until grep -q "reload: 2 domains loaded" "$W/keyturnd.log"; do
+until grep -q "reload: in force" "$W/keyturnd.log"; do
 	i=$((i + 1))
 	[ $i -gt 1200 ] && kt_fail "no reload after SIGHUP"
 	sleep 0.05
@@ -67,7 +67,7 @@ kt_ok "a broken domain at start-up tempfails alone"
 chmod 0600 "$KS/broken.test/keys/b1.pem"
 kill -HUP "$KPID"
 i=0
-until grep -q "reload: 3 domains loaded" "$W/keyturnd.log"; do
+until [ "$(grep -c "reload: in force" "$W/keyturnd.log")" -ge 2 ]; do
 	i=$((i + 1))
 	[ $i -gt 1200 ] && kt_fail "no reload after the fix"
 	sleep 0.05

@@ -75,7 +75,7 @@ kt_conf "SocketOwner postfix" "SocketMode 0660" "LogLevel info" \
     "InternalHosts 192.0.2.0/24"
 kill -HUP "$KPID"
 i=0
-until grep -q "reload: 3 domains loaded" "$W/keyturnd.log"; do
+until grep -q "reload: in force" "$W/keyturnd.log"; do
 	i=$((i + 1))
 	[ $i -gt 1200 ] && kt_fail "no reload"	# a bound for a hang
 	sleep 0.05
@@ -103,7 +103,7 @@ kt_conf "SocketOwner postfix" "SocketMode 0660" "LogLevel info" \
     "DaemonNames ORIGINATING"
 kill -HUP "$KPID"
 i=0
-until [ "$(grep -c "reload: 3 domains loaded" "$W/keyturnd.log")" -ge 2 ]; do
+until [ "$(grep -c "reload: in force" "$W/keyturnd.log")" -ge 2 ]; do
 	i=$((i + 1))
 	[ $i -gt 1200 ] && kt_fail "no second reload"
 	sleep 0.05

@@ -85,6 +85,10 @@ wait_for "signed d=example.com s=e3 "
 kt_ok "SIGHUP reload"
 
 # another domain that does not load: marked with file:line, this one signs
+kt_msg "$W/o.eml" "From: olga@other.test"
+kt_miltc --client 127.0.0.1 "$W/o.eml" >"$W/o1.txt" || kt_fail "miltc (o1)"
+grep -q "	insheader	0	DKIM-Signature	.*d=other.test; s=o1;" "$W/o1.txt" ||
+    kt_fail "other.test does not sign: $(cat "$W/o1.txt")"
 cp -p "$KS/other.test/state" "$W/state.good"
 echo "garbage line" >>"$KS/other.test/state"
 kill -HUP "$KPID"

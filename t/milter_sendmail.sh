@@ -108,7 +108,7 @@ kt_ok "log lines carry the Sendmail queue id ($qid)"
 kt_reload() {
 	kill -HUP "$KPID"
 	i=0
-	until [ "$(grep -c "reload: 3 domains loaded" "$W/keyturnd.log")" -ge "$1" ]
+	until [ "$(grep -c "reload: in force" "$W/keyturnd.log")" -ge "$1" ]
 	do
 		i=$((i + 1))
 		[ $i -gt 1200 ] && kt_fail "no reload $1"	# a bound for a hang
