@@ -376,9 +376,25 @@ keycache_get(struct keycache *kc, const char *name)
 	kc_said(old, n);
 	pthread_mutex_lock(&kc->lock);
 	gone = NULL;
+	if (kc->seq == seq && (d = kc_find(kc, name, h, NULL)) != NULL &&
+	    d != old) {
+		/*
+		 * another reader put it in meanwhile: that one, so that the
+		 * round-robin has one counter
+		 */
+		snap_domain_ref(d);
+		pthread_mutex_unlock(&kc->lock);
+		snap_domain_unref(n);
+		snap_domain_unref(old);
+		if (d->absent) {
+			snap_domain_unref(d);
+			return NULL;
+		}
+		return d;
+	}
 	if (kc->seq == seq) {
-		if ((d = kc_find(kc, name, h, NULL)) != NULL) {
-			/* another reader's, or the unusable one */
+		if (d != NULL) {
+			/* the unusable one, read again */
 			kc_remove(kc, d);
 			d->hnext = gone;
 			gone = d;

@@ -1229,6 +1229,64 @@ END_TEST
  * stays at KeyCache, and a domain that left is read again when asked and
  * signs with the keystore's key.
  */
+/*
+ * The first messages of a domain, at once on several threads: each reads
+ * it, but all get the one entry the first reader put in, so that its
+ * round-robin counter is shared (no key signs twice in a row)
+ */
+struct kc_race {
+	struct keycache		*kc;
+	pthread_barrier_t	*go;
+	struct snap_domain	*got;
+};
+
+static void *
+kc_race_get(void *arg)
+{
+	struct kc_race *r = arg;
+
+	pthread_barrier_wait(r->go);
+	r->got = keycache_get(r->kc, "d11.test");
+	return NULL;
+}
+
+START_TEST(test_keycache_first_race)
+{
+	char dir[] = "/tmp/check_milter.XXXXXX";
+	struct store *st = kc_copy(dir);
+	struct kc_race r[8];
+	pthread_barrier_t go;
+	pthread_t t[8];
+	struct snap_domain *d;
+	int round, i;
+
+	for (round = 0; round < 20; round++) {
+		struct keycache *kc = kc_open(dir);
+
+		pthread_barrier_init(&go, NULL, 8);
+		for (i = 0; i < 8; i++) {
+			r[i].kc = kc;
+			r[i].go = &go;
+			ck_assert_int_eq(pthread_create(&t[i], NULL,
+			    kc_race_get, &r[i]), 0);
+		}
+		for (i = 0; i < 8; i++)
+			pthread_join(t[i], NULL);
+		pthread_barrier_destroy(&go);
+		d = keycache_get(kc, "d11.test");
+		for (i = 0; i < 8; i++) {
+			ck_assert_msg(r[i].got == d, "round %d: thread %d got "
+			    "an entry of its own", round, i);
+			snap_domain_unref(r[i].got);
+		}
+		snap_domain_unref(d);
+		keycache_unref(kc);
+	}
+	store_close(st);
+	rm_tree(dir);
+}
+END_TEST
+
 START_TEST(test_keycache_lru)
 {
 	char dir[] = "/tmp/check_milter.XXXXXX";
@@ -1729,6 +1787,7 @@ milter_suite(void)
 	tcase_set_timeout(ts, 60);
 	tcase_add_unchecked_fixture(tk, kc_tmpl_make, kc_tmpl_rm);
 	tcase_add_test(tk, test_keycache_cold);
+	tcase_add_test(tk, test_keycache_first_race);
 	tcase_add_test(tk, test_keycache_lru);
 	tcase_add_test(tk, test_keycache_held);
 	tcase_add_test(tk, test_keycache_removed);
