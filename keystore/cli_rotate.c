@@ -4,28 +4,37 @@
  * rotate runs one rotation pass (rot_pass, rotate/rotation.h) over one
  * domain or all of them and prints every DNS check and every action with
  * its reason; --dry-run decides and reports but changes nothing (no key,
- * no publish hook, no keystore or memo write). check prints what every
- * nameserver address answered for a domain's keys. status reads only the
- * keystore and the rotation memo (what the last pass saw), asks no DNS,
- * and runs the policy engine on that to show what is due.
+ * no publish hook, no keystore or memo write). A domain named asks DNS
+ * about every key it has; a pass over every domain asks only about the
+ * keys whose state wants it (RecheckInterval, rotate/recheck.h), passes
+ * DNSConcurrency domains at once (rotate/rotpool.h), prints each domain's
+ * lines together in the order of the names, says nothing of the domains
+ * where nothing happened, and ends with what the pass cost. check prints
+ * what every nameserver address answered for a domain's keys. status
+ * reads only the keystore and the rotation memo (what the last pass saw),
+ * asks no DNS, and runs the policy engine on that to show what is due.
  *
- * The DNS settings (Resolver, PropagationResolvers, DNSPort, DNSTimeout)
- * and PublishCommand come from keyturn.conf: the -c file, else the
- * default file when it exists, else the defaults.
+ * The DNS settings (Resolver, PropagationResolvers, DNSPort, DNSTimeout,
+ * DNSConcurrency, RecheckInterval) and PublishCommand come from
+ * keyturn.conf: the -c file, else the default file when it exists, else
+ * the defaults.
  */
 #include "config.h"
 
 #include <getopt.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
 #include "conf.h"
 #include "log.h"
 #include "rotation.h"
+#include "rotpool.h"
 #include "xmalloc.h"
 
 #define ROT_COMMON_OPTS \
@@ -35,9 +44,24 @@
 struct rot_cli {
 	const struct kt_conf	*conf;		/* the command's (cli_conf) */
 	struct rot_config	 cf;
-	const char		*domain;	/* being reported */
-	int			 failed;	/* an action failed */
+};
+
+/* One domain's part of keyturn rotate, made by a worker, printed in turn. */
+struct rot_dom {
+	char			*out;		/* its lines */
+	size_t			 len;
 	int			 nevents;
+	int			 failed;	/* an action failed */
+	char			*error;		/* it could not be loaded */
+};
+
+/* keyturn rotate over some domains. */
+struct rot_run {
+	struct cli		*c;
+	char			**names;
+	struct rot_dom		*dom;
+	int			 all;		/* every domain */
+	int			 r;		/* the exit status so far */
 };
 
 /* rot_setup - keyturn.conf's rotation settings and the keystore */
@@ -78,32 +102,128 @@ rot_domains(struct rot_cli *rc, const char *domain, char ***names, size_t *n)
 	return CLI_OK;
 }
 
+/* dom_say - one more line of the domain's part */
+static void
+dom_say(struct rot_dom *d, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+dom_say(struct rot_dom *d, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	d->out = xreallocarray(d->out, d->len + n + 1, 1);
+	va_start(ap, fmt);
+	vsnprintf(d->out + d->len, n + 1, fmt, ap);
+	va_end(ap);
+	d->len += n;
+}
+
 /* rotate_say - one line per check and action of the pass */
 static void
 rotate_say(const struct rot_event *ev, void *arg)
 {
-	struct rot_cli *rc = arg;
+	struct rot_dom *d = arg;
 	const struct pol_action *a = ev->action;
 	const char *sel = *ev->selector ? ev->selector : "-";
 
-	rc->nevents++;
+	d->nevents++;
 	if (a == NULL) {
-		printf("%s: dns %s: %s\n", ev->domain, sel, ev->outcome);
+		dom_say(d, "%s: dns %s: %s\n", ev->domain, sel, ev->outcome);
 		return;
 	}
 	if (strcmp(ev->outcome, "done") == 0)
-		printf("%s: %s %s: %s\n", ev->domain, pol_act_name(a->type),
-		    sel, a->reason);
+		dom_say(d, "%s: %s %s: %s\n", ev->domain,
+		    pol_act_name(a->type), sel, a->reason);
 	else if (strcmp(ev->outcome, "dry run") == 0)
-		printf("%s: would %s %s: %s\n", ev->domain,
+		dom_say(d, "%s: would %s %s: %s\n", ev->domain,
 		    pol_act_name(a->type), sel, a->reason);
 	else if (strcmp(ev->outcome, "alarm") == 0)
-		printf("%s: ALARM %s: %s\n", ev->domain, sel, a->reason);
+		dom_say(d, "%s: ALARM %s: %s\n", ev->domain, sel, a->reason);
 	else {
-		printf("%s: %s %s FAILED (%s): %s\n", ev->domain,
+		dom_say(d, "%s: %s %s FAILED (%s): %s\n", ev->domain,
 		    pol_act_name(a->type), sel, ev->outcome, a->reason);
-		rc->failed = 1;
+		d->failed = 1;
 	}
+}
+
+/* rotate_one - one domain's pass, in a worker */
+static void
+rotate_one(const struct rot_config *cf, size_t i, void *arg)
+{
+	struct rot_run *run = arg;
+	struct rot_dom *d = &run->dom[i];
+	char err[1024];
+
+	if (rot_pass(cf, run->names[i], run->c->now, rotate_say, d, err,
+	    sizeof(err)) == -1)
+		d->error = xstrdup(err);
+	else if (d->nevents == 0 && !run->all)
+		dom_say(d, "%s: no keys to check, nothing to do\n",
+		    run->names[i]);
+}
+
+/* rotate_print - one domain's part, in the order of the names */
+static void
+rotate_print(size_t i, void *arg)
+{
+	struct rot_run *run = arg;
+	struct rot_dom *d = &run->dom[i];
+
+	if (d->out != NULL)
+		fwrite(d->out, 1, d->len, stdout);
+	fflush(stdout);
+	if (d->error != NULL)
+		run->r = cli_fail("%s", d->error);
+	else if (d->failed && run->r == CLI_OK)
+		run->r = CLI_FAIL;
+	free(d->out);
+	free(d->error);
+	memset(d, 0, sizeof(*d));
+}
+
+/*
+ * rotate_domains - the pass over names; a pass over every domain follows
+ * RecheckInterval and ends with its cost, one over a domain named asks
+ * about every key
+ */
+static int
+rotate_domains(struct cli *c, struct rot_cli *rc, char **names, size_t n,
+    int all)
+{
+	struct rot_run run;
+	struct rot_stats stats = { 0 };
+	struct timespec t0, t1;
+	char err[1024], sum[256];
+	long passed;
+
+	memset(&run, 0, sizeof(run));
+	run.c = c;
+	run.names = names;
+	run.all = all;
+	run.dom = xcalloc(n + 1, sizeof(*run.dom));
+	if (!all)
+		rc->cf.recheck = 0;
+	rc->cf.stats = &stats;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	passed = rotpool_run(&rc->cf, rc->cf.dry_run ? STORE_RDONLY : 0, n,
+	    rotate_one, rotate_print, &run, err, sizeof(err));
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	if (passed == -1)
+		run.r = cli_fail("%s", err);
+	else if (all && n > 0) {
+		rotpool_summary(&stats, (t1.tv_sec - t0.tv_sec) +
+		    (t1.tv_nsec - t0.tv_nsec) / 1e9, sum, sizeof(sum));
+		printf("rotation pass: %s\n", sum);
+	}
+	free(run.dom);
+	return run.r;
 }
 
 /* cmd_rotate - keyturn rotate [DOMAIN] [--dry-run] */
@@ -113,8 +233,8 @@ cmd_rotate(struct cli *c, int argc, char **argv)
 	static const struct option opts[] = { ROT_COMMON_OPTS,
 		{ "dry-run", no_argument, NULL, 'n' }, { 0 } };
 	struct rot_cli rc;
-	char **names, err[1024];
-	size_t n, i;
+	char **names;
+	size_t n;
 	int ch, dry = 0, r;
 
 	while ((ch = cli_getopt(c, argc, argv, "n", opts, NULL)) != -1)
@@ -137,19 +257,7 @@ cmd_rotate(struct cli *c, int argc, char **argv)
 	}
 	if (n == 0)
 		printf("no domains: add one with keyturn domain add\n");
-	for (i = 0; i < n; i++) {
-		rc.nevents = 0;
-		if (rot_pass(&rc.cf, names[i], c->now, rotate_say, &rc, err,
-		    sizeof(err)) == -1) {
-			r = cli_fail("%s", err);
-			continue;
-		}
-		if (rc.nevents == 0)
-			printf("%s: no keys to check, nothing to do\n",
-			    names[i]);
-	}
-	if (rc.failed && r == CLI_OK)
-		r = CLI_FAIL;
+	r = rotate_domains(c, &rc, names, n, optind >= argc);
 	store_names_free(names, n);
 	rot_teardown(&rc);
 	return r;

@@ -2,26 +2,35 @@
  * rotation_thread - keyturnd's rotation: one thread, never a signing one
  *
  * Every RotationInterval, while Rotation is yes in the running
- * configuration (a SIGHUP can switch it either way), the thread opens the
- * keystore with a struct store of its own and runs one rotation pass
- * (rot_pass, rotate/rotation.h) over each domain: DNS checks, the publish
- * hook, keystore transitions. Blocking DNS and the hook's child process
- * happen here only; the signers never wait for them. As soon as a pass
- * has written a change of the active set (activate, swap, retire,
- * revoke), and again after each domain whose pass changed the keystore,
- * the thread asks the daemon to rebuild its snapshot (daemon_refresh), so
- * a swap reaches the signers within milliseconds, not at the watcher's
- * next poll.
+ * configuration (a SIGHUP can switch it either way), the thread runs one
+ * rotation pass (rot_pass, rotate/rotation.h) over each domain: DNS
+ * checks, the publish hook, keystore transitions. DNSConcurrency domains
+ * are passed at once, by worker threads that this thread starts for the
+ * pass and joins at its end, each with a struct store of its own
+ * (rotate/rotpool.h). Blocking DNS and the hook's child process happen
+ * in them only; the signers never wait for them. As soon as a pass has
+ * written a change of the active set (activate, swap, retire, revoke),
+ * and again after each domain whose pass changed the keystore, the
+ * daemon is asked to rebuild its snapshot (daemon_refresh), so a swap
+ * reaches the signers within milliseconds, not at the watcher's next
+ * poll. Shutdown (daemon_cancel_fd) stops the workers taking domains and
+ * cuts the DNS checks and hooks under way short.
  *
  * The settings are those of the current snapshot's configuration, held
- * (by a snapshot reference) for the length of one pass.
+ * (by a snapshot reference) for the length of one pass. The end of each
+ * pass is logged at info with what it cost: domains, keys, DNS checks,
+ * DNS queries and queries per second.
  *
  * Metrics: every action is counted as it is reported; the keys by state
  * (each domain read again once its pass is over), the open alarms and
- * the pass's duration are published when the pass ends (metrics.h).
+ * the pass's duration are published when the pass ends (metrics.h). The
+ * metrics_pass_* calls are meant for one thread: the workers make them
+ * under rotthr_lock, one at a time, and the pass's end, after the
+ * workers are joined, sees all of them.
  */
 #include "config.h"
 
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,9 +43,13 @@
 #include "metrics.h"
 #include "rotation.h"
 #include "rotation_thread.h"
+#include "rotpool.h"
 #include "snapshot.h"
 
 #define ROTTHR_IDLE_MS	1000	/* re-read Rotation while it is off */
+
+/* the workers' turns at the metrics of the pass */
+static pthread_mutex_t rotthr_lock = PTHREAD_MUTEX_INITIALIZER;
 
 /* rotthr_now_ms - the pass's duration on a clock no date change moves */
 static long long
@@ -56,7 +69,9 @@ rotthr_count(const struct rot_event *ev)
 		metrics_action(ev->action->type, 0);
 	else if (strcmp(ev->outcome, "alarm") == 0) {
 		metrics_action(ev->action->type, 0);
+		pthread_mutex_lock(&rotthr_lock);
 		metrics_pass_alarm(ev->domain, ev->selector);
+		pthread_mutex_unlock(&rotthr_lock);
 	} else if (strncmp(ev->outcome, "failed", 6) == 0)
 		metrics_action(ev->action->type, 1);
 }
@@ -70,7 +85,9 @@ rotthr_keys(struct store *st, const char *domain)
 
 	if ((d = store_domain_load(st, domain, 0, err, sizeof(err))) == NULL)
 		return;
+	pthread_mutex_lock(&rotthr_lock);
 	metrics_pass_keys(d);
+	pthread_mutex_unlock(&rotthr_lock);
 	store_domain_free(d);
 }
 
@@ -104,19 +121,45 @@ rotthr_report(const struct rot_event *ev, void *arg)
 }
 
 /*
- * rotthr_pass - one pass over every domain; refresh after each change;
- * -1 when the keystore could not be read at all
+ * rotthr_domain - one domain, in a worker with its own store; refresh
+ * when its pass changed the keystore
+ */
+static void
+rotthr_domain(const struct rot_config *cf, size_t i, void *arg)
+{
+	char **names = arg, err[1024];
+	uint64_t gen;
+
+	gen = store_generation(cf->store);
+	if (rot_pass(cf, names[i], time(NULL), rotthr_report, NULL, err,
+	    sizeof(err)) == -1) {
+		log_warnx("rotation: %s", err);
+		pthread_mutex_lock(&rotthr_lock);
+		metrics_pass_error();
+		pthread_mutex_unlock(&rotthr_lock);
+	}
+	if (store_generation(cf->store) != gen)
+		daemon_refresh();
+	rotthr_keys(cf->store, names[i]);
+}
+
+/*
+ * rotthr_pass - one pass over every domain, DNSConcurrency at a time; -1
+ * when the keystore could not be read at all
  */
 static int
 rotthr_pass(const struct kt_conf *conf)
 {
 	struct rot_config cf;
-	char **names, err[1024];
-	size_t n, i;
-	uint64_t gen;
+	struct rot_stats stats = { 0 };
+	char **names, err[1024], sum[256];
+	size_t n;
+	long passed;
+	long long t0 = rotthr_now_ms();
 
 	rot_config_init(&cf, conf);
 	cf.dns.cancel_fd = daemon_cancel_fd();
+	cf.stats = &stats;
 	if ((cf.store = store_open(conf->keystore, 0, err,
 	    sizeof(err))) == NULL) {
 		log_warnx("rotation: %s", err);
@@ -127,20 +170,21 @@ rotthr_pass(const struct kt_conf *conf)
 		store_close(cf.store);
 		return -1;
 	}
-	for (i = 0; i < n && daemon_sleep(0) == 0; i++) {
-		gen = store_generation(cf.store);
-		if (rot_pass(&cf, names[i], time(NULL), rotthr_report, NULL,
-		    err, sizeof(err)) == -1) {
-			log_warnx("rotation: %s", err);
-			metrics_pass_error();
-		}
-		if (store_generation(cf.store) != gen)
-			daemon_refresh();
-		rotthr_keys(cf.store, names[i]);
+	passed = rotpool_run(&cf, 0, n, rotthr_domain, NULL, names, err,
+	    sizeof(err));
+	if (passed == -1)
+		log_warnx("rotation: %s", err);
+	else {
+		rotpool_summary(&stats, (rotthr_now_ms() - t0) / 1000.0, sum,
+		    sizeof(sum));
+		if ((size_t)passed < n)
+			log_info("rotation: pass cancelled after %s", sum);
+		else
+			log_info("rotation: pass over %s", sum);
 	}
 	store_names_free(names, n);
 	store_close(cf.store);
-	return 0;
+	return passed == -1 ? -1 : 0;
 }
 
 /* rotation_thread - the daemon service: a pass, then RotationInterval */

@@ -5,7 +5,11 @@
  * The memo file, one line per key, tag=value like a DKIM record:
  *
  *	# keyturn rotation memo 1
- *	s=kt-202611-ed; pub=published; dns=published; since=1795000000; hold=300
+ *	s=kt-202611-ed; pub=published; dns=published; since=1795000000; hold=300; checked=1795086000
+ *
+ * checked= (the end of the key's last DNS check) is left out for a key
+ * never checked, and a memo without it reads as "never": every key is
+ * asked about at the next pass.
  *
  * No I/O here: the caller reads and writes the file.
  */
@@ -221,15 +225,19 @@ char *
 adapt_memo_format(const struct adapt_memo *m)
 {
 	const struct adapt_mem *e;
-	char *out = xstrdup(MEMO_HEADER), *line, *cat;
+	char *out = xstrdup(MEMO_HEADER), *line, *cat, checked[40];
 	size_t i;
 
 	for (i = 0; i < m->n; i++) {
 		e = &m->v[i];
-		line = xasprintf("s=%s; pub=%s; dns=%s; since=%lld; hold=%lld\n",
-		    e->selector, pub_names[e->published],
+		checked[0] = '\0';
+		if (e->checked > 0)
+			snprintf(checked, sizeof(checked), "; checked=%lld",
+			    (long long)e->checked);
+		line = xasprintf("s=%s; pub=%s; dns=%s; since=%lld; hold=%lld"
+		    "%s\n", e->selector, pub_names[e->published],
 		    dns_names[e->obs.dns], (long long)e->obs.since,
-		    e->obs.hold);
+		    e->obs.hold, checked);
 		cat = xasprintf("%s%s", out, line);
 		free(out);
 		free(line);
@@ -272,7 +280,7 @@ memo_line(const char *line, size_t len, struct adapt_memo *m, char *err,
 	struct adapt_mem *e;
 	struct tv_list l;
 	const char *s;
-	long long since, hold;
+	long long since, hold, checked;
 	int pub, dns;
 
 	if (tv_parse(line, len, &l, err, errlen) == -1)
@@ -282,10 +290,12 @@ memo_line(const char *line, size_t len, struct adapt_memo *m, char *err,
 	dns = name_index(tv_get(&l, "dns"), dns_names, 6);
 	since = number(tv_get(&l, "since"));
 	hold = number(tv_get(&l, "hold"));
+	checked = tv_get(&l, "checked") == NULL ? 0 :
+	    number(tv_get(&l, "checked"));
 	if (s == NULL || *s == '\0' || strlen(s) > STORE_SELECTOR_MAX ||
-	    pub < 0 || dns < 0 || since < 0 || hold < 0) {
+	    pub < 0 || dns < 0 || since < 0 || hold < 0 || checked < 0) {
 		snprintf(err, errlen, "bad or missing s=, pub=, dns=, since= "
-		    "or hold=");
+		    "or hold=, or bad checked=");
 		tv_free(&l);
 		return -1;
 	}
@@ -294,6 +304,7 @@ memo_line(const char *line, size_t len, struct adapt_memo *m, char *err,
 	e->obs.dns = dns;
 	e->obs.since = since;
 	e->obs.hold = hold;
+	e->checked = checked;
 	tv_free(&l);
 	return 0;
 }

@@ -5,16 +5,19 @@
  * policy engine (policy.h) and of the propagation check (propagate.h),
  * so that neither of those depends on the keystore. Also the rotation
  * memo: what the rotation module remembers per key between passes (the
- * DNS agreed-since streak and hold, whether the publish hook succeeded).
+ * DNS agreed-since streak and hold, when DNS was last asked, whether the
+ * publish hook succeeded).
  * The memo lives in KEYSTORE/<domain>/rotate (store_domain_path, written
  * with store_file_replace under the keystore lock); this module only
- * formats and parses it. Losing the memo is safe: the TTL hold restarts
- * and the publish hook runs once more.
+ * formats and parses it. Losing the memo is safe: the TTL hold restarts,
+ * every key is asked about at the next pass and the publish hook runs
+ * once more.
  */
 #ifndef KEYTURN_ADAPT_H
 #define KEYTURN_ADAPT_H
 
 #include <stddef.h>
+#include <time.h>
 
 #include "policy.h"
 #include "propagate.h"
@@ -26,6 +29,8 @@ struct adapt_mem {
 	char		 selector[STORE_SELECTOR_MAX + 1];
 	enum pol_pub	 published;
 	struct pol_obs	 obs;
+	time_t		 checked;	/* end of its last DNS check; 0:
+					   never (recheck.h) */
 };
 
 struct adapt_memo {

@@ -180,7 +180,10 @@ xchg_udp(const struct dnsio_opts *c, const struct dnsio_addr *to,
 	ssize_t n;
 	int fd, t, w;
 
-	if ((fd = socket(to->ss.ss_family, SOCK_DGRAM, 0)) == -1 ||
+	/* close-on-exec: a publish hook that another rotation worker
+	 * starts meanwhile must not inherit the socket */
+	if ((fd = socket(to->ss.ss_family, SOCK_DGRAM | SOCK_CLOEXEC,
+	    0)) == -1 ||
 	    connect(fd, (const struct sockaddr *)&to->ss, to->len) == -1) {
 		*err = xasprintf("udp: %s", strerror(errno));
 		if (fd != -1)
@@ -270,7 +273,8 @@ xchg_tcp(const struct dnsio_opts *c, const struct dnsio_addr *to,
 	size_t len;
 	int fd;
 
-	if ((fd = socket(to->ss.ss_family, SOCK_STREAM, 0)) == -1) {
+	if ((fd = socket(to->ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC,
+	    0)) == -1) {
 		*err = xasprintf("tcp: %s", strerror(errno));
 		return DNSIO_ERROR;
 	}

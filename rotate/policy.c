@@ -117,7 +117,10 @@ pol_standby_ok(const struct pass *p, size_t i)
 /* pol_promotable - a ready key that may start signing: every address
  * served it in this pass. A check that failed or went unanswered at some
  * address is no evidence, and the last definite answer may have been that
- * the record is gone. */
+ * the record is gone. (The caller's memo may hold an answer older than
+ * the pass for a confirmed key; the rotation pass checks the ready and
+ * active keys again, and decides again, before it carries out a plan
+ * that activates, swaps or retires: rotation.c, pass_check.) */
 static int
 pol_promotable(const struct pass *p, size_t i)
 {

@@ -860,6 +860,7 @@ prop_check(const struct prop_query *q, const struct prop_options *opt,
 	r = check_name(&c, q->name, 0);
 	for (i = 0; i < opt->nextra; i++)
 		ask_resolver(&c, opt->extra[i]);
+	res->queries = c.queries;
 	if (c.cut != NULL) {	/* whatever was seen, the check is incomplete */
 		obs_add(res, PROP_SRC_AUTH, NULL, "-", "-",
 		    q->name)->detail = c.cut;

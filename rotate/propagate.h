@@ -79,6 +79,7 @@ struct prop_result {
 	int		 published;	/* every address and resolver: MATCH */
 	int		 revoked;	/* every one: EMPTY, NXDOMAIN or NODATA */
 	char		*error;		/* why no server could be asked */
+	int		 queries;	/* DNS queries the check sent */
 };
 
 struct prop_options {

@@ -3,8 +3,11 @@
  *
  * The keystore lock is not held while DNS is asked: every transition goes
  * through store_apply, which re-reads the domain under the lock and
- * refuses a change decided on stale state. The memo (DNS streaks, hook
- * results) is written under the lock at the end of the pass.
+ * refuses a change decided on stale state. The memo (DNS streaks, the
+ * time of each key's last check, hook results) is written under the lock
+ * at the end of the pass, when the pass changed it. Passes over different
+ * domains may run at once, each with a struct store of its own
+ * (rotpool.h): nothing here is shared between them but the log.
  *
  * Alarms go to the log on every pass, and to the history only when they
  * start ("alarm: ...") and when they end ("alarm cleared: ..."), as notes
@@ -32,6 +35,7 @@
 #include "dnsio.h"
 #include "evidence.h"
 #include "log.h"
+#include "recheck.h"
 #include "rotation.h"
 #include "xmalloc.h"
 
@@ -49,6 +53,8 @@ rot_config_init(struct rot_config *cf, const struct kt_conf *c)
 	cf->dns.extra = (const char * const *)c->propagation_resolvers;
 	cf->dns.nextra = c->npropagation_resolvers;
 	cf->publish_command = c->publish_command;
+	cf->recheck = c->recheck_interval;
+	cf->concurrency = c->dns_concurrency;
 }
 
 /* report_event - one line for the caller's report */
@@ -281,21 +287,24 @@ rot_hook(const char *command, const char *action, const char *domain,
 	return r;
 }
 
-/* rot_memo_load - the domain's memo; empty (and a warning) when unreadable */
-void
-rot_memo_load(struct store *st, const char *domain, struct adapt_memo *m)
+/* memo_read - the domain's memo: 0, or -1 (and a warning, the memo
+ * empty) when the file is there but cannot be used */
+static int
+memo_read(struct store *st, const char *domain, struct adapt_memo *m)
 {
 	char *path = store_domain_path(st, domain, ADAPT_MEMO_FILE);
 	char buf[65536], err[160];
 	ssize_t n;
-	int fd;
+	int fd, r = -1;
 
 	memset(m, 0, sizeof(*m));
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
 		if (errno != ENOENT)
 			log_warn("%s", path);
+		else
+			r = 0;
 		free(path);
-		return;
+		return r;
 	}
 	n = read(fd, buf, sizeof(buf) - 1);
 	close(fd);
@@ -305,16 +314,26 @@ rot_memo_load(struct store *st, const char *domain, struct adapt_memo *m)
 		buf[n] = '\0';
 		if (adapt_memo_parse(buf, m, err, sizeof(err)) == -1)
 			log_warnx("%s: %s, starting afresh", path, err);
+		else
+			r = 0;
 	}
 	free(path);
+	return r;
 }
 
-/* memo_save - write the memo under the keystore lock */
+/* rot_memo_load - the domain's memo; empty (and a warning) when unreadable */
+void
+rot_memo_load(struct store *st, const char *domain, struct adapt_memo *m)
+{
+	(void)memo_read(st, domain, m);
+}
+
+/* memo_save - write the memo's text under the keystore lock */
 static void
-memo_save(struct store *st, const char *domain, const struct adapt_memo *m)
+memo_save(struct store *st, const char *domain, const char *text)
 {
 	char *path = store_domain_path(st, domain, ADAPT_MEMO_FILE);
-	char *text = adapt_memo_format(m), err[256];
+	char err[256];
 
 	if (store_lock(st, err, sizeof(err)) == -1)
 		log_warnx("%s: %s", domain, err);
@@ -324,63 +343,184 @@ memo_save(struct store *st, const char *domain, const struct adapt_memo *m)
 			log_warnx("%s", err);
 		store_unlock(st);
 	}
-	free(text);
 	free(path);
 }
 
-/* needs_check - keys whose DNS record the policy wants to know about */
-static int
-needs_check(const struct store_key *k, const struct adapt_mem *m)
+/* What one pass over one domain works on. */
+struct pass {
+	const struct rot_config	*cf;
+	struct store_domain	*d;
+	struct adapt_memo	 memo;
+	char			*memo_was;	/* its text as read; NULL:
+						   write it whatever */
+	char			*done;		/* per key: checked now */
+	size_t			 nchecked;
+	struct pol_key		*keys;
+	struct pol_plan		 plan;
+	time_t			 now;		/* the pass's start */
+	time_t			 t0;		/* the clock then */
+	rot_report_fn		*report;
+	void			*arg;
+};
+
+/* pass_clock - now plus the time the pass has taken so far */
+static time_t
+pass_clock(const struct pass *p)
 {
-	if (k->state != STORE_REVOKED)
-		return 1;
-	return m->published != POL_PUB_REVOKED || m->obs.dns != POL_DNS_REVOKED;
+	return p->now + (time(NULL) - p->t0);
 }
 
 /*
- * check_keys - one propagation check per key, folded into the memo at the
- * time it ended (now is the pass's start, t0 the clock then). -1 when the
- * checks were cancelled: the key whose check was cut short keeps what the
- * memo knew of it.
+ * check_key - one propagation check of key i, folded into the memo at
+ * the time it ended; -1 when it was cancelled: the key keeps what the
+ * memo knew of it
  */
 static int
-check_keys(const struct rot_config *cf, const struct store_domain *d,
-    struct adapt_memo *memo, time_t now, time_t t0, rot_report_fn *report,
-    void *arg)
+check_key(struct pass *p, size_t i)
 {
+	const struct rot_config *cf = p->cf;
+	const struct store_key *k = &p->d->keys[i];
+	struct adapt_mem *m = adapt_memo_get(&p->memo, k->selector);
 	struct prop_result res;
 	struct prop_query q;
-	struct adapt_mem *m;
 	char err[256];
-	size_t i;
 	int r;
 
-	for (i = 0; i < d->nkeys; i++) {
-		if (dnsio_cancelled(cf->dns.cancel_fd))
-			return -1;
-		m = adapt_memo_get(memo, d->keys[i].selector);
-		if (!needs_check(&d->keys[i], m))
-			continue;
-		if (adapt_query(d->name, &d->keys[i], &q, err,
-		    sizeof(err)) == -1) {
-			log_warnx("%s: %s", d->name, err);
-			evidence_update(&m->obs, NULL, now);
-			continue;
-		}
-		r = prop_check(&q, &cf->dns, &res);
-		if (dnsio_cancelled(cf->dns.cancel_fd)) {
-			prop_result_free(&res);
-			adapt_query_free(&q);
-			return -1;
-		}
-		evidence_update(&m->obs, r == 0 ? &res : NULL,
-		    now + (time(NULL) - t0));
-		report_event(report, arg, d->name, d->keys[i].selector, NULL,
-		    &res, r == 0 ? prop_verdict_name(res.verdict) :
-		    res.error ? res.error : "check failed");
+	p->done[i] = 1;
+	if (adapt_query(p->d->name, k, &q, err, sizeof(err)) == -1) {
+		log_warnx("%s: %s", p->d->name, err);
+		evidence_update(&m->obs, NULL, p->now);
+		m->checked = pass_clock(p);
+		return 0;
+	}
+	r = prop_check(&q, &cf->dns, &res);
+	if (dnsio_cancelled(cf->dns.cancel_fd)) {
 		prop_result_free(&res);
 		adapt_query_free(&q);
+		return -1;
 	}
+	m->checked = pass_clock(p);
+	evidence_update(&m->obs, r == 0 ? &res : NULL, m->checked);
+	p->nchecked++;
+	if (cf->stats != NULL) {
+		cf->stats->checked++;
+		cf->stats->queries += res.queries;
+	}
+	report_event(p->report, p->arg, p->d->name, k->selector, NULL, &res,
+	    r == 0 ? prop_verdict_name(res.verdict) :
+	    res.error ? res.error : "check failed");
+	prop_result_free(&res);
+	adapt_query_free(&q);
+	return 0;
+}
+
+/*
+ * check_keys - the keys whose state wants an answer now (recheck.h), or,
+ * with fresh, every ready and active key this pass has not checked yet;
+ * how many were checked, or -1 when the checks were cancelled
+ */
+static int
+check_keys(struct pass *p, int fresh)
+{
+	const struct store_key *k;
+	size_t i, n0 = p->nchecked;
+	int want;
+
+	for (i = 0; i < p->d->nkeys; i++) {
+		if (dnsio_cancelled(p->cf->dns.cancel_fd))
+			return -1;
+		k = &p->d->keys[i];
+		if (p->done[i])
+			continue;
+		if (fresh)
+			want = k->state == STORE_READY ||
+			    k->state == STORE_ACTIVE;
+		else
+			want = recheck_wanted(p->d->name, k,
+			    adapt_memo_get(&p->memo, k->selector), p->now,
+			    p->cf->recheck);
+		if (want && check_key(p, i) == -1)
+			return -1;
+	}
+	return (int)(p->nchecked - n0);
+}
+
+/*
+ * plan_rests_on_dns - the plan makes a key active (activate, swap) or
+ * takes one out of signing (retire): decisions that rest on ready and
+ * active keys being served everywhere now (pol_promotable,
+ * pol_confirmed_peer in policy.c), which a confirmed record last checked
+ * up to RecheckInterval ago does not prove
+ */
+static int
+plan_rests_on_dns(const struct pol_plan *plan)
+{
+	size_t i;
+
+	for (i = 0; i < plan->n; i++)
+		switch (plan->v[i].type) {
+		case POL_A_ACTIVATE:
+		case POL_A_SWAP:
+		case POL_A_RETIRE:
+			return 1;
+		default:
+			break;
+		}
+	return 0;
+}
+
+/* pass_decide - the policy on the keystore state and the memo */
+static void
+pass_decide(struct pass *p)
+{
+	struct pol_policy pol;
+
+	adapt_policy(&p->d->policy, &pol);
+	adapt_keys(p->d, &p->memo, p->keys);
+	pol_decide(&pol, p->keys, p->d->nkeys, p->now, &p->plan);
+}
+
+/*
+ * pass_check - ask, decide; -1 when cancelled (nothing decided on half
+ * the evidence). Confirmed records are asked about once per interval,
+ * and most rules are content with that:
+ *
+ *	- a pending key is checked every pass, so its streak and TTL
+ *	  hold (rule_pending) are what they always were;
+ *	- a key whose last check found its record gone, changed or not
+ *	  served everywhere is checked every pass, so its alarm and its
+ *	  take-out (rule_broken) stand on this pass's answer, and the
+ *	  alarm clears at the first pass that sees the fault gone;
+ *	- a confirmed record that vanishes is found at its next re-check,
+ *	  not at the next pass: the alarm comes up to RecheckInterval
+ *	  later, the price of not asking about every key every pass;
+ *	- the standby count (rule_standby) trusts a ready key until its
+ *	  re-check says otherwise; the standby is checked before it is
+ *	  used, below, so the worst case is a late replacement standby;
+ *	- retiring and revoked keys decide nothing on their record.
+ *
+ * What must not rest on an old answer is a key starting to sign: the
+ * filling of the active set and the swaps take a ready key only when
+ * every address serves it, and an alarm's take-out retires a key only
+ * when another active key is served everywhere. When the plan holds such
+ * an action, every ready and active key not yet checked in this pass is
+ * checked now and the policy decides again on the fresh answers (a pass
+ * with nothing to promote asks nothing more).
+ */
+static int
+pass_check(struct pass *p)
+{
+	int n;
+
+	if (check_keys(p, 0) == -1)
+		return -1;
+	pass_decide(p);
+	if (!plan_rests_on_dns(&p->plan))
+		return 0;
+	if ((n = check_keys(p, 1)) == -1)
+		return -1;
+	if (n > 0)
+		pass_decide(p);
 	return 0;
 }
 
@@ -539,63 +679,99 @@ act(const struct rot_config *cf, const struct store_domain *d,
 	return "done";
 }
 
-/* rot_pass - check, decide, act; the memo is saved even when actions fail */
-int
-rot_pass(const struct rot_config *cf, const char *domain, time_t now,
-    rot_report_fn *report, void *arg, char *err, size_t errlen)
+/* pass_act - carry out the plan; the alarms of keys now healthy close */
+static void
+pass_act(struct pass *p)
 {
-	struct store_domain *d;
-	struct adapt_memo memo;
-	struct pol_policy pol;
-	struct pol_key *keys;
-	struct pol_plan plan = { 0 };
+	const struct rot_config *cf = p->cf;
+	const struct pol_action *a;
 	char sel[STORE_SELECTOR_MAX + 1], aerr[256], failed[272];
 	const char *outcome;
-	time_t t0 = time(NULL);
 	size_t i;
 
-	if ((d = store_domain_load(cf->store, domain, 0, err, errlen)) ==
-	    NULL)
-		return -1;
-	rot_memo_load(cf->store, domain, &memo);
-	adapt_memo_prune(&memo, d);
-	if (check_keys(cf, d, &memo, now, t0, report, arg) == -1) {
-		/* nothing decided on half the evidence; the checks that
-		 * ended are kept */
-		log_info("%s: rotation pass cancelled", domain);
-		if (!cf->dry_run)
-			memo_save(cf->store, domain, &memo);
-		adapt_memo_free(&memo);
-		store_domain_free(d);
-		return 0;
-	}
-	adapt_policy(&d->policy, &pol);
-	keys = xcalloc(d->nkeys + 1, sizeof(*keys));
-	adapt_keys(d, &memo, keys);
-	pol_decide(&pol, keys, d->nkeys, now, &plan);
-	for (i = 0; i < plan.n && !dnsio_cancelled(cf->dns.cancel_fd); i++) {
-		snprintf(sel, sizeof(sel), "%s", plan.v[i].key == POL_NONE ?
-		    "" : keys[plan.v[i].key].selector);
+	for (i = 0; i < p->plan.n && !dnsio_cancelled(cf->dns.cancel_fd);
+	    i++) {
+		a = &p->plan.v[i];
+		snprintf(sel, sizeof(sel), "%s", a->key == POL_NONE ? "" :
+		    p->keys[a->key].selector);
 		aerr[0] = '\0';
 		/* the history gets the time of the write, not of the pass
 		 * start: DNS checks and hooks took time since */
-		outcome = act(cf, d, &plan.v[i], keys, &memo,
-		    now + (time(NULL) - t0), sel, sizeof(sel), aerr,
-		    sizeof(aerr));
+		outcome = act(cf, p->d, a, p->keys, &p->memo, pass_clock(p),
+		    sel, sizeof(sel), aerr, sizeof(aerr));
 		if (strcmp(outcome, "failed") == 0) {
 			snprintf(failed, sizeof(failed), "failed: %s", aerr);
 			outcome = failed;
 		}
-		report_event(report, arg, domain, sel, &plan.v[i], NULL,
+		report_event(p->report, p->arg, p->d->name, sel, a, NULL,
 		    outcome);
 	}
-	alarms_clear(cf, d, keys, &plan, now + (time(NULL) - t0));
-	if (!cf->dry_run)
-		memo_save(cf->store, domain, &memo);
-	pol_plan_free(&plan);
-	free(keys);
-	adapt_memo_free(&memo);
-	store_domain_free(d);
+	/*
+	 * An alarm ends only on new evidence about its key: an answer of
+	 * this pass (a key with an open alarm has no confirmed record, so
+	 * it is asked about on every pass, and a key revoked since, until
+	 * its revocation is confirmed) or a planned change. A pass that
+	 * asked nothing and planned nothing cannot close one, and does not
+	 * read the history.
+	 */
+	if (p->nchecked > 0 || p->plan.n > 0)
+		alarms_clear(cf, p->d, p->keys, &p->plan, pass_clock(p));
+}
+
+/* pass_end - the memo is written when it changed (even when actions
+ * failed or the pass was cancelled), and not in a dry run */
+static void
+pass_end(struct pass *p)
+{
+	char *text;
+
+	if (!p->cf->dry_run) {
+		text = adapt_memo_format(&p->memo);
+		if (p->memo_was == NULL || strcmp(text, p->memo_was) != 0)
+			memo_save(p->cf->store, p->d->name, text);
+		free(text);
+	}
+	free(p->memo_was);
+	free(p->done);
+	free(p->keys);
+	pol_plan_free(&p->plan);
+	adapt_memo_free(&p->memo);
+	store_domain_free(p->d);
+}
+
+/* rot_pass - check, decide, act */
+int
+rot_pass(const struct rot_config *cf, const char *domain, time_t now,
+    rot_report_fn *report, void *arg, char *err, size_t errlen)
+{
+	struct pass p;
+
+	memset(&p, 0, sizeof(p));
+	p.t0 = time(NULL);
+	if ((p.d = store_domain_load(cf->store, domain, 0, err, errlen)) ==
+	    NULL)
+		return -1;
+	p.cf = cf;
+	p.now = now;
+	p.report = report;
+	p.arg = arg;
+	/* a memo that is unreadable is written afresh; one that reads is
+	 * written again only when the pass changed it, so a pass over
+	 * many domains that asked about few writes few files */
+	if (memo_read(cf->store, domain, &p.memo) == 0)
+		p.memo_was = adapt_memo_format(&p.memo);
+	adapt_memo_prune(&p.memo, p.d);
+	p.done = xcalloc(p.d->nkeys + 1, 1);
+	p.keys = xcalloc(p.d->nkeys + 1, sizeof(*p.keys));
+	if (cf->stats != NULL) {
+		cf->stats->domains++;
+		cf->stats->keys += p.d->nkeys;
+	}
+	if (pass_check(&p) == -1)
+		log_info("%s: rotation pass cancelled", domain);
+	else
+		pass_act(&p);
+	pass_end(&p);
 	return 0;
 }
 

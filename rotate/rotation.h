@@ -1,12 +1,15 @@
 /*
  * rotation - one rotation pass over one domain of the keystore
  *
- * rot_pass: check DNS for every key that needs it (propagate.h), fold the
- * results into the rotation memo (evidence.h, adapt.h), ask the policy
- * engine (policy.h) and carry out its actions: new keys, the publish hook,
- * keystore transitions (a swap is one atomic write), alarms in the log on
- * every pass and in the history once when they start and once when they
- * clear.
+ * rot_pass: check DNS for every key whose state wants an answer now
+ * (recheck.h: pending and unconfirmed keys every pass, confirmed records
+ * once per RecheckInterval), fold the results into the rotation memo
+ * (evidence.h, adapt.h), ask the policy engine (policy.h) and carry out
+ * its actions: new keys, the publish hook, keystore transitions (a swap
+ * is one atomic write), alarms in the log on every pass and in the
+ * history once when they start and once when they clear. A key is made
+ * active, or another taken out of signing on its account, only on a
+ * check of this pass. rotpool.h runs rot_pass over many domains at once.
  * Blocking DNS and a child process: run it in the rotation thread of
  * keyturnd or from `keyturn rotate`, never on a signing thread.
  *
@@ -35,6 +38,14 @@
 #include "propagate.h"
 #include "store.h"
 
+/* What passes did: counted by rot_pass when rot_config.stats is set. */
+struct rot_stats {
+	unsigned long long	 domains;	/* passes made */
+	unsigned long long	 keys;		/* keys of those domains */
+	unsigned long long	 checked;	/* propagation checks */
+	unsigned long long	 queries;	/* DNS queries they sent */
+};
+
 struct rot_config {
 	struct store		*store;
 	struct prop_options	 dns;	/* dns.cancel_fd (> 0), once
@@ -44,6 +55,11 @@ struct rot_config {
 					   decided or done */
 	const char		*publish_command;	/* NULL: none */
 	int			 dry_run;	/* decide and report only */
+	long long		 recheck;	/* RecheckInterval, seconds; 0:
+						   every key, every pass */
+	int			 concurrency;	/* DNSConcurrency: domains
+						   at once (rotpool.h) */
+	struct rot_stats	*stats;		/* added to; NULL: none */
 };
 
 /* One thing a pass checked, did or would do. */
@@ -75,8 +91,9 @@ int	rot_check(const struct rot_config *, const char *domain,
 	    size_t errlen);
 /*
  * rot_config_init - the rotation settings of keyturn.conf: Resolver,
- * PropagationResolvers, DNSPort, DNSTimeout, PublishCommand. The strings
- * stay the conf's; cf->store is left NULL for the caller.
+ * PropagationResolvers, DNSPort, DNSTimeout, DNSConcurrency,
+ * RecheckInterval, PublishCommand. The strings stay the conf's;
+ * cf->store and cf->stats are left NULL for the caller.
  */
 void	rot_config_init(struct rot_config *, const struct kt_conf *);
 /*

@@ -211,13 +211,20 @@ START_TEST(test_memo)
 	e = adapt_memo_get(&m, "kt-202610-r2048");
 	e->published = POL_PUB_REVOKED;
 	e->obs.dns = POL_DNS_REVOKED;
+	e->checked = 1795086400;
 	ck_assert_ptr_eq(adapt_memo_get(&m, "kt-202611-ed"), &m.v[0]);
 	text = adapt_memo_format(&m);
+	/* never checked: no checked= at all */
 	ck_assert_msg(strstr(text, "s=kt-202611-ed; pub=published; "
 	    "dns=published; since=1795000000; hold=3600\n") != NULL, "%s",
 	    text);
+	ck_assert_msg(strstr(text, "s=kt-202610-r2048; pub=revoked; "
+	    "dns=revoked; since=0; hold=0; checked=1795086400\n") != NULL,
+	    "%s", text);
 	ck_assert_int_eq(adapt_memo_parse(text, &back, err, sizeof(err)), 0);
 	ck_assert_uint_eq(back.n, 2);
+	ck_assert_int_eq(back.v[0].checked, 0);
+	ck_assert_int_eq(back.v[1].checked, 1795086400);
 	again = adapt_memo_format(&back);
 	ck_assert_str_eq(again, text);
 	free(text);
@@ -241,6 +248,9 @@ static const struct {
 	{ "s=a; pub=none; dns=unknown; since=0\n", 1 },
 	{ "pub=none; dns=unknown; since=0; hold=0\n", 1 },
 	{ "s=a; s=b; pub=none; dns=unknown; since=0; hold=0\n", 1 },
+	{ "s=a; pub=none; dns=unknown; since=0; hold=0; checked=7\n", 0 },
+	{ "s=a; pub=none; dns=unknown; since=0; hold=0; checked=\n", 1 },
+	{ "s=a; pub=none; dns=unknown; since=0; hold=0; checked=-7\n", 1 },
 	{ "\n\ngarbage\n", 3 },
 };
 

@@ -123,24 +123,19 @@ wait "$SPID" || kt_fail "the stream failed: $(tail -5 "$W/stream.err")"
 SPID=
 
 # stop keyturnd at rest. With an hour's durations nothing more comes due;
-# the memo file is rewritten at the end of every pass, so after it has
-# been replaced twice a pass that began after the change has ended; then
-# a dry run that would do nothing means no hook is left to run, and the
-# SIGTERM cuts none short
+# keyturnd logs the end of every pass, so after two more have ended a
+# pass that began after the change has ended; then a dry run that would
+# do nothing means no hook is left to run, and the SIGTERM cuts none short
 kt_cli domain set zt.test --rotate-after 1h --retire-after 1h
-memo=$KS/zt.test/rotate
-# memo_turns N - until the memo file has been replaced N times
-memo_turns() {
-	_m=$(stat -c '%i %y' "$memo")
-	_left=$1
+# passes_ended - the passes keyturnd has logged the end of
+passes_ended() {
+	grep -c "keyturnd: rotation: pass over " "$W/keyturnd.log" || true
+}
+# passes_turn N - until N more rotation passes have ended
+passes_turn() {
+	_want=$(($(passes_ended) + $1))
 	_end=$(($(date +%s) + HANG))
-	while [ $_left -gt 0 ]; do
-		_now=$(stat -c '%i %y' "$memo")
-		if [ "$_now" != "$_m" ]; then
-			_m=$_now
-			_left=$((_left - 1))
-			continue
-		fi
+	while [ "$(passes_ended)" -lt $_want ]; do
 		[ "$(date +%s)" -lt $_end ] || kt_fail "no rotation pass ended"
 		kill -0 "$KPID" 2>/dev/null || kt_fail "keyturnd died"
 		sleep 0.05
@@ -152,12 +147,12 @@ at_rest() {
 	    > "$W/dryrun" 2>&1 || kt_fail "keyturn rotate --dry-run"
 	! grep -q ": would " "$W/dryrun"
 }
-memo_turns 2
+passes_turn 2
 _end=$(($(date +%s) + HANG))
 until at_rest; do
 	[ "$(date +%s)" -lt $_end ] ||
 	    kt_fail "keyturnd never at rest: $(cat "$W/dryrun")"
-	memo_turns 1
+	passes_turn 1
 done
 kt_stop
 kt_ok "$took s: $sw swaps ($swr rsa, $swe ed25519) and $rv revocations ($rvr rsa, $rve ed25519) by keyturnd alone"
