@@ -12,6 +12,7 @@
  *	KEYSTORE/<domain>/state		one line per key (tag=value)
  *	KEYSTORE/<domain>/history	append-only transition log
  *	KEYSTORE/<domain>/keys/<selector>.pem	private key, 0600
+ *	KEYSTORE/<domain>/keys/<selector>.<kid>.pem	a slot key's, 0600
  *	KEYSTORE/.removed/<domain>/history	history of a removed domain
  *
  * DESCRIPTION
@@ -25,6 +26,20 @@
  *	readers ignore and the next writer discards. Readers take no lock and
  *	see the old or the new state, never a mix. Nothing is ever repaired:
  *	a damaged file is reported as "file:line: what is wrong".
+ *
+ *	Every key has a key id (kid): the lowercase hex of the first 8 bytes
+ *	of SHA-256 over its DER SubjectPublicKeyInfo, the bytes whose base64
+ *	is pub= in the state ("openssl pkey -pubout -outform DER | sha256sum
+ *	| cut -c1-16"). The history names keys by it and keeps every key's
+ *	public key on its creation line, so both outlive the key files.
+ *
+ *	A delegated domain (M3AAWG 3.1.3) has 2 or 3 slots: fixed selectors
+ *	the customer CNAMEs once to names under the provider's zone. A slot
+ *	holds one key at a time and takes a new key only when its previous
+ *	one is revoked and stopped signing at least retire-after ago: the
+ *	one case where a selector is used again (store_slot_key_new). Its
+ *	policy file is "keyturn-policy 2" and its state "keyturn-state 2",
+ *	which an older keyturn refuses; plain domains keep version 1 files.
  *
  *	Loaded domains (struct store_domain) are immutable and reference
  *	counted, so a daemon snapshot (struct store_set) can share every
@@ -61,6 +76,11 @@
 #define STORE_DURATION_MAX	(36500 * 86400LL)	/* 100 years: the
 					   longest rotate-after, retire-after */
 #define STORE_DEFAULT_DIR	LOCALSTATEDIR "/lib/keyturn"
+#define STORE_KID_LEN		16	/* hex digits of a key id */
+#define STORE_SLOTS_MIN		2	/* slots of a delegated domain */
+#define STORE_SLOTS_MAX		3
+#define STORE_TEMPLATE_MAX	64	/* slot-selector, slot-target */
+#define STORE_DNS_HOLD_DEFAULT	86400LL	/* 1d */
 
 enum store_alg {
 	STORE_ALG_RSA = 0,
@@ -100,6 +120,13 @@ struct store_key {
 	char		*p;		/* base64 p= value: the SPKI for RSA,
 					   the raw 32-byte key for Ed25519 */
 	EVP_PKEY	*pkey;		/* private key, NULL unless loaded */
+	char		 kid[STORE_KID_LEN + 1];	/* key id, always set */
+	int		 slot;		/* 1..slots: a delegated domain's
+					   slot key; 0 for a plain key */
+	time_t		 stopped;	/* when it left the active set; 0:
+					   it never signed, or not known */
+	long long	 prev_ttl;	/* slot keys: TTL of what the slot's
+					   target served before; -1 unknown */
 };
 
 struct store_policy {
@@ -109,6 +136,12 @@ struct store_policy {
 	long long	 rotate_after;	/* seconds an active key signs */
 	long long	 retire_after;	/* seconds retiring keys stay in DNS */
 	char		 prefix[STORE_PREFIX_MAX + 1];	/* selector prefix */
+	/* delegated domains only (slots > 0): */
+	char		 delegate_to[STORE_DOMAIN_MAX + 1];	/* "": plain */
+	int		 slots;		/* 2-3; 0 for a plain domain */
+	char		 slot_selector[STORE_TEMPLATE_MAX + 1];	/* "kt%n" */
+	char		 slot_target[STORE_TEMPLATE_MAX + 1];	/* "%s.%d.%z" */
+	long long	 dns_hold;	/* the longest DNS hold expected */
 };
 
 /* A loaded domain: immutable, reference counted. */
@@ -247,14 +280,26 @@ void		 store_set_free(struct store_set *);
 
 /*
  * Domains. store_policy_default fills the defaults (rsa 2048, one active
- * key, rotate after 120d, retire after 7d, prefix "kt").
- * store_domain_remove refuses while a key is active or retiring unless
- * force; the domain's history is kept under .removed/ so its selectors
- * stay taken if it is added again.
+ * key, rotate after 120d, retire after 7d, prefix "kt"; not delegated,
+ * and for a delegated domain slot-selector kt%n, slot-target %s.%d.%z,
+ * dns-hold 1d). store_domain_remove refuses while a key is active or
+ * retiring unless force; the domain's history is kept under .removed/ so
+ * its selectors stay taken if it is added again.
+ *
+ * store_policy_check also holds a delegated domain to one algorithm,
+ * active-keys 1, templates that render, and
+ *	(slots - 1) x rotate-after > retire-after + dns-hold
+ * (a slot is needed again (slots - 1) rotations after its key stopped
+ * signing; it takes its next key retire-after later, which signs after
+ * the hold), refused with the numbers. store_policy_plan_why: 0, or 1
+ * and a warning for a policy that works with a late standby (3 slots
+ * and rotate-after <= retire-after + dns-hold), or -1 and the refusal.
  */
 void		 store_policy_default(struct store_policy *);
 int		 store_policy_check(const struct store_policy *, char *err,
 		    size_t errlen);
+int		 store_policy_plan_why(const struct store_policy *, char *why,
+		    size_t len);
 int		 store_domain_add(struct store *, const char *name,
 		    const struct store_policy *, time_t now, char *err,
 		    size_t errlen);
@@ -268,7 +313,9 @@ int		 store_domain_set(struct store *, const char *name,
 #define STORE_POL_ROTATE	0x08u
 #define STORE_POL_RETIRE	0x10u
 #define STORE_POL_PREFIX	0x20u
-#define STORE_POL_ALL		0x3fu
+#define STORE_POL_SLOTS		0x40u	/* 3 -> 2 only with slot 3 free */
+#define STORE_POL_HOLD		0x80u
+#define STORE_POL_ALL		0xffu
 int		 store_domain_remove(struct store *, const char *name,
 		    int force, time_t now, char *err, size_t errlen);
 /*
@@ -358,6 +405,42 @@ int		 store_key_import_pem(struct store *, const char *domain,
  */
 int		 store_key_check_pem(const char *name, const char *pem,
 		    size_t len, char *err, size_t errlen);
+/*
+ * Slot keys. store_slot_names renders the slot's selector and target
+ * name (either buffer may be NULL); -1 and err when they are no valid
+ * names. store_domain_slot: the key a slot holds, or NULL;
+ * store_domain_kid: the key with that id, or NULL.
+ * store_slot_free_at: 1 when the slot may take a new key at now, 0 when
+ * not yet, -1 for no such slot; *when is the time it became or becomes
+ * free (its key's stop of signing plus retire_after), 0 when the slot is
+ * empty or the time is not known yet (its key has not stopped signing).
+ */
+int		 store_slot_names(const struct store_policy *,
+		    const char *domain, int slot, char *sel, size_t sellen,
+		    char *target, size_t tlen, char *err, size_t errlen);
+const struct store_key *store_domain_slot(const struct store_domain *,
+		    int slot);
+const struct store_key *store_domain_kid(const struct store_domain *,
+		    const char *kid);
+int		 store_slot_free_at(const struct store_domain *, int slot,
+		    time_t now, time_t *when);
+/*
+ * store_slot_key_new - a new pending key in a slot of a delegated domain
+ * (slot 0: the lowest empty slot, else the free one whose key stopped
+ * signing longest ago; alg must be the policy's; bits 0: the policy's;
+ * prev_ttl: see struct store_key). Under the lock the slot must be free
+ * (store_slot_free_at) and every history line naming its selector must
+ * carry a key id; the slot's revoked key leaves the state in the same
+ * write (its history lines, with its public key, remain). The new key's
+ * id is copied to kidout.
+ */
+int		 store_slot_key_new(struct store *, const char *domain,
+		    int slot, enum store_alg, int bits, long long prev_ttl,
+		    time_t now, const char *reason, char *kidout, size_t kidlen,
+		    char *err, size_t errlen);
+/* store_key_id - the key id of a base64 SPKI; 0, or -1 when not base64 */
+int		 store_key_id(const char *spki_b64, char out[STORE_KID_LEN + 1]);
+
 /* store_selector_valid - one DNS label of letters, digits, '-', '_' */
 int		 store_selector_valid(const char *, char *err, size_t errlen);
 /* store_selector_template - the untaken form of the template */
@@ -393,11 +476,14 @@ time_t		 store_key_revoke_planned(const struct store_domain *,
 		    const struct store_key *);
 
 /*
- * History: one line per transition, "TIME SELECTOR FROM TO REASON", time
- * in UTC (2026-11-22T21:40:00Z), FROM "-" when the key was created,
- * SELECTOR "-" for domain events (added, policy changed, removed), FROM
- * equal to TO for a note (store_note): replaying the lines of a selector
- * (store_history_state_at) gives its state at any time either way.
+ * History: one line per transition, "TIME SELECTOR FROM TO key=KID
+ * [slot=N] [pub=ALG:B64SPKI] REASON", time in UTC (2026-11-22T21:40:00Z),
+ * FROM "-" when the key was created (that line carries pub=), SELECTOR
+ * and KID "-" for domain events (added, policy changed, removed), FROM
+ * equal to TO for a note (store_note): replaying the lines of a key
+ * (store_history_key_state_at) gives its state at any time either way.
+ * Lines written before key ids were kept have no tags (kid "", slot 0,
+ * pub NULL); both kinds mix in one file.
  * store_history_load reads the committed part of a domain's history, or
  * the kept history of a removed domain; -2 (and err set) when the keystore
  * never had that domain.
@@ -408,6 +494,10 @@ struct store_event {
 	int		 from;		/* a store_state or STORE_STATE_NONE */
 	int		 to;		/* a store_state or STORE_STATE_NONE */
 	char		*reason;
+	char		 kid[STORE_KID_LEN + 1];	/* "": not recorded */
+	int		 slot;		/* 0: not a slot key */
+	char		*pub;		/* base64 SPKI on creation lines */
+	enum store_alg	 alg;		/* valid when pub != NULL */
 };
 
 int		 store_history_load(struct store *, const char *domain,
@@ -416,6 +506,19 @@ void		 store_history_free(struct store_event *, size_t);
 /* store_history_state_at - state of selector at time t, or STORE_STATE_NONE */
 int		 store_history_state_at(const struct store_event *, size_t n,
 		    const char *selector, time_t t);
+/*
+ * store_history_holder - the key selector held at time t: the latest
+ * creation line of that selector at or before t; its index and its kid
+ * (kid "" for a key created before key ids were kept), or -1
+ */
+int		 store_history_holder(const struct store_event *, size_t n,
+		    const char *selector, time_t t, char kid[STORE_KID_LEN + 1]);
+/* store_history_key_state_at - state of key kid at time t, by its lines */
+int		 store_history_key_state_at(const struct store_event *,
+		    size_t n, const char *kid, time_t t);
+/* store_history_created - the creation line of key kid (pub=), or NULL */
+const struct store_event *store_history_created(const struct store_event *,
+		    size_t n, const char *kid);
 
 /* Times in files and output: "2026-11-22T21:40:00Z"; parse 0 or -1. */
 char		*store_time_format(time_t, char *buf, size_t len);

@@ -59,11 +59,13 @@ int	 sfmt_policy_parse(const char *path, const char *buf, size_t len,
 char	*sfmt_state(const struct store_domain *);
 int	 sfmt_state_parse(const char *path, const char *buf, size_t len,
 	    struct store_domain *, char *err, size_t errlen);
-char	*sfmt_event(time_t, const char *selector, int from, int to,
-	    const char *reason);
+char	*sfmt_event(time_t, const struct store_key *k, int from, int to,
+	    int with_pub, const char *reason);
 int	 sfmt_history_parse(const char *path, const char *buf, size_t len,
 	    struct store_event **, size_t *, char *err, size_t errlen);
 #define SFMT_HISTORY_HEADER	"keyturn-history 1\n"
+#define SFMT_V1		1	/* policy and state of plain domains */
+#define SFMT_V2		2	/* ... of delegated domains */
 
 /* storeload.c */
 struct store_domain *sload_domain(struct store *, const char *name,
@@ -73,7 +75,12 @@ int	 sload_key(struct store *, const char *domain, struct store_key *,
 struct store_domain *sload_new(void);
 int	 sload_own_file(const char *name);
 const char *spol_why(const struct store_policy *, unsigned field);
-
+int	 sload_check_slots(const struct store *, const struct store_domain *,
+	    char *err, size_t errlen);
+/* policy fields without a STORE_POL_* bit of their own, for spol_why */
+#define SPOL_DELEGATE	0x100u
+#define SPOL_SLOTSEL	0x200u
+#define SPOL_SLOTTGT	0x400u
 /* storekey.c */
 EVP_PKEY *skey_generate(enum store_alg, int bits, char *err, size_t errlen);
 int	 skey_check_bits(enum store_alg, int bits, char *err, size_t errlen);
@@ -82,6 +89,7 @@ int	 skey_describe(EVP_PKEY *, enum store_alg *, int *bits, char *err,
 int	 skey_pem(EVP_PKEY *, char **pem, size_t *len, char *err,
 	    size_t errlen);
 int	 skey_key_pub(struct store_key *, char *err, size_t errlen);
+char	*skey_file_name(const struct store_key *);
 EVP_PKEY *skey_load(const char *name, const char *buf, size_t len,
 	    enum store_alg, char *err, size_t errlen);
 EVP_PKEY *skey_parse(const char *name, const char *buf, size_t len,

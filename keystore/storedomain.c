@@ -7,7 +7,9 @@
  * committed lines and the removal line, written whole before the move),
  * so its selectors stay taken ("never reused") and keyturn audit can
  * still answer for mail it signed; adding it again carries that history
- * on once every line of it parses.
+ * on once every line of it parses. A delegated domain is not added over
+ * a history that names one of its slot selectors without a key id: the
+ * keys of that selector could not be told apart.
  */
 #include "config.h"
 
@@ -28,14 +30,71 @@
 static char *
 sdom_policy_text(const char *what, const struct store_policy *p)
 {
-	char rot[32], ret[32];
+	char rot[32], ret[32], hold[32], *text, *out;
 
-	return xasprintf("operator: %s: algorithms=%s bits=%d "
+	text = xasprintf("operator: %s: algorithms=%s bits=%d "
 	    "active-keys=%d rotate-after=%s retire-after=%s "
 	    "selector-prefix=%s", what, store_algs_name(p->algs),
 	    p->bits, p->active_keys,
 	    duration_format(p->rotate_after, rot, sizeof(rot)),
 	    duration_format(p->retire_after, ret, sizeof(ret)), p->prefix);
+	if (p->slots == 0)
+		return text;
+	out = xasprintf("%s delegate-to=%s slots=%d slot-selector=%s "
+	    "slot-target=%s dns-hold=%s", text, p->delegate_to, p->slots,
+	    p->slot_selector, p->slot_target,
+	    duration_format(p->dns_hold, hold, sizeof(hold)));
+	free(text);
+	return out;
+}
+
+/* sdom_warn_plan - a slot plan that works, but with a late standby */
+static void
+sdom_warn_plan(const char *name, const struct store_policy *pol)
+{
+	char why[512];
+
+	if (store_policy_plan_why(pol, why, sizeof(why)) == 1)
+		log_warnx("%s: %s", name, why);
+}
+
+/*
+ * sdom_slots_ok - a delegated domain's slots render for its name, and no
+ * kept history line of an earlier domain of that name names one of its
+ * selectors without a key id
+ */
+static int
+sdom_slots_ok(struct store *s, const char *name,
+    const struct store_policy *pol, char *err, size_t errlen)
+{
+	char sel[STORE_SELECTOR_MAX + 1];
+	struct store_event *ev;
+	size_t n, i;
+	int slot, r;
+
+	for (slot = 1; slot <= pol->slots; slot++)
+		if (store_slot_names(pol, name, slot, NULL, 0, NULL, 0, err,
+		    errlen) == -1)
+			return -1;
+	if ((r = store_history_load(s, name, &ev, &n, err, errlen)) == -2)
+		return 0;
+	if (r == -1)
+		return -1;
+	for (slot = 1; r == 0 && slot <= pol->slots; slot++) {
+		(void)store_slot_names(pol, name, slot, sel, sizeof(sel),
+		    NULL, 0, err, errlen);
+		for (i = 0; i < n; i++)
+			if (ev[i].kid[0] == '\0' &&
+			    strcasecmp(ev[i].selector, sel) == 0) {
+				snprintf(err, errlen, "%s was used by %s before "
+				    "key ids were kept; choose another "
+				    "--slot-selector", sel, name);
+				r = -1;
+				break;
+			}
+	}
+	store_history_free(ev, n);
+	return r;
 }
 
 /*
@@ -104,12 +163,14 @@ sdom_build(struct store *s, const char *dir, const char *name,
 	if ((hist = sdom_old_history(s, name, err, errlen)) == NULL)
 		return -1;
 	text = sdom_policy_text("domain added", pol);
-	line = sfmt_event(now, "-", STORE_STATE_NONE, STORE_STATE_NONE, text);
+	line = sfmt_event(now, NULL, STORE_STATE_NONE, STORE_STATE_NONE, 0,
+	    text);
 	free(text);
 	all = xasprintf("%s%s", hist, line);
 	free(hist);
 	free(line);
 	memset(&d, 0, sizeof(d));
+	d.policy = *pol;
 	d.gen = 1;
 	d.histsize = strlen(all);
 	p = xasprintf("%s/%s", dir, STORE_HISTORY);
@@ -195,6 +256,7 @@ int
 store_domain_add(struct store *s, const char *name,
     const struct store_policy *pol, time_t now, char *err, size_t errlen)
 {
+	char *dir;
 	int r;
 
 	if (store_domain_valid(name, err, errlen) == -1 ||
@@ -207,10 +269,24 @@ store_domain_add(struct store *s, const char *name,
 	}
 	if (store_lock(s, err, errlen) == -1)
 		return -1;
-	r = sdom_add_locked(s, name, pol, now, err, errlen);
-	store_unlock(s);
+	r = 0;
+	if (pol->slots > 0) {
+		dir = store_path(s, name, NULL, NULL);
+		if (access(dir, F_OK) == 0) {
+			snprintf(err, errlen, "domain %s already exists (change "
+			    "it with keyturn domain set)", name);
+			r = -1;
+		} else
+			r = sdom_slots_ok(s, name, pol, err, errlen);
+		free(dir);
+	}
 	if (r == 0)
+		r = sdom_add_locked(s, name, pol, now, err, errlen);
+	store_unlock(s);
+	if (r == 0) {
 		sdom_warn_bits(name, pol);
+		sdom_warn_plan(name, pol);
+	}
 	return r;
 }
 
@@ -231,6 +307,52 @@ sdom_policy_merge(struct store_policy *p, const struct store_policy *set,
 		p->retire_after = set->retire_after;
 	if (fields & STORE_POL_PREFIX)
 		memcpy(p->prefix, set->prefix, sizeof(p->prefix));
+	if (fields & STORE_POL_SLOTS)
+		p->slots = set->slots;
+	if (fields & STORE_POL_HOLD)
+		p->dns_hold = set->dns_hold;
+}
+
+/*
+ * sdom_set_slots - a plain domain stays plain (its selectors are no slot
+ * selectors); a delegated one shrinks only by free slots, whose revoked
+ * keys leave the state in the same write
+ */
+static int
+sdom_set_slots(struct store_domain *d, const struct store_policy *pol,
+    char *err, size_t errlen)
+{
+	size_t i, j;
+
+	if (d->policy.slots == 0) {
+		if (pol->slots == 0 && pol->dns_hold == d->policy.dns_hold)
+			return 0;
+		snprintf(err, errlen, "%s is not delegated: slots and dns-hold "
+		    "are a delegated domain's (remove it and add it again with "
+		    "--delegate-to)", d->name);
+		return -1;
+	}
+	for (i = 0; i < d->nkeys; i++)
+		if (d->keys[i].slot > pol->slots &&
+		    d->keys[i].state != STORE_REVOKED) {
+			snprintf(err, errlen, "slot %d of %s holds %s key %s: "
+			    "a slot is dropped only once its key is revoked",
+			    d->keys[i].slot, d->name,
+			    store_state_name(d->keys[i].state),
+			    d->keys[i].selector);
+			return -1;
+		}
+	for (i = j = 0; i < d->nkeys; i++) {
+		if (d->keys[i].slot > pol->slots) {
+			free(d->keys[i].spki);
+			free(d->keys[i].p);
+			EVP_PKEY_free(d->keys[i].pkey);
+			continue;
+		}
+		d->keys[j++] = d->keys[i];
+	}
+	d->nkeys = j;
+	return 0;
 }
 
 /*
@@ -252,12 +374,15 @@ store_domain_set(struct store *s, const char *name,
 		return -1;
 	policy = d->policy;
 	sdom_policy_merge(pol, set, fields);
-	if (store_policy_check(pol, err, errlen) == -1) {
+	if (store_policy_check(pol, err, errlen) == -1 ||
+	    sdom_set_slots(d, pol, err, errlen) == -1) {
 		swrite_end(s, d);
 		return -1;
 	}
+	d->policy = *pol;
 	text = sdom_policy_text("policy changed", pol);
-	line = sfmt_event(now, "-", STORE_STATE_NONE, STORE_STATE_NONE, text);
+	line = sfmt_event(now, NULL, STORE_STATE_NONE, STORE_STATE_NONE, 0,
+	    text);
 	free(text);
 	text = sfmt_policy(pol);
 	path = store_path(s, name, STORE_POLICY, NULL);
@@ -271,6 +396,8 @@ store_domain_set(struct store *s, const char *name,
 		(void)swrite_bump(s, e2, sizeof(e2));
 	if (r == 0 && (fields & STORE_POL_BITS))
 		sdom_warn_bits(name, pol);
+	if (r == 0)
+		sdom_warn_plan(name, pol);
 	free(path);
 	free(text);
 	free(line);
@@ -326,7 +453,7 @@ sdom_remove_locked(struct store *s, struct store_domain *d, time_t now,
 	char *line, *text, *all = NULL, e2[256];
 	int r = -1;
 
-	line = sfmt_event(now, "-", STORE_STATE_NONE, STORE_STATE_NONE,
+	line = sfmt_event(now, NULL, STORE_STATE_NONE, STORE_STATE_NONE, 0,
 	    "operator: domain removed");
 	if (sdom_history_text(s, hist, d->histsize, 0, &text, err,
 	    errlen) != 0)

@@ -3,11 +3,23 @@
  *
  *	policy:  "keyturn-policy 1", then one "keyword value" line for each
  *		 of algorithms, bits, active-keys, rotate-after, retire-after,
- *		 selector-prefix (each exactly once).
+ *		 selector-prefix (each exactly once). A delegated domain's is
+ *		 "keyturn-policy 2" with delegate-to, slots, slot-selector,
+ *		 slot-target and dns-hold too; a version 1 file with one of
+ *		 those is refused.
  *	state:   "keyturn-state 1", "generation N", "history BYTES", one
  *		 "key selector=S; alg=A; bits=N; state=X; created=T; since=T;
- *		 pub=B64" line per key (RFC 6376 tag=value), "end N".
- *	history: "keyturn-history 1", then "TIME SELECTOR FROM TO REASON".
+ *		 [stopped=T;] kid=K; pub=B64" line per key (RFC 6376
+ *		 tag=value), "end N". A delegated domain's is "keyturn-state
+ *		 2", its keys with slot=N and prevttl=S too. kid= and stopped=
+ *		 are optional when read (files of an older keyturn, which in
+ *		 turn ignores them); a missing kid= is computed from pub=, a
+ *		 present one must match it.
+ *	history: "keyturn-history 1", then "TIME SELECTOR FROM TO key=KID
+ *		 [slot=N] [pub=ALG:B64] REASON"; lines of an older keyturn
+ *		 have no tags ("TIME SELECTOR FROM TO REASON"), which every
+ *		 reason it wrote tells apart (it starts with a word and a
+ *		 colon: "operator:", "policy:", "dns:").
  *
  * Every line ends with a newline; a file that does not, or that stops
  * before its last line ("end"), was truncated. Every error names
@@ -81,31 +93,63 @@ lines_expect(struct lines *l, const char *what, char *err, size_t errlen)
 	return r == 1 ? 0 : -1;
 }
 
-/* lines_header - "NAME 1" on line 1 */
+/* lines_header - "NAME V" on line 1, V from 1 to max; V, or -1 */
 static int
-lines_header(struct lines *l, const char *name, char *err, size_t errlen)
+lines_header(struct lines *l, const char *name, int max, char *err,
+    size_t errlen)
 {
 	char want[64];
+	int v;
 
-	snprintf(want, sizeof(want), "%s %d", name, STORE_FORMAT);
 	if (lines_expect(l, "the format line", err, errlen) == -1)
 		return -1;
-	if (strcmp(l->line, want) != 0) {
-		snprintf(err, errlen, "%s:%d: expected \"%s\"", l->path,
-		    l->lineno, want);
-		return -1;
+	for (v = 1; v <= max; v++) {
+		snprintf(want, sizeof(want), "%s %d", name, v);
+		if (strcmp(l->line, want) == 0)
+			return v;
 	}
-	return 0;
+	if (max == 1)
+		snprintf(err, errlen, "%s:%d: expected \"%s 1\"", l->path,
+		    l->lineno, name);
+	else
+		snprintf(err, errlen, "%s:%d: expected \"%s 1\" or \"%s %d\" "
+		    "(a newer keyturn wrote it?)", l->path, l->lineno, name,
+		    name, max);
+	return -1;
 }
 
 /* ---- policy ---- */
 
+/*
+ * The keywords, each with the policy field spol_why checks on its line
+ * and the first policy version that has it.
+ */
 enum pkw { PKW_ALGS, PKW_BITS, PKW_ACTIVE, PKW_ROTATE, PKW_RETIRE, PKW_PREFIX,
-	PKW_N };
-static const char *const policy_kw[PKW_N] = {
-	"algorithms", "bits", "active-keys", "rotate-after", "retire-after",
-	"selector-prefix"
+	PKW_DELEGATE, PKW_SLOTS, PKW_SLOTSEL, PKW_SLOTTGT, PKW_HOLD, PKW_N };
+static const struct {
+	const char	*name;
+	unsigned	 field;
+	int		 version;
+} policy_kw[PKW_N] = {
+	{ "algorithms", STORE_POL_ALGS, SFMT_V1 },
+	{ "bits", STORE_POL_BITS, SFMT_V1 },
+	{ "active-keys", STORE_POL_ACTIVE, SFMT_V1 },
+	{ "rotate-after", STORE_POL_ROTATE, SFMT_V1 },
+	{ "retire-after", STORE_POL_RETIRE, SFMT_V1 },
+	{ "selector-prefix", STORE_POL_PREFIX, SFMT_V1 },
+	{ "delegate-to", SPOL_DELEGATE, SFMT_V2 },
+	{ "slots", STORE_POL_SLOTS, SFMT_V2 },
+	{ "slot-selector", SPOL_SLOTSEL, SFMT_V2 },
+	{ "slot-target", SPOL_SLOTTGT, SFMT_V2 },
+	{ "dns-hold", STORE_POL_HOLD, SFMT_V2 }
 };
+
+/* policy_str - a string field */
+static const char *
+policy_str(char *dst, size_t len, const char *v)
+{
+	return strlcpy(dst, v, len) >= len ? "too long" : NULL;
+}
 
 /* policy_value - one keyword's value into the policy */
 static const char *
@@ -130,19 +174,32 @@ policy_value(enum pkw kw, const char *v, struct store_policy *pol)
 		return duration_parse(v, &pol->retire_after, &errstr) == -1 ?
 		    errstr : NULL;
 	case PKW_PREFIX:
-		if (strlcpy(pol->prefix, v, sizeof(pol->prefix)) >=
-		    sizeof(pol->prefix))
-			return "too long";
-		return NULL;
+		return policy_str(pol->prefix, sizeof(pol->prefix), v);
+	case PKW_DELEGATE:
+		return policy_str(pol->delegate_to, sizeof(pol->delegate_to),
+		    v);
+	case PKW_SLOTS:
+		pol->slots = strtonum(v, STORE_SLOTS_MIN, STORE_SLOTS_MAX,
+		    &errstr);
+		return errstr ? "expected 2 or 3" : NULL;
+	case PKW_SLOTSEL:
+		return policy_str(pol->slot_selector,
+		    sizeof(pol->slot_selector), v);
+	case PKW_SLOTTGT:
+		return policy_str(pol->slot_target, sizeof(pol->slot_target),
+		    v);
+	case PKW_HOLD:
+		return duration_parse(v, &pol->dns_hold, &errstr) == -1 ?
+		    errstr : NULL;
 	default:
 		return "unknown keyword";
 	}
 }
 
-/* policy_line - "keyword value" */
+/* policy_line - "keyword value", a keyword of this version */
 static int
-policy_line(struct lines *l, struct store_policy *pol, unsigned *seen,
-    char *err, size_t errlen)
+policy_line(struct lines *l, int version, struct store_policy *pol,
+    unsigned *seen, char *err, size_t errlen)
 {
 	char *sp = strchr(l->line, ' ');
 	const char *why;
@@ -155,16 +212,22 @@ policy_line(struct lines *l, struct store_policy *pol, unsigned *seen,
 	}
 	*sp++ = '\0';
 	for (kw = 0; kw < PKW_N; kw++)
-		if (strcmp(l->line, policy_kw[kw]) == 0)
+		if (strcmp(l->line, policy_kw[kw].name) == 0)
 			break;
 	if (kw == PKW_N) {
 		snprintf(err, errlen, "%s:%d: unknown keyword \"%s\"", l->path,
 		    l->lineno, l->line);
 		return -1;
 	}
+	if (policy_kw[kw].version > version) {
+		snprintf(err, errlen, "%s:%d: \"%s\" needs \"keyturn-policy "
+		    "%d\"", l->path, l->lineno, policy_kw[kw].name,
+		    policy_kw[kw].version);
+		return -1;
+	}
 	if (*seen & (1u << kw)) {
 		snprintf(err, errlen, "%s:%d: \"%s\" given twice", l->path,
-		    l->lineno, policy_kw[kw]);
+		    l->lineno, policy_kw[kw].name);
 		return -1;
 	}
 	*seen |= 1u << kw;
@@ -176,56 +239,78 @@ policy_line(struct lines *l, struct store_policy *pol, unsigned *seen,
 		if (kw == PKW_RETIRE && pol->retire_after > STORE_DURATION_MAX)
 			pol->retire_after = STORE_DURATION_MAX;
 	}
-	/* the keywords are in the order of the STORE_POL_* bits */
 	if (why != NULL ||
-	    (why = spol_why(pol, 1u << kw)) != NULL) {
+	    (why = spol_why(pol, policy_kw[kw].field)) != NULL) {
 		snprintf(err, errlen, "%s:%d: %s \"%s\": %s", l->path,
-		    l->lineno, policy_kw[kw], sp, why);
+		    l->lineno, policy_kw[kw].name, sp, why);
 		return -1;
 	}
 	return 0;
 }
 
-/* sfmt_policy_parse - every keyword once, each checked on its line */
+/*
+ * sfmt_policy_parse - every keyword of the file's version once, each
+ * checked on its line; a delegated policy is then checked whole
+ */
 int
 sfmt_policy_parse(const char *path, const char *buf, size_t len,
     struct store_policy *pol, char *err, size_t errlen)
 {
 	struct lines l = { path, buf, buf + len, 0, "" };
 	unsigned seen = 0;
-	int kw, r;
+	char why[512];
+	int kw, r, version;
 
-	memset(pol, 0, sizeof(*pol));
-	if (lines_header(&l, "keyturn-policy", err, errlen) == -1)
+	store_policy_default(pol);
+	pol->algs = 0;
+	if ((version = lines_header(&l, "keyturn-policy", SFMT_V2, err,
+	    errlen)) == -1)
 		return -1;
 	while ((r = lines_next(&l, err, errlen)) == 1)
-		if (policy_line(&l, pol, &seen, err, errlen) == -1)
+		if (policy_line(&l, version, pol, &seen, err, errlen) == -1)
 			return -1;
 	if (r == -1)
 		return -1;
 	for (kw = 0; kw < PKW_N; kw++)
-		if (!(seen & (1u << kw))) {
+		if (policy_kw[kw].version <= version && !(seen & (1u << kw))) {
 			snprintf(err, errlen, "%s:%d: missing \"%s\" (file "
-			    "truncated?)", path, l.lineno + 1, policy_kw[kw]);
+			    "truncated?)", path, l.lineno + 1,
+			    policy_kw[kw].name);
 			return -1;
 		}
-	return 0;	/* each field was checked on its line */
+	if (version == SFMT_V2 &&
+	    store_policy_check(pol, why, sizeof(why)) == -1) {
+		snprintf(err, errlen, "%s: %s", path, why);
+		return -1;
+	}
+	return 0;
 }
 
-/* sfmt_policy - the canonical policy text, one keyword per line */
+/*
+ * sfmt_policy - the canonical policy text, one keyword per line: version
+ * 1 as ever for a plain domain, version 2 for a delegated one
+ */
 char *
 sfmt_policy(const struct store_policy *pol)
 {
-	char rot[32], ret[32];
+	char rot[32], ret[32], hold[32], *v1, *out;
 	const char *algs = store_algs_name(pol->algs);
 
-	return xasprintf("keyturn-policy %d\nalgorithms %s\nbits %d\n"
+	v1 = xasprintf("keyturn-policy %d\nalgorithms %s\nbits %d\n"
 	    "active-keys %d\nrotate-after %s\nretire-after %s\n"
-	    "selector-prefix %s\n", STORE_FORMAT, algs, pol->bits,
-	    pol->active_keys,
+	    "selector-prefix %s\n", pol->slots > 0 ? SFMT_V2 : SFMT_V1, algs,
+	    pol->bits, pol->active_keys,
 	    duration_format(pol->rotate_after, rot, sizeof(rot)),
 	    duration_format(pol->retire_after, ret, sizeof(ret)),
 	    pol->prefix);
+	if (pol->slots == 0)
+		return v1;
+	out = xasprintf("%sdelegate-to %s\nslots %d\nslot-selector %s\n"
+	    "slot-target %s\ndns-hold %s\n", v1, pol->delegate_to, pol->slots,
+	    pol->slot_selector, pol->slot_target,
+	    duration_format(pol->dns_hold, hold, sizeof(hold)));
+	free(v1);
+	return out;
 }
 
 /* ---- state ---- */
@@ -290,9 +375,59 @@ key_fields(const struct tv_list *tv, struct store_key *k)
 	return NULL;
 }
 
+/*
+ * key_optional - the tags a key line may have: stopped= (any version),
+ * slot= and prevttl= (version 2 only)
+ */
+static const char *
+key_optional(const struct tv_list *tv, int version, struct store_key *k)
+{
+	const char *v, *errstr = NULL;
+
+	k->prev_ttl = -1;
+	if ((v = tv_get(tv, "stopped")) != NULL &&
+	    store_time_parse(v, &k->stopped) == -1)
+		return "bad stopped time";
+	if (version < SFMT_V2 && (tv_get(tv, "slot") != NULL ||
+	    tv_get(tv, "prevttl") != NULL))
+		return "slot= and prevttl= need \"keyturn-state 2\"";
+	if ((v = tv_get(tv, "slot")) != NULL) {
+		k->slot = strtonum(v, 1, STORE_SLOTS_MAX, &errstr);
+		if (errstr != NULL)
+			return "bad slot";
+	}
+	if ((v = tv_get(tv, "prevttl")) != NULL) {
+		k->prev_ttl = strtonum(v, -1, STORE_DURATION_MAX, &errstr);
+		if (errstr != NULL)
+			return "bad prevttl";
+	}
+	return NULL;
+}
+
+/* key_kid - the key id from pub=; a kid= given must be the same */
+static int
+key_kid(struct lines *l, const struct tv_list *tv, struct store_key *k,
+    char *err, size_t errlen)
+{
+	const char *v = tv_get(tv, "kid");
+
+	if (store_key_id(k->spki, k->kid) == -1) {
+		snprintf(err, errlen, "%s:%d: key %s: pub= is not base64",
+		    l->path, l->lineno, k->selector);
+		return -1;
+	}
+	if (v != NULL && strcmp(v, k->kid) != 0) {
+		snprintf(err, errlen, "%s:%d: kid= %s does not match pub= "
+		    "(computed %s)", l->path, l->lineno, v, k->kid);
+		return -1;
+	}
+	return 0;
+}
+
 /* key_line - "key selector=...; ..."; pub= checked for its algorithm */
 static int
-key_line(struct lines *l, struct store_key *k, char *err, size_t errlen)
+key_line(struct lines *l, int version, struct store_key *k, char *err,
+    size_t errlen)
 {
 	static const char *const tags[] = { "selector", "alg", "bits",
 	    "state", "created", "since", "pub" };
@@ -312,26 +447,36 @@ key_line(struct lines *l, struct store_key *k, char *err, size_t errlen)
 			tv_free(&tv);
 			return -1;
 		}
-	if ((why = key_fields(&tv, k)) != NULL) {
+	if ((why = key_fields(&tv, k)) != NULL ||
+	    (why = key_optional(&tv, version, k)) != NULL) {
 		snprintf(err, errlen, "%s:%d: %s", l->path, l->lineno, why);
 		tv_free(&tv);
 		return -1;
 	}
 	k->spki = xstrdup(tv_get(&tv, "pub"));
-	tv_free(&tv);
 	if (skey_key_pub(k, tverr, sizeof(tverr)) == -1) {
 		snprintf(err, errlen, "%s:%d: key %s: %s", l->path, l->lineno,
 		    k->selector, tverr);
 		free(k->spki);
 		k->spki = NULL;
+		tv_free(&tv);
 		return -1;
 	}
+	if (key_kid(l, &tv, k, err, errlen) == -1) {
+		free(k->spki);
+		free(k->p);
+		k->spki = k->p = NULL;
+		tv_free(&tv);
+		return -1;
+	}
+	tv_free(&tv);
 	return 0;
 }
 
 /* state_keys - key lines up to "end N" */
 static int
-state_keys(struct lines *l, struct store_domain *d, char *err, size_t errlen)
+state_keys(struct lines *l, int version, struct store_domain *d, char *err,
+    size_t errlen)
 {
 	const char *errstr = NULL;
 	size_t i;
@@ -349,7 +494,8 @@ state_keys(struct lines *l, struct store_domain *d, char *err, size_t errlen)
 		}
 		d->keys = xreallocarray(d->keys, d->nkeys + 1,
 		    sizeof(*d->keys));
-		if (key_line(l, &d->keys[d->nkeys], err, errlen) == -1)
+		if (key_line(l, version, &d->keys[d->nkeys], err,
+		    errlen) == -1)
 			return -1;
 		for (i = 0; i < d->nkeys; i++)
 			if (strcasecmp(d->keys[i].selector,
@@ -379,13 +525,14 @@ sfmt_state_parse(const char *path, const char *buf, size_t len,
 {
 	struct lines l = { path, buf, buf + len, 0, "" };
 	long long gen, hist;
-	int r;
+	int r, version;
 
-	if (lines_header(&l, "keyturn-state", err, errlen) == -1 ||
+	if ((version = lines_header(&l, "keyturn-state", SFMT_V2, err,
+	    errlen)) == -1 ||
 	    state_number(&l, "generation", LLONG_MAX, &gen, err,
 	    errlen) == -1 ||
 	    state_number(&l, "history", LLONG_MAX, &hist, err, errlen) == -1 ||
-	    state_keys(&l, d, err, errlen) == -1)
+	    state_keys(&l, version, d, err, errlen) == -1)
 		return -1;
 	d->gen = gen;
 	d->histsize = hist;
@@ -398,24 +545,52 @@ sfmt_state_parse(const char *path, const char *buf, size_t len,
 	return 0;
 }
 
-/* sfmt_state - the canonical state text; sfmt_state_parse reads it back */
+/*
+ * state_key_text - one key line: the seven tags of version 1 in their
+ * order, slot= after selector=, stopped=, prevttl= and kid= before pub=
+ */
+static char *
+state_key_text(const struct store_key *k)
+{
+	char c[32], s[32], t[32], slot[24] = "", stopped[48] = "";
+	char prev[40] = "";
+
+	if (k->slot > 0) {
+		snprintf(slot, sizeof(slot), " slot=%d;", k->slot);
+		snprintf(prev, sizeof(prev), " prevttl=%lld;", k->prev_ttl);
+	}
+	if (k->stopped != 0)
+		snprintf(stopped, sizeof(stopped), " stopped=%s;",
+		    store_time_format(k->stopped, t, sizeof(t)));
+	return xasprintf("key selector=%s;%s alg=%s; bits=%d; state=%s; "
+	    "created=%s; since=%s;%s%s kid=%s; pub=%s\n", k->selector, slot,
+	    store_alg_name(k->alg), k->bits, store_state_name(k->state),
+	    store_time_format(k->created, c, sizeof(c)),
+	    store_time_format(k->since, s, sizeof(s)), stopped, prev, k->kid,
+	    k->spki);
+}
+
+/*
+ * sfmt_state - the canonical state text; sfmt_state_parse reads it back.
+ * Version 2 only for a delegated domain: a plain domain's state stays
+ * readable by an older keyturn, which ignores kid= and stopped=.
+ */
 char *
 sfmt_state(const struct store_domain *d)
 {
-	char *out, *line, c[32], s[32];
+	char *out, *line, *key;
 	size_t i;
+	int version = d->policy.slots > 0 ? SFMT_V2 : SFMT_V1;
 
+	for (i = 0; i < d->nkeys; i++)
+		if (d->keys[i].slot > 0)
+			version = SFMT_V2;
 	out = xasprintf("keyturn-state %d\ngeneration %llu\nhistory %lld\n",
-	    STORE_FORMAT, (unsigned long long)d->gen, (long long)d->histsize);
+	    version, (unsigned long long)d->gen, (long long)d->histsize);
 	for (i = 0; i < d->nkeys; i++) {
-		const struct store_key *k = &d->keys[i];
-
-		line = xasprintf("%skey selector=%s; alg=%s; bits=%d; "
-		    "state=%s; created=%s; since=%s; pub=%s\n", out,
-		    k->selector, store_alg_name(k->alg), k->bits,
-		    store_state_name(k->state),
-		    store_time_format(k->created, c, sizeof(c)),
-		    store_time_format(k->since, s, sizeof(s)), k->spki);
+		key = state_key_text(&d->keys[i]);
+		line = xasprintf("%s%s", out, key);
+		free(key);
 		free(out);
 		out = line;
 	}
@@ -426,19 +601,30 @@ sfmt_state(const struct store_domain *d)
 
 /* ---- history ---- */
 
-/* sfmt_event - one history line; control characters in a reason become "?" */
+/*
+ * sfmt_event - one history line about key k (NULL: the domain), with its
+ * public key when with_pub (its creation); control characters in a
+ * reason become "?"
+ */
 char *
-sfmt_event(time_t when, const char *selector, int from, int to,
-    const char *reason)
+sfmt_event(time_t when, const struct store_key *k, int from, int to,
+    int with_pub, const char *reason)
 {
-	char t[32], *r = xstrdup(reason), *p, *out;
+	char t[32], slot[24] = "", *pub = NULL, *r = xstrdup(reason), *p;
+	char *out;
 
 	for (p = r; *p; p++)
 		if ((unsigned char)*p < 0x20 || *p == 0x7f)
 			*p = '?';
-	out = xasprintf("%s %s %s %s %s\n",
-	    store_time_format(when, t, sizeof(t)), selector,
-	    store_state_name(from), store_state_name(to), r);
+	if (k != NULL && k->slot > 0)
+		snprintf(slot, sizeof(slot), " slot=%d", k->slot);
+	if (k != NULL && with_pub)
+		pub = xasprintf(" pub=%s:%s", store_alg_name(k->alg), k->spki);
+	out = xasprintf("%s %s %s %s key=%s%s%s %s\n",
+	    store_time_format(when, t, sizeof(t)), k ? k->selector : "-",
+	    store_state_name(from), store_state_name(to),
+	    k && k->kid[0] ? k->kid : "-", slot, pub ? pub : "", r);
+	free(pub);
 	free(r);
 	return out;
 }
@@ -459,13 +645,96 @@ event_state(const char *s, int *st)
 	return 0;
 }
 
-/* event_line - "TIME SELECTOR FROM TO REASON" */
+/* event_kid - a key id as written: 16 lowercase hex digits */
+static int
+event_kid(const char *v)
+{
+	return strlen(v) == STORE_KID_LEN &&
+	    strspn(v, "0123456789abcdef") == STORE_KID_LEN;
+}
+
+/* event_pub - "ALG:B64SPKI" of a creation line */
+static int
+event_pub(const char *v, struct store_event *ev)
+{
+	const char *colon = strchr(v, ':');
+	char alg[16];
+
+	if (colon == NULL || (size_t)(colon - v) >= sizeof(alg) ||
+	    colon[1] == '\0')
+		return -1;
+	memcpy(alg, v, colon - v);
+	alg[colon - v] = '\0';
+	if (store_alg_parse(alg, &ev->alg) == -1)
+		return -1;
+	ev->pub = xstrdup(colon + 1);
+	return 0;
+}
+
+/*
+ * event_tag - the next token if it is tag=: its value (the token cut out
+ * of *p, *p moved past it), else NULL
+ */
+static char *
+event_tag(char **p, const char *tag)
+{
+	size_t n = strlen(tag);
+	char *v, *sp;
+
+	if (strncmp(*p, tag, n) != 0 || (*p)[n] != '=')
+		return NULL;
+	v = *p + n + 1;
+	if ((sp = strchr(v, ' ')) != NULL) {
+		*sp = '\0';
+		*p = sp + 1;
+	} else
+		*p = v + strlen(v);
+	return v;
+}
+
+/*
+ * event_tags - key=KID [slot=N] [pub=ALG:B64] in that order after the
+ * four fields; a line without key= is one of an older keyturn
+ */
+static int
+event_tags(struct lines *l, char **p, struct store_event *ev, char *err,
+    size_t errlen)
+{
+	const char *errstr = NULL;
+	char *v;
+
+	if ((v = event_tag(p, "key")) == NULL)
+		return 0;
+	if (strcmp(v, "-") != 0 && !event_kid(v)) {
+		snprintf(err, errlen, "%s:%d: bad key id \"%s\"", l->path,
+		    l->lineno, v);
+		return -1;
+	}
+	if (strcmp(v, "-") != 0)
+		strlcpy(ev->kid, v, sizeof(ev->kid));
+	if ((v = event_tag(p, "slot")) != NULL) {
+		ev->slot = strtonum(v, 1, STORE_SLOTS_MAX, &errstr);
+		if (errstr != NULL) {
+			snprintf(err, errlen, "%s:%d: bad slot \"%s\"", l->path,
+			    l->lineno, v);
+			return -1;
+		}
+	}
+	if ((v = event_tag(p, "pub")) != NULL && event_pub(v, ev) == -1) {
+		snprintf(err, errlen, "%s:%d: bad pub=", l->path, l->lineno);
+		return -1;
+	}
+	return 0;
+}
+
+/* event_line - "TIME SELECTOR FROM TO [TAGS] REASON" */
 static int
 event_line(struct lines *l, struct store_event *ev, char *err, size_t errlen)
 {
 	char *f[4], *p = l->line, *sp;
 	int i;
 
+	memset(ev, 0, sizeof(*ev));
 	for (i = 0; i < 4; i++) {
 		f[i] = p;
 		if ((sp = strchr(p, ' ')) == NULL) {
@@ -486,6 +755,11 @@ event_line(struct lines *l, struct store_event *ev, char *err, size_t errlen)
 		return -1;
 	}
 	strlcpy(ev->selector, f[1], sizeof(ev->selector));
+	if (event_tags(l, &p, ev, err, errlen) == -1) {
+		free(ev->pub);
+		ev->pub = NULL;
+		return -1;
+	}
 	ev->reason = xstrdup(p);
 	return 0;
 }
@@ -500,7 +774,7 @@ sfmt_history_parse(const char *path, const char *buf, size_t len,
 	size_t n = 0;
 	int r;
 
-	if (lines_header(&l, "keyturn-history", err, errlen) == -1)
+	if (lines_header(&l, "keyturn-history", SFMT_V1, err, errlen) == -1)
 		return -1;
 	while ((r = lines_next(&l, err, errlen)) == 1) {
 		ev = xreallocarray(ev, n + 1, sizeof(*ev));

@@ -402,6 +402,46 @@ skey_key_pub(struct store_key *key, char *err, size_t errlen)
 	return 0;
 }
 
+/*
+ * store_key_id - SHA-256 over the DER SPKI, first 8 bytes in hex: one
+ * definition for RSA and Ed25519 (for Ed25519 the 44-byte SPKI, not the
+ * 32-byte p=), reproducible with openssl and sha256sum
+ */
+int
+store_key_id(const char *spki_b64, char out[STORE_KID_LEN + 1])
+{
+	unsigned char *der, md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen;
+	size_t len, i;
+	int r;
+
+	out[0] = '\0';
+	if ((der = skey_unb64(spki_b64, &len)) == NULL)
+		return -1;
+	r = EVP_Digest(der, len, md, &mdlen, EVP_sha256(), NULL);
+	free(der);
+	if (r != 1 || mdlen < STORE_KID_LEN / 2) {
+		ERR_clear_error();
+		return -1;
+	}
+	for (i = 0; i < STORE_KID_LEN / 2; i++)
+		snprintf(out + 2 * i, 3, "%02x", md[i]);
+	return 0;
+}
+
+/*
+ * skey_file_name - a key's file under keys/: "<selector>.pem", and for a
+ * slot key "<selector>.<kid>.pem", so that the keys a slot holds one
+ * after the other never share a file ('.' is no selector character)
+ */
+char *
+skey_file_name(const struct store_key *k)
+{
+	if (k->slot > 0)
+		return xasprintf("%s.%s.pem", k->selector, k->kid);
+	return xasprintf("%s.pem", k->selector);
+}
+
 /* store_key_txt - what the DNS record of the key must say in its state */
 char *
 store_key_txt(const struct store_key *k)

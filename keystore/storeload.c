@@ -14,6 +14,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,7 +41,7 @@ int
 sload_key(struct store *s, const char *domain, struct store_key *k,
     char *err, size_t errlen)
 {
-	char *file = xasprintf("%s.pem", k->selector), *path, *buf, *spki, *p;
+	char *file = skey_file_name(k), *path, *buf, *spki, *p;
 	size_t len;
 	EVP_PKEY *pk;
 	int r = -1;
@@ -149,6 +150,7 @@ sload_domain(struct store *s, const char *name, int flags, int with_policy,
 	if (sfile_check_dir(s->owner, dir, err, errlen) == -1 ||
 	    (with_policy && sload_file(s, d, 0, err, errlen) == -1) ||
 	    sload_file(s, d, 1, err, errlen) == -1 ||
+	    (with_policy && sload_check_slots(s, d, err, errlen) == -1) ||
 	    sload_keys(s, d, flags, err, errlen) == -1) {
 		if (access(dir, F_OK) == -1 && errno == ENOENT)
 			snprintf(err, errlen, "no domain %s in %s: add it with "
@@ -284,6 +286,96 @@ store_domain_key(const struct store_domain *d, const char *selector)
 		if (strcasecmp(d->keys[i].selector, selector) == 0)
 			return &d->keys[i];
 	return NULL;
+}
+
+/* store_domain_slot - the key a slot holds (the state has one at most) */
+const struct store_key *
+store_domain_slot(const struct store_domain *d, int slot)
+{
+	size_t i;
+
+	for (i = 0; slot > 0 && i < d->nkeys; i++)
+		if (d->keys[i].slot == slot)
+			return &d->keys[i];
+	return NULL;
+}
+
+/* store_domain_kid - key ids are lowercase hex: compared exactly */
+const struct store_key *
+store_domain_kid(const struct store_domain *d, const char *kid)
+{
+	size_t i;
+
+	for (i = 0; i < d->nkeys; i++)
+		if (strcmp(d->keys[i].kid, kid) == 0)
+			return &d->keys[i];
+	return NULL;
+}
+
+/* store_slot_free_at - the keystore's own rule, see store.h */
+int
+store_slot_free_at(const struct store_domain *d, int slot, time_t now,
+    time_t *when)
+{
+	const struct store_key *k;
+	long long ra = d->policy.retire_after;
+
+	*when = 0;
+	if (slot < 1 || slot > d->policy.slots)
+		return -1;
+	if ((k = store_domain_slot(d, slot)) == NULL)
+		return 1;
+	if (k->stopped != 0)
+		*when = k->stopped > LLONG_MAX - ra ? (time_t)LLONG_MAX :
+		    (time_t)(k->stopped + ra);
+	if (k->state != STORE_REVOKED)
+		return 0;
+	return k->stopped == 0 || now - k->stopped >= ra;
+}
+
+/*
+ * sload_check_slots - a delegated domain's keys are its slots' keys:
+ * every key has a slot of the policy, one key per slot, and the slot's
+ * selector; a plain domain has no slot keys
+ */
+int
+sload_check_slots(const struct store *s, const struct store_domain *d,
+    char *err, size_t errlen)
+{
+	char sel[STORE_SELECTOR_MAX + 1], why[256];
+	const struct store_key *k;
+	size_t i;
+
+	for (i = 0; i < d->nkeys; i++) {
+		k = &d->keys[i];
+		why[0] = '\0';
+		if (d->policy.slots == 0 && k->slot == 0)
+			continue;
+		if (d->policy.slots == 0 || k->slot == 0)
+			snprintf(why, sizeof(why), "key %s %s, but the domain "
+			    "%s delegated", k->selector, k->slot ? "has a slot" :
+			    "has no slot=", d->policy.slots ? "is" : "is not");
+		else if (k->slot > d->policy.slots &&
+		    k->state == STORE_REVOKED)
+			continue;	/* a shrink drops it in its state write */
+		else if (k->slot > d->policy.slots)
+			snprintf(why, sizeof(why), "key %s is in slot %d of %d",
+			    k->selector, k->slot, d->policy.slots);
+		else if (store_domain_slot(d, k->slot) != k)
+			snprintf(why, sizeof(why), "slot %d holds two keys",
+			    k->slot);
+		else if (store_slot_names(&d->policy, d->name, k->slot, sel,
+		    sizeof(sel), NULL, 0, why, sizeof(why)) == 0 &&
+		    strcasecmp(sel, k->selector) != 0)
+			snprintf(why, sizeof(why), "key %s is in slot %d, whose "
+			    "selector is %s", k->selector, k->slot, sel);
+		else if (why[0] == '\0')
+			continue;
+		snprintf(err, errlen, "%s/%s/%s: %s", s->dir, d->name,
+		    STORE_STATE, why);
+		return -1;
+	}
+	return 0;
 }
 
 /* store_domain_count - for the active limit and the standby rules */
@@ -591,8 +683,10 @@ store_history_free(struct store_event *ev, size_t n)
 {
 	size_t i;
 
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
 		free(ev[i].reason);
+		free(ev[i].pub);
+	}
 	free(ev);
 }
 
@@ -611,6 +705,55 @@ store_history_state_at(const struct store_event *ev, size_t n,
 	return st;
 }
 
+/* store_history_holder - see store.h; a slot holds one key at a time */
+int
+store_history_holder(const struct store_event *ev, size_t n,
+    const char *selector, time_t t, char kid[STORE_KID_LEN + 1])
+{
+	size_t i;
+	int found = -1;
+
+	kid[0] = '\0';
+	for (i = 0; i < n; i++)
+		if (ev[i].when <= t && ev[i].from == STORE_STATE_NONE &&
+		    ev[i].to != STORE_STATE_NONE &&
+		    strcasecmp(ev[i].selector, selector) == 0 &&
+		    (found == -1 || ev[i].when >= ev[found].when))
+			found = (int)i;
+	if (found != -1)
+		strlcpy(kid, ev[found].kid, STORE_KID_LEN + 1);
+	return found;
+}
+
+/* store_history_key_state_at - replay the lines of one key up to t */
+int
+store_history_key_state_at(const struct store_event *ev, size_t n,
+    const char *kid, time_t t)
+{
+	size_t i;
+	int st = STORE_STATE_NONE;
+
+	for (i = 0; kid[0] != '\0' && i < n; i++)
+		if (ev[i].when <= t && strcmp(ev[i].kid, kid) == 0)
+			st = ev[i].to;
+	return st;
+}
+
+/* store_history_created - where a key's public key is kept */
+const struct store_event *
+store_history_created(const struct store_event *ev, size_t n,
+    const char *kid)
+{
+	size_t i;
+
+	for (i = 0; kid[0] != '\0' && i < n; i++)
+		if (ev[i].from == STORE_STATE_NONE &&
+		    ev[i].to != STORE_STATE_NONE &&
+		    strcmp(ev[i].kid, kid) == 0)
+			return &ev[i];
+	return NULL;
+}
+
 /* ---- policy ---- */
 
 /* store_policy_default - the policy of a domain added without options */
@@ -624,12 +767,144 @@ store_policy_default(struct store_policy *p)
 	p->rotate_after = 120 * 86400LL;
 	p->retire_after = 7 * 86400LL;
 	strlcpy(p->prefix, "kt", sizeof(p->prefix));
+	strlcpy(p->slot_selector, "kt%n", sizeof(p->slot_selector));
+	strlcpy(p->slot_target, "%s.%d.%z", sizeof(p->slot_target));
+	p->dns_hold = STORE_DNS_HOLD_DEFAULT;
 }
 
 /*
- * spol_why - why one field of a policy (a STORE_POL_* bit) is out of
- * bounds, or NULL; the loader checks each line with it, so that the
- * error names the line
+ * spol_render - a slot template: %n the slot, %s the slot's selector, %d
+ * the domain, %z the delegate-to name, %% a '%'; an argument that is
+ * NULL may not appear. 0, or -1 and why.
+ */
+static int
+spol_render(const char *tpl, int slot, const char *sel, const char *domain,
+    const char *zone, char *out, size_t len, const char **why)
+{
+	char num[16];
+	const char *v;
+	size_t n = 0;
+
+	out[0] = '\0';
+	for (; *tpl != '\0'; tpl++) {
+		if (*tpl != '%') {
+			num[0] = *tpl;
+			num[1] = '\0';
+			v = num;
+		} else {
+			switch (*++tpl) {
+			case 'n':
+				snprintf(num, sizeof(num), "%d", slot);
+				v = num;
+				break;
+			case 's': v = sel; break;
+			case 'd': v = domain; break;
+			case 'z': v = zone; break;
+			case '%': v = "%"; break;
+			default: v = NULL; break;
+			}
+			if (v == NULL) {
+				*why = "a template knows %n, %s, %d, %z and "
+				    "%% (slot-selector only %n)";
+				return -1;
+			}
+		}
+		if ((n = strlcat(out, v, len)) >= len) {
+			*why = "renders too long a name";
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* spol_target_why - a rendered target: a name in the delegate-to zone */
+static const char *
+spol_target_why(const char *target, const char *zone)
+{
+	char e[256];
+	size_t n = strlen(target), z = strlen(zone);
+
+	if (store_domain_valid(target, e, sizeof(e)) == -1)
+		return "renders no valid domain name (lowercase labels of at "
+		    "most 63, 253 in all)";
+	if (z > 0 && (n <= z + 1 || target[n - z - 1] != '.' ||
+	    strcasecmp(target + n - z, zone) != 0))
+		return "renders a name outside the delegate-to zone";
+	return NULL;
+}
+
+/* store_slot_names - the names of a slot, as the policy renders them */
+int
+store_slot_names(const struct store_policy *p, const char *domain, int slot,
+    char *sel, size_t sellen, char *target, size_t tlen, char *err,
+    size_t errlen)
+{
+	char s[STORE_SELECTOR_MAX + 1], t[STORE_DOMAIN_MAX + 2];
+	const char *why = NULL;
+
+	if (slot < 1 || slot > p->slots) {
+		snprintf(err, errlen, "%s has no slot %d (it has %d)", domain,
+		    slot, p->slots);
+		return -1;
+	}
+	if (spol_render(p->slot_selector, slot, NULL, NULL, NULL, s,
+	    sizeof(s), &why) == -1 ||
+	    (why = store_selector_valid(s, NULL, 0) == -1 ?
+	    "renders no valid selector" : NULL) != NULL) {
+		snprintf(err, errlen, "slot-selector %s: %s", p->slot_selector,
+		    why);
+		return -1;
+	}
+	if (spol_render(p->slot_target, slot, s, domain, p->delegate_to, t,
+	    sizeof(t), &why) == -1 ||
+	    (why = spol_target_why(t, p->delegate_to)) != NULL) {
+		snprintf(err, errlen, "slot-target %s for %s slot %d: %s",
+		    p->slot_target, domain, slot, why);
+		return -1;
+	}
+	if (sel != NULL)
+		strlcpy(sel, s, sellen);
+	if (target != NULL)
+		strlcpy(target, t, tlen);
+	return 0;
+}
+
+/* spol_template_why - a template that renders for every slot */
+static const char *
+spol_template_why(const struct store_policy *p, unsigned field)
+{
+	struct store_policy q = *p;
+	char e[512];
+	int n;
+
+	if (field == SPOL_SLOTSEL && strstr(p->slot_selector, "%n") == NULL)
+		return "must contain %n (one selector per slot)";
+	if (field == SPOL_SLOTTGT && strstr(p->slot_target, "%n") == NULL &&
+	    strstr(p->slot_target, "%s") == NULL)
+		return "must contain %n or %s (one name per slot)";
+	/* the domain and zone may not be known yet: a name of each kind */
+	q.slots = STORE_SLOTS_MAX;
+	if (field == SPOL_SLOTSEL)
+		strlcpy(q.slot_target, "%s.%d.%z", sizeof(q.slot_target));
+	else
+		strlcpy(q.slot_selector, "kt%n", sizeof(q.slot_selector));
+	if (q.delegate_to[0] == '\0')
+		strlcpy(q.delegate_to, "example.net", sizeof(q.delegate_to));
+	for (n = 1; n <= STORE_SLOTS_MAX; n++)
+		if (store_slot_names(&q, "example.com", n, NULL, 0, NULL, 0, e,
+		    sizeof(e)) == -1)
+			return strstr(e, "outside") ?
+			    "renders a name outside the delegate-to zone" :
+			    strstr(e, "template knows") ? "a template knows "
+			    "%n, %s, %d, %z and %% (slot-selector only %n)" :
+			    "renders no valid name";
+	return NULL;
+}
+
+/*
+ * spol_why - why one field of a policy (a STORE_POL_* or SPOL_* bit) is
+ * out of bounds, or NULL; the loader checks each line with it, so that
+ * the error names the line
  */
 const char *
 spol_why(const struct store_policy *p, unsigned field)
@@ -656,10 +931,21 @@ spol_why(const struct store_policy *p, unsigned field)
 		return p->retire_after < 0 ||
 		    p->retire_after > STORE_DURATION_MAX ?
 		    "0 to 36500d (100 years)" : NULL;
-	default:
+	case STORE_POL_PREFIX:
 		return strlen(p->prefix) > 24 ||
 		    store_selector_valid(p->prefix, why, sizeof(why)) == -1 ?
 		    "1 to 24 letters, digits, '-' or '_'" : NULL;
+	case STORE_POL_SLOTS:
+		return p->slots < STORE_SLOTS_MIN ||
+		    p->slots > STORE_SLOTS_MAX ? "2 or 3" : NULL;
+	case STORE_POL_HOLD:
+		return p->dns_hold < 0 || p->dns_hold > STORE_DURATION_MAX ?
+		    "0 to 36500d (100 years)" : NULL;
+	case SPOL_DELEGATE:
+		return store_domain_valid(p->delegate_to, why,
+		    sizeof(why)) == -1 ? "not a domain name" : NULL;
+	default:
+		return spol_template_why(p, field);
 	}
 }
 
@@ -682,27 +968,119 @@ spol_value(const struct store_policy *p, unsigned field, char *buf,
 		return duration_format(p->rotate_after, buf, len);
 	case STORE_POL_RETIRE:
 		return duration_format(p->retire_after, buf, len);
+	case STORE_POL_SLOTS:
+		snprintf(buf, len, "%d", p->slots);
+		return buf;
+	case STORE_POL_HOLD:
+		return duration_format(p->dns_hold, buf, len);
+	case SPOL_DELEGATE:
+		snprintf(buf, len, "\"%s\"", p->delegate_to);
+		return buf;
+	case SPOL_SLOTSEL:
+		snprintf(buf, len, "\"%s\"", p->slot_selector);
+		return buf;
+	case SPOL_SLOTTGT:
+		snprintf(buf, len, "\"%s\"", p->slot_target);
+		return buf;
 	default:
 		snprintf(buf, len, "\"%s\"", p->prefix);
 		return buf;
 	}
 }
 
+/*
+ * store_policy_plan_why - can the slots keep up with the rotation? A
+ * slot that stops signing at s is needed again at s + (slots - 1) x
+ * rotate-after, takes its next key at s + retire-after, which signs after
+ * the hold (at most dns-hold): the first must come strictly later.
+ */
+int
+store_policy_plan_why(const struct store_policy *p, char *why, size_t len)
+{
+	char r[32], t[32], h[32], need[32], have[32], above[32], late[32];
+	long long sum = p->retire_after + p->dns_hold;
+	long long prod = p->rotate_after * (p->slots - 1);
+
+	if (why != NULL && len > 0)
+		why[0] = '\0';
+	if (p->slots < STORE_SLOTS_MIN)
+		return 0;
+	duration_format(p->rotate_after, r, sizeof(r));
+	duration_format(p->retire_after, t, sizeof(t));
+	duration_format(p->dns_hold, h, sizeof(h));
+	duration_format(sum, need, sizeof(need));
+	if (prod <= sum) {
+		duration_format(prod, have, sizeof(have));
+		duration_format(sum / (p->slots - 1), above, sizeof(above));
+		snprintf(why, len, "%d slots cannot rotate every %s: a slot "
+		    "takes its next key retire-after (%s) after its last key "
+		    "stopped signing, and that key signs only after the DNS "
+		    "hold (dns-hold %s): %s + %s = %s must be less than "
+		    "rotate-after \u00d7 (slots \u2212 1) = %s \u00d7 %d = %s; "
+		    "raise --rotate-after above %s, lower --retire-after or "
+		    "--dns-hold%s", p->slots, r, t, h, t, h, need, r,
+		    p->slots - 1, have, above,
+		    p->slots < STORE_SLOTS_MAX ? ", or use --slots 3" : "");
+		return -1;
+	}
+	if (p->rotate_after <= sum) {
+		duration_format(sum - p->rotate_after, late, sizeof(late));
+		snprintf(why, len, "%d slots rotating every %s: the ready "
+		    "standby is missing for up to %s after each swap "
+		    "(retire-after %s + dns-hold %s - rotate-after %s), and "
+		    "an emergency swap then waits for it", p->slots, r, late,
+		    t, h, r);
+		return 1;
+	}
+	return 0;
+}
+
+/* spol_delegated - a delegated domain rotates one key through its slots */
+static int
+spol_delegated(const struct store_policy *p, char *err, size_t errlen)
+{
+	if (p->delegate_to[0] == '\0' || p->slots == 0) {
+		snprintf(err, errlen, "a delegated domain has delegate-to and "
+		    "2 or 3 slots");
+		return -1;
+	}
+	if ((p->algs & (p->algs - 1)) != 0 || p->active_keys != 1) {
+		snprintf(err, errlen, "a delegated domain rotates one key at a "
+		    "time through its slots: one algorithm, active-keys 1");
+		return -1;
+	}
+	return store_policy_plan_why(p, err, errlen) == -1 ? -1 : 0;
+}
+
 /* store_policy_check - the bounds files and options must respect */
 int
 store_policy_check(const struct store_policy *p, char *err, size_t errlen)
 {
-	static const char *const names[] = { "algorithms", "bits",
-	    "active-keys", "rotate-after", "retire-after", "selector-prefix" };
+	static const struct {
+		const char	*name;
+		unsigned	 field;
+	} f[] = {
+		{ "algorithms", STORE_POL_ALGS }, { "bits", STORE_POL_BITS },
+		{ "active-keys", STORE_POL_ACTIVE },
+		{ "rotate-after", STORE_POL_ROTATE },
+		{ "retire-after", STORE_POL_RETIRE },
+		{ "selector-prefix", STORE_POL_PREFIX },
+		{ "delegate-to", SPOL_DELEGATE }, { "slots", STORE_POL_SLOTS },
+		{ "slot-selector", SPOL_SLOTSEL },
+		{ "slot-target", SPOL_SLOTTGT }, { "dns-hold", STORE_POL_HOLD }
+	};
 	const char *why;
-	char v[64];
-	unsigned i;
+	char v[STORE_DOMAIN_MAX + 8];
+	unsigned i, n = 6;
+	int delegated = p->slots != 0 || p->delegate_to[0] != '\0';
 
-	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-		if ((why = spol_why(p, 1u << i)) != NULL) {
-			snprintf(err, errlen, "%s %s: %s", names[i],
-			    spol_value(p, 1u << i, v, sizeof(v)), why);
+	if (delegated)
+		n = sizeof(f) / sizeof(f[0]);
+	for (i = 0; i < n; i++)
+		if ((why = spol_why(p, f[i].field)) != NULL) {
+			snprintf(err, errlen, "%s %s: %s", f[i].name,
+			    spol_value(p, f[i].field, v, sizeof(v)), why);
 			return -1;
 		}
-	return 0;
+	return delegated ? spol_delegated(p, err, errlen) : 0;
 }

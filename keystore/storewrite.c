@@ -345,8 +345,10 @@ swrite_apply(struct store *s, struct store_domain *d,
 	}
 	for (i = 0; i < n; i++) {
 		k = (struct store_key *)store_domain_key(d, c[i].selector);
-		lines[i] = sfmt_event(now, k->selector, k->state, c[i].to,
+		lines[i] = sfmt_event(now, k, k->state, c[i].to, 0,
 		    c[i].reason);
+		if (k->state == STORE_ACTIVE && c[i].to != STORE_ACTIVE)
+			k->stopped = now;
 		k->state = c[i].to;
 		k->since = now;
 	}
@@ -358,7 +360,7 @@ swrite_apply(struct store *s, struct store_domain *d,
 		if (c[i].to == STORE_REVOKED) {
 			k = (struct store_key *)store_domain_key(d,
 			    c[i].selector);
-			file = xasprintf("%s.pem", k->selector);
+			file = skey_file_name(k);
 			pem = store_path(s, d->name, STORE_KEYS, file);
 			(void)unlink(pem);
 			free(pem);
@@ -401,8 +403,7 @@ store_note(struct store *s, const char *domain, const char *selector,
 		snprintf(err, errlen, "domain %s has no key %s", domain,
 		    selector);
 	else {
-		line = sfmt_event(now, k->selector, k->state, k->state,
-		    reason);
+		line = sfmt_event(now, k, k->state, k->state, 0, reason);
 		r = swrite_commit(s, d, &line, 1, err, errlen);
 		free(line);
 	}
@@ -545,8 +546,8 @@ swrite_selector(struct store *s, const struct store_domain *d,
 
 /* swrite_key_file - the private key file, before any state names it */
 static int
-swrite_key_file(struct store *s, const char *domain, const char *sel,
-    EVP_PKEY *pk, char *err, size_t errlen)
+swrite_key_file(struct store *s, const char *domain,
+    const struct store_key *k, EVP_PKEY *pk, char *err, size_t errlen)
 {
 	char *pem, *file, *path, *dir;
 	size_t len;
@@ -557,13 +558,49 @@ swrite_key_file(struct store *s, const char *domain, const char *sel,
 	free(dir);
 	if (r == -1 || skey_pem(pk, &pem, &len, err, errlen) == -1)
 		return -1;
-	file = xasprintf("%s.pem", sel);
+	file = skey_file_name(k);
 	path = store_path(s, domain, STORE_KEYS, file);
 	r = store_file_replace(path, pem, len, 0600, err, errlen);
 	sfile_wipe_free(pem, len + 1);
 	free(path);
 	free(file);
 	return r;
+}
+
+/*
+ * swrite_plain - keys of a delegated domain live in its slots: a key
+ * added by selector (new or imported) is refused
+ */
+static int
+swrite_plain(const struct store_domain *d, char *err, size_t errlen)
+{
+	if (d->policy.slots == 0)
+		return 0;
+	snprintf(err, errlen, "%s is delegated: its keys live in slots; use "
+	    "keyturn key new %s [--slot N]", d->name, d->name);
+	return -1;
+}
+
+/* swrite_key_init - a pending key's fields from a parsed key pair */
+static int
+swrite_key_init(struct store_key *k, EVP_PKEY *pk, time_t now, char *err,
+    size_t errlen)
+{
+	memset(k, 0, sizeof(*k));
+	k->prev_ttl = -1;
+	if (skey_describe(pk, &k->alg, &k->bits, err, errlen) == -1 ||
+	    store_pkey_pub(pk, &k->spki, &k->p, err, errlen) == -1)
+		return -1;
+	if (store_key_id(k->spki, k->kid) == -1) {
+		snprintf(err, errlen, "public key: no key id");
+		free(k->spki);
+		free(k->p);
+		k->spki = k->p = NULL;
+		return -1;
+	}
+	k->state = STORE_PENDING;
+	k->created = k->since = now;
+	return 0;
 }
 
 /* swrite_key_add - a parsed key becomes a pending key of the domain */
@@ -577,23 +614,20 @@ swrite_key_add(struct store *s, const char *domain, EVP_PKEY *pk,
 	char *line;
 	int r = -1;
 
-	memset(&k, 0, sizeof(k));
-	if (skey_describe(pk, &k.alg, &k.bits, err, errlen) == -1 ||
-	    store_pkey_pub(pk, &k.spki, &k.p, err, errlen) == -1)
+	if (swrite_key_init(&k, pk, now, err, errlen) == -1)
 		return -1;
-	k.state = STORE_PENDING;
-	k.created = k.since = now;
 	if ((d = swrite_begin(s, domain, err, errlen)) == NULL)
 		goto out;
-	if (swrite_selector(s, d, want, k.alg, k.bits, now, k.selector,
+	if (swrite_plain(d, err, errlen) == 0 &&
+	    swrite_selector(s, d, want, k.alg, k.bits, now, k.selector,
 	    sizeof(k.selector), err, errlen) == 0 &&
-	    swrite_key_file(s, domain, k.selector, pk, err, errlen) == 0) {
+	    swrite_key_file(s, domain, &k, pk, err, errlen) == 0) {
 		d->keys = xreallocarray(d->keys, d->nkeys + 1,
 		    sizeof(*d->keys));
 		d->keys[d->nkeys++] = k;
 		memset(&k, 0, sizeof(k));	/* d owns the strings now */
-		line = sfmt_event(now, d->keys[d->nkeys - 1].selector,
-		    STORE_STATE_NONE, STORE_PENDING, reason);
+		line = sfmt_event(now, &d->keys[d->nkeys - 1],
+		    STORE_STATE_NONE, STORE_PENDING, 1, reason);
 		r = swrite_commit(s, d, &line, 1, err, errlen);
 		free(line);
 		if (r == 0)
@@ -616,7 +650,9 @@ swrite_policy_allows(struct store *s, const char *domain, enum store_alg alg,
 
 	if ((d = sload_domain(s, domain, 0, 1, err, errlen)) == NULL)
 		return -1;
-	if (!(d->policy.algs & STORE_ALGBIT(alg))) {
+	if (swrite_plain(d, err, errlen) == -1)
+		r = -1;
+	else if (!(d->policy.algs & STORE_ALGBIT(alg))) {
 		snprintf(err, errlen, "domain %s does not sign with %s: add it "
 		    "with keyturn domain set %s --algorithms ...", domain,
 		    store_alg_name(alg), domain);
@@ -646,6 +682,184 @@ store_key_new(struct store *s, const char *domain, enum store_alg alg,
 	r = swrite_key_add(s, domain, pk, selector, now, reason, selout,
 	    sellen, err, errlen);
 	EVP_PKEY_free(pk);
+	return r;
+}
+
+/* ---- slot keys ---- */
+
+/*
+ * swrite_slot_pick - slot 0: the lowest empty slot, else the free slot
+ * whose key stopped signing longest ago; 0 when none is free
+ */
+static int
+swrite_slot_pick(const struct store_domain *d, time_t now)
+{
+	time_t when, best = 0;
+	int slot, pick = 0;
+
+	for (slot = 1; slot <= d->policy.slots; slot++) {
+		if (store_domain_slot(d, slot) == NULL)
+			return slot;
+		if (store_slot_free_at(d, slot, now, &when) == 1 &&
+		    (pick == 0 || when < best)) {
+			pick = slot;
+			best = when;
+		}
+	}
+	return pick;
+}
+
+/* swrite_slot_free - may this slot take a new key now? why not, in err */
+static int
+swrite_slot_free(const struct store_domain *d, int slot, const char *sel,
+    time_t now, char *err, size_t errlen)
+{
+	const struct store_key *k = store_domain_slot(d, slot);
+	char ago[32], ra[32];
+	time_t when;
+
+	if (store_slot_free_at(d, slot, now, &when) == 1)
+		return 0;
+	if (k->state != STORE_REVOKED)
+		snprintf(err, errlen, "slot %s of %s holds key %s, which is %s: "
+		    "a slot takes a new key only once its key is revoked",
+		    sel, d->name, k->kid, store_state_name(k->state));
+	else
+		snprintf(err, errlen, "slot %s: its key %s stopped signing %s "
+		    "ago; a slot takes a new key retire-after (%s) after its "
+		    "last key stopped signing", sel, k->kid,
+		    duration_format(now - k->stopped, ago, sizeof(ago)),
+		    duration_format(d->policy.retire_after, ra, sizeof(ra)));
+	return -1;
+}
+
+/*
+ * swrite_slot_history - every committed line naming the slot's selector
+ * has a key id: a line without one is a key audit could not tell from
+ * the slot's later keys
+ */
+static int
+swrite_slot_history(struct store *s, const struct store_domain *d,
+    const char *sel, char *err, size_t errlen)
+{
+	struct store_event *ev;
+	size_t n, i;
+	int r = 0;
+
+	if (store_history_load(s, d->name, &ev, &n, err, errlen) == -1)
+		return -1;
+	for (i = 0; i < n && r == 0; i++)
+		if (ev[i].kid[0] == '\0' &&
+		    strcasecmp(ev[i].selector, sel) == 0) {
+			snprintf(err, errlen, "%s was used by %s before key "
+			    "ids were kept: its keys could not be told apart",
+			    sel, d->name);
+			r = -1;
+		}
+	store_history_free(ev, n);
+	return r;
+}
+
+/* swrite_slot_drop - the slot's revoked key leaves the state */
+static void
+swrite_slot_drop(struct store_domain *d, int slot)
+{
+	size_t i, j;
+
+	for (i = j = 0; i < d->nkeys; i++) {
+		if (d->keys[i].slot == slot) {
+			free(d->keys[i].spki);
+			free(d->keys[i].p);
+			EVP_PKEY_free(d->keys[i].pkey);
+			continue;
+		}
+		d->keys[j++] = d->keys[i];
+	}
+	d->nkeys = j;
+}
+
+/* swrite_slot_add - under the lock: checks, key file, one commit */
+static int
+swrite_slot_add(struct store *s, struct store_domain *d, int slot,
+    struct store_key *k, EVP_PKEY *pk, const char *reason, char *err,
+    size_t errlen)
+{
+	char *line;
+	int r;
+
+	if (d->policy.slots == 0) {
+		snprintf(err, errlen, "%s is not delegated: it has no slots",
+		    d->name);
+		return -1;
+	}
+	if (slot == 0 && (slot = swrite_slot_pick(d, k->created)) == 0) {
+		snprintf(err, errlen, "no slot of %s is free: a slot takes a "
+		    "new key once its key is revoked and stopped signing "
+		    "retire-after ago", d->name);
+		return -1;
+	}
+	if (store_slot_names(&d->policy, d->name, slot, k->selector,
+	    sizeof(k->selector), NULL, 0, err, errlen) == -1 ||
+	    swrite_slot_free(d, slot, k->selector, k->created, err,
+	    errlen) == -1 ||
+	    swrite_slot_history(s, d, k->selector, err, errlen) == -1)
+		return -1;
+	k->slot = slot;
+	if (swrite_key_file(s, d->name, k, pk, err, errlen) == -1)
+		return -1;
+	swrite_slot_drop(d, slot);
+	d->keys = xreallocarray(d->keys, d->nkeys + 1, sizeof(*d->keys));
+	d->keys[d->nkeys++] = *k;
+	memset(k, 0, sizeof(*k));	/* d owns the strings now */
+	k = &d->keys[d->nkeys - 1];
+	line = sfmt_event(k->created, k, STORE_STATE_NONE, STORE_PENDING, 1,
+	    reason);
+	r = swrite_commit(s, d, &line, 1, err, errlen);
+	free(line);
+	return r;
+}
+
+/* store_slot_key_new - generate outside the lock, take the slot under it */
+int
+store_slot_key_new(struct store *s, const char *domain, int slot,
+    enum store_alg alg, int bits, long long prev_ttl, time_t now,
+    const char *reason, char *kidout, size_t kidlen, char *err,
+    size_t errlen)
+{
+	struct store_domain *d;
+	struct store_key k;
+	char kid[STORE_KID_LEN + 1];
+	EVP_PKEY *pk;
+	int r = -1;
+
+	if ((d = sload_domain(s, domain, 0, 1, err, errlen)) == NULL)
+		return -1;
+	if (d->policy.slots > 0 && !(d->policy.algs & STORE_ALGBIT(alg)))
+		snprintf(err, errlen, "domain %s signs with %s, not %s", domain,
+		    store_algs_name(d->policy.algs), store_alg_name(alg));
+	else
+		r = 0;
+	if (bits == 0)
+		bits = alg == STORE_ALG_RSA ? d->policy.bits : 256;
+	store_domain_free(d);
+	if (r == -1 || (pk = skey_generate(alg, bits, err, errlen)) == NULL)
+		return -1;
+	if (swrite_key_init(&k, pk, now, err, errlen) == 0) {
+		k.prev_ttl = prev_ttl < -1 ? -1 : prev_ttl;
+		strlcpy(kid, k.kid, sizeof(kid));
+		if ((d = swrite_begin(s, domain, err, errlen)) != NULL) {
+			r = swrite_slot_add(s, d, slot, &k, pk, reason, err,
+			    errlen);
+			swrite_end(s, d);
+		} else
+			r = -1;
+		free(k.spki);
+		free(k.p);
+	} else
+		r = -1;
+	EVP_PKEY_free(pk);
+	if (r == 0 && kidout != NULL)
+		strlcpy(kidout, kid, kidlen);
 	return r;
 }
 

@@ -7,7 +7,8 @@ milter_libdkim_a_SOURCES = \
 	milter/canon.c milter/canon.h \
 	milter/hdrsel.c milter/hdrsel.h \
 	milter/from.c \
-	milter/sigval.c milter/sigval.h
+	milter/sigval.c milter/sigval.h \
+	milter/dkimverify.c milter/dkimverify.h
 milter_libdkim_a_CFLAGS = $(AM_CFLAGS) $(CRYPTO_CFLAGS) $(IDN2_CFLAGS)
 DKIM_LIBS = milter/libdkim.a $(KEYSTORE_LIBS) $(CRYPTO_LIBS) $(IDN2_LIBS) \
 	$(PTHREAD_LIBS)

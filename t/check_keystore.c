@@ -14,10 +14,15 @@
 #include <check.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 
 #include "store.h"
 #include "xmalloc.h"
@@ -1922,6 +1927,466 @@ START_TEST(test_journal_died)
 }
 END_TEST
 
+/* ---- key ids, formats, delegated domains ---- */
+
+/* kid_of_file - SHA-256 over the DER SPKI of a key file, as operators do */
+static void
+kid_of_file(const char *path, char kid[STORE_KID_LEN + 1])
+{
+	unsigned char *der = NULL, md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen;
+	EVP_PKEY *k;
+	FILE *f;
+	int n, i;
+
+	ck_assert_ptr_nonnull(f = fopen(path, "r"));
+	ck_assert_ptr_nonnull(k = PEM_read_PrivateKey(f, NULL, NULL, NULL));
+	fclose(f);
+	ck_assert_int_gt(n = i2d_PUBKEY(k, &der), 0);
+	ck_assert_int_eq(EVP_Digest(der, n, md, &mdlen, EVP_sha256(), NULL),
+	    1);
+	for (i = 0; i < 8; i++)
+		snprintf(kid + 2 * i, 3, "%02x", md[i]);
+	OPENSSL_free(der);
+	EVP_PKEY_free(k);
+}
+
+/* file_has - does the keystore file contain text? */
+static int
+file_has(const char *rel, const char *text)
+{
+	char cmd[1024];
+
+	snprintf(cmd, sizeof(cmd), "grep -qF -- '%s' %s/%s", text, ks_dir,
+	    rel);
+	return system(cmd) == 0;
+}
+
+/* ks_sh - a shell command in the keystore directory */
+static void ks_sh(const char *, ...) __attribute__((format(printf, 1, 2)));
+static void
+ks_sh(const char *fmt, ...)
+{
+	char c[1024], cmd[1200];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(c, sizeof(c), fmt, ap);
+	va_end(ap);
+	snprintf(cmd, sizeof(cmd), "cd %s && %s", ks_dir, c);
+	ck_assert_msg(system(cmd) == 0, "%s", cmd);
+}
+
+/* the key id is the definition's, in the state and the history */
+START_TEST(test_key_id)
+{
+	struct store *s = ks_new();
+	struct store_domain *d;
+	struct store_event *ev;
+	char sel[STORE_SELECTOR_MAX + 1], path[256], want[32], line[128];
+	enum store_alg alg = _i ? STORE_ALG_RSA : ED;
+	const struct store_key *k;
+	size_t n;
+
+	dom_add(s, "example.org", STORE_ALGBIT(alg));
+	key_add(s, "example.org", alg, 0, sel);
+	snprintf(path, sizeof(path), "%s/example.org/keys/%s.pem", ks_dir,
+	    sel);
+	kid_of_file(path, want);
+	ck_assert_ptr_nonnull(d = store_domain_load(s, "example.org", 0, err,
+	    sizeof(err)));
+	ck_assert_ptr_nonnull(k = store_domain_key(d, sel));
+	ck_assert_str_eq(k->kid, want);
+	ck_assert_ptr_eq(store_domain_kid(d, want), k);
+	ck_assert_int_eq(store_key_id(k->spki, line), 0);
+	ck_assert_str_eq(line, want);
+	snprintf(line, sizeof(line), "kid=%s; pub=", want);
+	ck_assert(file_has("example.org/state", line));
+	ck_assert(file_has("example.org/state", "keyturn-state 1"));
+	snprintf(line, sizeof(line), "- pending key=%s pub=%s:", want,
+	    store_alg_name(alg));
+	ck_assert(file_has("example.org/history", line));
+	store_domain_free(d);
+	ck_assert_int_eq(store_history_load(s, "example.org", &ev, &n, err,
+	    sizeof(err)), 0);
+	ck_assert_uint_eq(n, 2);
+	ck_assert_str_eq(ev[0].kid, "");
+	ck_assert_str_eq(ev[1].kid, want);
+	ck_assert_ptr_nonnull(ev[1].pub);
+	ck_assert_int_eq(ev[1].alg, alg);
+	ck_assert_str_eq(ev[1].reason, "test");
+	ck_assert_ptr_eq(store_history_created(ev, n, want), &ev[1]);
+	store_history_free(ev, n);
+	ks_done(s);
+}
+END_TEST
+
+/* files of an older keyturn: no kid=, no key= tags; they load and stay v1 */
+START_TEST(test_old_files)
+{
+	struct store *s = ks_new();
+	struct store_domain *d;
+	struct store_event *ev;
+	char sel[STORE_SELECTOR_MAX + 1], kid[STORE_KID_LEN + 1];
+	size_t n;
+
+	dom_add(s, "example.org", STORE_ALGBIT(ED));
+	key_in(s, "example.org", STORE_ACTIVE, sel);
+	ck_assert_ptr_nonnull(d = store_domain_load(s, "example.org", 0, err,
+	    sizeof(err)));
+	strlcpy(kid, store_domain_key(d, sel)->kid, sizeof(kid));
+	store_domain_free(d);
+	/* as today's keyturn writes them */
+	ks_sh("cd %s && sed -i 's/ stopped=[^;]*;//; s/ kid=[0-9a-f]*;//' "
+	    "state && sed -i -E 's/ key=[^ ]+( pub=[^ ]+)?//' history && "
+	    "sed -i \"s/^history .*/history $(wc -c < history)/\" state && "
+	    "! grep -q 'kid=' state && ! grep -q 'key=' history",
+	    "example.org");
+	ck_assert_ptr_nonnull(d = store_domain_load(s, "example.org",
+	    STORE_KEYS_ALL, err, sizeof(err)));
+	ck_assert_str_eq(store_domain_key(d, sel)->kid, kid);
+	store_domain_free(d);
+	ck_assert_int_eq(store_history_load(s, "example.org", &ev, &n, err,
+	    sizeof(err)), 0);
+	ck_assert_str_eq(ev[n - 1].kid, "");
+	ck_assert_ptr_null(ev[n - 1].pub);
+	ck_assert_int_eq(store_history_state_at(ev, n, sel, NOW + 10),
+	    STORE_ACTIVE);
+	store_history_free(ev, n);
+	/* the next write puts kid= back, and keeps version 1 */
+	ck_assert_int_eq(move(s, "example.org", sel, STORE_ACTIVE,
+	    STORE_RETIRING, 0), 0);
+	ck_assert(file_has("example.org/state", kid));
+	ck_assert(file_has("example.org/state", "keyturn-state 1"));
+	ck_assert(file_has("example.org/state", "stopped="));
+	ck_assert(file_has("example.org/policy", "keyturn-policy 1"));
+	/* a kid= that is not the key's */
+	ks_sh("cd %s && sed -i 's/kid=[0-9a-f]*;/kid=0123456789abcdef;/' "
+	    "state", "example.org");
+	ck_assert_ptr_null(store_domain_load(s, "example.org", 0, err,
+	    sizeof(err)));
+	ck_assert_msg(strstr(err, "kid= 0123456789abcdef does not match pub= "
+	    "(computed ") != NULL, "%s", err);
+	ks_done(s);
+}
+END_TEST
+
+/* a v1 reason that has key= mid-text, and damaged tags */
+START_TEST(test_history_tags)
+{
+	struct store *s = ks_new();
+	struct store_event *ev;
+	size_t n;
+
+	dom_add(s, "example.org", STORE_ALGBIT(ED));
+	ks_sh("cd %s && printf '2026-11-22T21:51:31Z kt1 - pending operator: "
+	    "key=x y\\n' >> history && sed -i \"s/^history .*/history $(wc -c "
+	    "< history)/\" state", "example.org");
+	ck_assert_msg(store_history_load(s, "example.org", &ev, &n, err,
+	    sizeof(err)) == 0, "%s", err);
+	ck_assert_str_eq(ev[n - 1].reason, "operator: key=x y");
+	ck_assert_str_eq(ev[n - 1].kid, "");
+	store_history_free(ev, n);
+	ks_sh("cd %s && printf '2026-11-22T21:51:32Z kt1 pending ready "
+	    "key=zz policy: x\\n' >> history && sed -i \"s/^history .*/history "
+	    "$(wc -c < history)/\" state", "example.org");
+	ck_assert_int_eq(store_history_load(s, "example.org", &ev, &n, err,
+	    sizeof(err)), -1);
+	ck_assert_msg(strstr(err, "bad key id") != NULL, "%s", err);
+	ks_done(s);
+}
+END_TEST
+
+/* deleg_policy - ed25519, 3 slots, rotate 8s, retire 4s, hold 5s */
+static void
+deleg_policy(struct store_policy *p, int slots)
+{
+	store_policy_default(p);
+	p->algs = STORE_ALGBIT(ED);
+	strlcpy(p->delegate_to, "prov.test", sizeof(p->delegate_to));
+	p->slots = slots;
+	p->rotate_after = 8;
+	p->retire_after = 4;
+	p->dns_hold = 5;
+}
+
+/* apply_at - one transition at a time */
+static int
+apply_at(struct store *s, const char *sel, enum store_state from,
+    enum store_state to, time_t t)
+{
+	struct store_change c = { sel, from, to, "test" };
+
+	return store_apply(s, "cust.test", &c, 1, t, STORE_FORCE, err,
+	    sizeof(err));
+}
+
+/* the 2- and 3-slot check, with its numbers */
+START_TEST(test_slot_policy_check)
+{
+	struct store_policy p;
+	char why[512];
+
+	deleg_policy(&p, 2);
+	p.rotate_after = 10;
+	p.retire_after = 8;
+	ck_assert_int_eq(store_policy_check(&p, err, sizeof(err)), -1);
+	ck_assert_msg(strstr(err, "8s + 5s = 13s") != NULL &&
+	    strstr(err, "10s \u00d7 1 = 10s") != NULL &&
+	    strstr(err, "above 13s") != NULL &&
+	    strstr(err, "--slots 3") != NULL, "%s", err);
+	p.rotate_after = 13;
+	ck_assert_int_eq(store_policy_check(&p, err, sizeof(err)), -1);
+	p.rotate_after = 14;
+	ck_assert_msg(store_policy_check(&p, err, sizeof(err)) == 0, "%s",
+	    err);
+	ck_assert_int_eq(store_policy_plan_why(&p, why, sizeof(why)), 0);
+	deleg_policy(&p, 3);
+	ck_assert_msg(store_policy_check(&p, err, sizeof(err)) == 0, "%s",
+	    err);
+	ck_assert_int_eq(store_policy_plan_why(&p, why, sizeof(why)), 1);
+	ck_assert_msg(strstr(why, "up to 1s") != NULL, "%s", why);
+	p.rotate_after = 4;
+	ck_assert_int_eq(store_policy_check(&p, err, sizeof(err)), -1);
+	ck_assert_msg(strstr(err, "4s \u00d7 2 = 8s") != NULL &&
+	    strstr(err, "--slots 3") == NULL, "%s", err);
+	deleg_policy(&p, 3);
+	p.algs |= STORE_ALGBIT(STORE_ALG_RSA);
+	ck_assert_int_eq(store_policy_check(&p, err, sizeof(err)), -1);
+	ck_assert_msg(strstr(err, "one algorithm") != NULL, "%s", err);
+	deleg_policy(&p, 3);
+	strlcpy(p.slot_selector, "kt", sizeof(p.slot_selector));
+	ck_assert_int_eq(store_policy_check(&p, err, sizeof(err)), -1);
+	deleg_policy(&p, 3);
+	strlcpy(p.slot_target, "%s.%d.elsewhere.test",
+	    sizeof(p.slot_target));
+	ck_assert_int_eq(store_policy_check(&p, err, sizeof(err)), -1);
+	ck_assert_msg(strstr(err, "outside") != NULL, "%s", err);
+}
+END_TEST
+
+/* a delegated domain: version 2 files that read back, slot keys */
+START_TEST(test_slot_formats)
+{
+	struct store *s = ks_new();
+	struct store_policy p;
+	struct store_domain *d;
+	char kid[STORE_KID_LEN + 1], sel[64], tgt[300], path[256];
+	char want[STORE_KID_LEN + 1];
+
+	deleg_policy(&p, 3);
+	ck_assert_msg(store_domain_add(s, "cust.test", &p, NOW, err,
+	    sizeof(err)) == 0, "%s", err);
+	ck_assert(file_has("cust.test/policy", "keyturn-policy 2"));
+	ck_assert(file_has("cust.test/policy", "slot-target %s.%d.%z"));
+	ck_assert(file_has("cust.test/history", "delegate-to=prov.test "
+	    "slots=3"));
+	ck_assert_msg(store_slot_key_new(s, "cust.test", 0, ED, 0, 300, NOW,
+	    "policy: slot kt1 is empty", kid, sizeof(kid), err,
+	    sizeof(err)) == 0, "%s", err);
+	ck_assert(file_has("cust.test/state", "keyturn-state 2"));
+	ck_assert(file_has("cust.test/state", "key selector=kt1; slot=1; "
+	    "alg=ed25519; bits=256; state=pending;"));
+	ck_assert(file_has("cust.test/state", "; prevttl=300; kid="));
+	ck_assert(file_has("cust.test/history", "kt1 - pending key="));
+	ck_assert(file_has("cust.test/history", " slot=1 pub=ed25519:"));
+	snprintf(path, sizeof(path), "%s/cust.test/keys/kt1.%s.pem", ks_dir,
+	    kid);
+	kid_of_file(path, want);
+	ck_assert_str_eq(kid, want);
+	ck_assert_ptr_nonnull(d = store_domain_load(s, "cust.test",
+	    STORE_KEYS_ALL, err, sizeof(err)));
+	ck_assert_int_eq(memcmp(&d->policy, &p, sizeof(p)), 0);
+	ck_assert_int_eq(store_domain_slot(d, 1)->slot, 1);
+	ck_assert_int_eq(store_domain_slot(d, 1)->prev_ttl, 300);
+	ck_assert_ptr_null(store_domain_slot(d, 2));
+	ck_assert_int_eq(store_slot_names(&d->policy, d->name, 2, sel,
+	    sizeof(sel), tgt, sizeof(tgt), err, sizeof(err)), 0);
+	ck_assert_str_eq(sel, "kt2");
+	ck_assert_str_eq(tgt, "kt2.cust.test.prov.test");
+	store_domain_free(d);
+	/* keys by selector are refused; a plain domain has no slots */
+	ck_assert_int_eq(store_key_new(s, "cust.test", ED, 0, NULL, NOW, "t",
+	    sel, sizeof(sel), err, sizeof(err)), -1);
+	ck_assert_msg(strstr(err, "delegated") != NULL, "%s", err);
+	dom_add(s, "plain.test", STORE_ALGBIT(ED));
+	ck_assert_int_eq(store_slot_key_new(s, "plain.test", 1, ED, 0, -1, NOW,
+	    "t", kid, sizeof(kid), err, sizeof(err)), -1);
+	/* a slot key in a version 1 state, a key without its slot */
+	ks_sh("cp %s/state st && sed -i 's/keyturn-state 2/keyturn-state 1/' "
+	    "cust.test/state", "cust.test");
+	ck_assert_ptr_null(store_domain_load(s, "cust.test", 0, err,
+	    sizeof(err)));
+	ck_assert_msg(strstr(err, "need \"keyturn-state 2\"") != NULL, "%s",
+	    err);
+	ks_sh("cp st %s/state && sed -i 's/ slot=1;//' cust.test/state",
+	    "cust.test");
+	ck_assert_ptr_null(store_domain_load(s, "cust.test", 0, err,
+	    sizeof(err)));
+	ck_assert_msg(strstr(err, "has no slot=") != NULL, "%s", err);
+	ks_sh("cp st %s/state && sed -i 's/^slots 3/slots 3\\nslots 2/' "
+	    "cust.test/policy", "cust.test");
+	ck_assert_ptr_null(store_domain_load(s, "cust.test", 0, err,
+	    sizeof(err)));
+	ks_sh("sed -i '/^slots 2/d; s/keyturn-policy 2/keyturn-policy 1/' "
+	    "%s/policy", "cust.test");
+	ck_assert_ptr_null(store_domain_load(s, "cust.test", 0, err,
+	    sizeof(err)));
+	ck_assert_msg(strstr(err, "\"delegate-to\" needs \"keyturn-policy "
+	    "2\"") != NULL, "%s", err);
+	ks_done(s);
+}
+END_TEST
+
+/* a slot takes a new key only when revoked and retire-after has passed */
+START_TEST(test_slot_reuse)
+{
+	struct store *s = ks_new();
+	struct store_policy p;
+	struct store_domain *d;
+	struct store_event *ev;
+	char k1[STORE_KID_LEN + 1], k2[STORE_KID_LEN + 1], k[STORE_KID_LEN + 1];
+	time_t when;
+	size_t n;
+	int i;
+
+	deleg_policy(&p, 3);
+	ck_assert_int_eq(store_domain_add(s, "cust.test", &p, NOW, err,
+	    sizeof(err)), 0);
+	for (i = 1; i <= 3; i++)
+		ck_assert_msg(store_slot_key_new(s, "cust.test", 0, ED, 0, -1,
+		    NOW, "t", i == 1 ? k1 : k, sizeof(k), err,
+		    sizeof(err)) == 0, "%s", err);
+	ck_assert_int_eq(store_slot_key_new(s, "cust.test", 0, ED, 0, -1, NOW,
+	    "t", k, sizeof(k), err, sizeof(err)), -1);
+	ck_assert_msg(strstr(err, "no slot") != NULL, "%s", err);
+	ck_assert_int_eq(apply_at(s, "kt1", STORE_PENDING, STORE_ACTIVE,
+	    NOW + 10), 0);
+	ck_assert_int_eq(store_slot_key_new(s, "cust.test", 1, ED, 0, -1,
+	    NOW + 11, "t", k, sizeof(k), err, sizeof(err)), -1);
+	ck_assert_msg(strstr(err, "which is active") != NULL, "%s", err);
+	ck_assert_int_eq(apply_at(s, "kt1", STORE_ACTIVE, STORE_RETIRING,
+	    NOW + 20), 0);
+	ck_assert_int_eq(apply_at(s, "kt1", STORE_RETIRING, STORE_REVOKED,
+	    NOW + 21), 0);
+	ck_assert_ptr_nonnull(d = store_domain_load(s, "cust.test", 0, err,
+	    sizeof(err)));
+	ck_assert_int_eq(store_slot_free_at(d, 1, NOW + 23, &when), 0);
+	ck_assert_int_eq(when, NOW + 24);
+	ck_assert_int_eq(store_slot_free_at(d, 1, NOW + 24, &when), 1);
+	ck_assert_int_eq(store_slot_free_at(d, 4, NOW + 24, &when), -1);
+	store_domain_free(d);
+	ck_assert_int_eq(store_slot_key_new(s, "cust.test", 1, ED, 0, -1,
+	    NOW + 23, "t", k, sizeof(k), err, sizeof(err)), -1);
+	ck_assert_msg(strstr(err, "stopped signing 3s ago") != NULL &&
+	    strstr(err, "retire-after (4s)") != NULL, "%s", err);
+	ck_assert_msg(store_slot_key_new(s, "cust.test", 0, ED, 0, 2,
+	    NOW + 24, "t", k2, sizeof(k2), err, sizeof(err)) == 0, "%s", err);
+	/* the predecessor left the state; its lines and public key stay */
+	ck_assert_ptr_nonnull(d = store_domain_load(s, "cust.test", 0, err,
+	    sizeof(err)));
+	ck_assert_uint_eq(d->nkeys, 3);
+	ck_assert_str_eq(store_domain_key(d, "kt1")->kid, k2);
+	ck_assert_ptr_null(store_domain_kid(d, k1));
+	store_domain_free(d);
+	ck_assert_int_eq(store_history_load(s, "cust.test", &ev, &n, err,
+	    sizeof(err)), 0);
+	ck_assert_int_ge(store_history_holder(ev, n, "kt1", NOW + 15, k), 0);
+	ck_assert_str_eq(k, k1);
+	ck_assert_int_ge(store_history_holder(ev, n, "kt1", NOW + 24, k), 0);
+	ck_assert_str_eq(k, k2);
+	ck_assert_int_eq(store_history_holder(ev, n, "kt1", NOW - 1, k), -1);
+	ck_assert_int_eq(store_history_key_state_at(ev, n, k1, NOW + 15),
+	    STORE_ACTIVE);
+	ck_assert_int_eq(store_history_key_state_at(ev, n, k1, NOW + 30),
+	    STORE_REVOKED);
+	ck_assert_int_eq(store_history_key_state_at(ev, n, k2, NOW + 30),
+	    STORE_PENDING);
+	ck_assert_int_eq(store_history_key_state_at(ev, n, k2, NOW + 15),
+	    STORE_STATE_NONE);
+	ck_assert_ptr_nonnull(store_history_created(ev, n, k1));
+	ck_assert_ptr_nonnull(store_history_created(ev, n, k1)->pub);
+	ck_assert_int_eq(store_history_created(ev, n, k1)->slot, 1);
+	store_history_free(ev, n);
+	ks_done(s);
+}
+END_TEST
+
+/* a selector an older keyturn used (no key id) is no slot selector */
+START_TEST(test_slot_old_history)
+{
+	struct store *s = ks_new();
+	struct store_policy p;
+	char sel[STORE_SELECTOR_MAX + 1];
+
+	dom_add(s, "cust.test", STORE_ALGBIT(ED));
+	ck_assert_int_eq(store_key_new(s, "cust.test", ED, 0, "kt1", NOW, "t",
+	    sel, sizeof(sel), err, sizeof(err)), 0);
+	ck_assert_int_eq(store_domain_remove(s, "cust.test", 1, NOW, err,
+	    sizeof(err)), 0);
+	deleg_policy(&p, 3);
+	/* with key ids, the earlier kt1 is told apart: allowed */
+	ck_assert_msg(store_domain_add(s, "cust.test", &p, NOW, err,
+	    sizeof(err)) == 0, "%s", err);
+	ck_assert_int_eq(store_domain_remove(s, "cust.test", 1, NOW, err,
+	    sizeof(err)), 0);
+	ks_sh("sed -i -E 's/ key=[^ ]+( slot=[^ ]+)?( pub=[^ ]+)?//' "
+	    "%s/history", ".removed/cust.test");
+	ck_assert_int_eq(store_domain_add(s, "cust.test", &p, NOW, err,
+	    sizeof(err)), -1);
+	ck_assert_msg(strstr(err, "kt1 was used by cust.test before key ids "
+	    "were kept") != NULL, "%s", err);
+	strlcpy(p.slot_selector, "dk%n", sizeof(p.slot_selector));
+	ck_assert_msg(store_domain_add(s, "cust.test", &p, NOW, err,
+	    sizeof(err)) == 0, "%s", err);
+	ks_done(s);
+}
+END_TEST
+
+/* domain set: slots and hold of a delegated domain only; shrink by free */
+START_TEST(test_slot_set)
+{
+	struct store *s = ks_new();
+	struct store_policy p, set;
+	struct store_domain *d;
+	char kid[STORE_KID_LEN + 1];
+	int i;
+
+	dom_add(s, "plain.test", STORE_ALGBIT(ED));
+	memset(&set, 0, sizeof(set));
+	set.slots = 3;
+	ck_assert_int_eq(store_domain_set(s, "plain.test", &set,
+	    STORE_POL_SLOTS, NOW, err, sizeof(err)), -1);
+	ck_assert(file_has("plain.test/policy", "keyturn-policy 1"));
+	deleg_policy(&p, 3);
+	p.rotate_after = 20;
+	ck_assert_int_eq(store_domain_add(s, "cust.test", &p, NOW, err,
+	    sizeof(err)), 0);
+	for (i = 0; i < 3; i++)
+		ck_assert_int_eq(store_slot_key_new(s, "cust.test", 0, ED, 0,
+		    -1, NOW, "t", kid, sizeof(kid), err, sizeof(err)), 0);
+	set.slots = 2;
+	ck_assert_int_eq(store_domain_set(s, "cust.test", &set,
+	    STORE_POL_SLOTS, NOW, err, sizeof(err)), -1);
+	ck_assert_msg(strstr(err, "slot 3") != NULL, "%s", err);
+	ck_assert_int_eq(apply_at(s, "kt3", STORE_PENDING, STORE_REVOKED,
+	    NOW + 1), 0);
+	ck_assert_msg(store_domain_set(s, "cust.test", &set, STORE_POL_SLOTS,
+	    NOW + 2, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_ptr_nonnull(d = store_domain_load(s, "cust.test", 0, err,
+	    sizeof(err)));
+	ck_assert_int_eq(d->policy.slots, 2);
+	ck_assert_uint_eq(d->nkeys, 2);
+	store_domain_free(d);
+	set.rotate_after = 8;
+	ck_assert_int_eq(store_domain_set(s, "cust.test", &set,
+	    STORE_POL_ROTATE, NOW, err, sizeof(err)), -1);
+	ck_assert_msg(strstr(err, "2 slots cannot rotate every 8s") != NULL,
+	    "%s", err);
+	ks_done(s);
+}
+END_TEST
+
 static Suite *
 keystore_suite(void)
 {
@@ -1970,6 +2435,14 @@ keystore_suite(void)
 	tcase_add_test(tc, test_journal_torn);
 	tcase_add_test(tc, test_journal_compact);
 	tcase_add_test(tc, test_journal_died);
+	tcase_add_loop_test(tc, test_key_id, 0, 2);
+	tcase_add_test(tc, test_old_files);
+	tcase_add_test(tc, test_history_tags);
+	tcase_add_test(tc, test_slot_policy_check);
+	tcase_add_test(tc, test_slot_formats);
+	tcase_add_test(tc, test_slot_reuse);
+	tcase_add_test(tc, test_slot_old_history);
+	tcase_add_test(tc, test_slot_set);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -358,6 +358,8 @@ END_TEST
 #define A_ACT	STORE_ACTIVE
 #define A_RET	STORE_RETIRING
 #define A_NONE	STORE_STATE_NONE
+#define EV(w, s, f, t, r) \
+	{ .when = (w), .selector = s, .from = (f), .to = (t), .reason = r }
 
 static const struct alarm_open_case {
 	const char	*name;
@@ -366,27 +368,27 @@ static const struct alarm_open_case {
 	int		 open;
 } alarm_open_cases[] = {
 	{ "no history", { { 0 } }, "k1", 0 },
-	{ "raised", { { 1, "k1", A_ACT, A_ACT, "alarm: gone" } }, "k1", 1 },
-	{ "raised, then cleared", { { 1, "k1", A_ACT, A_ACT, "alarm: gone" },
-	    { 2, "k1", A_ACT, A_ACT, "alarm cleared: back" } }, "k1", 0 },
-	{ "raised again", { { 1, "k1", A_ACT, A_ACT, "alarm: gone" },
-	    { 2, "k1", A_ACT, A_ACT, "alarm cleared: back" },
-	    { 3, "k1", A_ACT, A_ACT, "alarm: changed" } }, "k1", 1 },
-	{ "another key's alarm", { { 1, "k2", A_ACT, A_ACT, "alarm: x" } },
+	{ "raised", { EV(1, "k1", A_ACT, A_ACT, "alarm: gone") }, "k1", 1 },
+	{ "raised, then cleared", { EV(1, "k1", A_ACT, A_ACT, "alarm: gone"),
+	    EV(2, "k1", A_ACT, A_ACT, "alarm cleared: back") }, "k1", 0 },
+	{ "raised again", { EV(1, "k1", A_ACT, A_ACT, "alarm: gone"),
+	    EV(2, "k1", A_ACT, A_ACT, "alarm cleared: back"),
+	    EV(3, "k1", A_ACT, A_ACT, "alarm: changed") }, "k1", 1 },
+	{ "another key's alarm", { EV(1, "k2", A_ACT, A_ACT, "alarm: x") },
 	    "k1", 0 },
-	{ "selectors ignore case", { { 1, "K1", A_ACT, A_ACT, "alarm: x" } },
+	{ "selectors ignore case", { EV(1, "K1", A_ACT, A_ACT, "alarm: x") },
 	    "k1", 1 },
-	{ "the take-out is no alarm", { { 1, "k1", A_ACT, A_RET,
-	    "policy: alarm: k1 taken out of the round-robin" } }, "k1", 0 },
-	{ "open across the take-out", { { 1, "k1", A_ACT, A_ACT, "alarm: x" },
-	    { 1, "k1", A_ACT, A_RET, "policy: alarm: k1 taken out" } },
+	{ "the take-out is no alarm", { EV(1, "k1", A_ACT, A_RET,
+	    "policy: alarm: k1 taken out of the round-robin") }, "k1", 0 },
+	{ "open across the take-out", { EV(1, "k1", A_ACT, A_ACT, "alarm: x"),
+	    EV(1, "k1", A_ACT, A_RET, "policy: alarm: k1 taken out") },
 	    "k1", 1 },
-	{ "a transition is no note", { { 1, "k1", A_ACT, A_RET,
-	    "alarm: x" } }, "k1", 0 },
-	{ "a domain event is no note", { { 1, "-", A_NONE, A_NONE,
-	    "alarm: x" } }, "-", 0 },
-	{ "other notes leave it open", { { 1, "k1", A_ACT, A_ACT, "alarm: x" },
-	    { 2, "k1", A_ACT, A_ACT, "alarmed: y" } }, "k1", 1 },
+	{ "a transition is no note", { EV(1, "k1", A_ACT, A_RET,
+	    "alarm: x") }, "k1", 0 },
+	{ "a domain event is no note", { EV(1, "-", A_NONE, A_NONE,
+	    "alarm: x") }, "-", 0 },
+	{ "other notes leave it open", { EV(1, "k1", A_ACT, A_ACT, "alarm: x"),
+	    EV(2, "k1", A_ACT, A_ACT, "alarmed: y") }, "k1", 1 },
 };
 
 START_TEST(test_alarm_open)

@@ -38,6 +38,15 @@ t_check_engine_sign_SOURCES = t/check_engine_sign.c
 t_check_engine_sign_CFLAGS = $(ENGINE_CHECK_CFLAGS)
 t_check_engine_sign_LDADD = $(ENGINE_CHECK_LIBS)
 
+check_PROGRAMS += t/check_engine_verify
+TESTS += t/check_engine_verify
+UNIT_TESTS += t/check_engine_verify
+t_check_engine_verify_SOURCES = t/check_engine_verify.c
+t_check_engine_verify_CFLAGS = $(ENGINE_CHECK_CFLAGS)
+t_check_engine_verify_LDADD = $(ENGINE_CHECK_LIBS)
+EXTRA_DIST += t/data/dkimpy/README t/data/dkimpy/signed.msg \
+	t/data/dkimpy/key.pub t/data/dkimpy/make-vector.py
+
 # Benchmark (built by make, not run by make check): t/bench/bench_sign
 noinst_PROGRAMS += t/bench/bench_sign
 t_bench_bench_sign_SOURCES = t/bench/bench_sign.c
