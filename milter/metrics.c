@@ -80,6 +80,10 @@ static atomic_llong metrics_loaded_at;
 static atomic_ullong metrics_ks_generation;
 static atomic_ullong metrics_ks_writes;
 
+/* What the rotation passes asked of DNS: the rotation thread. */
+static atomic_ullong metrics_rot_checks, metrics_rot_queries;
+static atomic_ullong metrics_rot_domains, metrics_rot_keys;
+
 /* Rotation actions: the rotation thread. */
 static atomic_ullong metrics_nactions[METRICS_NACT];
 static atomic_ullong metrics_nfailed[METRICS_NACT];
@@ -266,6 +270,18 @@ metrics_pass_abort(void)
 	pthread_mutex_lock(&metrics_lock);
 	metrics_shown.errors++;
 	pthread_mutex_unlock(&metrics_lock);
+}
+
+/* metrics_pass_stats - see metrics.h */
+void
+metrics_pass_stats(unsigned long long domains, unsigned long long keys,
+    unsigned long long checked, unsigned long long queries)
+{
+	metrics_add(&metrics_rot_checks, checked);
+	metrics_add(&metrics_rot_queries, queries);
+	atomic_store_explicit(&metrics_rot_domains, domains,
+	    memory_order_relaxed);
+	atomic_store_explicit(&metrics_rot_keys, keys, memory_order_relaxed);
 }
 
 /* metrics_pass_end - what the pass saw replaces what the last one saw */
@@ -460,6 +476,23 @@ metrics_passes(FILE *f, const struct metrics_pass *p)
 	metrics_head(f, "keyturn_rotation_passes_total", "counter",
 	    "Rotation passes over the keystore.");
 	fprintf(f, "keyturn_rotation_passes_total %llu\n", p->passes);
+	metrics_head(f, "keyturn_rotation_dns_checks_total", "counter",
+	    "Propagation checks made by rotation passes (one per key asked "
+	    "about).");
+	fprintf(f, "keyturn_rotation_dns_checks_total %llu\n",
+	    metrics_get(&metrics_rot_checks));
+	metrics_head(f, "keyturn_rotation_dns_queries_total", "counter",
+	    "DNS queries those checks sent.");
+	fprintf(f, "keyturn_rotation_dns_queries_total %llu\n",
+	    metrics_get(&metrics_rot_queries));
+	metrics_head(f, "keyturn_rotation_last_pass_domains", "gauge",
+	    "Domains the last rotation pass went over.");
+	fprintf(f, "keyturn_rotation_last_pass_domains %llu\n",
+	    metrics_get(&metrics_rot_domains));
+	metrics_head(f, "keyturn_rotation_last_pass_keys", "gauge",
+	    "Keys of those domains.");
+	fprintf(f, "keyturn_rotation_last_pass_keys %llu\n",
+	    metrics_get(&metrics_rot_keys));
 	metrics_head(f, "keyturn_rotation_domain_errors_total", "counter",
 	    "Domains a rotation pass could not load.");
 	fprintf(f, "keyturn_rotation_domain_errors_total %llu\n", p->errors);

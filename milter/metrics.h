@@ -55,6 +55,12 @@ void	metrics_rejected(void);
 
 /* metrics_snapshot_installed - a new snapshot signs from now on */
 void	metrics_snapshot_installed(time_t now);
+/*
+ * metrics_pass_stats - what one pass asked of DNS: domains passed, their
+ * keys, propagation checks and DNS queries (totals carry on)
+ */
+void	metrics_pass_stats(unsigned long long domains, unsigned long long keys,
+	    unsigned long long checked, unsigned long long queries);
 /* metrics_keystore_moved - the keystore generation followed, and writes */
 void	metrics_keystore_moved(uint64_t generation, unsigned writes);
 

@@ -172,6 +172,8 @@ rotthr_pass(const struct kt_conf *conf)
 	}
 	passed = rotpool_run(&cf, 0, n, rotthr_domain, NULL, names, err,
 	    sizeof(err));
+	metrics_pass_stats(stats.domains, stats.keys, stats.checked,
+	    stats.queries);
 	if (passed == -1)
 		log_warnx("rotation: %s", err);
 	else {

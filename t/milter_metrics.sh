@@ -241,8 +241,22 @@ grep '^keyturn_rotation_action_failures_total{' "$W/d.txt" | grep -v ' 0$' &&
     kt_fail "rotation actions failed"
 [ "$(val d 'keyturn_alarms{}')" = 0 ] || kt_fail "alarms without DNS"
 grep -q '^keyturn_alarm{' "$W/d.txt" && kt_fail "an alarm gauge without alarms"
+ndom=$(find "$KS" -mindepth 1 -maxdepth 1 -type d ! -name '.*' | wc -l)
+[ "$(val d 'keyturn_rotation_last_pass_domains{}')" = "$ndom" ] ||
+    kt_fail "last pass domains: $(val d 'keyturn_rotation_last_pass_domains{}'), want $ndom"
+nkeys=$(cat "$KS"/*/state | grep -c '^key ')
+[ "$(val d 'keyturn_rotation_last_pass_keys{}')" = "$nkeys" ] ||
+    kt_fail "last pass keys: $(val d 'keyturn_rotation_last_pass_keys{}'), want $nkeys"
+# the pending keys are asked about at every pass, each check sends queries
+[ "$(val d 'keyturn_rotation_dns_checks_total{}')" -ge "$pending" ] ||
+    kt_fail "dns checks: $(val d 'keyturn_rotation_dns_checks_total{}')"
+[ "$(val d 'keyturn_rotation_dns_queries_total{}')" -ge \
+    "$(val d 'keyturn_rotation_dns_checks_total{}')" ] ||
+    kt_fail "dns queries: $(val d 'keyturn_rotation_dns_queries_total{}')"
 kt_ok "rotation passes counted ($(val d 'keyturn_rotation_passes_total{}'))," \
-    "$made keys generated, keys by state as in the keystore, no alarm"
+    "$made keys generated, keys by state as in the keystore, no alarm;" \
+    "$(val d 'keyturn_rotation_dns_checks_total{}') DNS checks," \
+    "$(val d 'keyturn_rotation_dns_queries_total{}') queries"
 
 # Knot answers for example.com on the resolver's port, without a DKIM
 # record: both active keys have no record, an alarm each
