@@ -60,6 +60,9 @@ char	*cli_age(long long secs, char *buf, size_t len);
 void	 cli_json_str(FILE *, const char *);
 void	 cli_json_sep(int *first);
 void	 cli_zone_line(FILE *, const char *name, const char *value);
+void	 cli_zone_cname(FILE *, const char *name, const char *target);
+int	 cli_slot_cnames(FILE *, const char *domain,
+	    const struct store_policy *);
 char	*cli_dns_name(const char *selector, const char *domain);
 int	 cli_parse_int(const char *opt, const char *s, int min, int max,
 	    int *out);

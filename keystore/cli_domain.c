@@ -1,5 +1,9 @@
 /*
  * cli_domain - keyturn init and keyturn domain add|set|list|remove
+ *
+ * A delegated domain (--delegate-to) gets its slots, templates and zone
+ * when it is added; domain set changes its slot count and dns-hold and
+ * the timers, and the keystore checks the numbers still work.
  */
 #include "config.h"
 
@@ -27,6 +31,49 @@ cmd_init(struct cli *c, int argc, char **argv)
 		return cli_fail("%s", err);
 	printf("keystore %s created\n", c->keystore);
 	return CLI_OK;
+}
+
+/* options of a delegated domain that only domain add takes */
+#define DOM_DELEGATE	0x100u		/* --delegate-to */
+#define DOM_TEMPLATE	0x200u		/* --slot-selector, --slot-target */
+
+/* delegate_opt - one delegated-domain option into pol */
+static int
+delegate_opt(struct cli *c, int ch, const char *v, struct store_policy *pol)
+{
+	const char *errstr;
+	char *lower;
+	size_t n;
+
+	switch (ch) {
+	case 'D':
+		lower = cli_lower(v);
+		n = strlen(lower);
+		if (n > 1 && lower[n - 1] == '.')
+			lower[n - 1] = '\0';	/* the root is implied */
+		n = strlcpy(pol->delegate_to, lower, sizeof(pol->delegate_to));
+		free(lower);
+		if (n >= sizeof(pol->delegate_to))
+			return cli_usage(c, "--delegate-to: too long");
+		return CLI_OK;
+	case 'N':
+		return cli_parse_int("--slots", v, STORE_SLOTS_MIN,
+		    STORE_SLOTS_MAX, &pol->slots) ? CLI_USAGE : CLI_OK;
+	case 'S':
+	case 'T':
+		if (strlcpy(ch == 'S' ? pol->slot_selector : pol->slot_target,
+		    v, sizeof(pol->slot_selector)) >= sizeof(pol->slot_selector))
+			return cli_usage(c, "--slot-%s: longer than %d",
+			    ch == 'S' ? "selector" : "target",
+			    STORE_TEMPLATE_MAX);
+		return CLI_OK;
+	case 'H':
+		if (duration_parse(v, &pol->dns_hold, &errstr) == -1)
+			return cli_usage(c, "--dns-hold %s: %s", v, errstr);
+		return CLI_OK;
+	default:
+		return CLI_USAGE;
+	}
 }
 
 /* policy_opt - one policy option into pol; CLI_OK or CLI_USAGE */
@@ -60,7 +107,7 @@ policy_opt(struct cli *c, int ch, const char *v, struct store_policy *pol)
 			return cli_usage(c, "--selector-prefix: too long");
 		return CLI_OK;
 	default:
-		return CLI_USAGE;
+		return delegate_opt(c, ch, v, pol);
 	}
 }
 
@@ -74,6 +121,11 @@ policy_field(int ch)
 	case 'n': return STORE_POL_ACTIVE;
 	case 'r': return STORE_POL_ROTATE;
 	case 't': return STORE_POL_RETIRE;
+	case 'N': return STORE_POL_SLOTS;
+	case 'H': return STORE_POL_HOLD;
+	case 'D': return DOM_DELEGATE;
+	case 'S':
+	case 'T': return DOM_TEMPLATE;
 	default: return STORE_POL_PREFIX;
 	}
 }
@@ -90,6 +142,11 @@ policy_args(struct cli *c, int argc, char **argv, struct store_policy *pol,
 		{ "rotate-after", required_argument, NULL, 'r' },
 		{ "retire-after", required_argument, NULL, 't' },
 		{ "selector-prefix", required_argument, NULL, 'p' },
+		{ "delegate-to", required_argument, NULL, 'D' },
+		{ "slots", required_argument, NULL, 'N' },
+		{ "slot-selector", required_argument, NULL, 'S' },
+		{ "slot-target", required_argument, NULL, 'T' },
+		{ "dns-hold", required_argument, NULL, 'H' },
 		CLI_COMMON_OPTS, { 0 }
 	};
 	int ch;
@@ -105,6 +162,42 @@ policy_args(struct cli *c, int argc, char **argv, struct store_policy *pol,
 	return CLI_OK;
 }
 
+/*
+ * delegate_args - the options of a delegated domain hang together: slots
+ * and templates need --delegate-to, which means one key at a time
+ */
+static int
+delegate_args(struct cli *c, struct store_policy *pol, unsigned given)
+{
+	if (!(given & DOM_DELEGATE)) {
+		if (given & (STORE_POL_SLOTS | STORE_POL_HOLD | DOM_TEMPLATE))
+			return cli_usage(c, "--slots, --slot-selector, "
+			    "--slot-target and --dns-hold are for a delegated "
+			    "domain: add --delegate-to ZONE");
+		return CLI_OK;
+	}
+	if (pol->active_keys != 1)
+		return cli_usage(c, "--active-keys %d: a delegated domain "
+		    "rotates one key at a time through its slots",
+		    pol->active_keys);
+	if ((pol->algs & (pol->algs - 1)) != 0)
+		return cli_usage(c, "--algorithms %s: a delegated domain has "
+		    "one algorithm", store_algs_name(pol->algs));
+	if (!(given & STORE_POL_SLOTS))
+		pol->slots = STORE_SLOTS_MAX;
+	return CLI_OK;
+}
+
+/* added_delegated - what the customer of a new delegated domain does */
+static void
+added_delegated(const char *name, const struct store_policy *pol)
+{
+	printf("domain %s added, delegated to %s with %d slots; the customer "
+	    "publishes once:\n", name, pol->delegate_to, pol->slots);
+	(void)cli_slot_cnames(stdout, name, pol);
+	printf("keyturnd fills the slots (or: keyturn key new %s)\n", name);
+}
+
 /* cmd_domain_add - keyturn domain add DOMAIN [policy options] */
 int
 cmd_domain_add(struct cli *c, int argc, char **argv)
@@ -116,19 +209,41 @@ cmd_domain_add(struct cli *c, int argc, char **argv)
 	int r = CLI_OK;
 
 	store_policy_default(&pol);
-	if (policy_args(c, argc, argv, &pol, &given) != CLI_OK)
+	if (policy_args(c, argc, argv, &pol, &given) != CLI_OK ||
+	    delegate_args(c, &pol, given) != CLI_OK)
 		return CLI_USAGE;
 	if ((s = cli_open(c, 0)) == NULL)
 		return CLI_FAIL;
 	name = cli_lower(argv[optind]);
 	if (store_domain_add(s, name, &pol, c->now, err, sizeof(err)) == -1)
 		r = cli_fail("%s", err);
+	else if (pol.slots > 0)
+		added_delegated(name, &pol);
 	else
 		printf("domain %s added; create its first key with keyturn "
 		    "key new %s\n", name, name);
 	free(name);
 	store_close(s);
 	return r;
+}
+
+/* set_plain - slots and dns-hold are a delegated domain's: CLI_FAIL */
+static int
+set_plain(struct store *s, const char *name)
+{
+	struct store_domain *d;
+	char err[1024];
+	int delegated;
+
+	if ((d = store_domain_load(s, name, 0, err, sizeof(err))) == NULL)
+		return cli_fail("%s", err);
+	delegated = d->policy.slots > 0;
+	store_domain_free(d);
+	if (delegated)
+		return CLI_OK;
+	return cli_fail("%s is not delegated: --slots and --dns-hold are a "
+	    "delegated domain's (remove it and add it again with "
+	    "--delegate-to)", name);
 }
 
 /* cmd_domain_set - keyturn domain set DOMAIN policy options */
@@ -147,10 +262,17 @@ cmd_domain_set(struct cli *c, int argc, char **argv)
 		return CLI_USAGE;
 	if (given == 0)
 		return cli_usage(c, "nothing to change");
+	if (given & (DOM_DELEGATE | DOM_TEMPLATE))
+		return cli_usage(c, "--delegate-to, --slot-selector and "
+		    "--slot-target are fixed when the domain is added: remove "
+		    "it and add it again");
 	if ((s = cli_open(c, 0)) == NULL)
 		return CLI_FAIL;
 	name = cli_lower(argv[optind]);
-	if (store_domain_set(s, name, &pol, given, c->now, err,
+	if ((given & (STORE_POL_SLOTS | STORE_POL_HOLD)) &&
+	    set_plain(s, name) == CLI_FAIL)
+		r = CLI_FAIL;
+	else if (store_domain_set(s, name, &pol, given, c->now, err,
 	    sizeof(err)) == -1)
 		r = cli_fail("%s", err);
 	else
@@ -171,9 +293,10 @@ domain_row(struct cli *c, const struct store_domain *d, int *first)
 	duration_format(p->rotate_after, rot, sizeof(rot));
 	duration_format(p->retire_after, ret, sizeof(ret));
 	if (!c->json) {
-		printf("%-30s %-12s %5d %6d %8s %8s %-10s %4zu\n", d->name,
-		    algs, p->bits, p->active_keys, rot, ret, p->prefix,
-		    d->nkeys);
+		printf("%-30s %-12s %5d %6d %8s %8s %-10s %4zu %-24s %5d\n",
+		    d->name, algs, p->bits, p->active_keys, rot, ret,
+		    p->prefix, d->nkeys, p->slots ? p->delegate_to : "-",
+		    p->slots);
 		return;
 	}
 	cli_json_sep(first);
@@ -184,7 +307,20 @@ domain_row(struct cli *c, const struct store_domain *d, int *first)
 	    "\"selector_prefix\": ", algs, p->bits, p->active_keys,
 	    p->rotate_after, p->retire_after);
 	cli_json_str(stdout, p->prefix);
-	printf(", \"keys\": %zu}", d->nkeys);
+	printf(", \"keys\": %zu, \"delegate_to\": ", d->nkeys);
+	if (p->slots > 0)
+		cli_json_str(stdout, p->delegate_to);
+	else
+		printf("null");
+	printf(", \"slots\": %d", p->slots);
+	if (p->slots > 0) {
+		printf(", \"slot_selector\": ");
+		cli_json_str(stdout, p->slot_selector);
+		printf(", \"slot_target\": ");
+		cli_json_str(stdout, p->slot_target);
+		printf(", \"dns_hold\": %lld", p->dns_hold);
+	}
+	printf("}");
 }
 
 /* cmd_domain_list - keyturn domain list */
@@ -211,9 +347,9 @@ cmd_domain_list(struct cli *c, int argc, char **argv)
 	if (c->json)
 		printf("[\n");
 	else
-		printf("%-30s %-12s %5s %6s %8s %8s %-10s %4s\n", "DOMAIN",
-		    "ALGORITHMS", "BITS", "ACTIVE", "ROTATE", "RETIRE",
-		    "PREFIX", "KEYS");
+		printf("%-30s %-12s %5s %6s %8s %8s %-10s %4s %-24s %5s\n",
+		    "DOMAIN", "ALGORITHMS", "BITS", "ACTIVE", "ROTATE",
+		    "RETIRE", "PREFIX", "KEYS", "DELEGATE-TO", "SLOTS");
 	for (i = 0; i < set->n; i++)
 		domain_row(c, set->domains[i], &first);
 	if (c->json)

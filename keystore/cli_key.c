@@ -39,9 +39,60 @@ key_show_record(struct store *s, const char *domain, const char *sel)
 	return CLI_OK;
 }
 
+/*
+ * key_show_slot - a new slot key: its selector, then the record the
+ * publish hook puts under the provider's zone (the customer's CNAME
+ * already points there)
+ */
+static int
+key_show_slot(struct store *s, const char *domain, const char *kid)
+{
+	struct store_domain *d;
+	const struct store_key *k;
+	char err[1024], target[STORE_DOMAIN_MAX + 2], *txt;
+
+	if ((d = store_domain_load(s, domain, 0, err, sizeof(err))) == NULL)
+		return cli_fail("%s", err);
+	if ((k = store_domain_kid(d, kid)) == NULL ||
+	    store_slot_names(&d->policy, domain, k->slot, NULL, 0, target,
+	    sizeof(target) - 1, err, sizeof(err)) == -1) {
+		store_domain_free(d);
+		return cli_fail("key %s vanished from %s", kid, domain);
+	}
+	strlcat(target, ".", sizeof(target));
+	txt = store_key_txt(k);
+	printf("%s\n; slot %d %s key %s\n", k->selector, k->slot,
+	    store_state_name(k->state), k->kid);
+	cli_zone_line(stdout, target, txt);
+	fprintf(stderr, "keyturn: key %s of %s (slot %d, %s) is pending: "
+	    "publish the record above in %s; the rotation activates it once "
+	    "DNS confirms it through the customer's CNAME\n", k->kid, domain,
+	    k->slot, k->selector, d->policy.delegate_to);
+	free(txt);
+	store_domain_free(d);
+	return CLI_OK;
+}
+
+/* key_new_slot - keyturn key new DOMAIN [--slot N] of a delegated domain */
+static int
+key_new_slot(struct cli *c, struct store *s, const char *domain, int slot,
+    enum store_alg alg, int bits)
+{
+	char err[1024], kid[STORE_KID_LEN + 1], reason[64];
+
+	snprintf(reason, sizeof(reason), "operator: keyturn key new%s",
+	    slot ? " --slot" : "");
+	/* what the slot's target served before is not known here: -1 */
+	if (store_slot_key_new(s, domain, slot, alg, bits, -1, c->now, reason,
+	    kid, sizeof(kid), err, sizeof(err)) == -1)
+		return cli_fail("%s", err);
+	return key_show_slot(s, domain, kid);
+}
+
 /* key_default_alg - the first algorithm of the domain's policy */
 static int
-key_default_alg(struct store *s, const char *domain, enum store_alg *alg)
+key_default_alg(struct store *s, const char *domain, enum store_alg *alg,
+    int *delegated)
 {
 	struct store_domain *d;
 	char err[1024];
@@ -50,6 +101,7 @@ key_default_alg(struct store *s, const char *domain, enum store_alg *alg)
 		return cli_fail("%s", err);
 	*alg = (d->policy.algs & STORE_ALGBIT(STORE_ALG_RSA)) ?
 	    STORE_ALG_RSA : STORE_ALG_ED25519;
+	*delegated = d->policy.slots > 0;
 	store_domain_free(d);
 	return CLI_OK;
 }
@@ -62,13 +114,14 @@ cmd_key_new(struct cli *c, int argc, char **argv)
 		{ "algorithm", required_argument, NULL, 'a' },
 		{ "bits", required_argument, NULL, 'b' },
 		{ "selector", required_argument, NULL, 's' },
+		{ "slot", required_argument, NULL, 'n' },
 		CLI_COMMON_OPTS, { 0 }
 	};
 	char err[1024], sel[STORE_SELECTOR_MAX + 1], *domain;
 	const char *want = NULL;
-	enum store_alg alg = STORE_ALG_RSA;
+	enum store_alg alg = STORE_ALG_RSA, palg = STORE_ALG_RSA;
 	struct store *s;
-	int ch, bits = 0, have_alg = 0, r;
+	int ch, bits = 0, have_alg = 0, slot = 0, delegated = 0, r;
 
 	while ((ch = cli_getopt(c, argc, argv, "", opts, NULL)) != -1) {
 		if (ch == 'a' && store_alg_parse(optarg, &alg) == -1)
@@ -82,9 +135,16 @@ cmd_key_new(struct cli *c, int argc, char **argv)
 				return CLI_USAGE;
 		} else if (ch == 's')
 			want = optarg;
-		else
+		else if (ch == 'n') {
+			if (cli_parse_int("--slot", optarg, 1, STORE_SLOTS_MAX,
+			    &slot) == -1)
+				return CLI_USAGE;
+		} else
 			return CLI_USAGE;
 	}
+	if (want != NULL && slot != 0)
+		return cli_usage(c, "--selector or --slot: a slot's selector "
+		    "is the slot's");
 	if (optind != argc - 1)
 		return cli_usage(c, "expected one DOMAIN");
 	if (bits != 0 && have_alg && alg == STORE_ALG_ED25519)
@@ -92,7 +152,21 @@ cmd_key_new(struct cli *c, int argc, char **argv)
 	if ((s = cli_open(c, 0)) == NULL)
 		return CLI_FAIL;
 	domain = cli_lower(argv[optind]);
-	r = have_alg ? CLI_OK : key_default_alg(s, domain, &alg);
+	r = key_default_alg(s, domain, &palg, &delegated);
+	if (!have_alg)
+		alg = palg;
+	if (r == CLI_OK && slot != 0 && !delegated)
+		r = cli_fail("%s is not delegated: it has no slots (--slot is "
+		    "for a domain added with --delegate-to)", domain);
+	else if (r == CLI_OK && delegated && want != NULL)
+		r = cli_fail("%s is delegated: its selectors are its slots'; "
+		    "use keyturn key new %s [--slot N]", domain, domain);
+	else if (r == CLI_OK && delegated) {
+		r = key_new_slot(c, s, domain, slot, alg, bits);
+		free(domain);
+		store_close(s);
+		return r;
+	}
 	if (r == CLI_OK && store_key_new(s, domain, alg, bits, want, c->now,
 	    "operator: keyturn key new", sel, sizeof(sel), err,
 	    sizeof(err)) == -1)

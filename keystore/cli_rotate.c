@@ -346,7 +346,7 @@ struct status_dom {
 	struct pol_key		*keys;
 	struct pol_plan		 plan;
 	struct adapt_memo	 memo;
-	char			 next[256];
+	char			 next[448];
 	time_t			 next_at;	/* 0: now or not timed */
 	struct status_held	*held;	/* alarms only the history still holds */
 	size_t			 nheld;

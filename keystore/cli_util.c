@@ -250,6 +250,38 @@ cli_zone_line(FILE *f, const char *name, const char *value)
 	fputc('\n', f);
 }
 
+/* cli_zone_cname - a CNAME record, zone-file style */
+void
+cli_zone_cname(FILE *f, const char *name, const char *target)
+{
+	fprintf(f, "%s IN CNAME %s.\n", name, target);
+}
+
+/*
+ * cli_slot_cnames - the records the customer of a delegated domain
+ * publishes once, one per slot; -1 (said on stderr) when a slot does not
+ * render
+ */
+int
+cli_slot_cnames(FILE *f, const char *domain, const struct store_policy *p)
+{
+	char sel[STORE_SELECTOR_MAX + 1], target[STORE_DOMAIN_MAX + 1];
+	char err[512], *name;
+	int slot;
+
+	for (slot = 1; slot <= p->slots; slot++) {
+		if (store_slot_names(p, domain, slot, sel, sizeof(sel), target,
+		    sizeof(target), err, sizeof(err)) == -1) {
+			cli_fail("%s", err);
+			return -1;
+		}
+		name = cli_dns_name(sel, domain);
+		cli_zone_cname(f, name, target);
+		free(name);
+	}
+	return 0;
+}
+
 /* cli_parse_int - a bounded integer option (strtonum) */
 int
 cli_parse_int(const char *opt, const char *s, int min, int max, int *out)

@@ -26,24 +26,28 @@ static const struct cli_cmd cli_cmds[] = {
 	{ "init", NULL, cmd_init, "" },
 	{ "domain", "add", cmd_domain_add, "DOMAIN [--algorithms rsa|ed25519|"
 	    "rsa,ed25519] [--bits N] [--active-keys 1-3] [--rotate-after DUR] "
-	    "[--retire-after DUR] [--selector-prefix P]" },
+	    "[--retire-after DUR] [--selector-prefix P] [--delegate-to ZONE "
+	    "[--slots 2|3] [--slot-selector TPL] [--slot-target TPL] "
+	    "[--dns-hold DUR]]" },
 	{ "domain", "set", cmd_domain_set, "DOMAIN [--algorithms ...] "
 	    "[--bits N] [--active-keys 1-3] [--rotate-after DUR] "
-	    "[--retire-after DUR] [--selector-prefix P]" },
+	    "[--retire-after DUR] [--selector-prefix P] [--slots 2|3] "
+	    "[--dns-hold DUR]" },
 	{ "domain", "list", cmd_domain_list, "[--json]" },
 	{ "domain", "remove", cmd_domain_remove, "DOMAIN [--force]" },
 	{ "key", "new", cmd_key_new, "DOMAIN [--algorithm rsa|ed25519] "
-	    "[--bits N] [--selector S]" },
+	    "[--bits N] [--selector S] [--slot N]" },
 	{ "key", "import", cmd_key_import, "DOMAIN SELECTOR FILE.pem" },
 	{ "list", NULL, cmd_list, "[DOMAIN] [--json]" },
-	{ "dns", NULL, cmd_dns, "[DOMAIN] [--zone] [--json]" },
-	{ "pubkey", NULL, cmd_pubkey, "DOMAIN SELECTOR" },
+	{ "dns", NULL, cmd_dns, "[DOMAIN] [--zone] [--customer|--provider] "
+	    "[--json]" },
+	{ "pubkey", NULL, cmd_pubkey, "DOMAIN SELECTOR|KEY-ID" },
 	{ "activate", NULL, cmd_activate, "DOMAIN SELECTOR [--force]" },
 	{ "retire", NULL, cmd_retire, "DOMAIN SELECTOR [--force]" },
 	{ "revoke", NULL, cmd_revoke, "DOMAIN SELECTOR" },
 	{ "compromised", NULL, cmd_compromised, "DOMAIN SELECTOR" },
 	{ "history", NULL, cmd_history, "DOMAIN [SELECTOR] [--json]" },
-	{ "audit", NULL, cmd_audit, "FILE|- [--json]" },
+	{ "audit", NULL, cmd_audit, "FILE|- [--verify] [--json]" },
 	/* rotation commands (cli_rotate.c, rotate/) */
 	{ "rotate", NULL, cmd_rotate, "[DOMAIN] [--dry-run]" },
 	{ "check", NULL, cmd_check, "DOMAIN [SELECTOR]" },

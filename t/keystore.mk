@@ -18,6 +18,9 @@ TESTS += t/cli_keystore.sh t/keystore_concurrent.sh t/keystore_crash.sh \
 EXTRA_DIST += t/cli_keystore.sh t/keystore_concurrent.sh \
 	t/keystore_crash.sh t/keystore_perms.sh t/keystore_lib.sh \
 	t/cli_import_opendkim.sh t/cli_doctor.sh
+# delegated domains through the CLI (signs with t/ktsign, no DNS)
+TESTS += t/cli_delegated.sh
+EXTRA_DIST += t/cli_delegated.sh
 
 # Scale benchmark (built by make, run by hand): t/bench/keystore_bench
 noinst_PROGRAMS += t/bench/keystore_bench
