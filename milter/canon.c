@@ -8,18 +8,27 @@
  *	nl	line ends seen since the last content byte; written as that many
  *		CRLFs before the next content byte, and as one at the end when
  *		the body had content (that one closes the last non-empty line)
- * When cr, sp and nl are all clear, canon_fast takes the input instead: it
- * copies 64 bytes at a time to the batch while they are in canonical form
- * already (text whose SPs and CRLFs are each before text: canon_copy64,
- * from bit masks), then 16 at a time, looking for the bytes that need
- * a look (a SP before text and a CRLF before text do not). The two shapes
- * of relaxed text that are common enough to matter, a double SP before
- * text and a single SP before CRLF, are taken out in the stride, without a
- * branch (canon_block); the others stop the stride and are dealt with in
- * place: a WSP run before text (one SP), WSP before CRLF (dropped), CRLFs
- * before text (kept). Anything it cannot decide inside this chunk (a run
- * reaching the chunk's end, a bare CR or LF, trailing empty lines) goes
- * back to the state machine.
+ * When cr, sp and nl are all clear, canon_fast takes the input instead:
+ * canon_clean reads how far it is in canonical form already (text whose
+ * SPs and CRLFs are each before text), and canon_emit passes that run on
+ * as it is, a long one straight from the input to the digest (no copy), a
+ * short one through the batch. The byte the scan stops at is dealt with in
+ * place: a single SP before CRLF or before a SP before text is skipped
+ * (canon_drop1), a WSP run before text becomes one SP, WSP before CRLF
+ * goes, CRLFs before text are kept, a control byte is content. Anything it
+ * cannot decide inside this chunk (a run reaching the chunk's end, a bare
+ * CR or LF, trailing empty lines) goes back to the state machine.
+ *
+ * The scan looks at a window of 64 bytes as bit masks, one bit a byte. A
+ * byte's form depends on the byte before it and the two after it, so the
+ * first byte of a window and its last two only give context, and windows
+ * move 61 bytes a step. The mask of the bytes of SP and below settles most
+ * windows alone: none, or one CRLF before text; the others take the mask
+ * of SP and then CR and LF (canon_dirty_relaxed). The masks come from
+ * GCC/Clang vector arithmetic, 16 bytes a vector (SSE2 on x86-64, NEON on
+ * arm64, plain words elsewhere, from the same source), or 32 on an x86-64
+ * CPU with AVX2, which halves the work of the scan; canon_fast is built
+ * for both, and the CPU chooses when a body starts.
  */
 #include "config.h"
 
@@ -29,8 +38,18 @@
 #ifdef __SSE2__
 #include <emmintrin.h>
 #endif
+#ifdef __x86_64__
+#include <immintrin.h>
+#endif
 
 #include "canon.h"
+
+#define CANON_DIRECT	512	/* a run this long goes to the digest from the input */
+#define CANON_SHORT	128	/* a run this short is copied as a block this long */
+#define CANON_SPAN	8192	/* scanned, then hashed while it is in the L1 cache */
+#define CANON_WIN	64	/* bytes a scan step looks at */
+#define CANON_STEP	61	/* bytes a scan step decides */
+#define CANON_DECIDED	((1ULL << CANON_STEP) - 1)
 
 /* WSP and line-end bytes: the only ones either body form ever changes */
 static const unsigned char canon_class[256] = {
@@ -127,15 +146,6 @@ canon_header(struct buf *b, enum dkim_canon mode, const char *name,
 		canon_header_simple(b, name, namelen, value, valuelen);
 }
 
-/* canon_body_init - start a body; md is a SHA-256 context already initialized */
-void
-canon_body_init(struct canon_body *cb, enum dkim_canon mode, EVP_MD_CTX *md)
-{
-	memset(cb, 0, offsetof(struct canon_body, out));
-	cb->md = md;
-	cb->relaxed = mode == DKIM_CANON_RELAXED;
-}
-
 /* canon_flush - hand the batched output to the digest */
 static void
 canon_flush(struct canon_body *cb)
@@ -201,13 +211,10 @@ canon_step(struct canon_body *cb, unsigned char c)
 }
 
 /*
- * 16 bytes at a time in GCC/Clang vector arithmetic: SSE2 on x86-64, NEON
- * on arm64, plain words elsewhere, from the same source. A lane compares
- * to all ones or all zeros.
+ * GCC/Clang vector arithmetic, 16 bytes at a time: a lane compares to all
+ * ones or all zeros.
  */
 typedef unsigned char canon_vec __attribute__((vector_size(16)));
-
-#define CANON_VEC	((ptrdiff_t)sizeof(canon_vec))
 
 /* canon_load - 16 bytes from anywhere */
 static inline canon_vec
@@ -226,31 +233,23 @@ canon_load(const unsigned char *p)
  */
 #ifdef __SSE2__
 /* canon_mask16 - the 16 lanes of a vector as 16 bits */
-static inline unsigned int
+static inline uint64_t
 canon_mask16(canon_vec v)
 {
-	return (unsigned int)_mm_movemask_epi8((__m128i)v);
-}
-
-/* canon_none - no lane set */
-static inline int
-canon_none(canon_vec v)
-{
-	return canon_mask16(v) == 0;
+	return (uint64_t)(unsigned int)_mm_movemask_epi8((__m128i)v);
 }
 #else
 /* canon_mask8 - the 8 lanes in w as 8 bits, one bit of each byte gathered */
-static inline unsigned int
+static inline uint64_t
 canon_mask8(uint64_t w)
 {
 	if (__BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__)
 		w = __builtin_bswap64(w);
-	return (unsigned int)(((w & 0x8040201008040201ULL) *
-	    0x0101010101010101ULL) >> 56);
+	return ((w & 0x8040201008040201ULL) * 0x0101010101010101ULL) >> 56;
 }
 
 /* canon_mask16 - the 16 lanes of a vector as 16 bits */
-static inline unsigned int
+static inline uint64_t
 canon_mask16(canon_vec v)
 {
 	uint64_t w[2];
@@ -258,88 +257,237 @@ canon_mask16(canon_vec v)
 	memcpy(w, &v, sizeof(w));
 	return canon_mask8(w[0]) | canon_mask8(w[1]) << 8;
 }
+#endif
 
-/* canon_none - no lane set */
-static inline int
-canon_none(canon_vec v)
+/* canon_join - the lanes of four vectors as 64 bits, the first lowest */
+static inline uint64_t
+canon_join(canon_vec a, canon_vec b, canon_vec c, canon_vec d)
 {
-	uint64_t w[2];
+	return canon_mask16(a) | canon_mask16(b) << 16 |
+	    canon_mask16(c) << 32 | canon_mask16(d) << 48;
+}
 
-	memcpy(w, &v, sizeof(w));
-	return (w[0] | w[1]) == 0;
+/* canon_low16 - the bytes of the 64 at q that are SP or below, as bits */
+static inline uint64_t
+canon_low16(const unsigned char *q)
+{
+	canon_vec v0 = canon_load(q), v1 = canon_load(q + 16);
+	canon_vec v2 = canon_load(q + 32), v3 = canon_load(q + 48);
+
+	return canon_join((canon_vec)(v0 <= ' '), (canon_vec)(v1 <= ' '),
+	    (canon_vec)(v2 <= ' '), (canon_vec)(v3 <= ' '));
+}
+
+/* canon_eq16 - the bytes of the 64 at q that are c, as bits */
+static inline uint64_t
+canon_eq16(const unsigned char *q, unsigned char c)
+{
+	canon_vec v0 = canon_load(q), v1 = canon_load(q + 16);
+	canon_vec v2 = canon_load(q + 32), v3 = canon_load(q + 48);
+
+	return canon_join((canon_vec)(v0 == c), (canon_vec)(v1 == c),
+	    (canon_vec)(v2 == c), (canon_vec)(v3 == c));
+}
+
+#ifdef __x86_64__
+/* The same, 32 bytes a vector, for a CPU with AVX2 (canon_wide). */
+#define CANON_AVX2	__attribute__((target("avx2")))
+
+typedef unsigned char canon_vec32 __attribute__((vector_size(32)));
+
+/* canon_mask32 - the 32 lanes of a vector as 32 bits */
+static inline CANON_AVX2 uint64_t
+canon_mask32(canon_vec32 v)
+{
+	return (uint64_t)(uint32_t)_mm256_movemask_epi8((__m256i)v);
+}
+
+/* canon_low32 - canon_low16, 32 bytes a vector */
+static inline CANON_AVX2 uint64_t
+canon_low32(const unsigned char *q)
+{
+	canon_vec32 v0, v1;
+
+	memcpy(&v0, q, sizeof(v0));
+	memcpy(&v1, q + 32, sizeof(v1));
+	return canon_mask32((canon_vec32)(v0 <= ' ')) |
+	    canon_mask32((canon_vec32)(v1 <= ' ')) << 32;
+}
+
+/* canon_eq32 - canon_eq16, 32 bytes a vector */
+static inline CANON_AVX2 uint64_t
+canon_eq32(const unsigned char *q, unsigned char c)
+{
+	canon_vec32 v0, v1;
+
+	memcpy(&v0, q, sizeof(v0));
+	memcpy(&v1, q + 32, sizeof(v1));
+	return canon_mask32((canon_vec32)(v0 == c)) |
+	    canon_mask32((canon_vec32)(v1 == c)) << 32;
+}
+
+/* canon_wide - does this CPU have AVX2? */
+static int
+canon_wide(void)
+{
+	return __builtin_cpu_supports("avx2");
+}
+#else
+#define CANON_AVX2
+
+/* canon_low32 - without AVX2 there are only 16-byte vectors */
+static inline uint64_t
+canon_low32(const unsigned char *q)
+{
+	return canon_low16(q);
+}
+
+/* canon_eq32 - the same */
+static inline uint64_t
+canon_eq32(const unsigned char *q, unsigned char c)
+{
+	return canon_eq16(q, c);
+}
+
+/* canon_wide - no CPU but x86-64 gets the 32-byte scan */
+static int
+canon_wide(void)
+{
+	return 0;
 }
 #endif
 
-/*
- * canon_flags_relaxed - the lanes of the 16 bytes at p that need a look in
- * the relaxed form: HTAB, CR, LF and the other controls, and a SP that is
- * not before text (a byte above SP), except a CRLF before text. *drop gets
- * the two shapes the scan removes itself, each a single SP after text: the
- * first SP of a double SP before text (the second stays, so that a SP is
- * kept whichever byte the scan stops at) and a SP before CRLF. Reads p[-1]
- * to p[17].
- */
-static inline canon_vec
-canon_flags_relaxed(const unsigned char *p, canon_vec *drop)
+/* canon_low - canon_low16 or canon_low32 */
+static inline __attribute__((always_inline)) uint64_t
+canon_low(int wide, const unsigned char *q)
 {
-	canon_vec v = canon_load(p), n = canon_load(p + 1);
-	canon_vec b = canon_load(p - 1), n2 = canon_load(p + 2);
-	canon_vec sp, nlow, n2low, crok, lfok;
+	return wide ? canon_low32(q) : canon_low16(q);
+}
 
-	sp = (canon_vec)(v == ' ');
-	nlow = (canon_vec)(n <= ' ');
-	n2low = (canon_vec)(n2 <= ' ');
-	*drop = (sp & (canon_vec)(n == ' ') & ~n2low) |
-	    (sp & (canon_vec)(n == '\r') & (canon_vec)(n2 == '\n'));
-	crok = (canon_vec)(v == '\r') & (canon_vec)(n == '\n') & ~n2low;
-	lfok = (canon_vec)(v == '\n') & (canon_vec)(b == '\r') & ~nlow;
-	return ((canon_vec)(v < ' ') & ~(crok | lfok)) | (sp & nlow & ~*drop);
+/* canon_eq - canon_eq16 or canon_eq32 */
+static inline __attribute__((always_inline)) uint64_t
+canon_eq(int wide, const unsigned char *q, unsigned char c)
+{
+	return wide ? canon_eq32(q, c) : canon_eq16(q, c);
 }
 
 /*
- * canon_flags_simple - the same in the simple form: CR and LF, except a
- * CRLF before any byte but CR or LF. Reads p[-1] to p[17].
+ * canon_one_crlf - the window at q, whose bytes of SP and below are low,
+ * and the decided ones of them w (bit i for byte i + 1, w not 0): are
+ * they one CR and its LF before text? A window of base64 mostly is.
  */
-static inline canon_vec
-canon_flags_simple(const unsigned char *p)
-{
-	canon_vec v = canon_load(p), b, n, n2, crok, lfok;
-
-	if (canon_none((canon_vec)(v <= '\r')))
-		return (canon_vec){ 0 };
-	b = canon_load(p - 1);
-	n = canon_load(p + 1);
-	n2 = canon_load(p + 2);
-	crok = (canon_vec)(n == '\n') & ~(canon_vec)(n2 == '\r') &
-	    ~(canon_vec)(n2 == '\n');
-	lfok = (canon_vec)(b == '\r') & ~(canon_vec)(n == '\r') &
-	    ~(canon_vec)(n == '\n');
-	return ((canon_vec)(v == '\r') & ~crok) |
-	    ((canon_vec)(v == '\n') & ~lfok);
-}
-
-/* canon_first - the index of the first set bit of a mask16, 16 when none */
 static inline int
-canon_first(unsigned int m)
+canon_one_crlf(const unsigned char *q, uint64_t low, uint64_t w)
 {
-	return __builtin_ctz(m | 1U << 16);
+	int	 k = __builtin_ctzll(w) + 1;
+
+	return w == 3ULL << (k - 1) && q[k] == '\r' && q[k + 1] == '\n' &&
+	    (low >> (k + 2) & 1) == 0;
 }
 
 /*
- * canon_flag1 - canon_flags_relaxed or _simple on one byte, where 16 would
- * not fit. It never drops: it flags both shapes canon_block drops, and
- * canon_event gives them the same form.
+ * canon_dirty_ctl - the bytes canon_dirty_relaxed is after, from the masks
+ * of SP and below and of SP, the controls looked at one at a time (where
+ * gathering two more masks would cost more): a CR and its LF before text
+ * are fine, and stop nothing.
+ */
+static inline uint64_t
+canon_dirty_ctl(const unsigned char *q, uint64_t low, uint64_t sp)
+{
+	uint64_t dirty = sp & low >> 1, ctl = low & ~sp & CANON_DECIDED << 1;
+	const unsigned char *c;
+
+	if (ctl != 0 && canon_one_crlf(q, low, ctl >> 1))
+		ctl = 0;			/* the usual: a line end */
+	for (; ctl != 0; ctl &= ctl - 1) {
+		c = q + __builtin_ctzll(ctl);
+		if (!(c[0] == '\r' && c[1] == '\n' && c[2] > ' ') &&
+		    !(c[0] == '\n' && c[-1] == '\r' && c[1] > ' ')) {
+			dirty |= ctl & -ctl;
+			break;
+		}
+	}
+	return dirty >> 1 & CANON_DECIDED;
+}
+
+/*
+ * canon_dirty_relaxed - of the window at q, the bytes 1 to 61 that are not
+ * in relaxed canonical form, as bits from bit 0 (for byte 1): every byte
+ * of SP and below but a SP before text (a byte above SP) and a CR and its
+ * LF before text. With 32-byte vectors the four masks are cheap enough to
+ * decide it without a branch.
+ */
+static inline __attribute__((always_inline)) uint64_t
+canon_dirty_relaxed(int wide, const unsigned char *q)
+{
+	uint64_t low = canon_low(wide, q), w = low >> 1 & CANON_DECIDED;
+	uint64_t sp, cr, lf, crlf;
+
+	if (w == 0 || canon_one_crlf(q, low, w))
+		return 0;
+	sp = canon_eq(wide, q, ' ');
+	if (!wide)
+		return canon_dirty_ctl(q, low, sp);
+	cr = canon_eq(wide, q, '\r');
+	lf = canon_eq(wide, q, '\n');
+	crlf = cr & lf >> 1 & ~(low >> 2);
+	return (low & ~((sp & ~(low >> 1)) | crlf | crlf << 1)) >> 1 &
+	    CANON_DECIDED;
+}
+
+/*
+ * canon_dirty_simple - the same in the simple form: every CR and LF but a
+ * CR and its LF before a byte that is neither
+ */
+static inline __attribute__((always_inline)) uint64_t
+canon_dirty_simple(int wide, const unsigned char *q)
+{
+	uint64_t cr = canon_eq(wide, q, '\r'), lf = canon_eq(wide, q, '\n');
+	uint64_t nl = cr | lf, crlf = cr & lf >> 1 & ~(nl >> 2);
+
+	return (nl & ~(crlf | crlf << 1)) >> 1 & CANON_DECIDED;
+}
+
+/*
+ * canon_stride - canon_clean's scan, a window at a time: the window of p
+ * starts at p - 1 (p is past the input's start) and decides p[0] to p[60].
+ * Goes on while p < lim and the window ends before end. Returns the first
+ * byte not in canonical form (*stop set) or where it stopped, lim or up to
+ * 60 bytes past it.
+ */
+static inline __attribute__((always_inline)) const unsigned char *
+canon_stride(int relaxed, int wide, const unsigned char *p,
+    const unsigned char *lim, const unsigned char *end, int *stop)
+{
+	uint64_t dirty;
+
+	for (; p < lim && end - p >= CANON_WIN - 1; p += CANON_STEP) {
+		dirty = relaxed ? canon_dirty_relaxed(wide, p - 1) :
+		    canon_dirty_simple(wide, p - 1);
+		if (dirty != 0) {
+			*stop = 1;
+			return p + __builtin_ctzll(dirty);
+		}
+	}
+	return p;
+}
+
+/*
+ * canon_dirty1 - the byte at p one at a time, where a window does not fit:
+ * is it not in canonical form, or not known to be from the input there is
+ * (a line end or WSP too near its end)? The input starts at base; what came
+ * before it was content.
  */
 static int
-canon_flag1(const struct canon_body *cb, const unsigned char *base,
-    const unsigned char *p, const unsigned char *end)
+canon_dirty1(int relaxed, const unsigned char *base, const unsigned char *p,
+    const unsigned char *end)
 {
 	size_t	 left = (size_t)(end - p);
 	int	 crlf, lfb;
 
 	crlf = *p == '\r' && left >= 3 && p[1] == '\n';
 	lfb = *p == '\n' && p > base && p[-1] == '\r' && left >= 2;
-	if (!cb->relaxed)
+	if (!relaxed)
 		return (*p == '\r' && !(crlf && p[2] != '\r' && p[2] != '\n')) ||
 		    (*p == '\n' && !(lfb && p[1] != '\r' && p[1] != '\n'));
 	return (*p < ' ' && !(crlf && p[2] > ' ') && !(lfb && p[1] > ' ')) ||
@@ -347,222 +495,68 @@ canon_flag1(const struct canon_body *cb, const unsigned char *base,
 }
 
 /*
- * canon_drop - the bytes of the block at p (copied whole to o) flagged in
- * mask dm are taken out: each drop moves what follows it one place down, by
- * copying the next 16 input bytes again (p[31] and o[30] must be usable).
- * Returns o less the number of drops.
- */
-static inline unsigned char *
-canon_drop(unsigned char *o, const unsigned char *p, unsigned int dm)
-{
-	int	 j;
-
-	while (dm != 0) {
-		j = __builtin_ctz(dm);
-		dm &= dm - 1;
-		o--;
-		memcpy(o + j + 1, p + j + 1, CANON_VEC);
-	}
-	return o;
-}
-
-/*
- * canon_block - relaxed, the 16 bytes at p copied to o, less the one SP
- * canon_flags_relaxed may drop; 16 bytes after the block may be read and
- * written. Returns the new output end, or NULL (nothing written counts)
- * when the block has a flag or two drops and needs canon_stop.
- */
-static inline unsigned char *
-canon_block(unsigned char *o, const unsigned char *p)
-{
-	canon_vec f, d;
-	unsigned int dm;
-	int	 i;
-
-	memcpy(o, p, CANON_VEC);
-	if (canon_none((canon_vec)(canon_load(p) <= ' ')))
-		return o + CANON_VEC;	/* no WSP or control at all */
-	f = canon_flags_relaxed(p, &d);
-	if (canon_none(f | d))
-		return o + CANON_VEC;
-	dm = canon_mask16(d);
-	if ((canon_mask16(f) | (dm & (dm - 1))) != 0)
-		return NULL;
-	i = canon_first(dm);
-	memcpy(o + i, p + i + 1, CANON_VEC);
-	return o + CANON_VEC - (dm != 0);
-}
-
-/*
- * canon_stop - a block at p that has a flag (or drops the simple form never
- * has): its bytes before the first flag are copied to *o, less the drops.
- * Returns the flagged byte, or p + 16 when there was none.
- */
-static const unsigned char *
-canon_stop(int relaxed, unsigned char **o, const unsigned char *p)
-{
-	canon_vec f, d = { 0 };
-	unsigned int dm;
-	int	 i;
-
-	f = relaxed ? canon_flags_relaxed(p, &d) : canon_flags_simple(p);
-	memcpy(*o, p, CANON_VEC);
-	i = canon_first(canon_mask16(f));
-	dm = canon_mask16(d) & ((1U << i) - 1);
-	*o = canon_drop(*o, p, dm) + i;
-	return p + i;
-}
-
-/*
- * canon_dirty_few - canon_copy64 for the bytes in mask low (SP and below)
- * one at a time, when there are one or two: the first that is not in
- * canonical form, as a mask, or 0
- */
-static inline uint64_t
-canon_dirty_few(const unsigned char *p, uint64_t low)
-{
-	const unsigned char *q = p + __builtin_ctzll(low);
-	int	 ok;
-
-	if (low == (low & -low) * 3 && q[0] == '\r' && q[1] == '\n' &&
-	    q[2] > ' ')
-		return 0;			/* the usual: one CRLF */
-	for (; low != 0; low &= low - 1) {
-		q = p + __builtin_ctzll(low);
-		if (*q == ' ')
-			ok = q[1] > ' ';
-		else if (*q == '\r')
-			ok = q[1] == '\n' && q[2] > ' ';
-		else if (*q == '\n')
-			ok = q[-1] == '\r' && q[1] > ' ';
-		else
-			ok = 0;
-		if (!ok)
-			return low & -low;
-	}
-	return 0;
-}
-
-/* canon_join - the lanes of four vectors as 64 bits, the first lowest */
-static inline uint64_t
-canon_join(canon_vec a, canon_vec b, canon_vec c, canon_vec d)
-{
-	return (uint64_t)canon_mask16(a) | (uint64_t)canon_mask16(b) << 16 |
-	    (uint64_t)canon_mask16(c) << 32 | (uint64_t)canon_mask16(d) << 48;
-}
-
-/*
- * canon_copy64 - relaxed, the 64 bytes at p copied to o, and those of them
- * that are not already in canonical form as a mask (bit i for p[i]; what
- * canon_flags_relaxed flags or drops), or 0. Text is a byte above SP; a
- * SP is fine before text, the controls (a CRLF before text, the only ones
- * that are fine) are looked at one at a time. Reads p[-1] to p[65].
- */
-static inline uint64_t
-canon_copy64(unsigned char *o, const unsigned char *p)
-{
-	canon_vec v0 = canon_load(p), v1 = canon_load(p + 16);
-	canon_vec v2 = canon_load(p + 32), v3 = canon_load(p + 48);
-	uint64_t low, sp, t, ctl;
-
-	memcpy(o, &v0, CANON_VEC);
-	memcpy(o + 16, &v1, CANON_VEC);
-	memcpy(o + 32, &v2, CANON_VEC);
-	memcpy(o + 48, &v3, CANON_VEC);
-	low = canon_join((canon_vec)(v0 <= ' '), (canon_vec)(v1 <= ' '),
-	    (canon_vec)(v2 <= ' '), (canon_vec)(v3 <= ' '));
-	if (low == 0)
-		return 0;
-	if ((t = low & (low - 1), t & (t - 1)) == 0)
-		return canon_dirty_few(p, low);	/* a line end, say */
-	sp = canon_join((canon_vec)(v0 == ' '), (canon_vec)(v1 == ' '),
-	    (canon_vec)(v2 == ' '), (canon_vec)(v3 == ' '));
-	t = ~low >> 1 | (uint64_t)(p[64] > ' ') << 63;	/* text after */
-	ctl = low & ~sp;
-	return (sp & ~t) | (ctl != 0 ? canon_dirty_few(p, ctl) : 0);
-}
-
-/*
- * canon_vecs - copy blocks from p to *o while they need no look, up to
- * vlim - 32 (vlim <= the batch room and the input end less one byte, so
- * that p[-1] to p[32] can be read and 32 bytes written; the 64-byte
- * stride, which reads to p[65] and writes 64, runs only while vlim - p is
- * 96 or more). Returns where it stopped: a flagged byte (*flagged set), or
- * a place too close to vlim.
+ * canon_clean - how far the input from p is in canonical form already:
+ * the first byte that needs a look (*stop set), or lim, or up to 60 bytes
+ * past it. The input is [base, end); lim <= end.
  */
 static inline __attribute__((always_inline)) const unsigned char *
-canon_vecs(int relaxed, unsigned char **op, const unsigned char *p,
-    const unsigned char *vlim, int *flagged)
+canon_clean(int wide, const struct canon_body *cb, const unsigned char *base,
+    const unsigned char *p, const unsigned char *lim, const unsigned char *end,
+    int *stop)
 {
-	unsigned char *o = *op, *no;
-	const unsigned char *q;
-	uint64_t dirty;
-
-	while (vlim - p >= 2 * CANON_VEC) {
-		if (relaxed && vlim - p >= 6 * CANON_VEC) {
-			/* 64 at once: text, or up to the byte that is not */
-			dirty = canon_copy64(o, p);
-			if (dirty == 0) {
-				o += 4 * CANON_VEC;
-				p += 4 * CANON_VEC;
-				continue;
-			}
-			o += __builtin_ctzll(dirty);
-			p += __builtin_ctzll(dirty);
+	*stop = 0;
+	if (p == base) {		/* the windows start a byte before p */
+		if (canon_dirty1(cb->relaxed, base, p, end)) {
+			*stop = 1;
+			return p;
 		}
-		if (relaxed && (no = canon_block(o, p)) != NULL) {
-			o = no;
-			p += CANON_VEC;
-			continue;
-		}
-		if (!relaxed && canon_none(canon_flags_simple(p))) {
-			memcpy(o, p, CANON_VEC);
-			o += CANON_VEC;
-			p += CANON_VEC;
-			continue;
-		}
-		q = canon_stop(relaxed, &o, p);
-		if (q < p + CANON_VEC) {
-			*flagged = 1;
-			p = q;
+		p++;
+	}
+	p = cb->relaxed ? canon_stride(1, wide, p, lim, end, stop) :
+	    canon_stride(0, wide, p, lim, end, stop);
+	for (; !*stop && p < lim; p++)
+		if (canon_dirty1(cb->relaxed, base, p, end)) {
+			*stop = 1;
 			break;
 		}
-		p = q;
-	}
-	*op = o;
 	return p;
 }
 
 /*
- * canon_scan - copy the input from p into the output batch up to the first
- * byte that needs a look, or lim, and return it: blocks where they fit,
- * single bytes near the ends. The batch must have room for lim - p bytes,
- * lim <= end; the input starts at base.
+ * canon_emit - n > 0 bytes at p (of input that ends at end) in canonical
+ * form already, passed on: a long run from where it is, a short one
+ * through the batch. The run before a WSP run or a line end is often a
+ * word or a line: it is copied as a block of a fixed size when the input
+ * and the batch have room, which costs less than a copy of its size.
  */
-static const unsigned char *
-canon_scan(struct canon_body *cb, const unsigned char *base,
-    const unsigned char *p, const unsigned char *lim, const unsigned char *end)
+static inline void
+canon_emit(struct canon_body *cb, const unsigned char *p, size_t n,
+    const unsigned char *end)
 {
-	unsigned char *o = cb->out + cb->n;
-	const unsigned char *vlim = lim < end - 1 ? lim : end - 1;
-	int	 flagged = 0;
+	size_t	 k;
 
-	while (p < lim) {
-		if (p > base && vlim - p >= 2 * CANON_VEC) {
-			p = cb->relaxed ? canon_vecs(1, &o, p, vlim, &flagged) :
-			    canon_vecs(0, &o, p, vlim, &flagged);
-			if (flagged)
-				break;
-			continue;
-		}
-		if (canon_flag1(cb, base, p, end))
-			break;
-		*o++ = *p++;
+	cb->any = 1;
+	if (n >= CANON_DIRECT) {
+		canon_flush(cb);
+		if (EVP_DigestUpdate(cb->md, p, n) != 1)
+			cb->failed = 1;
+		return;
 	}
-	if (o > cb->out + cb->n)
-		cb->any = 1;
-	cb->n = (size_t)(o - cb->out);
-	return p;
+	if (n <= CANON_SHORT && (size_t)(end - p) >= CANON_SHORT &&
+	    sizeof(cb->out) - cb->n >= CANON_SHORT) {
+		memcpy(cb->out + cb->n, p, CANON_SHORT);	/* n of it counts */
+		cb->n += n;
+		return;
+	}
+	while (n > 0) {
+		if (cb->n == sizeof(cb->out))
+			canon_flush(cb);
+		k = sizeof(cb->out) - cb->n < n ? sizeof(cb->out) - cb->n : n;
+		memcpy(cb->out + cb->n, p, k);
+		cb->n += k;
+		p += k;
+		n -= k;
+	}
 }
 
 /* canon_wsp_end - the end of the run of SP and HTAB at p */
@@ -636,11 +630,11 @@ canon_crlf(struct canon_body *cb, const unsigned char *p,
 }
 
 /*
- * canon_event - the byte at p that canon_scan stopped at, while nothing is
- * pending: its canonical form goes to the batch. Returns where to go on,
+ * canon_event - the byte at p that canon_clean stopped at, while nothing
+ * is pending: its canonical form goes to the batch. Returns where to go on,
  * or NULL when the state machine must take over at p.
  */
-static const unsigned char *
+static inline const unsigned char *
 canon_event(struct canon_body *cb, const unsigned char *p,
     const unsigned char *end)
 {
@@ -656,30 +650,70 @@ canon_event(struct canon_body *cb, const unsigned char *p,
 }
 
 /*
- * canon_fast - the common shapes of a body straight from the input, while
- * nothing is pending: content is copied to the batch in blocks, WSP runs
- * and line ends are dealt with in place. Returns where the state machine
- * must take over (or end); everything before it has been passed on.
+ * canon_drop1 - relaxed, the SP at q that the scan stopped at: is it one
+ * the canonical form drops, leaving what follows to the scan? A SP before
+ * CRLF (format=flowed ends its lines so), the first of two before text.
  */
-static const unsigned char *
-canon_fast(struct canon_body *cb, const unsigned char *base,
+static inline int
+canon_drop1(const unsigned char *q, const unsigned char *end)
+{
+	return end - q >= 3 && q[0] == ' ' && ((q[1] == '\r' &&
+	    q[2] == '\n') || (q[1] == ' ' && q[2] > ' '));
+}
+
+/*
+ * canon_fast - the common shapes of a body straight from the input, while
+ * nothing is pending: runs in canonical form already are passed on as they
+ * are, WSP runs and line ends are dealt with in place. Returns where the
+ * state machine must take over (or end); everything before it has been
+ * passed on.
+ */
+static inline __attribute__((always_inline)) const unsigned char *
+canon_fast(int wide, struct canon_body *cb, const unsigned char *base,
     const unsigned char *p, const unsigned char *end)
 {
 	const unsigned char *lim, *q;
-	size_t	 room;
+	int	 stop;
 
 	while (p < end) {
-		if (sizeof(cb->out) - cb->n < 4 * CANON_VEC)
-			canon_flush(cb);
-		room = sizeof(cb->out) - cb->n;
-		lim = (size_t)(end - p) > room ? p + room : end;
-		if ((p = canon_scan(cb, base, p, lim, end)) == lim)
-			continue;
-		if ((q = canon_event(cb, p, end)) == NULL)
-			break;
-		p = q;
+		lim = end - p > CANON_SPAN ? p + CANON_SPAN : end;
+		q = canon_clean(wide, cb, base, p, lim, end, &stop);
+		if (q > p)
+			canon_emit(cb, p, (size_t)(q - p), end);
+		if (!stop)
+			p = q;
+		else if (cb->relaxed && canon_drop1(q, end))
+			p = q + 1;
+		else if ((p = canon_event(cb, q, end)) == NULL)
+			return q;
 	}
 	return p;
+}
+
+/* canon_fast16 - canon_fast with 16-byte vectors */
+static const unsigned char *
+canon_fast16(struct canon_body *cb, const unsigned char *base,
+    const unsigned char *p, const unsigned char *end)
+{
+	return canon_fast(0, cb, base, p, end);
+}
+
+/* canon_fast32 - canon_fast with 32-byte vectors, on a CPU with AVX2 */
+static CANON_AVX2 const unsigned char *
+canon_fast32(struct canon_body *cb, const unsigned char *base,
+    const unsigned char *p, const unsigned char *end)
+{
+	return canon_fast(1, cb, base, p, end);
+}
+
+/* canon_body_init - start a body; md is a SHA-256 context already initialized */
+void
+canon_body_init(struct canon_body *cb, enum dkim_canon mode, EVP_MD_CTX *md)
+{
+	memset(cb, 0, offsetof(struct canon_body, out));
+	cb->md = md;
+	cb->relaxed = mode == DKIM_CANON_RELAXED;
+	cb->wide = canon_wide();
 }
 
 /* canon_body_update - canonicalize and hash one chunk, of any size */
@@ -691,8 +725,9 @@ canon_body_update(struct canon_body *cb, const void *data, size_t len)
 	if (len == 0)
 		return;			/* data may be NULL then */
 	for (end = p + len; p < end; ) {
-		if (!cb->cr && !cb->sp && cb->nl == 0 &&
-		    (p = canon_fast(cb, data, p, end)) == end)
+		if (!cb->cr && !cb->sp && cb->nl == 0 && (p = cb->wide ?
+		    canon_fast32(cb, data, p, end) :
+		    canon_fast16(cb, data, p, end)) == end)
 			break;
 		canon_step(cb, *p++);
 	}

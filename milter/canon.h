@@ -11,9 +11,11 @@
  * Body: a streaming canonicalizer with O(1) state that feeds SHA-256
  * directly. Chunks may split anything (a CRLF, a run of whitespace, the
  * trailing empty lines); empty lines are counted, not buffered, and only
- * written when a non-empty line follows. Output is built in a fixed buffer,
- * 16 bytes a store, and handed to the digest when it is full, so the cost
- * stays close to the hash alone.
+ * written when a non-empty line follows. Input already in canonical form
+ * (most of a body: text, base64) is read once by a vector scan and hashed
+ * where it is, not copied; what the canonical form changes is built in a
+ * fixed buffer and handed to the digest when it is full, so the cost stays
+ * close to the hash alone.
  *
  * Line ends: CRLF ends a line. libmilter hands the body in wire form, but a
  * bare LF (a message file or a broken MTA) also ends a line and becomes CRLF
@@ -46,6 +48,7 @@ struct canon_body {
 	int		 cr;		/* a CR waits for its LF */
 	int		 sp;		/* relaxed: whitespace waits for content */
 	int		 any;		/* a non-empty line was written */
+	int		 wide;		/* scan 32 bytes a vector (AVX2) */
 	int		 failed;	/* EVP_DigestUpdate failed */
 	unsigned long long nl;		/* line ends not written yet */
 	size_t		 n;		/* bytes in out */

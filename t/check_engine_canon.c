@@ -5,7 +5,10 @@
  * their expected canonical bytes (compared through SHA-256, which is what
  * the canonicalizer feeds) whole, split at every point, and one byte at a
  * time; then random bodies against a naive line-by-line reference written
- * straight from RFC 6376 3.4.3 / 3.4.4, with random chunking.
+ * straight from RFC 6376 3.4.3 / 3.4.4, with random chunking, one byte at a
+ * time, and with every shape the scanner stops at on every offset of its
+ * windows. Every case runs twice: with the scan this CPU gets (32-byte
+ * vectors with AVX2) and with 16-byte vectors.
  */
 #include "config.h"
 
@@ -20,6 +23,8 @@
 
 #define R	DKIM_CANON_RELAXED
 #define S	DKIM_CANON_SIMPLE
+
+static int	 narrow;	/* the second run: 16-byte vectors only */
 
 static const struct hcase {
 	enum dkim_canon	 mode;
@@ -135,7 +140,8 @@ chunk(struct canon_body *cb, const char *p, size_t n)
 {
 	char	*copy = malloc(n ? n : 1);
 
-	ck_assert(copy != NULL);
+	if (copy == NULL)	/* not ck_assert: it writes, even when it holds */
+		ck_abort_msg("out of memory");
 	memcpy(copy, p, n);
 	canon_body_update(cb, copy, n);
 	free(copy);
@@ -154,6 +160,8 @@ canon_digest(enum dkim_canon mode, const char *in, size_t n,
 	ck_assert(ctx != NULL && cb != NULL);
 	ck_assert(EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1);
 	canon_body_init(cb, mode, ctx);
+	if (narrow)
+		cb->wide = 0;
 	for (i = 0; i <= ncuts; i++) {
 		chunk(cb, in + at, (i < ncuts ? cuts[i] : n) - at);
 		at = i < ncuts ? cuts[i] : n;
@@ -393,6 +401,180 @@ START_TEST(test_body_large)
 }
 END_TEST
 
+/* rnd - the next number of a test's own generator */
+static unsigned int
+rnd(unsigned int *s)
+{
+	*s = *s * 1103515245u + 12345u;
+	return *s >> 16;
+}
+
+/*
+ * check_feeds - whole, a byte at a time (up to 20,000 bytes) and in random
+ * chunks: the reference
+ */
+static void
+check_feeds(enum dkim_canon mode, const char *in, size_t n, unsigned int *s,
+    size_t maxchunk, const char *what)
+{
+	unsigned char want[32], got[32];
+	size_t	*cuts, ncuts = 0, i;
+	struct buf ref;
+
+	buf_init(&ref);
+	reference(mode, in, n, &ref);
+	digest(ref.p ? ref.p : "", ref.len, want);
+	buf_free(&ref);
+	canon_digest(mode, in, n, NULL, 0, got);
+	ck_assert_msg(memcmp(want, got, 32) == 0, "%s: whole", what);
+	cuts = malloc((n + 1) * sizeof(*cuts));
+	ck_assert(cuts != NULL);
+	for (i = 1; i < n && n <= 20000; i++)
+		cuts[ncuts++] = i;
+	canon_digest(mode, in, n, cuts, ncuts, got);
+	ck_assert_msg(memcmp(want, got, 32) == 0, "%s: a byte at a time",
+	    what);
+	for (ncuts = 0, i = 0; ; ncuts++) {
+		i += 1 + rnd(s) % maxchunk;
+		if (i >= n)
+			break;
+		cuts[ncuts] = i;
+	}
+	canon_digest(mode, in, n, cuts, ncuts, got);
+	ck_assert_msg(memcmp(want, got, 32) == 0, "%s: in chunks of up to %zu",
+	    what, maxchunk);
+	free(cuts);
+}
+
+/*
+ * Bodies made of what canonicalization changes, in runs: text of up to
+ * 700 bytes (longer than a scan window, and than a run the canonicalizer
+ * hashes from the input), WSP runs, CRLFs, empty lines, bare CR and LF,
+ * whitespace-only lines, and trailing empty lines at the end; whole, a
+ * byte at a time and in random chunks against the reference, in both
+ * forms.
+ */
+START_TEST(test_body_feeds)
+{
+	static const char *const shapes[] = { " ", "  ", "\t", " \t ", "\r\n",
+	    "\r\n\r\n", "\r\n\r\n\r\n", "\n", "\n\n", "\r", "\r\r\n", " \r\n",
+	    "\t\r\n", "\r\n \r\n", "\r\n\t", "\r\n ", "\x01", "\xc3\xa9",
+	    "\r\n\r\n \r\n\t\r\n" };
+	static const char *const ends[] = { "", "\r\n", "\r\n\r\n\r\n",
+	    " \r\n\r\n", "\n\n", " ", "\t", "\r", "\r\n \t" };
+	const size_t nshapes = sizeof(shapes) / sizeof(shapes[0]);
+	unsigned int s = 9001 + (unsigned int)_i;
+	size_t	 n, k, l, cap = 12000;
+	char	*in = malloc(cap), what[64];
+	const char *e;
+	int	 iter;
+
+	ck_assert(in != NULL);
+	for (iter = 0; iter < 24; iter++) {
+		for (n = 0, l = rnd(&s) % 9000; n < l; ) {
+			if (rnd(&s) % 3 == 0) {
+				k = rnd(&s) % (rnd(&s) % 8 == 0 ? 700 : 70) + 1;
+				for (; k > 0 && n < cap - 64; k--, n++)
+					in[n] = (char)('a' + n % 26);
+			} else {
+				e = shapes[rnd(&s) % nshapes];
+				memcpy(in + n, e, strlen(e));
+				n += strlen(e);
+			}
+		}
+		e = ends[rnd(&s) % (sizeof(ends) / sizeof(ends[0]))];
+		memcpy(in + n, e, strlen(e));
+		n += strlen(e);
+		snprintf(what, sizeof(what), "seed %d iter %d", _i, iter);
+		check_feeds(iter % 3 ? R : S, in, n, &s,
+		    iter % 2 ? 9 : 5000, what);
+	}
+	free(in);
+}
+END_TEST
+
+/*
+ * Each shape the scanner stops at, after k bytes of text in canonical
+ * form for every k over two scan windows, followed by text long enough for
+ * another window: whole, and cut at each byte around the shape.
+ */
+START_TEST(test_body_offsets)
+{
+	static const char *const shapes[] = { "  ", " \r\n", "\r\n\r\n", "\t",
+	    "\n", "\r", "\r\n ", " \t ", "\x01", "\r\n\t", "   \r\n", "\r\n",
+	    "\r\r\n", "\n\r\n", " \n", "x \r\n\r\n", "\r\n\n" };
+	static const char text[] = "Lorem ipsum dolor sit amet,\r\nconsectetur "
+	    "adipiscing elit, sed do\r\neiusmod tempor incididunt ut labore et "
+	    "dolore\r\nmagna aliqua. Ut enim ad minim veniam, quis\r\nnostrud "
+	    "exercitation ullamco laboris nisi ut\r\naliquip ex ea commodo "
+	    "consequat.\r\n";
+	const char *shape = shapes[_i];
+	unsigned char want[32], got[32];
+	size_t	 sl = strlen(shape), tl = strlen(text), n, k, c, cuts[1];
+	char	 in[600];
+	struct buf ref;
+
+	for (k = 0; k < 2 * 64 + 8; k++) {
+		/* text up to k, the shape, then text again: no dirt but it */
+		memset(in, 'a', k);
+		memcpy(in + k, shape, sl);
+		memcpy(in + k + sl, text, tl);
+		n = k + sl + tl;
+		buf_init(&ref);
+		reference(R, in, n, &ref);
+		digest(ref.p, ref.len, want);
+		buf_free(&ref);
+		canon_digest(R, in, n, NULL, 0, got);
+		ck_assert_msg(memcmp(want, got, 32) == 0, "shape %d at %zu",
+		    _i, k);
+		for (c = k > 2 ? k - 2 : 1; c <= k + sl + 2; c++) {
+			cuts[0] = c;
+			canon_digest(R, in, n, cuts, 1, got);
+			ck_assert_msg(memcmp(want, got, 32) == 0,
+			    "shape %d at %zu, cut at %zu", _i, k, c);
+		}
+	}
+}
+END_TEST
+
+/*
+ * Long runs in canonical form (longer than what goes to the digest from
+ * the input, and than a scan span) between rare shapes that need a look,
+ * 300 KB in random chunks of up to 70,000 bytes (more than libmilter's
+ * 65,535) and of up to 100.
+ */
+START_TEST(test_body_long_runs)
+{
+	static const char *const rare[] = { "  ", " \r\n", "\r\n\r\n", "\t",
+	    "\n", "\r", "\r\n \r\n", "\r\n\r\n\r\n" };
+	static const char line[] = "VGhlIHF1aWNrIGJyb3duIGZveCBqdW1wcyBvdmVyIH"
+	    "RoZSBsYXp5IGRvZyBhbmQga2VlcHMgcnVubmluZw==\r\n";
+	unsigned int s = 31337 + (unsigned int)_i;
+	size_t	 n = 0, cap = 300000, every, l = strlen(line);
+	char	*in = malloc(cap), what[64];
+	const char *e;
+
+	ck_assert(in != NULL);
+	every = _i % 2 ? 30 : 300;		/* lines between rare shapes */
+	while (n + l + 64 < cap) {
+		if (rnd(&s) % every == 0) {
+			e = rare[rnd(&s) % (sizeof(rare) / sizeof(rare[0]))];
+			memcpy(in + n, e, strlen(e));
+			n += strlen(e);
+		}
+		memcpy(in + n, line, l);
+		n += l;
+		if (rnd(&s) % 4 == 0)		/* and text with words */
+			n += (size_t)snprintf(in + n, cap - n,
+			    "words and spaces %u\r\n", rnd(&s));
+	}
+	snprintf(what, sizeof(what), "seed %d", _i);
+	check_feeds(_i % 3 ? R : S, in, n, &s, _i % 4 < 2 ? 70000 : 100,
+	    what);
+	free(in);
+}
+END_TEST
+
 /* canon_suite - every case of this file */
 static Suite *
 canon_suite(void)
@@ -408,6 +590,10 @@ canon_suite(void)
 	tcase_add_loop_test(tc, test_body_lines, 0, 32);
 	tcase_add_loop_test(tc, test_body_words, 0, 16);
 	tcase_add_loop_test(tc, test_body_large, 0, 2);
+	tcase_add_loop_test(tc, test_body_feeds, 0, 8);
+	tcase_add_loop_test(tc, test_body_offsets, 0, 17);
+	tcase_add_loop_test(tc, test_body_long_runs, 0, 6);
+	tcase_set_timeout(tc, 120);	/* a hang bound, nothing is timed */
 	suite_add_tcase(s, tc);
 	return s;
 }
@@ -415,11 +601,14 @@ canon_suite(void)
 int
 main(void)
 {
-	SRunner	*sr = srunner_create(canon_suite());
-	int	 failed;
+	SRunner	*sr;
+	int	 failed = 0;
 
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
+	for (narrow = 0; narrow <= 1; narrow++) {
+		sr = srunner_create(canon_suite());
+		srunner_run_all(sr, CK_NORMAL);
+		failed += srunner_ntests_failed(sr);
+		srunner_free(sr);
+	}
 	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }

@@ -312,8 +312,8 @@ references() {
 		head("targets: keyturnd / (floor at the same concurrency + raw cost)")
 		target("keyturnd-rsa", "2k", "rsa", 1.10)
 		target("keyturnd-ed", "2k", "ed", 1.15)
-		target("keyturnd-rsa", "10m", "", 1.25)
-		target("keyturnd-ed", "10m", "", 1.25)
+		target("keyturnd-rsa", "10m", "", 1.10)
+		target("keyturnd-ed", "10m", "", 1.10)
 		head("in-filter: keyturnd / floor -k (the floor doing the raw work itself)")
 		for (zi = 1; zi <= nz; zi++) {
 			if ((l = ratios("keyturnd-rsa", zs[zi], "floor-rsa", "")) != "")
