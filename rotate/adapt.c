@@ -4,12 +4,16 @@
  *
  * The memo file, one line per key, tag=value like a DKIM record:
  *
- *	# keyturn rotation memo 1
- *	s=kt-202611-ed; pub=published; dns=published; since=1795000000; hold=300; checked=1795086000
+ *	# keyturn rotation memo 2
+ *	s=kt-202611-ed; pub=published; dns=published; since=1795000000; hold=300; checked=1795086000; k=9f86d081884c7d65
+ *	s=kt2; pub=published; dns=absent; since=0; hold=0; k=77aa01c3d4e5f607; cn=missing; cnbad=ns2.bad.test 127.0.0.82:53 nxdomain; ttlmax=2
  *
  * checked= (the end of the key's last DNS check) is left out for a key
  * never checked, and a memo without it reads as "never": every key is
- * asked about at the next pass.
+ * asked about at the next pass. k= is the key id (memo 1 lines have
+ * none: the entry is the selector's); cn=, cnbad= and ttlmax= are for
+ * the slot keys of a delegated domain (policy.h, adapt_mem). A memo 1
+ * file reads as a memo 2 one whose lines lack the new tags.
  *
  * No I/O here: the caller reads and writes the file.
  */
@@ -28,7 +32,7 @@
 #include "tagvalue.h"
 #include "xmalloc.h"
 
-#define MEMO_HEADER	"# keyturn rotation memo 1\n"
+#define MEMO_HEADER	"# keyturn rotation memo 2\n"
 
 static const char *pub_names[] = { "none", "published", "revoked" };
 static const char *dns_names[] = { "unknown", "published", "partial",
@@ -80,11 +84,14 @@ adapt_policy(const struct store_policy *sp, struct pol_policy *pp)
 	pp->active_keys = sp->active_keys;
 	pp->rotate_after = sp->rotate_after;
 	pp->retire_after = sp->retire_after;
+	pp->slots = sp->slots;
+	pp->dns_hold = sp->dns_hold;
+	pp->delegate_to = sp->delegate_to;
 }
 
-/* memo_find - the entry of selector, or NULL */
-static const struct adapt_mem *
-memo_find(const struct adapt_memo *m, const char *selector)
+/* adapt_memo_find - the entry of selector, or NULL */
+const struct adapt_mem *
+adapt_memo_find(const struct adapt_memo *m, const char *selector)
 {
 	size_t i;
 
@@ -113,9 +120,20 @@ adapt_keys(const struct store_domain *d, const struct adapt_memo *memo,
 		out[i].created = k->created;
 		out[i].state_since = k->since;
 		out[i].obs.dns = POL_DNS_UNKNOWN;
-		if ((m = memo_find(memo, k->selector)) != NULL) {
+		out[i].kid = k->kid;
+		out[i].slot = k->slot;
+		out[i].stopped = k->stopped;
+		out[i].prev_ttl = k->prev_ttl;
+		if ((m = adapt_memo_find(memo, k->selector)) != NULL &&
+		    (m->kid[0] == '\0' || strcmp(m->kid, k->kid) == 0)) {
 			out[i].published = m->published;
 			out[i].obs = m->obs;
+			if (k->slot > 0) {
+				out[i].cname = m->cname;
+				snprintf(out[i].cname_bad,
+				    sizeof(out[i].cname_bad), "%s",
+				    m->cname_bad);
+			}
 		} else if (k->state == STORE_READY ||
 		    k->state == STORE_ACTIVE || k->state == STORE_RETIRING)
 			out[i].published = POL_PUB_PUBLISHED;
@@ -154,10 +172,41 @@ adapt_query(const char *domain, const struct store_key *k,
 	return 0;
 }
 
-/* adapt_query_free - the name and key adapt_query made */
+/* adapt_query_slot - both checks name the slot's two names, rendered
+ * by the keystore from the policy's templates */
+int
+adapt_query_slot(const struct store_domain *d, const struct store_key *k,
+    struct prop_query *cq, struct prop_query *kq, char *err, size_t errlen)
+{
+	char sel[STORE_SELECTOR_MAX + 1], target[STORE_DOMAIN_MAX + 1];
+
+	memset(cq, 0, sizeof(*cq));
+	memset(kq, 0, sizeof(*kq));
+	if (k->slot <= 0 || store_slot_names(&d->policy, d->name, k->slot,
+	    sel, sizeof(sel), target, sizeof(target), err, errlen) == -1) {
+		if (k->slot <= 0)
+			snprintf(err, errlen, "%s: not a slot key",
+			    k->selector);
+		return -1;
+	}
+	if (adapt_query(d->name, k, kq, err, errlen) == -1)
+		return -1;
+	cq->name = xstrdup(kq->name);
+	cq->cname_to = xstrdup(target);
+	cq->alg = kq->alg;
+	kq->resolver_name = kq->name;
+	kq->name = xstrdup(target);
+	kq->no_follow = 1;
+	return 0;
+}
+
+/* adapt_query_free - the names and key adapt_query or adapt_query_slot
+ * made */
 void
 adapt_query_free(struct prop_query *q)
 {
+	free((char *)q->cname_to);
+	free((char *)q->resolver_name);
 	free((char *)q->name);
 	free((unsigned char *)q->key);
 	memset(q, 0, sizeof(*q));
@@ -208,6 +257,21 @@ adapt_memo_get(struct adapt_memo *m, const char *selector)
 	return e;
 }
 
+/* adapt_memo_key - a slot's next key must not inherit what DNS said
+ * about the one before it */
+struct adapt_mem *
+adapt_memo_key(struct adapt_memo *m, const struct store_key *k)
+{
+	struct adapt_mem *e = adapt_memo_get(m, k->selector);
+
+	if (e->kid[0] != '\0' && strcmp(e->kid, k->kid) != 0) {
+		memset(e, 0, sizeof(*e));
+		snprintf(e->selector, sizeof(e->selector), "%s", k->selector);
+	}
+	snprintf(e->kid, sizeof(e->kid), "%s", k->kid);
+	return e;
+}
+
 /* adapt_memo_prune - deleted keys must not linger in the file */
 void
 adapt_memo_prune(struct adapt_memo *m, const struct store_domain *d)
@@ -220,12 +284,31 @@ adapt_memo_prune(struct adapt_memo *m, const struct store_domain *d)
 	m->n = j;
 }
 
+/* memo_tags - the memo 2 tags of an entry that has them */
+static void
+memo_tags(const struct adapt_mem *e, char *buf, size_t len)
+{
+	size_t o = 0;
+
+	buf[0] = '\0';
+	if (e->kid[0] != '\0')
+		o += snprintf(buf + o, len - o, "; k=%s", e->kid);
+	if (e->cname != POL_CNAME_NONE && o < len)
+		o += snprintf(buf + o, len - o, "; cn=%s",
+		    pol_cname_name(e->cname));
+	if (e->cname_bad[0] != '\0' && o < len)
+		o += snprintf(buf + o, len - o, "; cnbad=%s", e->cname_bad);
+	if (e->ttlmax > 0 && o < len)
+		snprintf(buf + o, len - o, "; ttlmax=%lld", e->ttlmax);
+}
+
 /* adapt_memo_format - one line per key, the header first */
 char *
 adapt_memo_format(const struct adapt_memo *m)
 {
 	const struct adapt_mem *e;
 	char *out = xstrdup(MEMO_HEADER), *line, *cat, checked[40];
+	char tags[POL_CNAME_BAD + 96];
 	size_t i;
 
 	for (i = 0; i < m->n; i++) {
@@ -234,10 +317,11 @@ adapt_memo_format(const struct adapt_memo *m)
 		if (e->checked > 0)
 			snprintf(checked, sizeof(checked), "; checked=%lld",
 			    (long long)e->checked);
+		memo_tags(e, tags, sizeof(tags));
 		line = xasprintf("s=%s; pub=%s; dns=%s; since=%lld; hold=%lld"
-		    "%s\n", e->selector, pub_names[e->published],
+		    "%s%s\n", e->selector, pub_names[e->published],
 		    dns_names[e->obs.dns], (long long)e->obs.since,
-		    e->obs.hold, checked);
+		    e->obs.hold, checked, tags);
 		cat = xasprintf("%s%s", out, line);
 		free(out);
 		free(line);
@@ -272,6 +356,29 @@ number(const char *s)
 	return *end != '\0' || errno != 0 ? -1 : v;
 }
 
+/* memo_line2 - the memo 2 tags, each optional */
+static int
+memo_line2(const struct tv_list *l, struct adapt_mem *e, char *err,
+    size_t errlen)
+{
+	const char *k = tv_get(l, "k"), *cn = tv_get(l, "cn");
+	const char *bad = tv_get(l, "cnbad"), *ttl = tv_get(l, "ttlmax");
+
+	memset(e, 0, sizeof(*e));
+	if ((k != NULL && strlen(k) != STORE_KID_LEN) ||
+	    (cn != NULL && pol_cname_parse(cn, &e->cname) == -1) ||
+	    (bad != NULL && strlen(bad) >= sizeof(e->cname_bad)) ||
+	    (ttl != NULL && (e->ttlmax = number(ttl)) < 0)) {
+		snprintf(err, errlen, "bad k=, cn=, cnbad= or ttlmax=");
+		return -1;
+	}
+	if (k != NULL)
+		snprintf(e->kid, sizeof(e->kid), "%s", k);
+	if (bad != NULL)
+		snprintf(e->cname_bad, sizeof(e->cname_bad), "%s", bad);
+	return 0;
+}
+
 /* memo_line - one "s=...; pub=...; ..." line into m */
 static int
 memo_line(const char *line, size_t len, struct adapt_memo *m, char *err,
@@ -282,6 +389,7 @@ memo_line(const char *line, size_t len, struct adapt_memo *m, char *err,
 	const char *s;
 	long long since, hold, checked;
 	int pub, dns;
+	struct adapt_mem v2;
 
 	if (tv_parse(line, len, &l, err, errlen) == -1)
 		return -1;
@@ -299,7 +407,15 @@ memo_line(const char *line, size_t len, struct adapt_memo *m, char *err,
 		tv_free(&l);
 		return -1;
 	}
+	if (memo_line2(&l, &v2, err, errlen) == -1) {
+		tv_free(&l);
+		return -1;
+	}
 	e = adapt_memo_get(m, s);
+	memcpy(e->kid, v2.kid, sizeof(e->kid));
+	e->cname = v2.cname;
+	memcpy(e->cname_bad, v2.cname_bad, sizeof(e->cname_bad));
+	e->ttlmax = v2.ttlmax;
 	e->published = pub;
 	e->obs.dns = dns;
 	e->obs.since = since;
@@ -366,6 +482,32 @@ adapt_alarm_open(const struct store_event *ev, size_t n, const char *sel)
 	return open;
 }
 
+/* adapt_alarm_open_kid - a slot's selector names several keys over
+ * time: only the notes of this key (or of a line without key id, when
+ * kid is "") count */
+int
+adapt_alarm_open_kid(const struct store_event *ev, size_t n,
+    const char *sel, const char *kid)
+{
+	size_t i;
+	int open = 0;
+
+	for (i = 0; i < n; i++) {
+		if (ev[i].from != ev[i].to || ev[i].from == STORE_STATE_NONE ||
+		    strcasecmp(ev[i].selector, sel) != 0 ||
+		    (kid != NULL && kid[0] != '\0' && ev[i].kid[0] != '\0' &&
+		    strcmp(ev[i].kid, kid) != 0))
+			continue;
+		if (strncmp(ev[i].reason, ADAPT_ALARM_RAISED,
+		    strlen(ADAPT_ALARM_RAISED)) == 0)
+			open = 1;
+		else if (strncmp(ev[i].reason, ADAPT_ALARM_CLEARED,
+		    strlen(ADAPT_ALARM_CLEARED)) == 0)
+			open = 0;
+	}
+	return open;
+}
+
 /* adapt_alarm_over - a fault seen gone, never merely unseen, ends it */
 int
 adapt_alarm_over(const struct pol_key *k, char *why, size_t len)
@@ -373,6 +515,14 @@ adapt_alarm_over(const struct pol_key *k, char *why, size_t len)
 	if (k->state == POL_REVOKED)
 		snprintf(why, len, "%s is revoked, its record no longer "
 		    "matters", k->selector);
+	else if (k->slot > 0 && (k->cname == POL_CNAME_MISSING ||
+	    k->cname == POL_CNAME_WRONG))
+		return 0;
+	else if (k->slot > 0 && k->cname == POL_CNAME_OK &&
+	    k->obs.dns == POL_DNS_PUBLISHED)
+		snprintf(why, len, "every server CNAMEs %s to its target "
+		    "again, which serves key %s", k->selector,
+		    k->kid != NULL ? k->kid : "");
 	else if (k->obs.dns == POL_DNS_PUBLISHED)
 		snprintf(why, len, "every nameserver serves %s again",
 		    k->selector);

@@ -31,6 +31,13 @@ struct adapt_mem {
 	struct pol_obs	 obs;
 	time_t		 checked;	/* end of its last DNS check; 0:
 					   never (recheck.h) */
+	/* memo 2: */
+	char		 kid[STORE_KID_LEN + 1];	/* "": a v1 entry */
+	enum pol_cname	 cname;		/* slot keys: the last CNAME check */
+	char		 cname_bad[POL_CNAME_BAD];
+	long long	 ttlmax;	/* slot keys: largest TTL (or
+					   negative TTL) seen at the target
+					   while this key held it; 0: none */
 };
 
 struct adapt_memo {
@@ -55,6 +62,16 @@ int		 adapt_query(const char *domain, const struct store_key *k,
 		    struct prop_query *q, char *err, size_t errlen);
 void		 adapt_query_free(struct prop_query *);
 /*
+ * adapt_query_slot - the two queries of slot key k of a delegated domain:
+ * cq the customer's name in CNAME mode (cname_to the slot's target), kq
+ * the target in the provider zone, not following, for k's p= (extra
+ * resolvers asked the customer's name). 0, or -1 with err; free both
+ * with adapt_query_free.
+ */
+int		 adapt_query_slot(const struct store_domain *d,
+		    const struct store_key *k, struct prop_query *cq,
+		    struct prop_query *kq, char *err, size_t errlen);
+/*
  * adapt_changes - the keystore changes of a state-changing action: 1, or
  * 2 for a swap (one store_apply call, one atomic write), 0 for actions
  * that change no state (generate, publish, unpublish, alarm). The
@@ -78,11 +95,23 @@ enum store_alg	 adapt_alg(enum pol_alg);
 #define ADAPT_ALARM_CLEARED	"alarm cleared: "
 int		 adapt_alarm_open(const struct store_event *, size_t n,
 		    const char *selector);
+/* adapt_alarm_open_kid - the same, for the notes of key kid only */
+int		 adapt_alarm_open_kid(const struct store_event *, size_t n,
+		    const char *selector, const char *kid);
 int		 adapt_alarm_over(const struct pol_key *, char *why,
 		    size_t len);
 
 /* adapt_memo_get - the entry of selector, added (zeroed) when missing */
 struct adapt_mem *adapt_memo_get(struct adapt_memo *, const char *selector);
+/*
+ * adapt_memo_key - the entry of key k: that of its selector, started
+ * afresh when it remembers another key id (a slot's earlier key)
+ */
+struct adapt_mem *adapt_memo_key(struct adapt_memo *,
+		    const struct store_key *k);
+/* adapt_memo_find - the entry of selector, or NULL */
+const struct adapt_mem *adapt_memo_find(const struct adapt_memo *,
+		    const char *selector);
 /* adapt_memo_prune - forget the selectors the domain no longer has */
 void		 adapt_memo_prune(struct adapt_memo *,
 		    const struct store_domain *);

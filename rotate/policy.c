@@ -18,6 +18,19 @@
  *	   for the standby (one grouped action)
  *	8. revoked keys whose "p=" record was not handed over: unpublish
  *	9. an algorithm without a pending or healthy ready key: generate
+ *	   (a delegated domain: in a free slot, rule_slot)
+ *
+ * A delegated domain's keys live in slots (pol_key.slot > 0): a slot
+ * key's DNS summary covers both its target in the provider zone and the
+ * customer's CNAME to it (evidence_update_slot), and its CNAME state is
+ * kept apart for the alarm. A slot whose CNAME is missing or wrong at
+ * any address is not used: its pending key does not become ready, its
+ * ready key is no standby, its active key is swapped for a healthy
+ * standby at once. A pending slot key becomes ready only after the hold,
+ * which includes the TTL of what the target served before (prev_ttl;
+ * the policy's dns_hold when that is not known). A slot takes a new key
+ * only once its revoked key's "p=" is served everywhere and the key
+ * stopped signing at least retire_after ago.
  *
  * No clock, no I/O: see policy.h for the contract.
  */
@@ -96,13 +109,47 @@ pol_set(struct pass *p, size_t i, enum pol_state s)
 	p->since[i] = p->now;
 }
 
+/* pol_cname_bad - a slot whose customer CNAME is missing or wrong at
+ * some address: the slot is not used */
+static int
+pol_cname_bad(const struct pol_key *k)
+{
+	return k->slot > 0 && (k->cname == POL_CNAME_MISSING ||
+	    k->cname == POL_CNAME_WRONG);
+}
+
 /* pol_broken - DNS says the record is gone (somewhere or everywhere) or
  * is another key; for a key that was confirmed, that is an alarm */
 static int
 pol_broken(const struct pol_key *k)
 {
 	return k->obs.dns == POL_DNS_ABSENT ||
-	    k->obs.dns == POL_DNS_REVOKED || k->obs.dns == POL_DNS_MISMATCH;
+	    k->obs.dns == POL_DNS_REVOKED || k->obs.dns == POL_DNS_MISMATCH ||
+	    pol_cname_bad(k);
+}
+
+/* pol_slot_name - the selector of slot n, for reasons */
+static const char *
+pol_slot_name(const struct pass *p, int n, char *buf, size_t len)
+{
+	if (n > 0 && n < 4 && p->pol->slot_sel[n] != NULL)
+		return p->pol->slot_sel[n];
+	snprintf(buf, len, "slot %d", n);
+	return buf;
+}
+
+/* pol_cname_alarm - the alarm of a slot whose CNAME failed */
+static void
+pol_cname_alarm(struct pass *p, size_t i, const char *what)
+{
+	const struct pol_key *k = &p->keys[i];
+
+	pol_emit(p, POL_A_ALARM, i, "slot %s (%s): the customer's CNAME is "
+	    "%s at %s; expected %s: %s", k->selector,
+	    k->cname_name ? k->cname_name : k->selector,
+	    k->cname == POL_CNAME_MISSING ? "missing" : "wrong",
+	    k->cname_bad[0] ? k->cname_bad : "a server",
+	    k->target ? k->target : "its target", what);
 }
 
 /* pol_standby_ok - a ready key that counts as the standby: not known to
@@ -195,6 +242,37 @@ pol_utc(time_t t, char *buf, size_t len)
 	return buf;
 }
 
+/* pol_prev_ttl - how long a resolver may keep what the slot's target
+ * served before its key: as observed, else the policy's bound */
+static long long
+pol_prev_ttl(const struct pass *p, const struct pol_key *k)
+{
+	return k->prev_ttl >= 0 ? k->prev_ttl : p->pol->dns_hold;
+}
+
+/* rule_pending_slot - ready once both zones agreed for the whole hold,
+ * which no cache of the old target answer can outlast */
+static void
+rule_pending_slot(struct pass *p, size_t i)
+{
+	const struct pol_key *k = &p->keys[i];
+	char when[32];
+	long long prev = pol_prev_ttl(p, k), hold;
+
+	hold = k->obs.hold > prev ? k->obs.hold : prev;
+	if ((long long)p->now < (long long)k->obs.since + hold)
+		return;
+	pol_set(p, i, POL_READY);
+	pol_emit(p, POL_A_READY, i, "every server of %s serves %s (key %s) "
+	    "and every server of %s CNAMEs it since %s; hold %llds = max(TXT "
+	    "%llds, previous %llds, CNAME %llds, negative %llds) passed",
+	    p->pol->delegate_to ? p->pol->delegate_to : "the provider",
+	    k->selector, k->kid ? k->kid : "?",
+	    p->pol->domain ? p->pol->domain : "the customer",
+	    pol_utc(k->obs.since, when, sizeof(when)), hold, k->obs.ttl_txt,
+	    prev, k->obs.ttl_cname, k->obs.ttl_neg);
+}
+
 /* rule_pending - publish, alarm, or ready after the hold */
 static void
 rule_pending(struct pass *p)
@@ -208,6 +286,13 @@ rule_pending(struct pass *p)
 		k = &p->keys[i];
 		if (p->st[i] != POL_PENDING)
 			continue;
+		if (pol_cname_bad(k)) {
+			if (k->published == POL_PUB_NONE)
+				pol_emit(p, POL_A_PUBLISH, i, "new key %s: "
+				    "record to publish", k->selector);
+			pol_cname_alarm(p, i, "the slot is not used");
+			continue;
+		}
 		if (k->obs.dns == POL_DNS_MISMATCH) {
 			pol_emit(p, POL_A_ALARM, i, "a nameserver serves another "
 			    "key for %s (%s): not confirmed", k->selector,
@@ -218,6 +303,10 @@ rule_pending(struct pass *p)
 			if (k->published == POL_PUB_NONE)
 				pol_emit(p, POL_A_PUBLISH, i, "new key %s: "
 				    "record to publish", k->selector);
+			continue;
+		}
+		if (k->slot > 0) {
+			rule_pending_slot(p, i);
 			continue;
 		}
 		due = (long long)k->obs.since + k->obs.hold;
@@ -259,9 +348,14 @@ rule_broken(struct pass *p)
 			continue;
 		what = k->obs.dns == POL_DNS_MISMATCH ?
 		    "serves another key" : "has no record";
-		pol_emit(p, POL_A_ALARM, i, "%s key %s: a nameserver %s (%s)",
-		    pol_state_name(p->st[i]), k->selector, what,
-		    k->obs.detail);
+		if (pol_cname_bad(k))
+			pol_cname_alarm(p, i, p->st[i] == POL_ACTIVE ?
+			    "the slot is taken out when a standby can sign" :
+			    "the slot is not used");
+		else
+			pol_emit(p, POL_A_ALARM, i, "%s key %s: a nameserver "
+			    "%s (%s)", pol_state_name(p->st[i]), k->selector,
+			    what, k->obs.detail);
 		if (p->st[i] != POL_ACTIVE)
 			continue;
 		if (pol_confirmed_peer(p, i)) {
@@ -399,6 +493,80 @@ rule_standby(struct pass *p, enum pol_alg a)
 	act->bits = a == POL_ALG_RSA ? p->pol->rsa_bits : 256;
 }
 
+/* pol_slot_free - slot n may take a new key: empty, or its key revoked
+ * with "p=" served everywhere and stopped signing retire_after ago;
+ * *key is its key (POL_NONE: empty) */
+static int
+pol_slot_free(const struct pass *p, int n, size_t *key)
+{
+	const struct pol_key *k;
+	size_t i;
+
+	*key = POL_NONE;
+	for (i = 0; i < p->nkeys; i++)
+		if (p->keys[i].slot == n)
+			*key = i;
+	if (*key == POL_NONE)
+		return 1;
+	k = &p->keys[*key];
+	if (p->st[*key] != POL_REVOKED || k->published != POL_PUB_REVOKED ||
+	    k->obs.dns != POL_DNS_REVOKED || pol_cname_bad(k))
+		return 0;
+	return k->stopped == 0 ||
+	    (long long)p->now - (long long)k->stopped >= p->pol->retire_after;
+}
+
+/* rule_slot - a delegated domain's standby: a pending key whose CNAME
+ * is not known to fail, or a healthy ready key; else the lowest empty
+ * slot, else the free slot whose key stopped signing longest ago */
+static void
+rule_slot(struct pass *p, enum pol_alg a)
+{
+	struct pol_action *act;
+	char nb[16];
+	size_t i, k, bestk = POL_NONE;
+	int n, best = 0;
+
+	for (i = 0; i < p->nkeys; i++) {
+		if (p->keys[i].compromised)
+			continue;
+		if ((p->st[i] == POL_PENDING && !pol_cname_bad(&p->keys[i])) ||
+		    pol_standby_ok(p, i))
+			return;
+	}
+	for (n = 1; n <= p->pol->slots; n++) {
+		if (!pol_slot_free(p, n, &k))
+			continue;
+		if (k == POL_NONE) {
+			best = n;
+			bestk = POL_NONE;
+			break;
+		}
+		if (best == 0 || p->keys[k].stopped <
+		    p->keys[bestk].stopped) {
+			best = n;
+			bestk = k;
+		}
+	}
+	if (best == 0)
+		return;
+	if (bestk == POL_NONE)
+		act = pol_emit(p, POL_A_GENERATE, POL_NONE, "slot %s takes a "
+		    "new key: the slot is empty",
+		    pol_slot_name(p, best, nb, sizeof(nb)));
+	else
+		act = pol_emit(p, POL_A_GENERATE, POL_NONE, "slot %s takes a "
+		    "new key: its key %s stopped signing %llds ago "
+		    "(retire-after %llds)", p->keys[bestk].selector,
+		    p->keys[bestk].kid ? p->keys[bestk].kid : "?",
+		    p->keys[bestk].stopped == 0 ? 0LL :
+		    (long long)p->now - (long long)p->keys[bestk].stopped,
+		    p->pol->retire_after);
+	act->alg = a;
+	act->bits = a == POL_ALG_RSA ? p->pol->rsa_bits : 256;
+	act->slot = best;
+}
+
 /* pol_decide - the rules in order, on a working copy of the states */
 void
 pol_decide(const struct pol_policy *pol, const struct pol_key *keys,
@@ -434,7 +602,9 @@ pol_decide(const struct pol_policy *pol, const struct pol_key *keys,
 	}
 	rule_unpublish(&p);
 	for (a = 0; a < POL_NALG; a++)
-		if (pol->algs[a])
+		if (pol->algs[a] && pol->slots > 0)
+			rule_slot(&p, a);
+		else if (pol->algs[a])
 			rule_standby(&p, a);
 	free(p.st);
 	free(p.since);
@@ -497,4 +667,29 @@ pol_dns_name(enum pol_dns d)
 	    "absent", "mismatch", "revoked" };
 
 	return (size_t)d < sizeof(names) / sizeof(names[0]) ? names[d] : "?";
+}
+
+static const char *cname_names[] = { "none", "unknown", "ok", "missing",
+    "wrong" };
+
+/* pol_cname_name - as in the rotation memo */
+const char *
+pol_cname_name(enum pol_cname c)
+{
+	return (size_t)c < sizeof(cname_names) / sizeof(cname_names[0]) ?
+	    cname_names[c] : "?";
+}
+
+/* pol_cname_parse - the memo's cn= back */
+int
+pol_cname_parse(const char *s, enum pol_cname *c)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(cname_names) / sizeof(cname_names[0]); i++)
+		if (strcmp(s, cname_names[i]) == 0) {
+			*c = (enum pol_cname)i;
+			return 0;
+		}
+	return -1;
 }

@@ -68,7 +68,22 @@ struct pol_obs {
 	time_t		 since;	/* PUBLISHED/REVOKED: start of the streak */
 	long long	 hold;	/* max(record TTL, SOA negative TTL), secs */
 	char		 detail[96];	/* e.g. "127.0.0.12: other key" */
+	/* slot keys: the parts of hold, for the reason (-1: not seen) */
+	long long	 ttl_txt;	/* the new key's TXT at the target */
+	long long	 ttl_cname;	/* the customer's CNAME */
+	long long	 ttl_neg;	/* negative TTL of either zone */
 };
+
+/* What every address of the customer zone said about a slot's CNAME. */
+enum pol_cname {
+	POL_CNAME_NONE,		/* not a slot key, or never checked */
+	POL_CNAME_UNKNOWN,	/* not every address answered */
+	POL_CNAME_OK,		/* every address: CNAME to the target */
+	POL_CNAME_MISSING,	/* some address: no CNAME (none wrong) */
+	POL_CNAME_WRONG		/* some address: another target or a TXT */
+};
+
+#define POL_CNAME_BAD	160	/* the failing addresses, for the alarm */
 
 struct pol_key {
 	const char	*selector;
@@ -83,6 +98,18 @@ struct pol_key {
 					   leave it to the next pass */
 	enum pol_pub	 published;
 	struct pol_obs	 obs;
+	/* delegated domains (pol_policy.slots > 0); 0 / "" otherwise */
+	const char	*kid;		/* key id; NULL: not known */
+	int		 slot;		/* 1..slots; 0: a plain key */
+	time_t		 stopped;	/* left the active set; 0: never
+					   signed, or not known */
+	long long	 prev_ttl;	/* TTL of what the slot's target
+					   served before; -1 unknown */
+	const char	*cname_name;	/* <sel>._domainkey.<domain> */
+	const char	*target;	/* what it must CNAME to */
+	enum pol_cname	 cname;		/* the last check of the CNAME */
+	char		 cname_bad[POL_CNAME_BAD];	/* "ns2.x.test
+					   127.0.0.82:53 nxdomain; ..." */
 };
 
 struct pol_policy {
@@ -91,6 +118,14 @@ struct pol_policy {
 	int		 active_keys;		/* per algorithm, 1..3 */
 	long long	 rotate_after;		/* seconds */
 	long long	 retire_after;		/* seconds */
+	int		 slots;		/* delegated: 2-3 slots; 0: plain */
+	long long	 dns_hold;	/* delegated: the hold to assume
+					   for what a target served before
+					   when that is not known */
+	const char	*domain;	/* delegated: for the reasons */
+	const char	*delegate_to;	/* delegated: the provider zone */
+	const char	*slot_sel[4];	/* delegated: [n] the selector of
+					   slot n (1..slots) */
 };
 
 enum pol_act {
@@ -115,7 +150,9 @@ struct pol_action {
 	enum pol_state	 other_to;	/* POL_A_SWAP: retiring */
 	enum pol_alg	 alg;	/* POL_A_GENERATE, and the key's */
 	int		 bits;	/* POL_A_GENERATE, and the key's */
-	char		 reason[192];
+	int		 slot;	/* POL_A_GENERATE in a delegated domain:
+				   the slot that takes the key; 0 other */
+	char		 reason[320];
 };
 
 struct pol_plan {
@@ -135,5 +172,8 @@ const char	*pol_act_name(enum pol_act);
 const char	*pol_state_name(enum pol_state);
 const char	*pol_alg_name(enum pol_alg);
 const char	*pol_dns_name(enum pol_dns);
+const char	*pol_cname_name(enum pol_cname);
+/* pol_cname_parse - 0, or -1 for no such name */
+int		 pol_cname_parse(const char *, enum pol_cname *);
 
 #endif

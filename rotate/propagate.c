@@ -588,6 +588,69 @@ txt_join(const ldns_rr *rr)
 	return s;
 }
 
+/* judge_no - NXDOMAIN or NODATA with the SOA's negative TTL, else an
+ * error: what an address says when it has no record at name */
+static void
+judge_no(const ldns_pkt *p, struct prop_obs *o)
+{
+	ldns_rr *soa[1];
+
+	if (ldns_pkt_get_rcode(p) == LDNS_RCODE_NXDOMAIN ||
+	    ldns_pkt_get_rcode(p) == LDNS_RCODE_NOERROR) {
+		o->status = ldns_pkt_get_rcode(p) == LDNS_RCODE_NXDOMAIN ?
+		    PROP_NXDOMAIN : PROP_NODATA;
+		if (rrs_of(p, NULL, LDNS_RR_TYPE_SOA, LDNS_SECTION_AUTHORITY,
+		    soa, 1) == 1) {
+			o->neg_ttl = soa_neg(soa[0]);
+			rrs_free(soa, 1);
+		}
+	} else {
+		o->status = PROP_ERROR;
+		o->detail = xasprintf("rcode %s", ldns_pkt_rcode2str(
+		    ldns_pkt_get_rcode(p)));
+	}
+}
+
+/*
+ * judge_cname - CNAME mode: the answer of a customer's server must be a
+ * CNAME at name to exactly the expected target; nothing is followed
+ */
+static void
+judge_cname(struct ctx *c, const ldns_pkt *p, const char *name,
+    struct prop_obs *o)
+{
+	ldns_rr *rr[1];
+	size_t n;
+	char *to;
+
+	if (rrs_of(p, name, LDNS_RR_TYPE_CNAME, LDNS_SECTION_ANSWER,
+	    rr, 1) == 1) {
+		o->ttl = ldns_rr_ttl(rr[0]);
+		to = dname_str(ldns_rr_rdf(rr[0], 0));
+		rrs_free(rr, 1);
+		o->cname = to;
+		if (strcasecmp(to, c->q->cname_to) == 0) {
+			o->status = PROP_MATCH;
+			o->detail = xasprintf("CNAME to %s", to);
+		} else {
+			o->status = PROP_MISMATCH;
+			o->detail = xasprintf("CNAME to %s, expected %s", to,
+			    c->q->cname_to);
+		}
+	} else if ((n = rrs_of(p, name, LDNS_RR_TYPE_TXT,
+	    LDNS_SECTION_ANSWER, rr, 1)) > 0) {
+		rrs_free(rr, n);
+		o->status = PROP_MISMATCH;
+		o->detail = xasprintf("a TXT record, no CNAME to %s",
+		    c->q->cname_to);
+	} else {
+		judge_no(p, o);
+		if (o->detail == NULL)
+			o->detail = xasprintf("no CNAME, expected %s",
+			    c->q->cname_to);
+	}
+}
+
 /* judge_answer - one answer for name: TXT joined and judged, or a "no" */
 static void
 judge_answer(struct ctx *c, const ldns_pkt *p, const char *name,
@@ -597,6 +660,21 @@ judge_answer(struct ctx *c, const ldns_pkt *p, const char *name,
 	char *end, *txt[8];
 	size_t n, i;
 
+	if (zone != NULL && c->q->cname_to != NULL) {
+		judge_cname(c, p, name, o);
+		return;
+	}
+	if (zone != NULL && c->q->no_follow && rrs_of(p, name,
+	    LDNS_RR_TYPE_CNAME, LDNS_SECTION_ANSWER, rr, 1) == 1) {
+		/* a delegated target holds the record itself */
+		o->ttl = ldns_rr_ttl(rr[0]);
+		end = dname_str(ldns_rr_rdf(rr[0], 0));
+		rrs_free(rr, 1);
+		o->status = PROP_MISMATCH;
+		o->detail = xasprintf("a CNAME to %s, not the key record", end);
+		free(end);
+		return;
+	}
 	end = chase(p, name, zone, &o->ttl);
 	if (strcasecmp(end, name) != 0) {
 		o->cname = xstrdup(end);
@@ -800,10 +878,13 @@ check_name(struct ctx *c, const char *name, int depth)
 	return i == 0 ? 0 : -1;
 }
 
-/* ask_resolver - an extra resolver, asked with recursion */
+/* ask_resolver - an extra resolver, asked with recursion (a delegated
+ * target: the customer's name, so the chain is what a verifier sees) */
 static void
 ask_resolver(struct ctx *c, const char *spec)
 {
+	const char *name = c->q->resolver_name != NULL ?
+	    c->q->resolver_name : c->q->name;
 	struct prop_obs *o;
 	struct dnsio_addr a;
 	ldns_pkt *p;
@@ -812,19 +893,18 @@ ask_resolver(struct ctx *c, const char *spec)
 
 	if (dnsio_addr_parse(&a, spec, 53) == -1) {
 		o = obs_add(c->res, PROP_SRC_RESOLVER, NULL, spec, spec,
-		    c->q->name);
+		    name);
 		o->detail = xasprintf("bad resolver address %s", spec);
 		return;
 	}
-	o = obs_add(c->res, PROP_SRC_RESOLVER, NULL, spec, a.text,
-	    c->q->name);
-	x = ask(c, &a, c->q->name, LDNS_RR_TYPE_TXT, 1, &p, &o->tcp, &err);
+	o = obs_add(c->res, PROP_SRC_RESOLVER, NULL, spec, a.text, name);
+	x = ask(c, &a, name, LDNS_RR_TYPE_TXT, 1, &p, &o->tcp, &err);
 	if (x != DNSIO_OK) {
 		o->status = x == DNSIO_TIMEOUT ? PROP_TIMEOUT : PROP_ERROR;
 		o->detail = err;
 		return;
 	}
-	judge_answer(c, p, c->q->name, NULL, o, NULL);
+	judge_answer(c, p, name, NULL, o, NULL);
 	ldns_pkt_free(p);
 }
 
@@ -858,7 +938,9 @@ prop_check(const struct prop_query *q, const struct prop_options *opt,
 		return -1;
 	}
 	r = check_name(&c, q->name, 0);
-	for (i = 0; i < opt->nextra; i++)
+	/* resolvers follow CNAMEs: in CNAME mode they have nothing to say
+	 * that the provider zone's check does not ask them */
+	for (i = 0; q->cname_to == NULL && i < opt->nextra; i++)
 		ask_resolver(&c, opt->extra[i]);
 	res->queries = c.queries;
 	if (c.cut != NULL) {	/* whatever was seen, the check is incomplete */
@@ -938,8 +1020,8 @@ judge_one(const struct prop_query *q, const char *txt, char **detail)
 		    (b64[blen - 2] == '=') : 0;
 		if (n < 0 || (size_t)n < pad)
 			*detail = xasprintf("p= is not base64");
-		else if ((size_t)n - pad == q->keylen && q->key != NULL &&
-		    memcmp(raw, q->key, q->keylen) == 0) {
+		else if (q->any_key || ((size_t)n - pad == q->keylen &&
+		    q->key != NULL && memcmp(raw, q->key, q->keylen) == 0)) {
 			*detail = xasprintf("k=%s, p= matches",
 			    algs[q->alg]);
 			st = PROP_MATCH;

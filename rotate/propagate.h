@@ -93,11 +93,29 @@ struct prop_options {
 					   stops asking and fails; 0: none */
 };
 
+/*
+ * A delegated selector is checked in two parts, neither following the
+ * CNAME: the customer's name in CNAME mode (cname_to set: every address
+ * of the customer zone must answer a CNAME to exactly cname_to; MATCH,
+ * MISMATCH for another target or a record that is no CNAME, NXDOMAIN or
+ * NODATA for none; key and alg are not used), and the target in the
+ * provider zone with no_follow (a CNAME there is a MISMATCH). With
+ * resolver_name set the extra propagation resolvers are asked that name
+ * (the customer's, chain followed) instead of name.
+ */
 struct prop_query {
 	const char		*name;	/* <selector>._domainkey.<domain> */
 	enum prop_alg		 alg;
 	const unsigned char	*key;	/* decoded p= (SubjectPublicKeyInfo */
 	size_t			 keylen; /* for rsa, raw 32 bytes for ed25519) */
+	const char		*cname_to;	/* CNAME mode: the expected
+						   target; NULL: TXT mode */
+	int			 no_follow;	/* TXT mode: a CNAME is a
+						   MISMATCH, never followed */
+	const char		*resolver_name;	/* NULL: name */
+	int			 any_key;	/* TXT mode: any key (or p=)
+						   is a MATCH: what a target
+						   serves before a new key */
 };
 
 /*

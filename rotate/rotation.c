@@ -245,27 +245,65 @@ hook_reap(pid_t pid, int cancel, char *err, size_t errlen)
 	return -1;
 }
 
-/* rot_hook - the environment is built before fork: the child only execs */
+/* rot_hook - a plain key's record: the name is under the domain */
 int
 rot_hook(const char *command, const char *action, const char *domain,
     const char *selector, const char *value, int cancel_fd, char *err,
     size_t errlen)
 {
-	char *ours[6], **env, *strs;
+	struct rot_record rec;
+
+	memset(&rec, 0, sizeof(rec));
+	rec.action = action;
+	rec.domain = domain;
+	rec.selector = selector;
+	rec.value = value;
+	return rot_hook_record(command, &rec, cancel_fd, err, errlen);
+}
+
+/* record_env - the KEYTURN_* variables of a record; how many */
+static size_t
+record_env(const struct rot_record *rec, const char *strs, char *ours[10])
+{
+	size_t n = 0;
+
+	ours[n++] = xasprintf("KEYTURN_ACTION=%s", rec->action);
+	ours[n++] = xasprintf("KEYTURN_DOMAIN=%s", rec->domain);
+	ours[n++] = xasprintf("KEYTURN_SELECTOR=%s", rec->selector);
+	if (rec->name != NULL)
+		ours[n++] = xasprintf("KEYTURN_NAME=%s", rec->name);
+	else
+		ours[n++] = xasprintf("KEYTURN_NAME=%s._domainkey.%s",
+		    rec->selector, rec->domain);
+	ours[n++] = xasprintf("KEYTURN_VALUE=%s", rec->value);
+	ours[n++] = xasprintf("KEYTURN_VALUE_STRINGS=%s", strs);
+	if (rec->kid != NULL && rec->kid[0] != '\0')
+		ours[n++] = xasprintf("KEYTURN_KEY_ID=%s", rec->kid);
+	if (rec->zone != NULL)
+		ours[n++] = xasprintf("KEYTURN_ZONE=%s", rec->zone);
+	if (rec->cname != NULL)
+		ours[n++] = xasprintf("KEYTURN_CNAME=%s", rec->cname);
+	if (rec->slot > 0)
+		ours[n++] = xasprintf("KEYTURN_SLOT=%d", rec->slot);
+	return n;
+}
+
+/* rot_hook_record - the environment is built before fork: the child
+ * only execs */
+int
+rot_hook_record(const char *command, const struct rot_record *rec,
+    int cancel_fd, char *err, size_t errlen)
+{
+	char *ours[10], **env, *strs;
 	char *argv[] = { "sh", "-c", (char *)command, NULL };
 	sigset_t all, old;
-	size_t i;
+	size_t i, nours;
 	pid_t pid;
 	int null, r = -1;
 
-	strs = value_strings(value);
-	ours[0] = xasprintf("KEYTURN_ACTION=%s", action);
-	ours[1] = xasprintf("KEYTURN_DOMAIN=%s", domain);
-	ours[2] = xasprintf("KEYTURN_SELECTOR=%s", selector);
-	ours[3] = xasprintf("KEYTURN_NAME=%s._domainkey.%s", selector, domain);
-	ours[4] = xasprintf("KEYTURN_VALUE=%s", value);
-	ours[5] = xasprintf("KEYTURN_VALUE_STRINGS=%s", strs);
-	env = hook_env(ours, 6);
+	strs = value_strings(rec->value);
+	nours = record_env(rec, strs, ours);
+	env = hook_env(ours, nours);
 	null = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	/* every signal blocked across the fork: one that reached the child
 	 * before hook_child reset the handlers would run ours there */
@@ -280,7 +318,7 @@ rot_hook(const char *command, const char *action, const char *domain,
 		r = hook_reap(pid, cancel_fd, err, errlen);
 	if (null != -1)
 		close(null);
-	for (i = 0; i < 6; i++)
+	for (i = 0; i < nours; i++)
 		free(ours[i]);
 	free(env);
 	free(strs);
@@ -356,6 +394,9 @@ struct pass {
 	char			*done;		/* per key: checked now */
 	size_t			 nchecked;
 	struct pol_key		*keys;
+	char			(*cnames)[STORE_DOMAIN_MAX + 32];
+	char			(*targets)[STORE_DOMAIN_MAX + 1];
+	char			 slotsel[4][STORE_SELECTOR_MAX + 1];
 	struct pol_plan		 plan;
 	time_t			 now;		/* the pass's start */
 	time_t			 t0;		/* the clock then */
@@ -370,6 +411,87 @@ pass_clock(const struct pass *p)
 	return p->now + (time(NULL) - p->t0);
 }
 
+/* slot_checks - a slot key's two checks; a check that could not be
+ * made keeps its result's error */
+static void
+slot_checks(const struct rot_config *cf, const struct store_domain *d,
+    const struct store_key *k, struct prop_result *cname,
+    struct prop_result *key, int *ok_cname, int *ok_key, char *err,
+    size_t errlen)
+{
+	struct prop_query cq, kq;
+
+	memset(cname, 0, sizeof(*cname));
+	memset(key, 0, sizeof(*key));
+	*ok_cname = *ok_key = 0;
+	if (adapt_query_slot(d, k, &cq, &kq, err, errlen) == -1) {
+		cname->error = xstrdup(err);
+		key->error = xstrdup(err);
+		return;
+	}
+	*ok_cname = prop_check(&cq, &cf->dns, cname) == 0;
+	if (!dnsio_cancelled(cf->dns.cancel_fd))
+		*ok_key = prop_check(&kq, &cf->dns, key) == 0;
+	adapt_query_free(&cq);
+	adapt_query_free(&kq);
+}
+
+/* check_stats - what one check cost */
+static void
+check_stats(struct pass *p, const struct prop_result *res)
+{
+	p->nchecked++;
+	if (p->cf->stats != NULL) {
+		p->cf->stats->checked++;
+		p->cf->stats->queries += res->queries;
+	}
+}
+
+/*
+ * check_slot_key - a slot key's two checks (the customer's CNAME, the
+ * target in the provider zone) folded into the memo; -1 when cancelled
+ */
+static int
+check_slot_key(struct pass *p, size_t i)
+{
+	const struct rot_config *cf = p->cf;
+	const struct store_key *k = &p->d->keys[i];
+	struct adapt_mem *m = adapt_memo_key(&p->memo, k);
+	struct prop_result cn, key;
+	char err[256];
+	int okc, okk;
+	long long seen;
+
+	slot_checks(cf, p->d, k, &cn, &key, &okc, &okk, err, sizeof(err));
+	if (dnsio_cancelled(cf->dns.cancel_fd)) {
+		prop_result_free(&cn);
+		prop_result_free(&key);
+		return -1;
+	}
+	m->checked = pass_clock(p);
+	evidence_update_slot(&m->obs, &m->cname, m->cname_bad,
+	    sizeof(m->cname_bad), okc ? &cn : NULL, okk ? &key : NULL,
+	    k->prev_ttl, m->checked);
+	if (!okc)
+		m->cname = POL_CNAME_UNKNOWN;
+	if (okk) {
+		seen = key.max_ttl > key.neg_ttl ? key.max_ttl : key.neg_ttl;
+		if (seen > m->ttlmax)
+			m->ttlmax = seen;
+	}
+	check_stats(p, &cn);
+	check_stats(p, &key);
+	report_event(p->report, p->arg, p->d->name, k->selector, NULL, &cn,
+	    okc ? prop_verdict_name(cn.verdict) : cn.error ? cn.error :
+	    "check failed");
+	report_event(p->report, p->arg, p->d->name, k->selector, NULL, &key,
+	    okk ? prop_verdict_name(key.verdict) : key.error ? key.error :
+	    "check failed");
+	prop_result_free(&cn);
+	prop_result_free(&key);
+	return 0;
+}
+
 /*
  * check_key - one propagation check of key i, folded into the memo at
  * the time it ended; -1 when it was cancelled: the key keeps what the
@@ -380,14 +502,25 @@ check_key(struct pass *p, size_t i)
 {
 	const struct rot_config *cf = p->cf;
 	const struct store_key *k = &p->d->keys[i];
-	struct adapt_mem *m = adapt_memo_get(&p->memo, k->selector);
+	struct adapt_mem *m = adapt_memo_key(&p->memo, k);
 	struct prop_result res;
-	struct prop_query q;
+	struct prop_query q, cq;
 	char err[256];
 	int r;
 
 	p->done[i] = 1;
-	if (adapt_query(p->d->name, k, &q, err, sizeof(err)) == -1) {
+	/* a revoked slot key: only its target's "p=" matters */
+	if (k->slot > 0 && k->state != STORE_REVOKED)
+		return check_slot_key(p, i);
+	if (k->slot > 0 && adapt_query_slot(p->d, k, &cq, &q, err,
+	    sizeof(err)) == 0)
+		adapt_query_free(&cq);
+	else if (k->slot > 0) {
+		log_warnx("%s: %s", p->d->name, err);
+		evidence_update(&m->obs, NULL, p->now);
+		m->checked = pass_clock(p);
+		return 0;
+	} else if (adapt_query(p->d->name, k, &q, err, sizeof(err)) == -1) {
 		log_warnx("%s: %s", p->d->name, err);
 		evidence_update(&m->obs, NULL, p->now);
 		m->checked = pass_clock(p);
@@ -437,7 +570,7 @@ check_keys(struct pass *p, int fresh)
 			    k->state == STORE_ACTIVE;
 		else
 			want = recheck_wanted(p->d->name, k,
-			    adapt_memo_get(&p->memo, k->selector), p->now,
+			    adapt_memo_key(&p->memo, k), p->now,
 			    p->cf->recheck);
 		if (want && check_key(p, i) == -1)
 			return -1;
@@ -473,11 +606,31 @@ plan_rests_on_dns(const struct pol_plan *plan)
 static void
 pass_decide(struct pass *p)
 {
-	struct pol_policy pol;
 
-	adapt_policy(&p->d->policy, &pol);
-	adapt_keys(p->d, &p->memo, p->keys);
-	pol_decide(&pol, p->keys, p->d->nkeys, p->now, &p->plan);
+	const struct store_domain *d = p->d;
+	struct pol_policy pol;
+	char err[160];
+	size_t i;
+	int n;
+
+	adapt_policy(&d->policy, &pol);
+	adapt_keys(d, &p->memo, p->keys);
+	pol.domain = d->name;
+	for (n = 1; n <= d->policy.slots && n < 4; n++)
+		if (store_slot_names(&d->policy, d->name, n, p->slotsel[n],
+		    sizeof(p->slotsel[n]), NULL, 0, err, sizeof(err)) == 0)
+			pol.slot_sel[n] = p->slotsel[n];
+	for (i = 0; i < d->nkeys; i++) {
+		if (d->keys[i].slot <= 0 || store_slot_names(&d->policy,
+		    d->name, d->keys[i].slot, NULL, 0, p->targets[i],
+		    sizeof(p->targets[i]), err, sizeof(err)) == -1)
+			continue;
+		snprintf(p->cnames[i], sizeof(p->cnames[i]), "%s._domainkey.%s",
+		    d->keys[i].selector, d->name);
+		p->keys[i].cname_name = p->cnames[i];
+		p->keys[i].target = p->targets[i];
+	}
+	pol_decide(&pol, p->keys, d->nkeys, p->now, &p->plan);
 }
 
 /*
@@ -532,25 +685,119 @@ act_publish(const struct rot_config *cf, const struct store_domain *d,
 {
 	struct store_key k = d->keys[a->key];
 	const char *what = a->type == POL_A_PUBLISH ? "publish" : "revoke";
-	char *value;
+	char target[STORE_DOMAIN_MAX + 1], *value, *cname = NULL;
+	struct rot_record rec;
 	int r = 0;
 
 	if (a->type == POL_A_UNPUBLISH)
 		k.state = STORE_REVOKED;
+	memset(&rec, 0, sizeof(rec));
+	rec.action = what;
+	rec.domain = d->name;
+	rec.selector = k.selector;
+	rec.kid = k.kid;
+	if (k.slot > 0) {
+		if (store_slot_names(&d->policy, d->name, k.slot, NULL, 0,
+		    target, sizeof(target), err, errlen) == -1)
+			return -1;
+		cname = xasprintf("%s._domainkey.%s", k.selector, d->name);
+		rec.name = target;
+		rec.zone = d->policy.delegate_to;
+		rec.cname = cname;
+		rec.slot = k.slot;
+	}
 	value = store_key_txt(&k);
+	rec.value = value;
 	if (cf->publish_command != NULL)
-		r = rot_hook(cf->publish_command, what, d->name, k.selector,
-		    value, cf->dns.cancel_fd, err, errlen);
+		r = rot_hook_record(cf->publish_command, &rec,
+		    cf->dns.cancel_fd, err, errlen);
+	else if (k.slot > 0)
+		log_notice("%s: no PublishCommand: %s by hand in zone %s: %s "
+		    "TXT \"%s\" (key %s)", d->name, what, rec.zone, target,
+		    value, k.kid);
 	else
 		log_notice("%s: no PublishCommand: %s by hand: %s._domainkey."
 		    "%s TXT \"%s\"", d->name, what, k.selector, d->name,
 		    value);
+	free(cname);
 	if (r == 0)
-		adapt_memo_get(memo, k.selector)->published =
+		adapt_memo_key(memo, &k)->published =
 		    a->type == POL_A_PUBLISH ? POL_PUB_PUBLISHED :
 		    POL_PUB_REVOKED;
 	free(value);
 	return r;
+}
+
+/*
+ * slot_prev_ttl - how long resolvers may keep what slot's target serves
+ * now: asked of every provider address before the new key is made, and
+ * never less than what the memo saw while the outgoing key held it (the
+ * policy's dns-hold when the memo lost that key); -1 with err when the
+ * target could not be observed at every address
+ */
+static long long
+slot_prev_ttl(const struct rot_config *cf, const struct store_domain *d,
+    int slot, const struct adapt_memo *memo, char *err, size_t errlen)
+{
+	const struct store_key *old = store_domain_slot(d, slot);
+	const struct adapt_mem *m;
+	char target[STORE_DOMAIN_MAX + 1];
+	struct prop_query q;
+	struct prop_result res;
+	long long prev;
+	int r;
+
+	if (store_slot_names(&d->policy, d->name, slot, NULL, 0, target,
+	    sizeof(target), err, errlen) == -1)
+		return -1;
+	memset(&q, 0, sizeof(q));
+	q.name = target;
+	q.no_follow = 1;
+	q.any_key = 1;
+	r = prop_check(&q, &cf->dns, &res);
+	if (r == -1 || res.verdict == PROP_V_UNKNOWN ||
+	    res.verdict == PROP_V_PARTIAL) {
+		snprintf(err, errlen, "target %.100s not observed at every "
+		    "server: %.80s", target, res.error ? res.error :
+		    prop_verdict_name(res.verdict));
+		prop_result_free(&res);
+		return -1;
+	}
+	prev = res.max_ttl > res.neg_ttl ? res.max_ttl : res.neg_ttl;
+	prop_result_free(&res);
+	if (old == NULL)
+		return prev;
+	m = adapt_memo_find(memo, old->selector);
+	if (m != NULL && strcmp(m->kid, old->kid) == 0) {
+		if (m->ttlmax > prev)
+			prev = m->ttlmax;
+	} else if (d->policy.dns_hold > prev)
+		prev = d->policy.dns_hold;
+	return prev;
+}
+
+/* act_slot_new - a new key in a free slot, with what its target served
+ * before */
+static int
+act_slot_new(const struct rot_config *cf, const struct store_domain *d,
+    const struct pol_action *a, struct adapt_memo *memo, time_t now,
+    const char *why, char *sel, size_t sellen, char *err, size_t errlen)
+{
+	char kid[STORE_KID_LEN + 1];
+	long long prev;
+
+	if ((prev = slot_prev_ttl(cf, d, a->slot, memo, err, errlen)) < 0)
+		return -1;
+	if (store_slot_key_new(cf->store, d->name, a->slot, adapt_alg(a->alg),
+	    a->alg == POL_ALG_RSA ? a->bits : 0, prev, now, why, kid,
+	    sizeof(kid), err, errlen) == -1)
+		return -1;
+	if (store_slot_names(&d->policy, d->name, a->slot, sel, sellen, NULL,
+	    0, err, errlen) == -1)
+		snprintf(sel, sellen, "slot%d", a->slot);
+	log_info("%s: generate %s key %s (previous TTL %llds)", d->name, sel,
+	    kid, prev);
+	return 0;
 }
 
 /* act_change - a transition, as one store_apply (a swap: one write) */
@@ -644,7 +891,7 @@ act(const struct rot_config *cf, const struct store_domain *d,
     struct adapt_memo *memo, time_t now, char *sel, size_t sellen,
     char *err, size_t errlen)
 {
-	char why[256];
+	char why[sizeof(a->reason) + 16];
 	int r = 0;
 
 	if (a->type == POL_A_ALARM) {
@@ -658,6 +905,11 @@ act(const struct rot_config *cf, const struct store_domain *d,
 	switch (a->type) {
 	case POL_A_GENERATE:
 		snprintf(why, sizeof(why), "policy: %s", a->reason);
+		if (a->slot > 0) {
+			r = act_slot_new(cf, d, a, memo, now, why, sel, sellen,
+			    err, errlen);
+			break;
+		}
 		r = store_key_new(cf->store, d->name, adapt_alg(a->alg),
 		    a->alg == POL_ALG_RSA ? a->bits : 0, NULL, now, why, sel,
 		    sellen, err, errlen);
@@ -734,6 +986,8 @@ pass_end(struct pass *p)
 	free(p->memo_was);
 	free(p->done);
 	free(p->keys);
+	free(p->cnames);
+	free(p->targets);
 	pol_plan_free(&p->plan);
 	adapt_memo_free(&p->memo);
 	store_domain_free(p->d);
@@ -763,6 +1017,8 @@ rot_pass(const struct rot_config *cf, const char *domain, time_t now,
 	adapt_memo_prune(&p.memo, p.d);
 	p.done = xcalloc(p.d->nkeys + 1, 1);
 	p.keys = xcalloc(p.d->nkeys + 1, sizeof(*p.keys));
+	p.cnames = xcalloc(p.d->nkeys + 1, sizeof(*p.cnames));
+	p.targets = xcalloc(p.d->nkeys + 1, sizeof(*p.targets));
 	if (cf->stats != NULL) {
 		cf->stats->domains++;
 		cf->stats->keys += p.d->nkeys;
@@ -802,4 +1058,42 @@ rot_check(const struct rot_config *cf, const char *domain,
 	}
 	store_domain_free(d);
 	return r;
+}
+
+/* rot_check_key - a slot key is two checks, a plain key one */
+int
+rot_check_key(const struct rot_config *cf, const char *domain,
+    const char *selector, struct rot_checked *out, char *err, size_t errlen)
+{
+	const struct store_key *k;
+	struct store_domain *d;
+	int a, b, r = -1;
+
+	memset(out, 0, sizeof(*out));
+	if ((d = store_domain_load(cf->store, domain, 0, err, errlen)) ==
+	    NULL)
+		return -1;
+	if ((k = store_domain_key(d, selector)) == NULL &&
+	    (k = store_domain_kid(d, selector)) == NULL)
+		snprintf(err, errlen, "%s: no key %s", domain, selector);
+	else if (k->slot == 0) {
+		store_domain_free(d);
+		return rot_check(cf, domain, selector, &out->key, err, errlen);
+	} else {
+		out->delegated = 1;
+		slot_checks(cf, d, k, &out->cname, &out->key, &a, &b, err,
+		    errlen);
+		r = 0;
+	}
+	store_domain_free(d);
+	return r;
+}
+
+/* rot_checked_free - both results */
+void
+rot_checked_free(struct rot_checked *c)
+{
+	prop_result_free(&c->cname);
+	prop_result_free(&c->key);
+	memset(c, 0, sizeof(*c));
 }

@@ -22,6 +22,12 @@
  *	KEYTURN_VALUE		v=DKIM1; k=ed25519; p=...   ("v=DKIM1; p=")
  *	KEYTURN_VALUE_STRINGS	"v=DKIM1; k=rsa; p=MIIB..." "...": the value
  *				cut into quoted strings of at most 255 bytes
+ *	KEYTURN_KEY_ID		77aa01c3d4e5f607 (every key)
+ * and for a delegated domain, whose records live in the provider's zone:
+ *	KEYTURN_NAME		kt2.example.com.dkim.provider.test (the target)
+ *	KEYTURN_ZONE		dkim.provider.test
+ *	KEYTURN_CNAME		kt2._domainkey.example.com
+ *	KEYTURN_SLOT		2
  * Exit status 0 is success; anything else is logged and the action is
  * tried again on the next pass. Without a PublishCommand the record is
  * logged for the operator to publish and DNS evidence does the rest.
@@ -90,6 +96,24 @@ int	rot_check(const struct rot_config *, const char *domain,
 	    const char *selector, struct prop_result *res, char *err,
 	    size_t errlen);
 /*
+ * rot_check_key - the checks of one key, for `keyturn check`: a plain
+ * key's as rot_check (delegated 0, key filled, cname empty); a slot
+ * key's two (delegated 1): cname, the customer zone in CNAME mode, and
+ * key, the provider zone at the target without following. 0 with *out
+ * filled (rot_checked_free it; a check that could not be made has its
+ * result's error set), -1 with err.
+ */
+struct rot_checked {
+	int			 delegated;
+	struct prop_result	 cname;
+	struct prop_result	 key;
+};
+
+int	rot_check_key(const struct rot_config *, const char *domain,
+	    const char *selector, struct rot_checked *out, char *err,
+	    size_t errlen);
+void	rot_checked_free(struct rot_checked *);
+/*
  * rot_config_init - the rotation settings of keyturn.conf: Resolver,
  * PropagationResolvers, DNSPort, DNSTimeout, DNSConcurrency,
  * RecheckInterval, PublishCommand. The strings stay the conf's;
@@ -111,5 +135,25 @@ void	rot_memo_load(struct store *, const char *domain, struct adapt_memo *);
 int	rot_hook(const char *command, const char *action, const char *domain,
 	    const char *selector, const char *value, int cancel_fd, char *err,
 	    size_t errlen);
+/*
+ * rot_hook_record - the same with every variable of the environment:
+ * name NULL means <selector>._domainkey.<domain>; zone, cname, kid NULL
+ * and slot 0 leave KEYTURN_ZONE, KEYTURN_CNAME, KEYTURN_KEY_ID and
+ * KEYTURN_SLOT out.
+ */
+struct rot_record {
+	const char	*action;	/* "publish" | "revoke" */
+	const char	*domain;
+	const char	*selector;
+	const char	*name;
+	const char	*zone;
+	const char	*cname;
+	const char	*kid;
+	const char	*value;
+	int		 slot;
+};
+
+int	rot_hook_record(const char *command, const struct rot_record *,
+	    int cancel_fd, char *err, size_t errlen);
 
 #endif

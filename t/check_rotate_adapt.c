@@ -486,6 +486,228 @@ START_TEST(test_alarm_notes)
 }
 END_TEST
 
+/* Memo 2: key id and the slot tags survive a round trip; memo 1 reads. */
+START_TEST(test_memo2)
+{
+	struct adapt_memo m = { 0 }, back;
+	struct adapt_mem *e;
+	const struct adapt_mem *f;
+	char err[128], *text, *again;
+
+	e = adapt_memo_get(&m, "kt2");
+	snprintf(e->kid, sizeof(e->kid), "77aa01c3d4e5f607");
+	e->published = POL_PUB_PUBLISHED;
+	e->obs.dns = POL_DNS_ABSENT;
+	e->cname = POL_CNAME_MISSING;
+	snprintf(e->cname_bad, sizeof(e->cname_bad),
+	    "ns2.bad.test 127.0.0.82:53 nxdomain");
+	e->ttlmax = 2;
+	text = adapt_memo_format(&m);
+	ck_assert_msg(strncmp(text, "# keyturn rotation memo 2\n", 26) == 0,
+	    "%s", text);
+	ck_assert_msg(strstr(text, "s=kt2; pub=published; dns=absent; "
+	    "since=0; hold=0; k=77aa01c3d4e5f607; cn=missing; "
+	    "cnbad=ns2.bad.test 127.0.0.82:53 nxdomain; ttlmax=2\n") != NULL,
+	    "%s", text);
+	ck_assert_msg(adapt_memo_parse(text, &back, err, sizeof(err)) == 0,
+	    "%s", err);
+	ck_assert_uint_eq(back.n, 1);
+	ck_assert_str_eq(back.v[0].kid, "77aa01c3d4e5f607");
+	ck_assert_int_eq(back.v[0].cname, POL_CNAME_MISSING);
+	ck_assert_str_eq(back.v[0].cname_bad,
+	    "ns2.bad.test 127.0.0.82:53 nxdomain");
+	ck_assert_int_eq(back.v[0].ttlmax, 2);
+	again = adapt_memo_format(&back);
+	ck_assert_str_eq(again, text);
+	free(text);
+	free(again);
+	adapt_memo_free(&back);
+	adapt_memo_free(&m);
+
+	/* memo 1: no k=; written back as memo 2 */
+	ck_assert_msg(adapt_memo_parse("# keyturn rotation memo 1\n"
+	    "s=kt-1; pub=published; dns=published; since=1795000000; "
+	    "hold=300; checked=1795086000\n", &m, err, sizeof(err)) == 0,
+	    "%s", err);
+	ck_assert_uint_eq(m.n, 1);
+	f = adapt_memo_find(&m, "kt-1");
+	ck_assert_ptr_nonnull(f);
+	ck_assert_str_eq(f->kid, "");
+	ck_assert_int_eq(f->cname, POL_CNAME_NONE);
+	ck_assert_int_eq(f->obs.since, 1795000000);
+	ck_assert_int_eq(f->checked, 1795086000);
+	text = adapt_memo_format(&m);
+	ck_assert_str_eq(text, "# keyturn rotation memo 2\n"
+	    "s=kt-1; pub=published; dns=published; since=1795000000; "
+	    "hold=300; checked=1795086000\n");
+	free(text);
+	adapt_memo_free(&m);
+}
+END_TEST
+
+static const char *memo2_bad[] = {
+	"s=kt2; pub=none; dns=unknown; since=0; hold=0; k=77aa\n",
+	"s=kt2; pub=none; dns=unknown; since=0; hold=0; cn=lost\n",
+	"s=kt2; pub=none; dns=unknown; since=0; hold=0; ttlmax=-3\n",
+	"s=kt2; pub=none; dns=unknown; since=0; hold=0; ttlmax=x\n",
+};
+
+START_TEST(test_memo2_parse)
+{
+	struct adapt_memo m;
+	char err[128], text[256];
+
+	snprintf(text, sizeof(text), "# keyturn rotation memo 2\n%s",
+	    memo2_bad[_i]);
+	ck_assert_msg(adapt_memo_parse(text, &m, err, sizeof(err)) == -1,
+	    "accepted \"%s\"", memo2_bad[_i]);
+	ck_assert_msg(strncmp(err, "line 2:", 7) == 0, "%s", err);
+	ck_assert_uint_eq(m.n, 0);
+}
+END_TEST
+
+/*
+ * A slot's next key reuses the selector: neither adapt_keys nor
+ * adapt_memo_key may give it what DNS said about the key before it.
+ */
+START_TEST(test_memo_slot_key)
+{
+	struct adapt_memo m = { 0 };
+	struct adapt_mem *e;
+	struct store_key sk[2];
+	struct store_domain d;
+	struct pol_key pk[2];
+
+	memset(sk, 0, sizeof(sk));
+	memset(&d, 0, sizeof(d));
+	d.name = "bad.test";
+	d.keys = sk;
+	d.nkeys = 1;
+	snprintf(sk[0].selector, sizeof(sk[0].selector), "kt2");
+	snprintf(sk[0].kid, sizeof(sk[0].kid), "1111111111111111");
+	sk[0].alg = STORE_ALG_RSA;
+	sk[0].bits = 2048;
+	sk[0].state = STORE_PENDING;
+	sk[0].slot = 2;
+	sk[0].prev_ttl = 7;
+
+	/* the memo of the slot's previous key, 9999... */
+	e = adapt_memo_get(&m, "kt2");
+	snprintf(e->kid, sizeof(e->kid), "9999999999999999");
+	e->published = POL_PUB_REVOKED;
+	e->obs.dns = POL_DNS_PUBLISHED;
+	e->obs.since = 500;
+	e->obs.hold = 3;
+	e->cname = POL_CNAME_OK;
+	e->ttlmax = 60;
+	e->checked = 600;
+
+	adapt_keys(&d, &m, pk);
+	ck_assert_str_eq(pk[0].kid, "1111111111111111");
+	ck_assert_int_eq(pk[0].slot, 2);
+	ck_assert_int_eq(pk[0].prev_ttl, 7);
+	ck_assert_int_eq(pk[0].published, POL_PUB_NONE);
+	ck_assert_int_eq(pk[0].obs.dns, POL_DNS_UNKNOWN);
+	ck_assert_int_eq(pk[0].obs.since, 0);
+	ck_assert_int_eq(pk[0].cname, POL_CNAME_NONE);
+
+	e = adapt_memo_key(&m, &sk[0]);
+	ck_assert_uint_eq(m.n, 1);
+	ck_assert_str_eq(e->selector, "kt2");
+	ck_assert_str_eq(e->kid, "1111111111111111");
+	ck_assert_int_eq(e->published, POL_PUB_NONE);
+	ck_assert_int_eq(e->obs.dns, POL_DNS_UNKNOWN);
+	ck_assert_int_eq(e->obs.since, 0);
+	ck_assert_int_eq(e->cname, POL_CNAME_NONE);
+	ck_assert_int_eq(e->ttlmax, 0);
+	ck_assert_int_eq(e->checked, 0);
+
+	/* its own entry is kept, and now read back */
+	e->published = POL_PUB_PUBLISHED;
+	e->obs.dns = POL_DNS_PUBLISHED;
+	e->obs.since = 700;
+	e->cname = POL_CNAME_MISSING;
+	snprintf(e->cname_bad, sizeof(e->cname_bad), "ns2 x nxdomain");
+	ck_assert_ptr_eq(adapt_memo_key(&m, &sk[0]), e);
+	ck_assert_int_eq(e->obs.since, 700);
+	adapt_keys(&d, &m, pk);
+	ck_assert_int_eq(pk[0].published, POL_PUB_PUBLISHED);
+	ck_assert_int_eq(pk[0].obs.since, 700);
+	ck_assert_int_eq(pk[0].cname, POL_CNAME_MISSING);
+	ck_assert_str_eq(pk[0].cname_bad, "ns2 x nxdomain");
+
+	/* a plain key's memo entry carries no CNAME state */
+	sk[1] = sk[0];
+	snprintf(sk[1].selector, sizeof(sk[1].selector), "kt-9");
+	sk[1].slot = 0;
+	e = adapt_memo_key(&m, &sk[1]);
+	e->cname = POL_CNAME_MISSING;
+	d.keys = &sk[1];
+	adapt_keys(&d, &m, pk);
+	ck_assert_int_eq(pk[0].cname, POL_CNAME_NONE);
+	adapt_memo_free(&m);
+}
+END_TEST
+
+/* rot_hook_record: a delegated slot's record names the target, the
+ * provider zone, the customer's CNAME, the slot and the key id. */
+START_TEST(test_hook_record)
+{
+	char dir[] = "/tmp/check_rotate_hookr.XXXXXX", out[64], cmd[160];
+	char err[128], *env;
+	struct rot_record r = { "publish", "bad.test", "kt2",
+	    "kt2.bad.test.prov.test", "prov.test", "kt2._domainkey.bad.test",
+	    "77aa01c3d4e5f607", "v=DKIM1; k=ed25519; p=abc", 2 };
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(out, sizeof(out), "%s/env", dir);
+	setenv("KEYTURN_ZONE", "stale.test", 1);
+	setenv("KEYTURN_SLOT", "9", 1);
+	snprintf(cmd, sizeof(cmd), "env | grep ^KEYTURN_ | sort > %s", out);
+	ck_assert_msg(rot_hook_record(cmd, &r, -1, err, sizeof(err)) == 0,
+	    "%s", err);
+	env = slurp(out);
+	ck_assert_msg(strstr(env, "KEYTURN_ACTION=publish\n") != NULL, "%s",
+	    env);
+	ck_assert(strstr(env, "KEYTURN_DOMAIN=bad.test\n") != NULL);
+	ck_assert(strstr(env, "KEYTURN_SELECTOR=kt2\n") != NULL);
+	ck_assert(strstr(env, "KEYTURN_NAME=kt2.bad.test.prov.test\n") !=
+	    NULL);
+	ck_assert(strstr(env, "KEYTURN_ZONE=prov.test\n") != NULL);
+	ck_assert(strstr(env, "KEYTURN_CNAME=kt2._domainkey.bad.test\n") !=
+	    NULL);
+	ck_assert(strstr(env, "KEYTURN_SLOT=2\n") != NULL);
+	ck_assert(strstr(env, "KEYTURN_KEY_ID=77aa01c3d4e5f607\n") != NULL);
+	ck_assert(strstr(env, "KEYTURN_VALUE=v=DKIM1; k=ed25519; p=abc\n") !=
+	    NULL);
+	ck_assert(strstr(env, "KEYTURN_VALUE_STRINGS=\"v=DKIM1; k=ed25519; "
+	    "p=abc\"\n") != NULL);
+	ck_assert_msg(strstr(env, "stale") == NULL && strstr(env,
+	    "KEYTURN_SLOT=9") == NULL, "%s", env);
+	free(env);
+
+	/* a plain key: no delegated variables, even inherited ones */
+	memset(&r, 0, sizeof(r));
+	r.action = "revoke";
+	r.domain = "example.test";
+	r.selector = "kt-1";
+	r.value = "v=DKIM1; p=";
+	ck_assert_msg(rot_hook_record(cmd, &r, -1, err, sizeof(err)) == 0,
+	    "%s", err);
+	env = slurp(out);
+	ck_assert_msg(strstr(env,
+	    "KEYTURN_NAME=kt-1._domainkey.example.test\n") != NULL, "%s", env);
+	ck_assert_msg(strstr(env, "KEYTURN_ZONE") == NULL &&
+	    strstr(env, "KEYTURN_CNAME") == NULL &&
+	    strstr(env, "KEYTURN_SLOT") == NULL, "%s", env);
+	free(env);
+	unlink(out);
+	rmdir(dir);
+	unsetenv("KEYTURN_ZONE");
+	unsetenv("KEYTURN_SLOT");
+}
+END_TEST
+
 static Suite *
 adapt_suite(void)
 {
@@ -508,6 +730,11 @@ adapt_suite(void)
 	tcase_add_loop_test(tc, test_memo_parse, 0,
 	    sizeof(memo_cases) / sizeof(memo_cases[0]));
 	tcase_add_test(tc, test_hook);
+	tcase_add_test(tc, test_hook_record);
+	tcase_add_test(tc, test_memo2);
+	tcase_add_loop_test(tc, test_memo2_parse, 0,
+	    sizeof(memo2_bad) / sizeof(memo2_bad[0]));
+	tcase_add_test(tc, test_memo_slot_key);
 	tcase_add_test(tc, test_config);
 	suite_add_tcase(s, tc);
 	return s;

@@ -687,6 +687,443 @@ START_TEST(test_plan_alarm)
 }
 END_TEST
 
+/*
+ * Delegated domains: three slots kt1..kt3, one active key. Times in
+ * seconds; retire_after 100, rotate_after 1000, dns_hold 50, each key's
+ * own hold 30 unless said.
+ */
+struct slotk {
+	enum pol_state	 st;
+	int		 slot;
+	enum pol_dns	 dns;
+	enum pol_cname	 cn;
+	enum pol_pub	 pub;
+	long long	 stopped;
+	long long	 state_since;
+	long long	 obs_since;
+	long long	 prev_ttl;
+};
+
+#define SK_ACT(n)	{ POL_ACTIVE, n, POL_DNS_PUBLISHED, POL_CNAME_OK, \
+			  POL_PUB_PUBLISHED, 0, 900, 0, 10 }
+#define SK_READY(n)	{ POL_READY, n, POL_DNS_PUBLISHED, POL_CNAME_OK, \
+			  POL_PUB_PUBLISHED, 0, 900, 0, 10 }
+#define SK_GONE(n, stop) { POL_REVOKED, n, POL_DNS_REVOKED, POL_CNAME_OK, \
+			  POL_PUB_REVOKED, stop, stop + 100, 0, 10 }
+
+static const struct slot_case {
+	const char	*name;
+	long long	 now;
+	struct slotk	 k[4];
+	size_t		 n;
+	const char	*want;
+	const char	*reason;	/* in some action's reason, or NULL */
+} slot_cases[] = {
+	{ "empty domain: slot 1", 1000, { { 0 } }, 0, "generate:slot1",
+	  "slot kt1 takes a new key: the slot is empty" },
+	{ "active and ready standby: nothing to make", 1000,
+	  { SK_ACT(1), SK_READY(2) }, 2, "", NULL },
+	{ "no standby: the lowest empty slot", 1000,
+	  { SK_ACT(3) }, 1, "generate:slot1", NULL },
+	{ "an empty slot before a free one", 1000,
+	  { SK_ACT(1), SK_GONE(2, 100) }, 2, "generate:slot3",
+	  "slot kt3 takes a new key: the slot is empty" },
+	{ "two free slots: the one that stopped longest ago", 1000,
+	  { SK_ACT(1), SK_GONE(2, 500), SK_GONE(3, 300) }, 3,
+	  "generate:slot3", "its key k2 stopped signing 700s ago "
+	  "(retire-after 100s)" },
+	{ "two free slots, other order", 1000,
+	  { SK_ACT(1), SK_GONE(2, 300), SK_GONE(3, 500) }, 3,
+	  "generate:slot2", NULL },
+	{ "revoked, p= not yet served everywhere: no new key", 1000,
+	  { SK_ACT(1), { POL_REVOKED, 2, POL_DNS_ABSENT, POL_CNAME_OK,
+	  POL_PUB_REVOKED, 300, 400, 0, 10 }, { POL_RETIRING, 3,
+	  POL_DNS_PUBLISHED, POL_CNAME_OK, POL_PUB_PUBLISHED, 950, 950, 0,
+	  10 } }, 3, "", NULL },
+	{ "revoked, p= served but never handed over: unpublish only", 1000,
+	  { SK_ACT(1), { POL_REVOKED, 2, POL_DNS_REVOKED, POL_CNAME_OK,
+	  POL_PUB_PUBLISHED, 300, 400, 0, 10 }, { POL_RETIRING, 3,
+	  POL_DNS_PUBLISHED, POL_CNAME_OK, POL_PUB_PUBLISHED, 950, 950, 0,
+	  10 } }, 3, "unpublish:1", NULL },
+	{ "p= confirmed, stopped 99s ago: not yet", 1000,
+	  { SK_ACT(1), SK_GONE(2, 901), { POL_RETIRING, 3,
+	  POL_DNS_PUBLISHED, POL_CNAME_OK, POL_PUB_PUBLISHED, 950, 950, 0,
+	  10 } }, 3, "", NULL },
+	{ "p= confirmed, stopped retire_after ago: new key", 1000,
+	  { SK_ACT(1), SK_GONE(2, 900), { POL_RETIRING, 3,
+	  POL_DNS_PUBLISHED, POL_CNAME_OK, POL_PUB_PUBLISHED, 950, 950, 0,
+	  10 } }, 3, "generate:slot2", "stopped signing 100s ago" },
+	{ "p= confirmed, key never signed: new key", 1000,
+	  { SK_ACT(1), SK_GONE(2, 0), { POL_RETIRING, 3, POL_DNS_PUBLISHED,
+	  POL_CNAME_OK, POL_PUB_PUBLISHED, 950, 950, 0, 10 } }, 3,
+	  "generate:slot2",
+	  NULL },
+	{ "free slot whose CNAME is missing: skipped", 1000,
+	  { SK_ACT(1), { POL_REVOKED, 2, POL_DNS_REVOKED, POL_CNAME_MISSING,
+	  POL_PUB_REVOKED, 300, 400, 0, 10 }, SK_GONE(3, 500) }, 3,
+	  "generate:slot3", NULL },
+	{ "pending, CNAME unknown: still the standby", 1000,
+	  { SK_ACT(1), { POL_PENDING, 2, POL_DNS_PARTIAL, POL_CNAME_UNKNOWN,
+	  POL_PUB_PUBLISHED, 0, 900, 0, 10 } }, 2, "", NULL },
+	{ "pending, CNAME missing: alarm, not a standby, next slot", 1000,
+	  { SK_ACT(1), { POL_PENDING, 2, POL_DNS_ABSENT, POL_CNAME_MISSING,
+	  POL_PUB_PUBLISHED, 0, 900, 0, 10 } }, 2, "alarm:1 generate:slot3",
+	  "slot kt2 (kt2._domainkey.bad.test): the customer's CNAME is "
+	  "missing at ns2.bad.test 127.0.0.82:53 nxdomain; expected "
+	  "kt2.bad.test.prov.test: the slot is not used" },
+	{ "pending, CNAME wrong: alarm, never ready", 100000,
+	  { SK_ACT(1), { POL_PENDING, 2, POL_DNS_MISMATCH, POL_CNAME_WRONG,
+	  POL_PUB_PUBLISHED, 0, 900, 0, 10 }, SK_GONE(3, 100) }, 3,
+	  "alarm:1 generate:slot3", "the customer's CNAME is wrong at ns2.bad.test" },
+	{ "pending, foreign key at the target: alarm", 100000,
+	  { SK_ACT(1), { POL_PENDING, 2, POL_DNS_MISMATCH, POL_CNAME_OK,
+	  POL_PUB_PUBLISHED, 0, 900, 0, 10 } }, 2, "alarm:1", NULL },
+	{ "pending, both agree, hold (prev 40) not over", 1039,
+	  { SK_ACT(1), { POL_PENDING, 2, POL_DNS_PUBLISHED, POL_CNAME_OK,
+	  POL_PUB_PUBLISHED, 0, 900, 1000, 40 } }, 2, "", NULL },
+	{ "pending, both agree, hold (prev 40) over: ready", 1040,
+	  { SK_ACT(1), { POL_PENDING, 2, POL_DNS_PUBLISHED, POL_CNAME_OK,
+	  POL_PUB_PUBLISHED, 0, 900, 1000, 40 } }, 2, "ready:1",
+	  "hold 40s = max(TXT 30s, previous 40s, CNAME 20s, negative 5s) "
+	  "passed" },
+	{ "pending, own hold 30 above prev 10: not at 29", 1029,
+	  { SK_ACT(1), { POL_PENDING, 2, POL_DNS_PUBLISHED, POL_CNAME_OK,
+	  POL_PUB_PUBLISHED, 0, 900, 1000, 10 } }, 2, "", NULL },
+	{ "pending, own hold 30 above prev 10: ready at 30", 1030,
+	  { SK_ACT(1), { POL_PENDING, 2, POL_DNS_PUBLISHED, POL_CNAME_OK,
+	  POL_PUB_PUBLISHED, 0, 900, 1000, 10 } }, 2, "ready:1", NULL },
+	{ "pending, prev unknown: dns_hold 50, not at 49", 1049,
+	  { SK_ACT(1), { POL_PENDING, 2, POL_DNS_PUBLISHED, POL_CNAME_OK,
+	  POL_PUB_PUBLISHED, 0, 900, 1000, -1 } }, 2, "", NULL },
+	{ "pending, prev unknown: dns_hold 50, ready at 50", 1050,
+	  { SK_ACT(1), { POL_PENDING, 2, POL_DNS_PUBLISHED, POL_CNAME_OK,
+	  POL_PUB_PUBLISHED, 0, 900, 1000, -1 } }, 2, "ready:1", NULL },
+	{ "pending, TXT served, CNAME not everywhere: wait", 100000,
+	  { SK_ACT(1), { POL_PENDING, 2, POL_DNS_PARTIAL, POL_CNAME_UNKNOWN,
+	  POL_PUB_PUBLISHED, 0, 900, 0, 10 } }, 2, "", NULL },
+	{ "active CNAME missing, healthy standby: swapped", 1000,
+	  { { POL_ACTIVE, 1, POL_DNS_ABSENT, POL_CNAME_MISSING,
+	  POL_PUB_PUBLISHED, 0, 900, 0, 10 }, SK_READY(2) }, 2,
+	  "alarm:0 swap:1/0 generate:slot3", "slot kt1 (kt1._domainkey."
+	  "bad.test): the customer's CNAME is missing at ns2.bad.test" },
+	{ "active CNAME wrong, standby's CNAME missing: keeps signing", 1000,
+	  { { POL_ACTIVE, 1, POL_DNS_MISMATCH, POL_CNAME_WRONG,
+	  POL_PUB_PUBLISHED, 0, 900, 0, 10 }, { POL_READY, 2,
+	  POL_DNS_ABSENT, POL_CNAME_MISSING, POL_PUB_PUBLISHED, 0, 900, 0,
+	  10 } }, 2, "alarm:0 alarm:1 generate:slot3", NULL },
+	{ "active CNAME missing, no standby: alarm, keeps signing", 1000,
+	  { { POL_ACTIVE, 1, POL_DNS_ABSENT, POL_CNAME_MISSING,
+	  POL_PUB_PUBLISHED, 0, 900, 0, 10 }, { POL_PENDING, 2,
+	  POL_DNS_PARTIAL, POL_CNAME_UNKNOWN, POL_PUB_PUBLISHED, 0, 900, 0,
+	  10 } }, 2, "alarm:0", NULL },
+	{ "active CNAME missing, standby unconfirmed this pass: no swap",
+	  1000, { { POL_ACTIVE, 1, POL_DNS_ABSENT, POL_CNAME_MISSING,
+	  POL_PUB_PUBLISHED, 0, 900, 0, 10 }, { POL_READY, 2,
+	  POL_DNS_PARTIAL, POL_CNAME_UNKNOWN, POL_PUB_PUBLISHED, 0, 900, 0,
+	  10 } }, 2, "alarm:0", NULL },
+	{ "swap due, standby's CNAME missing: no swap, alarm", 5000,
+	  { SK_ACT(1), { POL_READY, 2, POL_DNS_ABSENT, POL_CNAME_MISSING,
+	  POL_PUB_PUBLISHED, 0, 900, 0, 10 } }, 2, "alarm:1 generate:slot3",
+	  NULL },
+	{ "swap due, healthy standby: swapped", 5000,
+	  { SK_ACT(1), SK_READY(2), SK_GONE(3, 100) }, 3,
+	  "swap:1/0 generate:slot3",
+	  NULL },
+};
+
+/* slot_words - plan_words, a generate naming its slot */
+static void
+slot_words(const struct pol_plan *pl, char *buf, size_t len)
+{
+	const struct pol_action *a;
+	size_t i, o = 0;
+
+	buf[0] = '\0';
+	for (i = 0; i < pl->n && o < len; i++) {
+		a = &pl->v[i];
+		if (a->type == POL_A_GENERATE)
+			o += snprintf(buf + o, len - o, "%sgenerate:slot%d",
+			    i ? " " : "", a->slot);
+		else if (a->type == POL_A_SWAP)
+			o += snprintf(buf + o, len - o, "%sswap:%zu/%zu",
+			    i ? " " : "", a->key, a->other);
+		else
+			o += snprintf(buf + o, len - o, "%s%s:%zu",
+			    i ? " " : "", pol_act_name(a->type), a->key);
+	}
+}
+
+/* slot_policy - bad.test delegated to prov.test, three slots */
+static void
+slot_policy(struct pol_policy *pol)
+{
+	memset(pol, 0, sizeof(*pol));
+	pol->algs[POL_ALG_RSA] = 1;
+	pol->rsa_bits = 2048;
+	pol->active_keys = 1;
+	pol->rotate_after = 1000;
+	pol->retire_after = 100;
+	pol->slots = 3;
+	pol->dns_hold = 50;
+	pol->domain = "bad.test";
+	pol->delegate_to = "prov.test";
+	pol->slot_sel[1] = "kt1";
+	pol->slot_sel[2] = "kt2";
+	pol->slot_sel[3] = "kt3";
+}
+
+/* slot_key - key i of a slot case; names point into names[] */
+static void
+slot_key(const struct slotk *sk, size_t i, struct pol_key *k,
+    char names[4][3][48])
+{
+	memset(k, 0, sizeof(*k));
+	snprintf(names[i][0], sizeof(names[i][0]), "kt%d", sk->slot);
+	snprintf(names[i][1], sizeof(names[i][1]), "kt%d._domainkey.bad.test",
+	    sk->slot);
+	snprintf(names[i][2], sizeof(names[i][2]), "kt%d.bad.test.prov.test",
+	    sk->slot);
+	k->selector = names[i][0];
+	k->cname_name = names[i][1];
+	k->target = names[i][2];
+	k->kid = i == 0 ? "k0" : i == 1 ? "k1" : i == 2 ? "k2" : "k3";
+	k->alg = POL_ALG_RSA;
+	k->bits = 2048;
+	k->state = sk->st;
+	k->created = sk->state_since;
+	k->state_since = sk->state_since;
+	k->published = sk->pub;
+	k->slot = sk->slot;
+	k->stopped = sk->stopped;
+	k->prev_ttl = sk->prev_ttl;
+	k->cname = sk->cn;
+	if (sk->cn == POL_CNAME_MISSING || sk->cn == POL_CNAME_WRONG)
+		snprintf(k->cname_bad, sizeof(k->cname_bad),
+		    "ns2.bad.test 127.0.0.82:53 %s", sk->cn == POL_CNAME_WRONG ?
+		    "mismatch" : "nxdomain");
+	k->obs.dns = sk->dns;
+	k->obs.since = sk->obs_since;
+	k->obs.hold = 30;
+	k->obs.ttl_txt = 30;
+	k->obs.ttl_cname = 20;
+	k->obs.ttl_neg = 5;
+}
+
+START_TEST(test_slot)
+{
+	const struct slot_case *sc = &slot_cases[_i];
+	struct pol_policy pol;
+	struct pol_key keys[4];
+	struct pol_plan plan = { 0 };
+	char names[4][3][48], got[512];
+	size_t i;
+	int seen = sc->reason == NULL;
+
+	slot_policy(&pol);
+	for (i = 0; i < sc->n; i++)
+		slot_key(&sc->k[i], i, &keys[i], names);
+	pol_decide(&pol, keys, sc->n, sc->now, &plan);
+	slot_words(&plan, got, sizeof(got));
+	ck_assert_msg(strcmp(got, sc->want) == 0, "%s: got \"%s\", want "
+	    "\"%s\"", sc->name, got, sc->want);
+	for (i = 0; i < plan.n; i++) {
+		ck_assert_msg(plan.v[i].reason[0] != '\0', "%s: no reason",
+		    sc->name);
+		if (sc->reason != NULL && strstr(plan.v[i].reason,
+		    sc->reason) != NULL)
+			seen = 1;
+		if (plan.v[i].type == POL_A_GENERATE)
+			ck_assert_msg(plan.v[i].slot > 0, "%s: no slot",
+			    sc->name);
+	}
+	for (i = 0; !seen && i < plan.n; i++)
+		fprintf(stderr, "%s: reason %zu: %s\n", sc->name, i,
+		    plan.v[i].reason);
+	ck_assert_msg(seen, "%s: no reason with \"%s\"", sc->name,
+	    sc->reason);
+	pol_plan_free(&plan);
+}
+END_TEST
+
+/* slot_result - n addresses; the first `bad` answer st, the rest match */
+static void
+slot_result(struct prop_result *r, struct prop_obs *o, size_t n, size_t bad,
+    enum prop_status st, uint32_t ttl, uint32_t neg)
+{
+	static char *srv[] = { "ns1.x.test", "ns2.x.test", "ns3.x.test" };
+	static char *addr[] = { "127.0.0.81:53", "127.0.0.82:53",
+	    "127.0.0.83:53" };
+	size_t i;
+
+	memset(r, 0, sizeof(*r));
+	memset(o, 0, n * sizeof(*o));
+	for (i = 0; i < n; i++) {
+		o[i].source = PROP_SRC_AUTH;
+		o[i].server = srv[i];
+		o[i].addr = addr[i];
+		o[i].status = i < bad ? st : PROP_MATCH;
+		o[i].ttl = ttl;
+	}
+	r->obs = o;
+	r->nobs = n;
+	r->max_ttl = ttl;
+	r->neg_ttl = neg;
+	prop_summarize(r);
+	r->max_ttl = ttl;
+	r->neg_ttl = neg;
+}
+
+/* One pass of evidence_update_slot per row, on the same observation. */
+static const struct evs_step {
+	size_t		 cbad;		/* customer addresses not matching */
+	enum prop_status cst;
+	size_t		 kbad;		/* provider addresses not matching */
+	enum prop_status kst;
+	uint32_t	 cttl, cneg, kttl, kneg;
+	long long	 prev;
+	int		 key_null;
+	/* after the pass */
+	enum pol_dns	 dns;
+	enum pol_cname	 cn;
+	long long	 since, hold;
+	const char	*bad;
+} evs_steps[] = {
+	/* t=100: the TXT is not there yet */
+	{ 0, PROP_MATCH, 2, PROP_NXDOMAIN, 20, 5, 0, 8, 40, 0,
+	  POL_DNS_ABSENT, POL_CNAME_OK, 0, 0, "" },
+	/* t=110: both agree: the streak starts, hold max(30,20,8,40) */
+	{ 0, PROP_MATCH, 0, PROP_MATCH, 20, 5, 30, 8, 40, 0,
+	  POL_DNS_PUBLISHED, POL_CNAME_OK, 110, 40, "" },
+	/* t=120: a longer CNAME TTL now: the hold grows, since stays */
+	{ 0, PROP_MATCH, 0, PROP_MATCH, 60, 5, 30, 8, 40, 0,
+	  POL_DNS_PUBLISHED, POL_CNAME_OK, 110, 60, "" },
+	/* t=130: one customer server lost the CNAME: streak over */
+	{ 1, PROP_NXDOMAIN, 0, PROP_MATCH, 60, 70, 30, 8, 40, 0,
+	  POL_DNS_ABSENT, POL_CNAME_MISSING, 0, 0,
+	  "ns1.x.test 127.0.0.81:53 nxdomain" },
+	/* t=140: another target at one, none at the other: wrong */
+	{ 2, PROP_MISMATCH, 0, PROP_MATCH, 60, 5, 30, 8, 40, 0,
+	  POL_DNS_MISMATCH, POL_CNAME_WRONG, 0, 0,
+	  "ns1.x.test 127.0.0.81:53 mismatch; ns2.x.test 127.0.0.82:53 "
+	  "mismatch" },
+	/* t=150: a customer server times out: unknown, no streak */
+	{ 1, PROP_TIMEOUT, 0, PROP_MATCH, 60, 5, 30, 8, 40, 0,
+	  POL_DNS_PARTIAL, POL_CNAME_UNKNOWN, 0, 0, NULL },
+	/* t=160: agree again, negative TTL of the customer zone largest */
+	{ 0, PROP_MATCH, 0, PROP_MATCH, 20, 90, 30, 8, 40, 0,
+	  POL_DNS_PUBLISHED, POL_CNAME_OK, 160, 90, "" },
+	/* t=170: the provider check failed: no evidence, streak over */
+	{ 0, PROP_MATCH, 0, PROP_MATCH, 20, 5, 30, 8, 40, 1,
+	  POL_DNS_UNKNOWN, POL_CNAME_OK, 0, 0, "" },
+	/* t=180: agree, prev_ttl the largest */
+	{ 0, PROP_MATCH, 0, PROP_MATCH, 20, 5, 30, 8, 400, 0,
+	  POL_DNS_PUBLISHED, POL_CNAME_OK, 180, 400, "" },
+	/* t=190: agree, provider's negative TTL the largest */
+	{ 0, PROP_MATCH, 0, PROP_MATCH, 20, 5, 30, 800, 40, 0,
+	  POL_DNS_PUBLISHED, POL_CNAME_OK, 180, 800, "" },
+	/* t=200: another key at the target: mismatch */
+	{ 0, PROP_MATCH, 1, PROP_MISMATCH, 20, 5, 30, 8, 40, 0,
+	  POL_DNS_MISMATCH, POL_CNAME_OK, 0, 0, "" },
+};
+
+START_TEST(test_evidence_slot)
+{
+	struct prop_result cr, kr;
+	struct prop_obs co[2], ko[2];
+	struct pol_obs obs;
+	enum pol_cname cn;
+	char bad[POL_CNAME_BAD];
+	size_t i;
+
+	memset(&obs, 0, sizeof(obs));
+	for (i = 0; i < sizeof(evs_steps) / sizeof(evs_steps[0]); i++) {
+		const struct evs_step *e = &evs_steps[i];
+
+		slot_result(&cr, co, 2, e->cbad, e->cst, e->cttl, e->cneg);
+		slot_result(&kr, ko, 2, e->kbad, e->kst, e->kttl, e->kneg);
+		evidence_update_slot(&obs, &cn, bad, sizeof(bad), &cr,
+		    e->key_null ? NULL : &kr, e->prev,
+		    (time_t)(100 + 10 * i));
+		ck_assert_msg(obs.dns == e->dns, "step %zu: dns %s, want %s",
+		    i, pol_dns_name(obs.dns), pol_dns_name(e->dns));
+		ck_assert_msg(cn == e->cn, "step %zu: cname %s, want %s", i,
+		    pol_cname_name(cn), pol_cname_name(e->cn));
+		ck_assert_msg(obs.since == e->since, "step %zu: since %lld, "
+		    "want %lld", i, (long long)obs.since, e->since);
+		ck_assert_msg(obs.hold == e->hold, "step %zu: hold %lld, want "
+		    "%lld", i, obs.hold, e->hold);
+		if (e->bad != NULL)
+			ck_assert_msg(strcmp(bad, e->bad) == 0, "step %zu: bad "
+			    "\"%s\", want \"%s\"", i, bad, e->bad);
+	}
+	/* no CNAME result at all: unknown */
+	ck_assert_int_eq(evidence_cname(NULL), POL_CNAME_UNKNOWN);
+}
+END_TEST
+
+/* The alarm names every failing server while they fit, then counts. */
+START_TEST(test_evidence_cname_bad)
+{
+	struct prop_result r;
+	struct prop_obs o[3];
+	char buf[64];
+
+	slot_result(&r, o, 3, 3, PROP_NXDOMAIN, 0, 5);
+	evidence_cname_bad(&r, buf, sizeof(buf));
+	ck_assert_msg(strstr(buf, "ns1.x.test 127.0.0.81:53 nxdomain") == buf,
+	    "%s", buf);
+	ck_assert_msg(strstr(buf, " more") != NULL, "%s", buf);
+	ck_assert_msg(strlen(buf) < sizeof(buf), "%s", buf);
+	evidence_cname_bad(&r, buf, 20);
+	ck_assert_msg(strcmp(buf, " and 3 more") == 0, "\"%s\"", buf);
+}
+END_TEST
+
+/*
+ * The hold counts from the first pass at which both zones agree: the real
+ * evidence_update_slot feeding the real pol_decide, a pass every 10s.
+ * The CNAME vanishes from one customer server at t=120 and comes back at
+ * t=130, so the key is ready at 130 + max(TXT 30, CNAME 20, prev 40).
+ */
+START_TEST(test_slot_streak)
+{
+	struct pol_policy pol;
+	struct pol_key keys[2];
+	struct pol_plan plan = { 0 };
+	struct prop_result cr, kr;
+	struct prop_obs co[2], ko[2];
+	struct slotk act = SK_ACT(1), pend = { POL_PENDING, 2,
+	    POL_DNS_UNKNOWN, POL_CNAME_NONE, POL_PUB_PUBLISHED, 0, 100, 0,
+	    40 };
+	char names[4][3][48], got[256];
+	long long t, ready_at = -1;
+
+	slot_policy(&pol);
+	slot_key(&act, 0, &keys[0], names);
+	slot_key(&pend, 1, &keys[1], names);
+	memset(&keys[1].obs, 0, sizeof(keys[1].obs));
+	for (t = 100; t <= 300 && ready_at < 0; t += 10) {
+		slot_result(&cr, co, 2, t == 120 ? 1 : 0, PROP_NXDOMAIN, 20,
+		    5);
+		slot_result(&kr, ko, 2, 0, PROP_MATCH, 30, 8);
+		evidence_update_slot(&keys[1].obs, &keys[1].cname,
+		    keys[1].cname_bad, sizeof(keys[1].cname_bad), &cr, &kr,
+		    keys[1].prev_ttl, (time_t)t);
+		pol_decide(&pol, keys, 2, (time_t)t, &plan);
+		slot_words(&plan, got, sizeof(got));
+		if (t == 120)
+			ck_assert_msg(strcmp(got, "alarm:1 generate:slot3") ==
+			    0, "t=%lld: %s", t, got);
+		else if (strcmp(got, "ready:1") == 0)
+			ready_at = t;
+		else
+			ck_assert_msg(got[0] == '\0', "t=%lld: %s", t, got);
+	}
+	pol_plan_free(&plan);
+	ck_assert_int_eq(ready_at, 170);
+}
+END_TEST
+
 Suite *policy_suite(void);
 
 Suite *
@@ -702,6 +1139,13 @@ policy_suite(void)
 	tcase_add_loop_test(tc, test_pass, 0,
 	    sizeof(pass_cases) / sizeof(pass_cases[0]));
 	tcase_add_test(tc, test_plan_alarm);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("delegated");
+	tcase_add_loop_test(tc, test_slot, 0,
+	    sizeof(slot_cases) / sizeof(slot_cases[0]));
+	tcase_add_test(tc, test_evidence_slot);
+	tcase_add_test(tc, test_evidence_cname_bad);
+	tcase_add_test(tc, test_slot_streak);
 	suite_add_tcase(s, tc);
 	return s;
 }

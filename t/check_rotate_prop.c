@@ -149,8 +149,8 @@ expand(const char *t)
 START_TEST(test_judge)
 {
 	const struct judge_case *jc = &judge_cases[_i];
-	struct prop_query q = { "s._domainkey.example.test", jc->alg, NULL,
-	    0 };
+	struct prop_query q = { .name = "s._domainkey.example.test",
+	    .alg = jc->alg };
 	char *txt[2] = { NULL, NULL }, *detail = NULL;
 	enum prop_status st;
 	size_t i;
@@ -718,8 +718,8 @@ static int fake_cancel;		/* prop_options.cancel_fd */
 static double
 fake_check(const char *name, int timeout_ms, struct prop_result *res)
 {
-	struct prop_query q = { name, PROP_ALG_ED25519, key_a,
-	    sizeof(key_a) };
+	struct prop_query q = { .name = name, .alg = PROP_ALG_ED25519,
+	    .key = key_a, .keylen = sizeof(key_a) };
 	struct prop_options o;
 	struct timespec a, b;
 	char resolver[32];

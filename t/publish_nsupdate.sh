@@ -145,9 +145,56 @@ env KEYTURN_ACTION=publish KEYTURN_DOMAIN=mail.pub.test \
 v=$(kdig @127.0.0.61 -p "$KNOT_PORT" +norec +short +timeout=10 TXT s2._domainkey.mail.pub.test | tr -d '"')
 [ "$v" = "$REC2" ] || fail "-z: '$v'"
 
+# --- a delegated domain's slot: KEYTURN_NAME is the target in the
+# provider's zone (KEYTURN_ZONE), whatever KEYTURN_DOMAIN and -z say
+env KEYTURN_ACTION=publish KEYTURN_DOMAIN=cust.example \
+    KEYTURN_SELECTOR=kt1 KEYTURN_NAME=kt1.cust.example.pub.test \
+    KEYTURN_ZONE=pub.test KEYTURN_CNAME=kt1._domainkey.cust.example \
+    KEYTURN_SLOT=1 KEYTURN_KEY_ID=77aa01c3d4e5f607 \
+    KEYTURN_VALUE_STRINGS="\"$REC2\"" "$hook" -s 127.0.0.61 -p "$KNOT_PORT" \
+    -k "$KNOT_TSIG_FILE" -z cust.example > "$T/hook.out" 2>&1 ||
+    { cat "$T/hook.out"; fail "publish to KEYTURN_ZONE failed"; }
+v=$(kdig @127.0.0.61 -p "$KNOT_PORT" +norec +short +timeout=10 TXT kt1.cust.example.pub.test | tr -d '"')
+[ "$v" = "$REC2" ] || fail "KEYTURN_ZONE: '$v'"
+# -Z: delegate-to (dkim.pub.test) below the zone's apex (pub.test)
+env KEYTURN_ACTION=publish KEYTURN_DOMAIN=cust.example \
+    KEYTURN_SELECTOR=kt2 KEYTURN_NAME=kt2.cust.example.dkim.pub.test \
+    KEYTURN_ZONE=dkim.pub.test KEYTURN_SLOT=2 \
+    KEYTURN_VALUE_STRINGS="\"$REC2\"" "$hook" -s 127.0.0.61 -p "$KNOT_PORT" \
+    -k "$KNOT_TSIG_FILE" -Z pub.test > "$T/hook.out" 2>&1 ||
+    { cat "$T/hook.out"; fail "publish with -Z failed"; }
+v=$(kdig @127.0.0.61 -p "$KNOT_PORT" +norec +short +timeout=10 TXT kt2.cust.example.dkim.pub.test | tr -d '"')
+[ "$v" = "$REC2" ] || fail "-Z: '$v'"
+# -Z applies to delegated records only: a plain one still uses -z/DOMAIN
+env KEYTURN_ACTION=publish KEYTURN_DOMAIN=pub.test KEYTURN_SELECTOR=s3 \
+    KEYTURN_NAME=s3._domainkey.pub.test \
+    KEYTURN_VALUE_STRINGS="\"$REC2\"" "$hook" -s 127.0.0.61 -p "$KNOT_PORT" \
+    -k "$KNOT_TSIG_FILE" -Z nosuch.test > "$T/hook.out" 2>&1 ||
+    { cat "$T/hook.out"; fail "a plain publish with -Z failed"; }
+# a target outside KEYTURN_ZONE is refused, nothing sent
+serial=$(knot_serial prim pub.test) || fail "the primary does not answer"
+env KEYTURN_ACTION=publish KEYTURN_DOMAIN=cust.example \
+    KEYTURN_SELECTOR=kt3 KEYTURN_NAME=kt3._domainkey.cust.example \
+    KEYTURN_ZONE=pub.test KEYTURN_SLOT=3 \
+    KEYTURN_VALUE_STRINGS="\"$REC2\"" "$hook" -s 127.0.0.61 -p "$KNOT_PORT" \
+    -k "$KNOT_TSIG_FILE" > "$T/hook.out" 2>&1 &&
+    fail "a target outside KEYTURN_ZONE was accepted"
+grep -q "not in zone pub.test" "$T/hook.out" || fail "no zone message: $(cat "$T/hook.out")"
+[ "$(knot_serial prim pub.test)" = "$serial" ] || fail "a refused delegated update changed the zone"
+# revoke at the target: "v=DKIM1; p="
+env KEYTURN_ACTION=revoke KEYTURN_DOMAIN=cust.example \
+    KEYTURN_SELECTOR=kt1 KEYTURN_NAME=kt1.cust.example.pub.test \
+    KEYTURN_ZONE=pub.test KEYTURN_SLOT=1 KEYTURN_VALUE="v=DKIM1; p=" \
+    KEYTURN_VALUE_STRINGS='"v=DKIM1; p="' "$hook" -s 127.0.0.61 \
+    -p "$KNOT_PORT" -k "$KNOT_TSIG_FILE" > "$T/hook.out" 2>&1 ||
+    { cat "$T/hook.out"; fail "revoke at the target failed"; }
+sync_sec
+v=$(kdig @127.0.0.62 -p "$KNOT_PORT" +norec +short +timeout=10 TXT kt1.cust.example.pub.test | tr -d '"')
+[ "$v" = "v=DKIM1; p=" ] || fail "revoke at the target: secondary serves '$v'"
+
 if [ $fails -gt 0 ]; then
 	echo "$fails failure(s)"
 	exit 1
 fi
-echo "keyturn-nsupdate: publish, replace, revoke, withdraw and refusals ok"
+echo "keyturn-nsupdate: publish, replace, revoke, withdraw, refusals and delegated targets (-Z) ok"
 exit 0
