@@ -346,6 +346,7 @@ struct status_dom {
 	struct pol_key		*keys;
 	struct pol_plan		 plan;
 	struct adapt_memo	 memo;
+	struct adapt_slots	 names;	/* what keys and plan point into */
 	char			 next[448];
 	time_t			 next_at;	/* 0: now or not timed */
 	struct status_held	*held;	/* alarms only the history still holds */
@@ -458,6 +459,7 @@ status_load(struct cli *c, struct store *st, const struct store_domain *d,
 	s->keys = xcalloc(d->nkeys + 1, sizeof(*s->keys));
 	adapt_keys(d, &s->memo, s->keys);
 	adapt_policy(&d->policy, &pol);
+	adapt_slots(d, &s->names, &pol, s->keys);
 	pol_decide(&pol, s->keys, d->nkeys, c->now, &s->plan);
 	status_next(c, s);
 	status_held(st, s);
@@ -474,6 +476,7 @@ status_free(struct status_dom *s)
 	free(s->held);
 	pol_plan_free(&s->plan);
 	adapt_memo_free(&s->memo);
+	adapt_slots_free(&s->names);
 	free(s->keys);
 }
 
@@ -498,6 +501,50 @@ status_list(struct cli *c, const struct status_dom *s, enum pol_state st)
 		printf("-");
 }
 
+/*
+ * status_slots - each slot of a delegated domain: its selector, and the
+ * state and key id of the key it holds ("empty -" when none), as text
+ * or JSON
+ */
+static void
+status_slots(struct cli *c, const struct status_dom *s)
+{
+	const struct store_key *k;
+	const struct pol_key *pk;
+	const char *sel;
+	int n;
+
+	for (n = 1; n <= s->d->policy.slots && n < 4; n++) {
+		k = store_domain_slot(s->d, n);
+		pk = k == NULL ? NULL : &s->keys[k - s->d->keys];
+		sel = s->names.sel[n][0] != '\0' ? s->names.sel[n] :
+		    k != NULL ? k->selector : "?";
+		if (!c->json) {
+			printf("%s%s %s %s", n > 1 ? " | " : "", sel,
+			    k == NULL ? "empty" : store_state_name(k->state),
+			    k == NULL ? "-" : k->kid);
+			continue;
+		}
+		printf("%s{\"slot\": %d, \"selector\": ", n > 1 ? ", " : "",
+		    n);
+		cli_json_str(stdout, sel);
+		printf(", \"state\": ");
+		if (k == NULL)
+			printf("null, \"key_id\": null, \"cname\": null, "
+			    "\"cname_bad\": null}");
+		else {
+			cli_json_str(stdout, store_state_name(k->state));
+			printf(", \"key_id\": ");
+			cli_json_str(stdout, k->kid);
+			printf(", \"cname\": ");
+			cli_json_str(stdout, pol_cname_name(pk->cname));
+			printf(", \"cname_bad\": ");
+			cli_json_str(stdout, pk->cname_bad);
+			printf("}");
+		}
+	}
+}
+
 /* status_text - one block per domain */
 static void
 status_text(struct cli *c, const struct status_dom *s)
@@ -505,12 +552,20 @@ status_text(struct cli *c, const struct status_dom *s)
 	size_t i;
 	int alarms = 0;
 
-	printf("%s\n  active:  ", s->d->name);
+	printf("%s", s->d->name);
+	if (s->d->policy.slots > 0)
+		printf(" (delegated to %s, %d slots)", s->d->policy.delegate_to,
+		    s->d->policy.slots);
+	printf("\n  active:  ");
 	status_list(c, s, POL_ACTIVE);
 	printf("\n  standby: ");
 	status_list(c, s, POL_READY);
 	printf("\n  pending: ");
 	status_list(c, s, POL_PENDING);
+	if (s->d->policy.slots > 0) {
+		printf("\n  slots:   ");
+		status_slots(c, s);
+	}
 	printf("\n  next:    %s\n", *s->next ? s->next : "-");
 	for (i = 0; i < s->plan.n; i++)
 		if (s->plan.v[i].type == POL_A_ALARM) {
@@ -535,12 +590,19 @@ status_json(struct cli *c, const struct status_dom *s, int *first)
 	cli_json_sep(first);
 	printf("  {\"domain\": ");
 	cli_json_str(stdout, s->d->name);
+	printf(", \"delegate_to\": ");
+	if (s->d->policy.slots > 0)
+		cli_json_str(stdout, s->d->policy.delegate_to);
+	else
+		printf("null");
 	printf(", \"active\": [");
 	status_list(c, s, POL_ACTIVE);
 	printf("], \"standby\": [");
 	status_list(c, s, POL_READY);
 	printf("], \"pending\": [");
 	status_list(c, s, POL_PENDING);
+	printf("], \"slots\": [");
+	status_slots(c, s);
 	printf("], \"next\": ");
 	if (*s->next) {
 		cli_json_str(stdout, s->next);

@@ -7,13 +7,16 @@
  *	# keyturn rotation memo 2
  *	s=kt-202611-ed; pub=published; dns=published; since=1795000000; hold=300; checked=1795086000; k=9f86d081884c7d65
  *	s=kt2; pub=published; dns=absent; since=0; hold=0; k=77aa01c3d4e5f607; cn=missing; cnbad=ns2.bad.test 127.0.0.82:53 nxdomain; ttlmax=2
+ *	s=kt1; pub=published; dns=published; since=1795000000; hold=300; k=0c1d2e3f40516273; cn=ok; ttltxt=300; ttlcn=60; ttlneg=30
  *
  * checked= (the end of the key's last DNS check) is left out for a key
  * never checked, and a memo without it reads as "never": every key is
  * asked about at the next pass. k= is the key id (memo 1 lines have
  * none: the entry is the selector's); cn=, cnbad= and ttlmax= are for
- * the slot keys of a delegated domain (policy.h, adapt_mem). A memo 1
- * file reads as a memo 2 one whose lines lack the new tags.
+ * the slot keys of a delegated domain (policy.h, adapt_mem), and so are
+ * ttltxt=, ttlcn= and ttlneg=, the parts of the hold (pol_obs), each
+ * left out when 0 and read as 0 when missing. A memo 1 file reads as a
+ * memo 2 one whose lines lack the new tags.
  *
  * No I/O here: the caller reads and writes the file.
  */
@@ -87,6 +90,45 @@ adapt_policy(const struct store_policy *sp, struct pol_policy *pp)
 	pp->slots = sp->slots;
 	pp->dns_hold = sp->dns_hold;
 	pp->delegate_to = sp->delegate_to;
+}
+
+/* adapt_slots - the status shows the same names the pass decides on */
+void
+adapt_slots(const struct store_domain *d, struct adapt_slots *ns,
+    struct pol_policy *pol, struct pol_key *keys)
+{
+	char err[160];
+	size_t i;
+	int n;
+
+	memset(ns, 0, sizeof(*ns));
+	ns->cname = xcalloc(d->nkeys + 1, sizeof(*ns->cname));
+	ns->target = xcalloc(d->nkeys + 1, sizeof(*ns->target));
+	pol->domain = d->name;
+	for (n = 1; n <= d->policy.slots && n < 4; n++)
+		if (store_slot_names(&d->policy, d->name, n, ns->sel[n],
+		    sizeof(ns->sel[n]), NULL, 0, err, sizeof(err)) == 0)
+			pol->slot_sel[n] = ns->sel[n];
+	for (i = 0; i < d->nkeys; i++) {
+		if (d->keys[i].slot <= 0 || store_slot_names(&d->policy,
+		    d->name, d->keys[i].slot, NULL, 0, ns->target[i],
+		    sizeof(ns->target[i]), err, sizeof(err)) == -1)
+			continue;
+		snprintf(ns->cname[i], sizeof(ns->cname[i]),
+		    "%s._domainkey.%s", d->keys[i].selector, d->name);
+		keys[i].cname_name = ns->cname[i];
+		keys[i].target = ns->target[i];
+	}
+}
+
+/* adapt_slots_free - what adapt_slots allocated */
+void
+adapt_slots_free(struct adapt_slots *ns)
+{
+	free(ns->cname);
+	free(ns->target);
+	ns->cname = NULL;
+	ns->target = NULL;
 }
 
 /* adapt_memo_find - the entry of selector, or NULL */
@@ -299,7 +341,15 @@ memo_tags(const struct adapt_mem *e, char *buf, size_t len)
 	if (e->cname_bad[0] != '\0' && o < len)
 		o += snprintf(buf + o, len - o, "; cnbad=%s", e->cname_bad);
 	if (e->ttlmax > 0 && o < len)
-		snprintf(buf + o, len - o, "; ttlmax=%lld", e->ttlmax);
+		o += snprintf(buf + o, len - o, "; ttlmax=%lld", e->ttlmax);
+	if (e->obs.ttl_txt > 0 && o < len)
+		o += snprintf(buf + o, len - o, "; ttltxt=%lld",
+		    e->obs.ttl_txt);
+	if (e->obs.ttl_cname > 0 && o < len)
+		o += snprintf(buf + o, len - o, "; ttlcn=%lld",
+		    e->obs.ttl_cname);
+	if (e->obs.ttl_neg > 0 && o < len)
+		snprintf(buf + o, len - o, "; ttlneg=%lld", e->obs.ttl_neg);
 }
 
 /* adapt_memo_format - one line per key, the header first */
@@ -308,7 +358,7 @@ adapt_memo_format(const struct adapt_memo *m)
 {
 	const struct adapt_mem *e;
 	char *out = xstrdup(MEMO_HEADER), *line, *cat, checked[40];
-	char tags[POL_CNAME_BAD + 96];
+	char tags[POL_CNAME_BAD + 192];
 	size_t i;
 
 	for (i = 0; i < m->n; i++) {
@@ -363,13 +413,19 @@ memo_line2(const struct tv_list *l, struct adapt_mem *e, char *err,
 {
 	const char *k = tv_get(l, "k"), *cn = tv_get(l, "cn");
 	const char *bad = tv_get(l, "cnbad"), *ttl = tv_get(l, "ttlmax");
+	const char *txt = tv_get(l, "ttltxt"), *tcn = tv_get(l, "ttlcn");
+	const char *neg = tv_get(l, "ttlneg");
 
 	memset(e, 0, sizeof(*e));
 	if ((k != NULL && strlen(k) != STORE_KID_LEN) ||
 	    (cn != NULL && pol_cname_parse(cn, &e->cname) == -1) ||
 	    (bad != NULL && strlen(bad) >= sizeof(e->cname_bad)) ||
-	    (ttl != NULL && (e->ttlmax = number(ttl)) < 0)) {
-		snprintf(err, errlen, "bad k=, cn=, cnbad= or ttlmax=");
+	    (ttl != NULL && (e->ttlmax = number(ttl)) < 0) ||
+	    (txt != NULL && (e->obs.ttl_txt = number(txt)) < 0) ||
+	    (tcn != NULL && (e->obs.ttl_cname = number(tcn)) < 0) ||
+	    (neg != NULL && (e->obs.ttl_neg = number(neg)) < 0)) {
+		snprintf(err, errlen, "bad k=, cn=, cnbad=, ttlmax=, ttltxt=, "
+		    "ttlcn= or ttlneg=");
 		return -1;
 	}
 	if (k != NULL)
@@ -416,6 +472,9 @@ memo_line(const char *line, size_t len, struct adapt_memo *m, char *err,
 	e->cname = v2.cname;
 	memcpy(e->cname_bad, v2.cname_bad, sizeof(e->cname_bad));
 	e->ttlmax = v2.ttlmax;
+	e->obs.ttl_txt = v2.obs.ttl_txt;
+	e->obs.ttl_cname = v2.obs.ttl_cname;
+	e->obs.ttl_neg = v2.obs.ttl_neg;
 	e->published = pub;
 	e->obs.dns = dns;
 	e->obs.since = since;

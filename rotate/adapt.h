@@ -55,6 +55,24 @@ void		 adapt_policy(const struct store_policy *, struct pol_policy *);
 void		 adapt_keys(const struct store_domain *d,
 		    const struct adapt_memo *, struct pol_key *out);
 /*
+ * adapt_slots - the names the policy engine needs of domain d, rendered
+ * into ns: pol->domain, and for a delegated domain pol->slot_sel[n] (the
+ * selector of slot n) and, for each slot key keys[i] (as adapt_keys made
+ * them), cname_name (the customer's name) and target (the name in the
+ * provider zone). A slot whose names cannot be rendered is left without
+ * them. The pointers point into d and ns; free with adapt_slots_free.
+ */
+struct adapt_slots {
+	char		 sel[4][STORE_SELECTOR_MAX + 1];
+	char		(*cname)[STORE_DOMAIN_MAX + 32];
+	char		(*target)[STORE_DOMAIN_MAX + 1];
+};
+
+void		 adapt_slots(const struct store_domain *d,
+		    struct adapt_slots *ns, struct pol_policy *pol,
+		    struct pol_key *keys);
+void		 adapt_slots_free(struct adapt_slots *);
+/*
  * adapt_query - what to ask DNS about key k of domain: its record name
  * and decoded p=; 0, or -1 with err. Free with adapt_query_free.
  */

@@ -86,9 +86,14 @@ recheck_due(const char *domain, const char *selector, time_t last,
 
 /*
  * recheck_wanted - what each state needs from DNS. A record confirmed
- * (published everywhere) under a ready, active or retiring key waits for
- * its re-check; anything else about those keys is news the pass wants
- * now: an alarm that may clear, a partial answer that may complete.
+ * (published everywhere, and for a slot key the customer's CNAME to its
+ * target at every address) under a ready, active or retiring key waits
+ * for its re-check; anything else about those keys is news the pass
+ * wants now: an alarm that may clear, a partial answer that may
+ * complete, a CNAME that may be back. The evidence already counts a
+ * CNAME that is not OK against the record (evidence_update_slot); the
+ * CNAME state is asked here too, so that a memo saying otherwise does
+ * not put a bad CNAME off until its re-check.
  */
 int
 recheck_wanted(const char *domain, const struct store_key *k,
@@ -101,7 +106,8 @@ recheck_wanted(const char *domain, const struct store_key *k,
 		return m->published != POL_PUB_REVOKED ||
 		    m->obs.dns != POL_DNS_REVOKED;
 	default:
-		if (m->obs.dns != POL_DNS_PUBLISHED)
+		if (m->obs.dns != POL_DNS_PUBLISHED ||
+		    (k->slot > 0 && m->cname != POL_CNAME_OK))
 			return 1;
 		return recheck_due(domain, k->selector, m->checked, now,
 		    interval);

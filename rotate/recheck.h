@@ -14,8 +14,11 @@
  *			every pass while their record is not confirmed
  *			(the last check saw it absent, partial, changed or
  *			nothing at all: an alarm may be open, and clears
- *			only on a new answer); once confirmed, once per
- *			interval (RecheckInterval): recheck_due
+ *			only on a new answer), and for a slot key of a
+ *			delegated domain while the customer's CNAME is not
+ *			OK (missing, wrong, unknown, never checked); once
+ *			confirmed, once per interval (RecheckInterval):
+ *			recheck_due
  *
  * The re-checks of confirmed records are spread over the interval: each
  * key has its own phase in it, a stable hash of its domain and selector,

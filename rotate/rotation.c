@@ -394,9 +394,7 @@ struct pass {
 	char			*done;		/* per key: checked now */
 	size_t			 nchecked;
 	struct pol_key		*keys;
-	char			(*cnames)[STORE_DOMAIN_MAX + 32];
-	char			(*targets)[STORE_DOMAIN_MAX + 1];
-	char			 slotsel[4][STORE_SELECTOR_MAX + 1];
+	struct adapt_slots	 names;
 	struct pol_plan		 plan;
 	time_t			 now;		/* the pass's start */
 	time_t			 t0;		/* the clock then */
@@ -609,27 +607,11 @@ pass_decide(struct pass *p)
 
 	const struct store_domain *d = p->d;
 	struct pol_policy pol;
-	char err[160];
-	size_t i;
-	int n;
 
 	adapt_policy(&d->policy, &pol);
 	adapt_keys(d, &p->memo, p->keys);
-	pol.domain = d->name;
-	for (n = 1; n <= d->policy.slots && n < 4; n++)
-		if (store_slot_names(&d->policy, d->name, n, p->slotsel[n],
-		    sizeof(p->slotsel[n]), NULL, 0, err, sizeof(err)) == 0)
-			pol.slot_sel[n] = p->slotsel[n];
-	for (i = 0; i < d->nkeys; i++) {
-		if (d->keys[i].slot <= 0 || store_slot_names(&d->policy,
-		    d->name, d->keys[i].slot, NULL, 0, p->targets[i],
-		    sizeof(p->targets[i]), err, sizeof(err)) == -1)
-			continue;
-		snprintf(p->cnames[i], sizeof(p->cnames[i]), "%s._domainkey.%s",
-		    d->keys[i].selector, d->name);
-		p->keys[i].cname_name = p->cnames[i];
-		p->keys[i].target = p->targets[i];
-	}
+	adapt_slots_free(&p->names);
+	adapt_slots(d, &p->names, &pol, p->keys);
 	pol_decide(&pol, p->keys, d->nkeys, p->now, &p->plan);
 }
 
@@ -986,8 +968,7 @@ pass_end(struct pass *p)
 	free(p->memo_was);
 	free(p->done);
 	free(p->keys);
-	free(p->cnames);
-	free(p->targets);
+	adapt_slots_free(&p->names);
 	pol_plan_free(&p->plan);
 	adapt_memo_free(&p->memo);
 	store_domain_free(p->d);
@@ -1017,8 +998,6 @@ rot_pass(const struct rot_config *cf, const char *domain, time_t now,
 	adapt_memo_prune(&p.memo, p.d);
 	p.done = xcalloc(p.d->nkeys + 1, 1);
 	p.keys = xcalloc(p.d->nkeys + 1, sizeof(*p.keys));
-	p.cnames = xcalloc(p.d->nkeys + 1, sizeof(*p.cnames));
-	p.targets = xcalloc(p.d->nkeys + 1, sizeof(*p.targets));
 	if (cf->stats != NULL) {
 		cf->stats->domains++;
 		cf->stats->keys += p.d->nkeys;

@@ -524,6 +524,46 @@ START_TEST(test_memo2)
 	adapt_memo_free(&back);
 	adapt_memo_free(&m);
 
+	/* the parts of a slot key's hold come back for the status */
+	e = adapt_memo_get(&m, "kt1");
+	snprintf(e->kid, sizeof(e->kid), "0c1d2e3f40516273");
+	e->published = POL_PUB_PUBLISHED;
+	e->obs.dns = POL_DNS_PUBLISHED;
+	e->obs.since = 1795000000;
+	e->obs.hold = 3;
+	e->obs.ttl_txt = 3;
+	e->obs.ttl_cname = 2;
+	e->obs.ttl_neg = 1;
+	e->cname = POL_CNAME_OK;
+	text = adapt_memo_format(&m);
+	ck_assert_msg(strstr(text, "s=kt1; pub=published; dns=published; "
+	    "since=1795000000; hold=3; k=0c1d2e3f40516273; cn=ok; ttltxt=3; "
+	    "ttlcn=2; ttlneg=1\n") != NULL, "%s", text);
+	ck_assert_msg(adapt_memo_parse(text, &back, err, sizeof(err)) == 0,
+	    "%s", err);
+	f = adapt_memo_find(&back, "kt1");
+	ck_assert_ptr_nonnull(f);
+	ck_assert_int_eq(f->obs.ttl_txt, 3);
+	ck_assert_int_eq(f->obs.ttl_cname, 2);
+	ck_assert_int_eq(f->obs.ttl_neg, 1);
+	again = adapt_memo_format(&back);
+	ck_assert_str_eq(again, text);
+	free(text);
+	free(again);
+	adapt_memo_free(&back);
+	adapt_memo_free(&m);
+	/* written without them: they read as 0 */
+	ck_assert_msg(adapt_memo_parse("# keyturn rotation memo 2\n"
+	    "s=kt1; pub=published; dns=published; since=1795000000; "
+	    "hold=3; k=0c1d2e3f40516273; cn=ok\n", &m, err, sizeof(err)) == 0,
+	    "%s", err);
+	f = adapt_memo_find(&m, "kt1");
+	ck_assert_ptr_nonnull(f);
+	ck_assert_int_eq(f->obs.ttl_txt, 0);
+	ck_assert_int_eq(f->obs.ttl_cname, 0);
+	ck_assert_int_eq(f->obs.ttl_neg, 0);
+	adapt_memo_free(&m);
+
 	/* memo 1: no k=; written back as memo 2 */
 	ck_assert_msg(adapt_memo_parse("# keyturn rotation memo 1\n"
 	    "s=kt-1; pub=published; dns=published; since=1795000000; "
@@ -550,6 +590,9 @@ static const char *memo2_bad[] = {
 	"s=kt2; pub=none; dns=unknown; since=0; hold=0; cn=lost\n",
 	"s=kt2; pub=none; dns=unknown; since=0; hold=0; ttlmax=-3\n",
 	"s=kt2; pub=none; dns=unknown; since=0; hold=0; ttlmax=x\n",
+	"s=kt2; pub=none; dns=unknown; since=0; hold=0; ttltxt=-1\n",
+	"s=kt2; pub=none; dns=unknown; since=0; hold=0; ttlcn=x\n",
+	"s=kt2; pub=none; dns=unknown; since=0; hold=0; ttlneg=1s\n",
 };
 
 START_TEST(test_memo2_parse)

@@ -4,7 +4,10 @@
  * recheck_wanted for every state and DNS summary; the re-check schedule
  * of confirmed records: a stable phase per key, due exactly once per
  * interval with passes at any pace, and spread over the interval, also
- * for a keystore whose keys were all checked at the same moment.
+ * for a keystore whose keys were all checked at the same moment. A
+ * ready, active or retiring slot key of a delegated domain is asked about
+ * every pass while the customer's CNAME is not OK, like a record that is
+ * not confirmed.
  */
 #include "config.h"
 
@@ -13,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "evidence.h"
 #include "recheck.h"
 
 #define DAY	86400
@@ -208,6 +212,101 @@ START_TEST(test_wanted)
 }
 END_TEST
 
+/* cname_res - what the customer zone's two addresses said of the CNAME */
+static void
+cname_res(struct prop_result *r, struct prop_obs o[2], enum prop_status a,
+    enum prop_status b)
+{
+	memset(r, 0, sizeof(*r));
+	memset(o, 0, 2 * sizeof(*o));
+	o[0].server = "ns1.bad.test";
+	o[0].addr = "127.0.0.81:53";
+	o[0].status = a;
+	o[1].server = "ns2.bad.test";
+	o[1].addr = "127.0.0.82:53";
+	o[1].status = b;
+	r->obs = o;
+	r->nobs = 2;
+	r->max_ttl = 2;
+}
+
+/*
+ * A confirmed slot key (TXT at the target served everywhere, CNAME OK)
+ * waits for its re-check; once a check sees its CNAME missing, wrong or
+ * not answered everywhere, it is asked about at every pass, also when
+ * the target still serves the key; a memo whose record reads confirmed
+ * beside a CNAME that is not OK does not hold it back either.
+ */
+static const enum prop_status slot_cname[][2] = {
+	{ PROP_MATCH, PROP_NXDOMAIN },	/* missing */
+	{ PROP_MATCH, PROP_NODATA },	/* missing */
+	{ PROP_MISMATCH, PROP_MATCH },	/* wrong */
+	{ PROP_MATCH, PROP_TIMEOUT },	/* unknown */
+};
+
+START_TEST(test_wanted_slot)
+{
+	static const enum store_state states[] = { STORE_READY,
+	    STORE_ACTIVE, STORE_RETIRING };
+	const char *dom = "bad.test";
+	struct prop_result cr, kr;
+	struct prop_obs co[2];
+	struct store_key k;
+	struct adapt_mem m;
+	time_t at;
+	size_t s;
+
+	memset(&k, 0, sizeof(k));
+	snprintf(k.selector, sizeof(k.selector), "kt2");
+	k.slot = 2;
+	memset(&kr, 0, sizeof(kr));
+	kr.verdict = PROP_V_PUBLISHED;
+	kr.max_ttl = 2;
+	at = recheck_next(dom, k.selector, T0, DAY) - 1;
+	for (s = 0; s < sizeof(states) / sizeof(states[0]); s++) {
+		k.state = states[s];
+		memset(&m, 0, sizeof(m));
+		m.published = POL_PUB_PUBLISHED;
+		/* confirmed a second ago: not asked again this pass */
+		cname_res(&cr, co, PROP_MATCH, PROP_MATCH);
+		evidence_update_slot(&m.obs, &m.cname, m.cname_bad,
+		    sizeof(m.cname_bad), &cr, &kr, 0, at - 1);
+		m.checked = at - 1;
+		ck_assert_int_eq(m.cname, POL_CNAME_OK);
+		ck_assert_int_eq(m.obs.dns, POL_DNS_PUBLISHED);
+		ck_assert_int_eq(recheck_wanted(dom, &k, &m, at, DAY), 0);
+		/* the CNAME goes bad at one address: every pass after */
+		cname_res(&cr, co, slot_cname[_i][0], slot_cname[_i][1]);
+		evidence_update_slot(&m.obs, &m.cname, m.cname_bad,
+		    sizeof(m.cname_bad), &cr, &kr, 0, at - 1);
+		ck_assert_int_ne(m.cname, POL_CNAME_OK);
+		ck_assert_int_ne(m.obs.dns, POL_DNS_PUBLISHED);
+		ck_assert_msg(recheck_wanted(dom, &k, &m, at, DAY) == 1,
+		    "state %d, cname %d", k.state, m.cname);
+		ck_assert_int_eq(recheck_wanted(dom, &k, &m, at + 1, DAY), 1);
+		/* a memo that says the record is confirmed beside it */
+		m.obs.dns = POL_DNS_PUBLISHED;
+		ck_assert_int_eq(recheck_wanted(dom, &k, &m, at, DAY), 1);
+		/* back to OK: it waits for its re-check again */
+		cname_res(&cr, co, PROP_MATCH, PROP_MATCH);
+		evidence_update_slot(&m.obs, &m.cname, m.cname_bad,
+		    sizeof(m.cname_bad), &cr, &kr, 0, at - 1);
+		ck_assert_int_eq(recheck_wanted(dom, &k, &m, at, DAY), 0);
+		/* never checked (a fresh memo entry): asked */
+		m.cname = POL_CNAME_NONE;
+		ck_assert_int_eq(recheck_wanted(dom, &k, &m, at, DAY), 1);
+	}
+	/* a plain key has no CNAME: its record alone decides */
+	k.slot = 0;
+	k.state = STORE_ACTIVE;
+	memset(&m, 0, sizeof(m));
+	m.published = POL_PUB_PUBLISHED;
+	m.obs.dns = POL_DNS_PUBLISHED;
+	m.checked = at - 1;
+	ck_assert_int_eq(recheck_wanted(dom, &k, &m, at, DAY), 0);
+}
+END_TEST
+
 static Suite *
 recheck_suite(void)
 {
@@ -220,6 +319,8 @@ recheck_suite(void)
 	tcase_add_test(tc, test_spread);
 	tcase_add_loop_test(tc, test_wanted, 0,
 	    sizeof(wanted_cases) / sizeof(wanted_cases[0]));
+	tcase_add_loop_test(tc, test_wanted_slot, 0,
+	    sizeof(slot_cname) / sizeof(slot_cname[0]));
 	tcase_set_timeout(tc, 60);
 	suite_add_tcase(s, tc);
 	return s;

@@ -25,8 +25,9 @@
 # least 3 s; unbound served a stale value of some slot after the
 # provider's primary had the new one (so the through-unbound check tested
 # a cache), yet verified every message; bad.test never signs with kt2,
-# keyturn status shows the alarm naming ns2.bad.test; keyturn audit names
-# the key of messages signed two and three rotations back.
+# keyturn status shows the alarm naming kt2's CNAME, ns2.bad.test and
+# the target, and the slots: line; keyturn audit names the key of
+# messages signed two and three rotations back.
 #
 # Nothing is timed: HANG only catches a hang.
 . "$top_srcdir/t/milter_lib.sh"
@@ -484,8 +485,12 @@ grep -q '"d": "bad.test", "s": "kt2"' "$W/stream.log" &&
     kt_fail "bad.test signed with kt2"
 grep -Eq '^[^ ]+ +kt2 .*-> active' "$W/bad.test.history" &&
     kt_fail "bad.test's kt2 made active"
-grep -q "ALARM: .*kt2.*ns2.bad.test 127.0.0.82" "$W/status.bad" ||
+grep -q "ALARM: *slot kt2 (kt2._domainkey.bad.test): .*ns2.bad.test 127.0.0.82.*expected kt2.bad.test.prov.test" "$W/status.bad" ||
     kt_fail "no alarm for bad.test kt2: $(cat "$W/status.bad")"
+grep -q "^bad.test (delegated to prov.test, 3 slots)$" "$W/status.bad" ||
+    kt_fail "no delegation on bad.test's line: $(cat "$W/status.bad")"
+grep -Eq "^  slots: +kt1 [a-z]+ ([0-9a-f]{16}|-) \| kt2 [a-z]+ ([0-9a-f]{16}|-) \| kt3 [a-z]+ ([0-9a-f]{16}|-)$" "$W/status.bad" ||
+    kt_fail "no slots: line: $(cat "$W/status.bad")"
 nb=$(grep -c '"d": "bad.test"' "$W/stream.log")
 [ "$nb" -gt 0 ] || kt_fail "bad.test never signed"
 kt_ok "bad.test: kt2 never used, alarm shown, $nb messages signed by kt1/kt3"
