@@ -184,14 +184,16 @@ kt_ok "signed $N by each algorithm, the histogram counted $N; unsigned" \
     "$MO client_not_internal, $K domain_unknown, 1 no_from; 1 tempfail" \
     "no_active_key; nothing else moved"
 # three domains named (signed, unknown, no key): each read once, then
-# answered from the cache
+# answered from the cache; the first messages of the signed domain come
+# on 4 connections at once, and each may read it before one is cached
 [ "$(val b 'keyturn_keycache_domains{}')" = 3 ] ||
     kt_fail "key cache holds $(val b 'keyturn_keycache_domains{}') domains, not 3"
-[ "$(val b 'keyturn_keycache_misses_total{}')" = 3 ] ||
-    kt_fail "$(val b 'keyturn_keycache_misses_total{}') keystore reads, not 3"
+misses=$(val b 'keyturn_keycache_misses_total{}')
+[ "$misses" -ge 3 ] && [ "$misses" -le 6 ] ||
+    kt_fail "$misses keystore reads, not 3 to 6"
 [ "$(val b 'keyturn_keycache_hits_total{}')" -ge "$N" ] ||
     kt_fail "only $(val b 'keyturn_keycache_hits_total{}') cache hits"
-kt_ok "key cache: 3 domains read once each," \
+kt_ok "key cache: 3 domains read ($misses reads)," \
     "$(val b 'keyturn_keycache_hits_total{}') lookups answered from it"
 
 # a keystore change made by the CLI: the journal read, the cached domain
