@@ -23,7 +23,16 @@ TESTS += t/cli_delegated.sh
 EXTRA_DIST += t/cli_delegated.sh
 
 # Scale benchmark (built by make, run by hand): t/bench/keystore_bench
+# builds the keystore of many domains and times the library on it;
+# t/bench/keystore_bench.sh runs keyturnd and OpenDKIM on it, driven by
+# t/bench/domsend (t/miltc with each message from another domain).
 noinst_PROGRAMS += t/bench/keystore_bench
 t_bench_keystore_bench_SOURCES = t/bench/keystore_bench.c
 t_bench_keystore_bench_CFLAGS = $(AM_CFLAGS) $(CRYPTO_CFLAGS)
-t_bench_keystore_bench_LDADD = $(KEYSTORE_LIBS)
+t_bench_keystore_bench_LDADD = $(KEYSTORE_LIBS) $(PTHREAD_LIBS)
+noinst_PROGRAMS += t/bench/domsend
+t_bench_domsend_SOURCES = t/bench/domsend.c t/miltc.h t/miltc_wire.c \
+	t/miltc_msg.c t/miltc_session.c
+t_bench_domsend_CFLAGS = $(AM_CFLAGS) $(MILTER_CFLAGS)
+t_bench_domsend_LDADD = $(KEYSTORE_LIBS) $(PTHREAD_LIBS)
+EXTRA_DIST += t/bench/keystore_bench.sh

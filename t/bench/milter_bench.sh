@@ -46,10 +46,30 @@
 # a shared machine drifts; with rounds, a cell shows the median of its
 # rounds' ratios and their range.
 #
+# The rows keyturnd-cold and keyturnd-warm run keyturnd on the keystore of
+# a provider: BENCH_KS_DOMAINS domains (default 1,000,000) with an active
+# RSA-2048 key, an active Ed25519 key and a ready RSA-2048 standby each,
+# which t/bench/keystore_bench builds once into BENCH_KS_CACHE (default
+# $KEYTURN_BENCH_CACHE, else /var/tmp/keyturn-bench) and reuses. keyturnd
+# signs there with Algorithms rsa, one RSA-2048 signature per message as
+# keyturnd-rsa and floor-rsa make, and t/bench/domsend sends the messages
+# (t/miltc's conversation, each message From: a domain of the keystore).
+# keyturnd-cold: every message of the row, warm-up included, comes from a
+# domain keyturnd has not read since it started, so each one parses its
+# domain's keys first (as many domains as the keystore has, at most);
+# keyturnd-warm: BENCH_KS_WARM domains (1,000) send one message each
+# before the warm-up and the row's messages cycle over them. Before each
+# row the files of its domains are read once (page cache), keyturnd is
+# started afresh and waited for until it signs (a message from d0, outside
+# the row's domains). They are in the default rows when that keystore is
+# built already (building a million domains takes minutes and about 33 GB:
+# t/bench/keystore_bench -B -n 1000000); naming them in BENCH_DAEMONS
+# builds it.
+#
 # Environment: BENCH_CONC ("1 4 16"), BENCH_SIZES ("2k 100k 10m"),
 # BENCH_DAEMONS (the rows to run, of "floor floor-rsa floor-ed
-# opendkim-rsa opendkim-ed keyturnd-rsa keyturnd-ed"; the references
-# need floor),
+# opendkim-rsa opendkim-ed keyturnd-rsa keyturnd-ed keyturnd-cold
+# keyturnd-warm"; the references need floor),
 # BENCH_ROUNDS (runs every row that many times and reports the median of
 # each row and of each ratio; default 1),
 # BENCH_SCALE (multiplies the message counts; default 1),
@@ -92,6 +112,15 @@ persistent) MILTC_OPTS=${BENCH_MILTC_OPTS:-} ;;
 esac
 ALL_DAEMONS="floor floor-rsa floor-ed opendkim-rsa opendkim-ed keyturnd-rsa keyturnd-ed"
 DAEMONS=${BENCH_DAEMONS:-$ALL_DAEMONS}
+# the rows on the keystore of many domains (see above)
+DOMSEND=$top_builddir/t/bench/domsend
+KSBENCH=$top_builddir/t/bench/keystore_bench
+KS_N=${BENCH_KS_DOMAINS:-1000000}
+KS_CACHE=${BENCH_KS_CACHE:-${KEYTURN_BENCH_CACHE:-/var/tmp/keyturn-bench}}
+KS_WARM=${BENCH_KS_WARM:-1000}
+[ -z "${BENCH_DAEMONS:-}" ] && [ -f "$KS_CACHE/$KS_N/fixture" ] &&
+    DAEMONS="$DAEMONS keyturnd-cold keyturnd-warm"
+ALL_DAEMONS="$ALL_DAEMONS keyturnd-cold keyturnd-warm"
 # DPIN and CPIN: the CPUs of the daemon (and rawcost) and of the client
 NCPU=$(nproc)
 case ${BENCH_PIN:-none} in
@@ -155,6 +184,86 @@ wait_socket() {
 		[ $_i -gt 200 ] && return 1
 		sleep 0.05
 	done
+}
+
+# ks_setup - the keystore of many domains (built unless it is) and
+# keyturnd's configuration for it, signing with RSA only
+ks_setup() {
+	for _p in "$DOMSEND" "$KSBENCH"; do
+		[ -x "$_p" ] || { echo "milter_bench: $_p not built (make)" >&2
+			return 1; }
+	done
+	"$KSBENCH" -B -n "$KS_N" -k "$KS_CACHE" >&2 || return 1
+	KS=$(sed -n 's/^keystore //p' "$KS_CACHE/$KS_N/fixture")
+	printf 'Socket unix:%s\nKeyStore %s\nAllowRoot yes\nLogLevel warning\nAlgorithms rsa\n' \
+	    "$W/keyturnd-ks.sock" "$KS" >"$W/keyturnd-ks.conf"
+}
+
+# row_ks NAME SIZE CONC - a row of keyturnd-cold or keyturnd-warm: as
+# row, with t/bench/domsend sending each message from a domain of the
+# keystore (domains from d1 on)
+row_ks() {
+	_name=$1 _size=$2 _conc=$3 _sock=unix:$W/keyturnd-ks.sock
+	_msg=$W/msg-$2.eml
+	set -- $(limits "$_size")
+	_warm=$(( $1 / 10 > _conc ? $1 / 10 : _conc ))
+	case $_name in
+	*cold)	_span=$((_warm + $2)) ;;
+	*)	_span=$KS_WARM ;;
+	esac
+	[ "$_span" -gt $((KS_N - 1)) ] && _span=$((KS_N - 1))
+	_wopt=
+	case $_name in *warm) _wopt="-m $_span" ;; esac
+	case $_name in *cold)
+		[ "$_warm" -gt $((_span / 2)) ] && _warm=$((_span / 2)) ;;
+	esac
+	[ "$_warm" -ge 1 ] || { echo "milter_bench: $_name: too few domains" >&2
+		return 1; }
+	"$DOMSEND" -s "$_sock" -P "$KS" -p -f 1 -n "$_span" "$_msg" ||
+	    return 1
+	rm -f "$W/keyturnd-ks.sock"
+	$DPIN "$KEYTURND" -f -c "$W/keyturnd-ks.conf" >"$W/$_name.out" 2>&1 &
+	_pid=$!
+	if ! "$DOMSEND" -S -s "$_sock" -f 0 "$_msg" >/dev/null; then
+		echo "milter_bench: $_name did not sign:" >&2
+		cat "$W/$_name.out" >&2
+		kill $_pid 2>/dev/null
+		return 1
+	fi
+	case $_name in *warm)
+		$CPIN "$DOMSEND" -s "$_sock" -t 300 -n "$_span" -f 1 \
+		    -c "$_conc" $MILTC_OPTS "$_msg" >/dev/null ||
+		    { kill $_pid; echo "milter_bench: $_name: priming failed" >&2
+		    return 1; } ;;
+	esac
+	_t0=$(cpu_ticks $_pid)
+	$CPIN "$DOMSEND" -s "$_sock" -t 300 -n $_warm -f 1 $_wopt \
+	    -c "$_conc" $MILTC_OPTS "$_msg" >/dev/null ||
+	    { kill $_pid; echo "milter_bench: $_name warm-up failed" >&2; return 1; }
+	_t1=$(cpu_ticks $_pid)
+	_n=$(count "$_size" $_warm $((_t1 - _t0)))
+	case $_name in *cold)
+		[ "$_n" -gt $((_span - _warm)) ] && _n=$((_span - _warm))
+		_wopt="-f $((1 + _warm))" ;;
+	*)	_wopt="-f 1 $_wopt" ;;
+	esac
+	_t0=$_t1
+	_res=$($CPIN "$DOMSEND" -s "$_sock" -t 300 -n "$_n" $_wopt \
+	    -c "$_conc" $MILTC_OPTS "$_msg") ||
+	    { kill $_pid; echo "milter_bench: $_name: $_res" >&2; return 1; }
+	_t1=$(cpu_ticks $_pid)
+	_rss=$(hwm $_pid)
+	kill $_pid 2>/dev/null
+	wait $_pid 2>/dev/null
+	echo "$_res" | awk -v name="$_name" -v size="$_size" -v conc="$_conc" \
+	    -v n="$_n" -v dt=$((_t1 - _t0)) -v tck="$TCK" -v rss="$_rss" '{
+		for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
+		printf "%-16s %5s %4d %6d %10.0f %9.1f %8.2f %8.2f %8d  %s\n",
+		    name, size, conc, n, dt / tck * 1e6 / n, v["msgs_per_s"],
+		    v["p50_us"] / 1000, v["p99_us"] / 1000, rss,
+		    (v["errors"] == 0 && v["unsigned"] == 0 ? "" : \
+		    "ERRORS=" v["errors"] " UNSIGNED=" v["unsigned"])
+	}'
 }
 
 # row NAME SOCKET SIZE CONC COMMAND... - one measured row
@@ -320,6 +429,10 @@ references() {
 				print l
 			if ((l = ratios("keyturnd-ed", zs[zi], "floor-ed", "")) != "")
 				print l
+			if ((l = ratios("keyturnd-warm", zs[zi], "floor-rsa", "")) != "")
+				print l
+			if ((l = ratios("keyturnd-cold", zs[zi], "floor-rsa", "")) != "")
+				print l
 		}
 	}
 	# ratios ROW SIZE REF RAW - a line of cells, one per concurrency: ROW
@@ -378,6 +491,7 @@ one() {
 		    "$FLOOR" -k "$W/${1#floor-}.pem" -s "unix:$W/$1.sock" ;;
 	opendkim-*) row "$1" "unix:$W/$1.sock" "$2" "$3" \
 		    opendkim -f -x "$W/$1.conf" ;;
+	keyturnd-cold|keyturnd-warm) row_ks "$1" "$2" "$3" ;;
 	keyturnd-*) row "$1" "unix:$W/$1.sock" "$2" "$3" \
 		    "$KEYTURND" -f -c "$W/$1.conf" ;;
 	esac
@@ -495,6 +609,10 @@ all)
 		want keyturnd-$alg && [ -x "$KEYTURND" ] || continue
 		keyturnd_setup $alg || exit 1
 	done
+	if { want keyturnd-cold || want keyturnd-warm; } && [ -x "$KEYTURND" ]
+	then
+		ks_setup || exit 1
+	fi
 	: >"$W/rows"
 	: >"$W/raws"
 	: >"$W/paired"
