@@ -117,19 +117,21 @@ field_next(const char **p)
 }
 
 /*
- * active_within - was selector active at any moment of second t? t= and
- * the history both count whole seconds, so a key that left the active set
- * during second t signed lawfully earlier in that second.
+ * active_in - was the key active at any moment of second t? The key is a
+ * selector, or with bykid a key id. t= and the history both count whole
+ * seconds, so a key that left the active set during second t signed
+ * lawfully earlier in that second.
  */
 static int
-active_within(const struct store_event *ev, size_t n, const char *sel,
+active_in(const struct store_event *ev, size_t n, const char *key, int bykid,
     time_t t)
 {
 	int st = STORE_STATE_NONE, seen = 0;
 	size_t i;
 
 	for (i = 0; i < n; i++) {
-		if (ev[i].when > t || strcasecmp(ev[i].selector, sel) != 0)
+		if (ev[i].when > t || (bykid ? strcmp(ev[i].kid, key) :
+		    strcasecmp(ev[i].selector, key)) != 0)
 			continue;
 		if (ev[i].when == t && (st == STORE_ACTIVE ||
 		    ev[i].to == STORE_ACTIVE))
@@ -139,23 +141,20 @@ active_within(const struct store_event *ev, size_t n, const char *sel,
 	return seen || st == STORE_ACTIVE;
 }
 
-/* key_active_within - active_within for one key, by its key id */
+/* active_within - active_in for a selector */
+static int
+active_within(const struct store_event *ev, size_t n, const char *sel,
+    time_t t)
+{
+	return active_in(ev, n, sel, 0, t);
+}
+
+/* key_active_within - active_in for one key, by its key id */
 static int
 key_active_within(const struct store_event *ev, size_t n, const char *kid,
     time_t t)
 {
-	int st = STORE_STATE_NONE, seen = 0;
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		if (ev[i].when > t || strcmp(ev[i].kid, kid) != 0)
-			continue;
-		if (ev[i].when == t && (st == STORE_ACTIVE ||
-		    ev[i].to == STORE_ACTIVE))
-			seen = 1;
-		st = ev[i].to;
-	}
-	return seen || st == STORE_ACTIVE;
+	return active_in(ev, n, kid, 1, t);
 }
 
 /* audit_pkey - a public key from its base64 SPKI */
