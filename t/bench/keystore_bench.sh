@@ -74,7 +74,6 @@
 set -u
 
 here=$(cd "$(dirname "$0")" && pwd)
-. "$here/../lib/listening.sh"
 : "${top_builddir:=$(cd "$here/../.." && pwd)/_b}"
 [ -x "$top_builddir/t/bench/domsend" ] ||
     top_builddir=$(cd "$here/../.." && pwd)
@@ -134,6 +133,7 @@ restore_dirty() {
 	    rm -f "$FIX/dirty"
 }
 
+# cleanup - at exit: the daemon stopped, the fixture as built
 cleanup() {
 	stop_daemon
 	restore_dirty
@@ -205,6 +205,7 @@ start_daemon() {
 	    'BEGIN { printf "%.1f", (a - b) / 1e6 }')
 }
 
+# stop_daemon - SIGTERM to the daemon started last, and its exit
 stop_daemon() {
 	[ -n "$DPID" ] || return 0
 	kill -TERM "$DPID" 2>/dev/null
@@ -212,8 +213,8 @@ stop_daemon() {
 	DPID=
 }
 
-# pass NAME ARGS... - one domsend run; its line in $W/NAME, keyturnd's
-# CPU per message in CPU_US
+# pass NAME ARGS... - one domsend run; its line in $W/NAME, the daemon's
+# CPU per message in CPU_US and $W/NAME.cpu
 pass() {
 	_p=$1
 	shift
@@ -244,11 +245,12 @@ cold_warm() {
 	echo "  $1 warm: $(lat "$W/$1-warm"), CPU $(cat "$W/$1-warm.cpu") us/msg"
 }
 
-# sel DOMAIN-NUMBER - the sample's domain number j
+# sample_domain J - the number of the sample's J-th domain
 sample_domain() {
 	echo $((1 + $1 * STEP))
 }
 
+# mb KB - in MB, one decimal
 mb() {
 	awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'
 }
@@ -281,6 +283,7 @@ WALK_MS=$(sed -n 's/.*again: .* wall, \([0-9]*\) ms CPU/\1/p' "$W/walk")
 
 AR=
 [ "$(id -u)" = 0 ] && AR="AllowRoot yes"
+# conf [LINES...] - keyturnd's configuration: our socket, the fixture
 conf() {
 	printf 'Socket unix:%s\nKeyStore %s\nLogLevel warning\n%s\n' \
 	    "$W/sock" "$KS" "$AR"
@@ -448,6 +451,7 @@ echo "keystore of $N domains: $KS; load average now $(cut -d' ' -f1-3 /proc/load
 printf '  built in %s s, %.1f GB, %s inodes (d1: 2 directories and 6 files)\n' \
     "$BUILD_S" "$(awk -v b="$DISK" 'BEGIN { print b / 1e9 }')" "$INODES"
 printf '%-58s %22s  %s\n' "" measured target
+# row LABEL FIGURE TARGET - one line of the table
 row() {
 	printf '%-58s %22s  %s\n' "$1" "$2" "$3"
 }
