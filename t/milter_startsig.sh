@@ -44,14 +44,16 @@ conf_feed() {
 # for the pipe there, so nothing can move it past that state meanwhile.
 # Until the exec, PID is the shell that forked it, whose own handlers
 # (the test's traps) look like a keyturnd that serves: only keyturnd's
-# state counts.
+# state counts. Its name is read before its state, so that a state read
+# after the name said keyturnd is keyturnd's.
 blocked_wait() {
 	i=0
 	while :; do
+		_comm=$(cat "/proc/$1/comm" 2>/dev/null)
 		case $(kt_sigstate "$1") in
 		blocked) return 0 ;;
 		serving)
-			[ "$(cat "/proc/$1/comm" 2>/dev/null)" = keyturnd ] &&
+			[ "$_comm" = keyturnd ] &&
 			    kt_fail "HUP/INT/TERM not blocked during start-up"
 			;;
 		esac
