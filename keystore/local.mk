@@ -7,9 +7,14 @@ keystore_libkeystore_a_SOURCES = \
 	keystore/log.c keystore/log.h \
 	keystore/tagvalue.c keystore/tagvalue.h \
 	keystore/duration.c keystore/duration.h \
-	keystore/conf.c keystore/confsock.c keystore/conf.h
-keystore_libkeystore_a_CFLAGS = $(AM_CFLAGS) $(CRYPTO_CFLAGS) $(BSD_CFLAGS)
-KEYSTORE_LIBS = keystore/libkeystore.a $(CRYPTO_LIBS) $(BSD_LIBS)
+	keystore/conf.c keystore/confsock.c keystore/conf.h \
+	keystore/etcd.c keystore/etcd.h keystore/etcd_int.h \
+	keystore/etcd_json.c keystore/etcd_kv.c keystore/etcd_watch.c \
+	keystore/kek.c keystore/kek.h
+keystore_libkeystore_a_CFLAGS = $(AM_CFLAGS) $(CRYPTO_CFLAGS) $(BSD_CFLAGS) \
+	$(CURL_CFLAGS) $(JSONC_CFLAGS)
+KEYSTORE_LIBS = keystore/libkeystore.a $(CRYPTO_LIBS) $(BSD_LIBS) \
+	$(CURL_LIBS) $(JSONC_LIBS)
 
 # The keystore library (store.h) and the keyturn CLI.
 keystore_libkeystore_a_SOURCES += \

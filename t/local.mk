@@ -4,6 +4,7 @@
 include t/base.mk
 include t/engine.mk
 include t/keystore.mk
+include t/fleet.mk
 include t/rotate.mk
 include t/milter.mk
 include t/harness.mk
