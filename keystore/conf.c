@@ -56,7 +56,9 @@ enum conf_type {
 	CT_ONERROR,		/* tempfail | accept */
 	CT_MISMATCH,		/* none | reject | tempfail */
 	CT_DOMAIN,		/* a domain name (ASCII, A-labels) */
-	CT_LOGLEVEL		/* error | warning | notice | info | debug */
+	CT_LOGLEVEL,		/* error | warning | notice | info | debug */
+	CT_URLS,		/* http:// and https:// URLs, comma separated */
+	CT_PREFIX		/* an etcd key prefix: /.../ */
 };
 
 struct conf_keyword {
@@ -107,6 +109,19 @@ static const struct conf_keyword keywords[] = {
 	{ "RecheckInterval", CT_DURATION, F(recheck_interval), NOCOUNT, 1,
 	    365 * 86400LL },
 	{ "PublishCommand", CT_STRING, F(publish_command), NOCOUNT, 0, 0 },
+	{ "FleetEndpoints", CT_URLS, F(fleet_endpoints), NOCOUNT, 0, 0 },
+	{ "FleetCA", CT_PATH, F(fleet_ca), NOCOUNT, 0, 0 },
+	{ "FleetCert", CT_PATH, F(fleet_cert), NOCOUNT, 0, 0 },
+	{ "FleetKey", CT_PATH, F(fleet_key), NOCOUNT, 0, 0 },
+	{ "FleetUser", CT_STRING, F(fleet_user), NOCOUNT, 0, 0 },
+	{ "FleetPasswordFile", CT_PATH, F(fleet_password_file), NOCOUNT, 0,
+	    0 },
+	{ "FleetPrefix", CT_PREFIX, F(fleet_prefix), NOCOUNT, 0, 0 },
+	{ "FleetKEK", CT_PATH, F(fleet_kek), NOCOUNT, 0, 0 },
+	{ "FleetLeaseTTL", CT_DURATION, F(fleet_lease_ttl), NOCOUNT, 2, 3600 },
+	{ "FleetRotation", CT_BOOL, F(fleet_rotation), NOCOUNT, 0, 0 },
+	{ "FleetStaleAfter", CT_DURATION, F(fleet_stale_after), NOCOUNT, 1,
+	    30 * 86400LL },
 };
 
 #define NKEYWORDS	(sizeof(keywords) / sizeof(keywords[0]))
@@ -163,6 +178,10 @@ conf_defaults(void)
 	c->dns_concurrency = CONF_DNS_CONCURRENCY;
 	c->recheck_interval = CONF_RECHECK_INTERVAL;
 	c->key_cache = CONF_KEY_CACHE;
+	c->fleet_prefix = xstrdup(CONF_FLEET_PREFIX);
+	c->fleet_lease_ttl = CONF_FLEET_LEASE_TTL;
+	c->fleet_rotation = 1;
+	c->fleet_stale_after = CONF_FLEET_STALE_AFTER;
 	return c;
 }
 
@@ -200,6 +219,14 @@ conf_free(struct kt_conf *c)
 	free(c->signing_table);
 	free(c->sender_logins);
 	free(c->platform_domain);
+	free(c->fleet_endpoints);
+	free(c->fleet_ca);
+	free(c->fleet_cert);
+	free(c->fleet_key);
+	free(c->fleet_user);
+	free(c->fleet_password_file);
+	free(c->fleet_prefix);
+	free(c->fleet_kek);
 	free(c);
 }
 
@@ -587,6 +614,36 @@ set_string(struct conf_ctx *ctx, const struct conf_keyword *kw, char *s)
 }
 
 /* set_value - parse v by the keyword's type into its field */
+/*
+ * check_urls - NULL, or why v is not a list of etcd client URLs:
+ * http://host:port or https://host:port, comma separated, no path
+ */
+static const char *
+check_urls(const char *v)
+{
+	const char *p = v, *host, *end;
+	size_t n;
+
+	for (;;) {
+		end = p + strcspn(p, ",");
+		if (strncmp(p, "http://", 7) == 0)
+			host = p + 7;
+		else if (strncmp(p, "https://", 8) == 0)
+			host = p + 8;
+		else
+			return "expected http:// or https:// URLs, comma "
+			    "separated";
+		n = (size_t)(end - host);
+		if (n == 0 || memchr(host, '/', n) != NULL ||
+		    memchr(host, ' ', n) != NULL)
+			return "expected scheme://host:port for each URL (no "
+			    "path, no spaces)";
+		if (*end == '\0')
+			return NULL;
+		p = end + 1;
+	}
+}
+
 static void
 set_value(struct conf_ctx *ctx, const struct conf_keyword *kw, const char *v)
 {
@@ -700,6 +757,20 @@ set_value(struct conf_ctx *ctx, const struct conf_keyword *kw, const char *v)
 			why = "expected error, warning, notice, info or debug";
 		else
 			*ival = b;
+		break;
+	case CT_URLS:
+		if ((why = check_urls(v)) == NULL)
+			set_string(ctx, kw, xstrdup(v));
+		break;
+	case CT_PREFIX:
+		if (v[0] != '/' || v[strlen(v) - 1] != '/' || strlen(v) > 128 ||
+		    strspn(v, "abcdefghijklmnopqrstuvwxyz"
+		    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/-_.") != strlen(v))
+			why = "expected a key prefix that starts and ends "
+			    "with / (letters, digits, - _ . /; at most 128 "
+			    "bytes)";
+		else
+			set_string(ctx, kw, xstrdup(v));
 		break;
 	}
 	/* a long value is cut, never the reason after it */
@@ -858,6 +929,56 @@ conf_line(struct conf_ctx *ctx, char *line)
 		ctx->seen[idx] = ctx->lineno;
 }
 
+/* conf_seen_at - point the next error at the line of a keyword */
+static void
+conf_seen_at(struct conf_ctx *ctx, const char *name)
+{
+	ctx->lineno = ctx->seen[keyword_find(name) - keywords];
+}
+
+/* conf_check_fleet - the fleet settings that go together */
+static void
+conf_check_fleet(struct conf_ctx *ctx)
+{
+	static const char *needs[] = { "FleetCA", "FleetCert", "FleetKey",
+	    "FleetUser", "FleetPasswordFile", "FleetPrefix", "FleetKEK",
+	    "FleetLeaseTTL", "FleetRotation", "FleetStaleAfter" };
+	const struct kt_conf *c = ctx->conf;
+	size_t i;
+
+	if (c->fleet_endpoints == NULL) {
+		for (i = 0; i < sizeof(needs) / sizeof(needs[0]); i++)
+			if (ctx->seen[keyword_find(needs[i]) - keywords]) {
+				conf_seen_at(ctx, needs[i]);
+				conf_error(ctx, "%s needs FleetEndpoints",
+				    needs[i]);
+			}
+		return;
+	}
+	if (c->fleet_kek == NULL) {
+		conf_seen_at(ctx, "FleetEndpoints");
+		conf_error(ctx, "FleetEndpoints needs FleetKEK (the file of "
+		    "the key that encrypts private keys in etcd)");
+	}
+	if ((c->fleet_cert == NULL) != (c->fleet_key == NULL)) {
+		conf_seen_at(ctx, c->fleet_cert != NULL ? "FleetCert" :
+		    "FleetKey");
+		conf_error(ctx, "FleetCert and FleetKey go together");
+	}
+	if ((c->fleet_user == NULL) != (c->fleet_password_file == NULL)) {
+		conf_seen_at(ctx, c->fleet_user != NULL ? "FleetUser" :
+		    "FleetPasswordFile");
+		conf_error(ctx, "FleetUser and FleetPasswordFile go together");
+	}
+	if (c->fleet_stale_after < c->fleet_lease_ttl) {
+		conf_seen_at(ctx, ctx->seen[keyword_find("FleetStaleAfter") -
+		    keywords] ? "FleetStaleAfter" : "FleetLeaseTTL");
+		conf_error(ctx, "FleetStaleAfter (%llds) is shorter than "
+		    "FleetLeaseTTL (%llds)", c->fleet_stale_after,
+		    c->fleet_lease_ttl);
+	}
+}
+
 /* conf_check - rules that span keywords */
 static void
 conf_check(struct conf_ctx *ctx)
@@ -869,6 +990,7 @@ conf_check(struct conf_ctx *ctx)
 		ctx->lineno = ctx->seen[kw - keywords];
 		conf_error(ctx, "SocketOwner applies to unix sockets only");
 	}
+	conf_check_fleet(ctx);
 }
 
 struct kt_conf *

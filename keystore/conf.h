@@ -72,11 +72,27 @@ struct kt_conf {
 	long long	 recheck_interval; /* seconds between checks of a
 					    record already confirmed */
 	char		*publish_command;
+
+	/* fleet: the keystore in etcd, KeyStore its local mirror */
+	char		*fleet_endpoints;	/* NULL: no fleet */
+	char		*fleet_ca;
+	char		*fleet_cert;
+	char		*fleet_key;
+	char		*fleet_user;
+	char		*fleet_password_file;
+	char		*fleet_prefix;		/* "/keyturn/" */
+	char		*fleet_kek;		/* FleetKEK file */
+	long long	 fleet_lease_ttl;	/* seconds */
+	int		 fleet_rotation;	/* this host may lead */
+	long long	 fleet_stale_after;	/* seconds */
 };
 
 #define CONF_KEY_CACHE		100000
 #define CONF_DNS_CONCURRENCY	16
 #define CONF_RECHECK_INTERVAL	86400
+#define CONF_FLEET_PREFIX	"/keyturn/"
+#define CONF_FLEET_LEASE_TTL	15
+#define CONF_FLEET_STALE_AFTER	300
 
 typedef void conf_report_fn(const char *msg, void *arg);
 
