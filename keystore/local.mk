@@ -21,7 +21,7 @@ keystore_libkeystore_a_SOURCES += \
 	keystore/store.h keystore/store_int.h keystore/store.c \
 	keystore/storefile.c keystore/storefmt.c keystore/storekey.c \
 	keystore/storeload.c keystore/storewrite.c keystore/storedomain.c \
-	keystore/storejournal.c
+	keystore/storejournal.c keystore/fleet.c keystore/fleet.h
 
 sbin_PROGRAMS += keystore/keyturn
 keystore_keyturn_SOURCES = keystore/keyturn.c keystore/cli.h \

@@ -22,6 +22,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "etcd.h"
+#include "fleet.h"
 #include "store_int.h"
 #include "xmalloc.h"
 
@@ -253,7 +255,8 @@ store_init_dir(const char *dir, char *err, size_t errlen)
 int
 store_init(const char *dir, char *err, size_t errlen)
 {
-	struct store s = { (char *)dir, 0, -1, 0, geteuid(), 0, NULL };
+	struct store s = { .dir = (char *)dir, .lockfd = -1,
+	    .owner = geteuid() };
 	char *p;
 	int r;
 
@@ -344,6 +347,8 @@ store_open_owner(const char *dir, int flags, uid_t owner, char *err,
 	s->flags = flags;
 	s->lockfd = -1;
 	s->owner = owner;
+	if (!(flags & STORE_RDONLY))
+		s->fleet = fleet_attached();
 	if (store_check_version(s, err, errlen) == -1) {
 		store_close(s);
 		return NULL;
@@ -366,6 +371,8 @@ store_close(struct store *s)
 		return;
 	if (s->lockfd != -1)
 		close(s->lockfd);
+	if (s->etcd != NULL)
+		etcd_free(s->etcd);
 	free(s->jdomain);
 	free(s->dir);
 	free(s);

@@ -535,5 +535,12 @@ char		*store_domain_path(const struct store *, const char *domain,
 		    const char *file);
 int		 store_file_replace(const char *path, const void *data,
 		    size_t len, mode_t mode, char *err, size_t errlen);
+/*
+ * store_domain_file_save - KEYSTORE/<domain>/<file> replaced under the
+ * lock, as a write of the domain (with a fleet, committed to etcd)
+ */
+int		 store_domain_file_save(struct store *, const char *domain,
+		    const char *file, const void *data, size_t len, char *err,
+		    size_t errlen);
 
 #endif

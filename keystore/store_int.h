@@ -34,6 +34,10 @@ struct store {
 	uid_t	 owner;		/* every file and directory belongs to it */
 	uint64_t jgen;		/* the journal line of the write under way */
 	char	*jdomain;	/* ... and its domain; swrite_bump clears */
+	struct fleet *fleet;	/* writes go through etcd (fleet.h) */
+	struct etcd *etcd;	/* this store's client, made on first use */
+	struct fleet_snap *fsnap; /* what the write under way read */
+	int	 fdepth;	/* nested sfleet_begin */
 };
 
 /* storefile.c: files, modes, atomic replacement */
@@ -106,7 +110,13 @@ int	 swrite_journal(struct store *, const char *domain, char *err,
 	    size_t errlen);
 struct store_domain *swrite_begin(struct store *, const char *domain,
 	    char *err, size_t errlen);
-void	 swrite_end(struct store *, struct store_domain *);
+int	 swrite_end(struct store *, struct store_domain *, int r,
+	    char *err, size_t errlen);
+/* fleet.c: a write's first and last steps with a fleet (fleet.h) */
+int	 sfleet_begin(struct store *, const char *domain, char *err,
+	    size_t errlen);
+int	 sfleet_end(struct store *, const char *domain, int r, char *err,
+	    size_t errlen);
 char	*store_path(const struct store *, const char *a, const char *b,
 	    const char *c);
 

@@ -269,6 +269,10 @@ store_domain_add(struct store *s, const char *name,
 	}
 	if (store_lock(s, err, errlen) == -1)
 		return -1;
+	if (sfleet_begin(s, name, err, errlen) == -1) {
+		store_unlock(s);
+		return -1;
+	}
 	r = 0;
 	if (pol->slots > 0) {
 		dir = store_path(s, name, NULL, NULL);
@@ -282,6 +286,7 @@ store_domain_add(struct store *s, const char *name,
 	}
 	if (r == 0)
 		r = sdom_add_locked(s, name, pol, now, err, errlen);
+	r = sfleet_end(s, name, r, err, errlen);
 	store_unlock(s);
 	if (r == 0) {
 		sdom_warn_bits(name, pol);
@@ -375,10 +380,8 @@ store_domain_set(struct store *s, const char *name,
 	policy = d->policy;
 	sdom_policy_merge(pol, set, fields);
 	if (store_policy_check(pol, err, errlen) == -1 ||
-	    sdom_set_slots(d, pol, err, errlen) == -1) {
-		swrite_end(s, d);
-		return -1;
-	}
+	    sdom_set_slots(d, pol, err, errlen) == -1)
+		return swrite_end(s, d, -1, err, errlen);
 	d->policy = *pol;
 	text = sdom_policy_text("policy changed", pol);
 	line = sfmt_event(now, NULL, STORE_STATE_NONE, STORE_STATE_NONE, 0,
@@ -401,8 +404,7 @@ store_domain_set(struct store *s, const char *name,
 	free(path);
 	free(text);
 	free(line);
-	swrite_end(s, d);
-	return r;
+	return swrite_end(s, d, r, err, errlen);
 }
 
 /* sdom_in_use - the first key that signs or may still be verified */
@@ -507,6 +509,5 @@ store_domain_remove(struct store *s, const char *name, int force, time_t now,
 		    k->selector);
 	else
 		r = sdom_remove_locked(s, d, now, err, errlen);
-	swrite_end(s, d);
-	return r;
+	return swrite_end(s, d, r, err, errlen);
 }

@@ -138,7 +138,12 @@ swrite_begin(struct store *s, const char *domain, char *err, size_t errlen)
 
 	if (store_lock(s, err, errlen) == -1)
 		return NULL;
+	if (sfleet_begin(s, domain, err, errlen) == -1) {
+		store_unlock(s);
+		return NULL;
+	}
 	if ((d = sload_domain(s, domain, 0, 1, err, errlen)) == NULL) {
+		(void)sfleet_end(s, domain, -1, err, errlen);
 		store_unlock(s);
 		return NULL;
 	}
@@ -148,7 +153,7 @@ swrite_begin(struct store *s, const char *domain, char *err, size_t errlen)
 	if (r == -1 || swrite_history_short(p, &st, d->histsize, err,
 	    errlen)) {
 		free(p);
-		swrite_end(s, d);
+		(void)swrite_end(s, d, -1, err, errlen);
 		return NULL;
 	}
 	free(p);
@@ -161,12 +166,39 @@ swrite_begin(struct store *s, const char *domain, char *err, size_t errlen)
 	return d;
 }
 
-/* swrite_end - release what swrite_begin took */
-void
-swrite_end(struct store *s, struct store_domain *d)
+/*
+ * swrite_end - release what swrite_begin took; r is the write's result,
+ * returned unless committing it to the fleet failed (-1 and err)
+ */
+int
+swrite_end(struct store *s, struct store_domain *d, int r, char *err,
+    size_t errlen)
 {
+	r = sfleet_end(s, d->name, r, err, errlen);
 	store_domain_free(d);
 	store_unlock(s);
+	return r;
+}
+
+int
+store_domain_file_save(struct store *s, const char *domain, const char *file,
+    const void *data, size_t len, char *err, size_t errlen)
+{
+	char *path;
+	int r;
+
+	if (store_lock(s, err, errlen) == -1)
+		return -1;
+	if (sfleet_begin(s, domain, err, errlen) == -1) {
+		store_unlock(s);
+		return -1;
+	}
+	path = store_domain_path(s, domain, file);
+	r = store_file_replace(path, data, len, 0600, err, errlen);
+	free(path);
+	r = sfleet_end(s, domain, r, err, errlen);
+	store_unlock(s);
+	return r;
 }
 
 /* swrite_lines_free - free history lines once written */
@@ -383,8 +415,7 @@ store_apply(struct store *s, const char *domain,
 		return -1;
 	r = swrite_apply(s, d, c, n, now, flags & ~STORE_COMPROMISE, err,
 	    errlen);
-	swrite_end(s, d);
-	return r;
+	return swrite_end(s, d, r, err, errlen);
 }
 
 /* store_note - an event that changes no state, committed like a change */
@@ -407,8 +438,7 @@ store_note(struct store *s, const char *domain, const char *selector,
 		r = swrite_commit(s, d, &line, 1, err, errlen);
 		free(line);
 	}
-	swrite_end(s, d);
-	return r;
+	return swrite_end(s, d, r, err, errlen);
 }
 
 /*
@@ -461,8 +491,7 @@ store_compromised(struct store *s, const char *domain, const char *selector,
 	if ((k = store_domain_key(d, selector)) == NULL) {
 		snprintf(err, errlen, "domain %s has no key %s", domain,
 		    selector);
-		swrite_end(s, d);
-		return -1;
+		return swrite_end(s, d, -1, err, errlen);
 	}
 	c[0] = (struct store_change){ k->selector, k->state, STORE_REVOKED,
 	    reason };
@@ -478,8 +507,7 @@ store_compromised(struct store *s, const char *domain, const char *selector,
 	    errlen);
 	if (r == -1)
 		promoted[0] = '\0';
-	swrite_end(s, d);
-	return r;
+	return swrite_end(s, d, r, err, errlen);
 }
 
 /* ---- new keys ---- */
@@ -633,7 +661,7 @@ swrite_key_add(struct store *s, const char *domain, EVP_PKEY *pk,
 		if (r == 0)
 			strlcpy(selout, d->keys[d->nkeys - 1].selector, sellen);
 	}
-	swrite_end(s, d);
+	r = swrite_end(s, d, r, err, errlen);
 out:
 	free(k.spki);
 	free(k.p);
@@ -850,7 +878,7 @@ store_slot_key_new(struct store *s, const char *domain, int slot,
 		if ((d = swrite_begin(s, domain, err, errlen)) != NULL) {
 			r = swrite_slot_add(s, d, slot, &k, pk, reason, err,
 			    errlen);
-			swrite_end(s, d);
+			r = swrite_end(s, d, r, err, errlen);
 		} else
 			r = -1;
 		free(k.spki);

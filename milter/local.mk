@@ -28,6 +28,7 @@ keyturnd_CFLAGS = $(AM_CFLAGS) $(MILTER_CFLAGS) $(CRYPTO_CFLAGS) \
 # the rotation thread runs rotate/ (ldns); /metrics is libmicrohttpd
 keyturnd_LDADD = milter/libkeyturnd.a milter/libdkim.a rotate/librotate.a \
 	keystore/libkeystore.a $(MILTER_LIBS) $(CRYPTO_LIBS) $(BSD_LIBS) \
+	$(CURL_LIBS) $(JSONC_LIBS) \
 	$(LDNS_LIBS) $(IDN2_LIBS) $(MHD_LIBS) $(PTHREAD_LIBS)
 
 # The parts of keyturnd that Check tests link directly.

@@ -366,22 +366,15 @@ rot_memo_load(struct store *st, const char *domain, struct adapt_memo *m)
 	(void)memo_read(st, domain, m);
 }
 
-/* memo_save - write the memo's text under the keystore lock */
+/* memo_save - write the memo's text as a write of the domain */
 static void
 memo_save(struct store *st, const char *domain, const char *text)
 {
-	char *path = store_domain_path(st, domain, ADAPT_MEMO_FILE);
-	char err[256];
+	char err[1024];
 
-	if (store_lock(st, err, sizeof(err)) == -1)
+	if (store_domain_file_save(st, domain, ADAPT_MEMO_FILE, text,
+	    strlen(text), err, sizeof(err)) == -1)
 		log_warnx("%s: %s", domain, err);
-	else {
-		if (store_file_replace(path, text, strlen(text), 0600, err,
-		    sizeof(err)) == -1)
-			log_warnx("%s", err);
-		store_unlock(st);
-	}
-	free(path);
 }
 
 /* What one pass over one domain works on. */

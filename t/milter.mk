@@ -8,6 +8,7 @@ t_check_milter_SOURCES = t/check_milter.c
 t_check_milter_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(CRYPTO_CFLAGS)
 t_check_milter_LDADD = milter/libkeyturnd.a milter/libdkim.a \
 	keystore/libkeystore.a $(CHECK_LIBS) $(CRYPTO_LIBS) $(BSD_LIBS) \
+	$(CURL_LIBS) $(JSONC_LIBS) \
 	$(IDN2_LIBS) $(PTHREAD_LIBS)
 
 # The signing policy: SigningTable, SenderLogins, decide_message (Check).
