@@ -74,6 +74,7 @@
 #include "privs.h"
 #include "rules.h"
 #include "rotation_thread.h"
+#include "fleet_thread.h"
 #include "snapshot.h"
 #include "xmalloc.h"
 
@@ -749,6 +750,8 @@ static const struct {
 } daemon_services[] = {
 	{ "keystore watcher", daemon_watcher },
 	{ "rotation", rotation_thread },
+	{ "fleet mirror", fleet_mirror_thread },
+	{ "fleet session", fleet_session_thread },
 };
 #define DAEMON_NSERVICES (sizeof(daemon_services) / sizeof(daemon_services[0]))
 
@@ -929,6 +932,11 @@ daemon_prepare(struct kt_conf *conf, const struct daemon_opts *o,
 		log_warnx("MetricsListen %s", err);
 		return -1;
 	}
+	/* the fleet's secrets are read as root, like the keys */
+	if (fleet_thread_init(conf, err, sizeof(err)) == -1) {
+		log_warnx("%s", err);
+		return -1;
+	}
 	daemon_loader = loader_new();
 	if ((s = daemon_first_load(daemon_loader, conf, 0, err,
 	    sizeof(err))) == NULL) {
@@ -1012,6 +1020,7 @@ daemon_start(struct kt_conf *conf, const struct daemon_opts *o,
 		log_warnx("dropping privileges to %s: %s", id.name, err);
 		goto failpid;
 	}
+	fleet_thread_first_sync();
 	/* what came during start-up goes to the pipe now, for daemon_loop */
 	daemon_unblock_signals();
 	daemon_stacks();
@@ -1084,6 +1093,7 @@ daemon_run(struct kt_conf *conf, const struct daemon_opts *o)
 		(void)unlink(pidfile);
 	snapshot_shutdown();
 	loader_free(daemon_loader);
+	fleet_thread_free();
 	free(pidfile);
 	free(sock);
 	free(daemon_sockpath);

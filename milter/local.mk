@@ -22,9 +22,10 @@ keyturnd_SOURCES = \
 	milter/filter.c milter/filter.h \
 	milter/metrics.c milter/metrics.h \
 	milter/privs.c milter/privs.h \
-	milter/rotation_thread.c milter/rotation_thread.h
+	milter/rotation_thread.c milter/rotation_thread.h \
+	milter/fleet_thread.c milter/fleet_thread.h
 keyturnd_CFLAGS = $(AM_CFLAGS) $(MILTER_CFLAGS) $(CRYPTO_CFLAGS) \
-	$(MHD_CFLAGS)
+	$(BSD_CFLAGS) $(MHD_CFLAGS)
 # the rotation thread runs rotate/ (ldns); /metrics is libmicrohttpd
 keyturnd_LDADD = milter/libkeyturnd.a milter/libdkim.a rotate/librotate.a \
 	keystore/libkeystore.a $(MILTER_LIBS) $(CRYPTO_LIBS) $(BSD_LIBS) \

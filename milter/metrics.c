@@ -36,6 +36,7 @@
 
 #include "conf.h"
 #include "keycache.h"
+#include "fleet_thread.h"
 #include "metrics.h"
 #include "snapshot.h"
 #include "store.h"
@@ -381,6 +382,42 @@ metrics_histogram(FILE *f)
 	fprintf(f, "%s_count %llu\n", name, cum);
 }
 
+/* metrics_fleet - the mirror and the lead, with FleetEndpoints only */
+static void
+metrics_fleet(FILE *f)
+{
+	struct fleet_figures fg;
+
+	if (!fleet_thread_figures(&fg))
+		return;
+	metrics_head(f, "keyturn_fleet_leader", "gauge",
+	    "1 while this keyturnd leads the fleet's rotation.");
+	fprintf(f, "keyturn_fleet_leader %d\n", fg.leader);
+	metrics_head(f, "keyturn_fleet_term", "gauge",
+	    "The create revision of the leader key this keyturnd holds; 0.");
+	fprintf(f, "keyturn_fleet_term %lld\n", (long long)fg.term);
+	metrics_head(f, "keyturn_fleet_mirror_revision", "gauge",
+	    "The etcd revision the local mirror is in step with.");
+	fprintf(f, "keyturn_fleet_mirror_revision %lld\n",
+	    (long long)fg.mirror_rev);
+	metrics_head(f, "keyturn_fleet_stale", "gauge",
+	    "1 when etcd has not answered for FleetStaleAfter.");
+	fprintf(f, "keyturn_fleet_stale %d\n", fg.stale);
+	metrics_head(f, "keyturn_fleet_contact_age_seconds", "gauge",
+	    "Seconds since etcd last answered.");
+	fprintf(f, "keyturn_fleet_contact_age_seconds %lld\n",
+	    fg.since_contact);
+	metrics_head(f, "keyturn_fleet_syncs_total", "counter",
+	    "Whole-mirror syncs (start, a broken or compacted watch).");
+	fprintf(f, "keyturn_fleet_syncs_total %llu\n", fg.syncs);
+	metrics_head(f, "keyturn_fleet_domains_written_total", "counter",
+	    "Domains the mirror wrote because etcd changed them.");
+	fprintf(f, "keyturn_fleet_domains_written_total %llu\n", fg.domains);
+	metrics_head(f, "keyturn_fleet_domains_refused_total", "counter",
+	    "Domains left as they were: their files in etcd cannot be used.");
+	fprintf(f, "keyturn_fleet_domains_refused_total %llu\n", fg.bad);
+}
+
 /* metrics_keycache - the domains read so far, and the journal followed */
 static void
 metrics_keycache(FILE *f)
@@ -445,6 +482,7 @@ metrics_snapshot(FILE *f, time_t now)
 	fprintf(f, "keyturn_snapshot_age_seconds %lld\n",
 	    at > 0 && now > at ? (long long)now - at : 0);
 	metrics_keycache(f);
+	metrics_fleet(f);
 }
 
 /* metrics_actions - rotation actions by name, done and failed */

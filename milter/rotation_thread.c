@@ -39,6 +39,7 @@
 
 #include "conf.h"
 #include "daemon.h"
+#include "fleet_thread.h"
 #include "log.h"
 #include "metrics.h"
 #include "rotation.h"
@@ -200,7 +201,7 @@ rotation_thread(void *arg)
 	do {
 		ms = ROTTHR_IDLE_MS;
 		if ((snap = snapshot_current()) != NULL) {
-			if (snap->conf->rotation) {
+			if (snap->conf->rotation && fleet_thread_rotates()) {
 				t0 = rotthr_now_ms();
 				metrics_pass_begin();
 				if (rotthr_pass(snap->conf) == 0)
