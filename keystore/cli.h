@@ -53,6 +53,13 @@ int	 cli_usage(struct cli *, const char *fmt, ...)
 	    __attribute__((format(printf, 2, 3)));
 int	 cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 struct store *cli_open(struct cli *, int rdonly);
+struct store *cli_open_local(struct cli *, int rdonly);
+/* cli_fleet.c */
+struct fleet *cli_fleet(struct cli *, int *failed);
+int	 cli_fleet_sync(struct cli *, struct store *, int rdonly);
+int	 cli_fleet_init(struct cli *);
+int	 cmd_fleet_status(struct cli *, int, char **);
+int	 cmd_fleet_push(struct cli *, int, char **);
 int	 cli_getopt(struct cli *, int argc, char **argv, const char *shortopts,
 	    const void *longopts, int *idx);
 char	*cli_lower(const char *);

@@ -11,26 +11,47 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "duration.h"
+#include "fleet.h"
 #include "xmalloc.h"
+
+/* cli_is_keystore - a directory with a keystore's format file */
+static int
+cli_is_keystore(const char *dir)
+{
+	char *p = xasprintf("%s/keyturn.keystore", dir);
+	int r = access(p, F_OK) == 0;
+
+	free(p);
+	return r;
+}
 
 /* cmd_init - keyturn init */
 int
 cmd_init(struct cli *c, int argc, char **argv)
 {
 	static const struct option opts[] = { CLI_COMMON_OPTS, { 0 } };
+	struct fleet *f;
 	char err[1024];
+	int failed;
 
 	if (cli_getopt(c, argc, argv, "", opts, NULL) != -1)
 		return CLI_USAGE;
 	if (optind != argc)
 		return cli_usage(c, "no arguments expected");
-	if (store_init(c->keystore, err, sizeof(err)) == -1)
+	if ((f = cli_fleet(c, &failed)) == NULL && failed)
+		return CLI_FAIL;
+	/* with a fleet: the mirror, once; the fleet's format key, once */
+	if (f != NULL && cli_is_keystore(c->keystore))
+		printf("mirror %s exists\n", c->keystore);
+	else if (store_init(c->keystore, err, sizeof(err)) == -1)
 		return cli_fail("%s", err);
-	printf("keystore %s created\n", c->keystore);
-	return CLI_OK;
+	else
+		printf("keystore %s created\n", c->keystore);
+	return f != NULL ? cli_fleet_init(c) : CLI_OK;
 }
 
 /* options of a delegated domain that only domain add takes */

@@ -24,6 +24,7 @@
 
 #include "cli.h"
 #include "conf.h"
+#include "fleet.h"
 #include "xmalloc.h"
 
 /* cli_usage - a usage error: what was wrong and the command's usage */
@@ -125,9 +126,9 @@ cli_owner(const char *dir)
 	    who);
 }
 
-/* cli_open - open the keystore (as its owner), or say why not on stderr */
+/* cli_open_local - open the keystore (as its owner), no fleet */
 struct store *
-cli_open(struct cli *c, int rdonly)
+cli_open_local(struct cli *c, int rdonly)
 {
 	struct store *s;
 	char err[1024];
@@ -138,6 +139,33 @@ cli_open(struct cli *c, int rdonly)
 	    sizeof(err))) == NULL)
 		cli_fail("%s", err);
 	return s;
+}
+
+/*
+ * cli_open - open the keystore (as its owner), or say why not on stderr;
+ * with a fleet, the mirror is made equal to etcd first and every write
+ * goes through etcd (cli_fleet.c)
+ */
+struct store *
+cli_open(struct cli *c, int rdonly)
+{
+	struct fleet *f;
+	struct store *s;
+	int failed;
+
+	if ((f = cli_fleet(c, &failed)) == NULL)
+		return failed ? NULL : cli_open_local(c, rdonly);
+	fleet_attach(f);
+	if ((s = cli_open_local(c, 0)) == NULL)
+		return NULL;
+	if (cli_fleet_sync(c, s, rdonly) != CLI_OK) {
+		store_close(s);
+		return NULL;
+	}
+	if (!rdonly)
+		return s;
+	store_close(s);
+	return cli_open_local(c, 1);
 }
 
 /*

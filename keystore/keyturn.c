@@ -61,6 +61,9 @@ static const struct cli_cmd cli_cmds[] = {
 	/* migration (cli_import.c) */
 	{ "import", "opendkim", cmd_import_opendkim, "OPENDKIM.CONF "
 	    "[--signing-table FILE] [--dry-run]" },
+	/* a keystore in etcd (cli_fleet.c) */
+	{ "fleet", "status", cmd_fleet_status, "[--json]" },
+	{ "fleet", "push", cmd_fleet_push, "" },
 };
 #define CLI_NCMDS	(sizeof(cli_cmds) / sizeof(cli_cmds[0]))
 

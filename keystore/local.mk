@@ -29,7 +29,7 @@ keystore_keyturn_SOURCES = keystore/keyturn.c keystore/cli.h \
 	keystore/cli_show.c keystore/cli_audit.c keystore/cli_rotate.c \
 	keystore/cli_explain.c keystore/cli_import.c keystore/cli_import.h \
 	keystore/cli_import_odk.c keystore/cli_doctor.c \
-	keystore/cli_doctor.h keystore/cli_doctor_mta.c
+	keystore/cli_doctor.h keystore/cli_doctor_mta.c keystore/cli_fleet.c
 keystore_keyturn_CFLAGS = $(AM_CFLAGS) $(CRYPTO_CFLAGS) $(BSD_CFLAGS) \
 	$(LDNS_CFLAGS)
 # rotate, check and status run the rotation module (rotate/librotate.a)
