@@ -361,12 +361,14 @@ etcd_call(struct etcd *e, const char *path, json_object *req,
 	char why[ETCD_WHY] = "", one[ETCD_WHY];
 	const char *body;
 	size_t blen, i, ep;
-	int reauth = 0;
+	int reauth = 0, round = 0, election;
 
 	*out = NULL;
 	if (etcd_busy(e, err, errlen))
 		return -1;
 	body = json_object_to_json_string_length(req, ETCD_JSON_FLAGS, &blen);
+again:
+	election = 0;
 	for (i = 0; i < e->nep;) {
 		ep = (e->cur + i) % e->nep;
 		switch (attempt(e, ep, path, body, blen, out, one,
@@ -390,10 +392,26 @@ etcd_call(struct etcd *e, const char *path, json_object *req,
 			strlcpy(err, one, errlen);
 			return ETCD_COMPACTED;
 		case E_NEXT:
+			/* a member between two raft leaders says so at once */
+			if (strstr(one, "leader changed") != NULL ||
+			    strstr(one, "no leader") != NULL)
+				election = 1;
 			etcd_why_add(why, sizeof(why), one);
 			i++;
 			break;
 		}
+	}
+	/*
+	 * An election takes the members a moment (an election timeout or
+	 * two): ask them all again a few times before giving up, as etcd's
+	 * own client does. Only then: a member that does not answer costs
+	 * a timeout each round.
+	 */
+	if (election && round < ETCD_ELECTION_ROUNDS) {
+		round++;
+		usleep(ETCD_ELECTION_WAIT_MS * 1000 * round);
+		why[0] = '\0';
+		goto again;
 	}
 	snprintf(err, errlen, "etcd: no endpoint answered: %s", why);
 	return -1;

@@ -16,6 +16,8 @@
 
 #include "etcd.h"
 
+#define ETCD_ELECTION_ROUNDS	4	/* rounds more during an election */
+#define ETCD_ELECTION_WAIT_MS	250	/* x the round before each */
 #define ETCD_ANSWER_MAX	(256 * 1024 * 1024)
 #define ETCD_VALUE_MAX	(ETCD_ANSWER_MAX / 2)
 #define ETCD_EP_MAX	16		/* endpoints in the list */
