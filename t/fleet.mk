@@ -22,3 +22,13 @@ t_etcdc_LDADD = $(KEYSTORE_LIBS)
 TESTS += t/fleet_etcd.sh
 EXTRA_DIST += t/fleet_etcd.sh t/lib/etcd.sh
 
+# keyturnd fleets: three etcd members, several keyturnd, Knot for DNS
+# (t/lib/fleet.sh runs the daemons)
+check_PROGRAMS += t/fleet_fence
+t_fleet_fence_SOURCES = t/fleet_fence.c
+t_fleet_fence_CFLAGS = $(AM_CFLAGS) $(CRYPTO_CFLAGS) $(BSD_CFLAGS)
+t_fleet_fence_LDADD = $(KEYSTORE_LIBS) $(PTHREAD_LIBS)
+TESTS += t/fleet_cli.sh t/fleet_corrupt.sh t/fleet_cycle.sh \
+	t/fleet_failover.sh t/fleet_quorum.sh
+EXTRA_DIST += t/fleet_cli.sh t/fleet_corrupt.sh t/fleet_cycle.sh \
+	t/fleet_failover.sh t/fleet_quorum.sh t/lib/fleet.sh
