@@ -773,6 +773,35 @@ daemon_fixed_changed(const struct kt_conf *o, const struct kt_conf *n)
 #undef KT_DIFF
 }
 
+/*
+ * daemon_fleet_changed - a fleet's settings, and the KeyStore its mirror
+ * threads write, are those keyturnd started with: a reload that changes
+ * them is refused (1), since the signers would read another directory
+ * than the mirror is written to
+ */
+static int
+daemon_fleet_changed(const struct kt_conf *o, const struct kt_conf *n)
+{
+	static const char *none = "";
+
+#define KT_DIFF(a, b) (strcmp((a) != NULL ? (a) : none, (b) != NULL ? (b) : none))
+	if (o->fleet_endpoints == NULL && n->fleet_endpoints == NULL)
+		return 0;
+	return KT_DIFF(o->fleet_endpoints, n->fleet_endpoints) ||
+	    KT_DIFF(o->fleet_ca, n->fleet_ca) ||
+	    KT_DIFF(o->fleet_cert, n->fleet_cert) ||
+	    KT_DIFF(o->fleet_key, n->fleet_key) ||
+	    KT_DIFF(o->fleet_user, n->fleet_user) ||
+	    KT_DIFF(o->fleet_password_file, n->fleet_password_file) ||
+	    KT_DIFF(o->fleet_prefix, n->fleet_prefix) ||
+	    KT_DIFF(o->fleet_kek, n->fleet_kek) ||
+	    KT_DIFF(o->keystore, n->keystore) ||
+	    o->fleet_lease_ttl != n->fleet_lease_ttl ||
+	    o->fleet_rotation != n->fleet_rotation ||
+	    o->fleet_stale_after != n->fleet_stale_after;
+#undef KT_DIFF
+}
+
 /* daemon_reload - SIGHUP: configuration and keystore, all or nothing */
 static void
 daemon_reload(void)
@@ -795,6 +824,16 @@ daemon_reload(void)
 	}
 	pthread_mutex_lock(&daemon_reload_lock);
 	cur = snapshot_current();
+	if (cur != NULL && daemon_fleet_changed(cur->conf, conf)) {
+		log_warnx("%s: configuration reload refused, keeping the "
+		    "running one: the Fleet settings and a fleet's KeyStore "
+		    "change only at a restart", daemon_confpath);
+		snapshot_unref(cur);
+		pthread_mutex_unlock(&daemon_reload_lock);
+		conf_free(conf);
+		rules_unref(rules);
+		return;
+	}
 	if (cur != NULL)
 		daemon_fixed_changed(cur->conf, conf);
 	s = loader_build(daemon_loader, conf, rules, cur, err, sizeof(err));

@@ -111,6 +111,15 @@ P
 }
 fl_until 'fleet status: $(cat "$W/status.json")' registered
 "$KEYTURN" -c "$W/k1.conf" fleet status | sed 's/^/  /'
+# a SIGHUP may not change the fleet under a running keyturnd
+sed -i 's/^FleetLeaseTTL .*/FleetLeaseTTL 3s/' "$W/k1.conf"
+kill -HUP "$(fl_pid 1)"
+refused_hup() {
+	grep -q "reload refused, keeping the running one: the Fleet settings" \
+	    "$W/k1.log"
+}
+fl_until "a SIGHUP changed the fleet" refused_hup
+sed -i 's/^FleetLeaseTTL .*/FleetLeaseTTL 2s/' "$W/k1.conf"
 fl_stop 1
 kt_ok "fleet status: the keyturnd, its mirror revision, the leader"
 
