@@ -74,6 +74,7 @@
 #include "privs.h"
 #include "rules.h"
 #include "rotation_thread.h"
+#include "fleet.h"
 #include "fleet_thread.h"
 #include "snapshot.h"
 #include "xmalloc.h"
@@ -277,6 +278,16 @@ daemon_check(struct kt_conf *conf, const char *confpath)
 	sockbad = daemon_socket_check(conf, msg, sizeof(msg)) == -1;
 	if (sockbad)
 		fprintf(stderr, "keyturnd: %s\n", msg);
+	/* the fleet's secrets, as keyturnd reads them at start */
+	if (conf->fleet_endpoints != NULL) {
+		struct fleet *f = fleet_new(conf, 1, err, sizeof(err));
+
+		if (f == NULL) {
+			fprintf(stderr, "keyturnd: fleet: %s\n", err);
+			sockbad = 1;
+		}
+		fleet_free(f);
+	}
 	s = daemon_first_load(l, conf, 1, err, sizeof(err));
 	if (s == NULL) {
 		fprintf(stderr, "keyturnd: %s\n", err);

@@ -94,6 +94,12 @@ fi
 grep -q "sealed under the key-encryption key [0-9a-f]\{16\}, and FleetKEK is [0-9a-f]\{16\}" \
     "$W/kek2.out" || kt_fail "wrong KEK: $(cat "$W/kek2.out")"
 kt_ok "another FleetKEK: $(sed 's/^keyturn: //' "$W/kek2.out" | head -1)"
+chmod 644 "$W/kek2"
+if "$KEYTURND" -n -c "$W/k2.conf" > "$W/n.out" 2>&1; then
+	kt_fail "keyturnd -n took a FleetKEK readable by others"
+fi
+grep -q "keyturnd: fleet: FleetKEK: $W/kek2: mode 0644" "$W/n.out" ||
+    kt_fail "keyturnd -n: $(cat "$W/n.out")"
 
 # fleet status with one keyturnd
 fl_conf 1 "Rotation yes" "RotationInterval 1h"
