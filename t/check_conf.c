@@ -455,6 +455,89 @@ START_TEST(test_socket_check)
 }
 END_TEST
 
+/* The fleet: a whole configuration, and what goes together. */
+START_TEST(test_fleet)
+{
+	struct kt_conf *c;
+	struct errs e;
+	char path[64];
+
+	c = conf_defaults();
+	ck_assert_ptr_null(c->fleet_endpoints);
+	ck_assert_str_eq(c->fleet_prefix, "/keyturn/");
+	ck_assert_int_eq(c->fleet_lease_ttl, 15);
+	ck_assert_int_eq(c->fleet_rotation, 1);
+	ck_assert_int_eq(c->fleet_stale_after, 300);
+	conf_free(c);
+	c = load_text("FleetEndpoints https://10.0.0.1:2379,https://[::1]:2379\n"
+	    "FleetCA /etc/ca.pem\nFleetCert /etc/c.pem\nFleetKey /etc/c.key\n"
+	    "FleetUser keyturn-signer\nFleetPasswordFile /etc/pw\n"
+	    "FleetPrefix /mail/keyturn/\nFleetKEK /etc/kek\n"
+	    "FleetLeaseTTL 5s\nFleetRotation no\nFleetStaleAfter 1m\n",
+	    &e, path, sizeof(path));
+	ck_assert_msg(c != NULL, "%s", e.text);
+	ck_assert_str_eq(c->fleet_endpoints,
+	    "https://10.0.0.1:2379,https://[::1]:2379");
+	ck_assert_str_eq(c->fleet_prefix, "/mail/keyturn/");
+	ck_assert_str_eq(c->fleet_kek, "/etc/kek");
+	ck_assert_str_eq(c->fleet_user, "keyturn-signer");
+	ck_assert_int_eq(c->fleet_lease_ttl, 5);
+	ck_assert_int_eq(c->fleet_rotation, 0);
+	ck_assert_int_eq(c->fleet_stale_after, 60);
+	conf_free(c);
+	unlink(path);
+}
+END_TEST
+
+static const struct fleet_case {
+	const char *text;
+	int	 line;		/* of the first error */
+	const char *want;
+} fleet_cases[] = {
+	{ "FleetKEK /k\n", 1, "FleetKEK needs FleetEndpoints" },
+	{ "KeyStore /k\nFleetRotation no\n", 2,
+	    "FleetRotation needs FleetEndpoints" },
+	{ "FleetEndpoints http://127.0.0.1:2379\n", 1,
+	    "FleetEndpoints needs FleetKEK" },
+	{ "FleetEndpoints ftp://127.0.0.1\nFleetKEK /k\n", 1,
+	    "expected http:// or https:// URLs" },
+	{ "FleetEndpoints http://a:1/v3\nFleetKEK /k\n", 1,
+	    "no path, no spaces" },
+	{ "FleetEndpoints http://a:1,\nFleetKEK /k\n", 1,
+	    "expected http:// or https:// URLs" },
+	{ "FleetEndpoints http://a:1\nFleetKEK /k\nFleetPrefix keyturn\n",
+	    3, "starts and ends with /" },
+	{ "FleetEndpoints http://a:1\nFleetKEK /k\nFleetCert /c\n", 3,
+	    "FleetCert and FleetKey go together" },
+	{ "FleetEndpoints http://a:1\nFleetKEK /k\nFleetPasswordFile /p\n",
+	    3, "FleetUser and FleetPasswordFile go together" },
+	{ "FleetEndpoints http://a:1\nFleetKEK /k\nFleetLeaseTTL 1s\n", 3,
+	    "out of range" },
+	{ "FleetEndpoints http://a:1\nFleetKEK /k\nFleetLeaseTTL 1m\n"
+	    "FleetStaleAfter 30s\n", 4,
+	    "FleetStaleAfter (30s) is shorter than FleetLeaseTTL (60s)" },
+	{ "FleetEndpoints http://a:1\nFleetKEK relative\n", 2,
+	    "absolute path" },
+};
+
+START_TEST(test_fleet_bad)
+{
+	const struct fleet_case *fc = &fleet_cases[_i];
+	char path[64], want[256];
+	struct kt_conf *c;
+	struct errs e;
+
+	c = load_text(fc->text, &e, path, sizeof(path));
+	ck_assert_msg(c == NULL, "accepted \"%s\"", fc->text);
+	snprintf(want, sizeof(want), "%s:%d: ", path, fc->line);
+	ck_assert_msg(strncmp(e.text, want, strlen(want)) == 0,
+	    "\"%s\": got \"%s\", want line %d", fc->text, e.text, fc->line);
+	ck_assert_msg(strstr(e.text, fc->want) != NULL,
+	    "\"%s\": got \"%s\", want \"%s\"", fc->text, e.text, fc->want);
+	unlink(path);
+}
+END_TEST
+
 static Suite *
 conf_suite(void)
 {
@@ -466,6 +549,9 @@ conf_suite(void)
 	tcase_add_loop_test(tc, test_bad, 0,
 	    sizeof(bad_cases) / sizeof(bad_cases[0]));
 	tcase_add_test(tc, test_all_errors_reported);
+	tcase_add_test(tc, test_fleet);
+	tcase_add_loop_test(tc, test_fleet_bad, 0,
+	    sizeof(fleet_cases) / sizeof(fleet_cases[0]));
 	tcase_add_test(tc, test_missing_file);
 	tcase_add_test(tc, test_binary_garbage);
 	tcase_add_loop_test(tc, test_addrport, 0,
