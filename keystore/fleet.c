@@ -508,6 +508,43 @@ fleet_same(struct store *s, const char *path, const struct ffile *ff)
 	return same;
 }
 
+/* fleet_put - a mirror file replaced by ff's bytes, unless it has them */
+static int
+fleet_put(struct store *s, const char *path, const struct ffile *ff,
+    char *err, size_t errlen)
+{
+	int renamed;
+
+	if (fleet_same(s, path, ff))
+		return 0;
+	return sfile_replace(path, ff->data, ff->len, 0600, &renamed, err,
+	    errlen);
+}
+
+/* fleet_put_removed - the history of a removed domain, under .removed/ */
+static int
+fleet_put_removed(struct store *s, const char *domain, const struct ffile *ff,
+    char *err, size_t errlen)
+{
+	char *path;
+	int r;
+
+	path = store_path(s, STORE_REMOVED_DIR, NULL, NULL);
+	r = sfile_mkdir(path, err, errlen);
+	free(path);
+	if (r == 0) {
+		path = store_path(s, STORE_REMOVED_DIR, domain, NULL);
+		r = sfile_mkdir(path, err, errlen);
+		free(path);
+	}
+	if (r == 0) {
+		path = store_path(s, STORE_REMOVED_DIR, domain, STORE_HISTORY);
+		r = fleet_put(s, path, ff, err, errlen);
+		free(path);
+	}
+	return r;
+}
+
 /*
  * fleet_local - the files of domain in the mirror, keys in the clear,
  * and its removed history; -1 and err when one cannot be read
@@ -621,7 +658,7 @@ fleet_apply(struct store *s, const char *domain, struct ffile *v, size_t n,
 	struct ffile *local = NULL;
 	size_t nlocal = 0, i;
 	char *dir = NULL, *path, e2[256];
-	int rank, renamed, r = -1, dirty = 0, have;
+	int rank, r = -1, ok, dirty = 0, have;
 
 	*changed = 0;
 	if (fleet_local(s, domain, &local, &nlocal, err, errlen) == -1)
@@ -647,25 +684,10 @@ fleet_apply(struct store *s, const char *domain, struct ffile *v, size_t n,
 	if (!have) {
 		/* the domain is not (or no longer) in etcd */
 		for (i = 0; i < n; i++)
-			if (v[i].removed)
-				break;
-		if (i < n) {
-			path = store_path(s, STORE_REMOVED_DIR, NULL, NULL);
-			(void)sfile_mkdir(path, e2, sizeof(e2));
-			free(path);
-			path = store_path(s, STORE_REMOVED_DIR, domain, NULL);
-			(void)sfile_mkdir(path, e2, sizeof(e2));
-			free(path);
-			path = store_path(s, STORE_REMOVED_DIR, domain,
-			    STORE_HISTORY);
-			if (!fleet_same(s, path, &v[i]) &&
-			    sfile_replace(path, v[i].data, v[i].len, 0600,
-			    &renamed, err, errlen) == -1) {
-				free(path);
+			if (v[i].removed &&
+			    fleet_put_removed(s, domain, &v[i], err,
+			    errlen) == -1)
 				goto out;
-			}
-			free(path);
-		}
 		if (access(dir, F_OK) == 0) {
 			if (swrite_journal(s, domain, err, errlen) == -1)
 				goto out;
@@ -675,41 +697,30 @@ fleet_apply(struct store *s, const char *domain, struct ffile *v, size_t n,
 		r = 0;
 		goto out;
 	}
-	if (sfile_mkdir(dir, err, errlen) == -1)
-		goto out;
 	path = store_path(s, domain, STORE_KEYS, NULL);
-	r = sfile_mkdir(path, err, errlen);
-	free(path);
-	if (r == -1)
+	if (sfile_mkdir(dir, err, errlen) == -1 ||
+	    sfile_mkdir(path, err, errlen) == -1) {
+		free(path);
 		goto out;
-	r = -1;
+	}
+	free(path);
 	for (rank = 0; rank <= 4; rank++) {
 		if (rank == 4 && swrite_journal(s, domain, err, errlen) == -1)
 			goto out;
 		for (i = 0; i < n; i++) {
 			if (fleet_rank(&v[i]) != rank)
 				continue;
-			path = v[i].removed ? store_path(s, STORE_REMOVED_DIR,
-			    domain, STORE_HISTORY) : store_path(s, domain,
-			    v[i].rel, NULL);
 			if (v[i].removed) {
-				char *rd = store_path(s, STORE_REMOVED_DIR,
-				    NULL, NULL);
-
-				(void)sfile_mkdir(rd, e2, sizeof(e2));
-				free(rd);
-				rd = store_path(s, STORE_REMOVED_DIR, domain,
-				    NULL);
-				(void)sfile_mkdir(rd, e2, sizeof(e2));
-				free(rd);
+				if (fleet_put_removed(s, domain, &v[i], err,
+				    errlen) == -1)
+					goto out;
+				continue;
 			}
-			if (!fleet_same(s, path, &v[i]) &&
-			    sfile_replace(path, v[i].data, v[i].len, 0600,
-			    &renamed, err, errlen) == -1) {
-				free(path);
-				goto out;
-			}
+			path = store_path(s, domain, v[i].rel, NULL);
+			ok = fleet_put(s, path, &v[i], err, errlen);
 			free(path);
+			if (ok == -1)
+				goto out;
 		}
 	}
 	/* what etcd no longer has: keys taken out, a memo dropped */

@@ -21,21 +21,11 @@
 . "$top_srcdir/t/milter_lib.sh"
 . "$top_srcdir/t/lib/etcd.sh"
 . "$top_srcdir/t/lib/fleet.sh"
-etcd_available || kt_skip "etcd or etcdctl missing (Debian: etcd-server, etcd-client)"
 command -v openssl >/dev/null || kt_skip "openssl missing"
 FENCE=$(kt_find "$top_builddir/t/fleet_fence") || kt_skip "t/fleet_fence not built"
 
 FL_HANG=60
-kt_init fleet_cli
-etcd_init || kt_fail "etcd_init"
-cleanup() {
-	fl_cleanup
-	kt_cleanup
-	etcd_stop_all
-	rm -rf "$KT_ETCD_DIR"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
+fl_init fleet_cli
 etcd_cluster 1 || kt_fail "cannot start etcd"
 fl_kek
 

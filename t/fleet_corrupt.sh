@@ -18,20 +18,10 @@
 . "$top_srcdir/t/milter_lib.sh"
 . "$top_srcdir/t/lib/etcd.sh"
 . "$top_srcdir/t/lib/fleet.sh"
-etcd_available || kt_skip "etcd or etcdctl missing (Debian: etcd-server, etcd-client)"
 command -v curl >/dev/null || kt_skip "curl missing"
 
 FL_HANG=60
-kt_init fleet_corrupt
-etcd_init || kt_fail "etcd_init"
-cleanup() {
-	fl_cleanup
-	kt_cleanup
-	etcd_stop_all
-	rm -rf "$KT_ETCD_DIR"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
+fl_init fleet_corrupt
 etcd_cluster 1 || kt_fail "cannot start etcd"
 EP=$(etcd_url m1)
 

@@ -29,27 +29,9 @@
 . "$top_srcdir/t/lib/knot.sh"
 . "$top_srcdir/t/lib/etcd.sh"
 . "$top_srcdir/t/lib/fleet.sh"
-knot_available || kt_skip "knotd, knotc or kdig missing (Debian: knot, knot-dnsutils)"
-etcd_available || kt_skip "etcd or etcdctl missing (Debian: etcd-server, etcd-client)"
-command -v nsupdate >/dev/null || kt_skip "nsupdate missing (Debian: dnsutils)"
-"$PYTHON3" -c 'import dns.message' 2>/dev/null ||
-    kt_skip "$PYTHON3 lacks dnspython (python3-dnspython)"
-
+fl_needs_dns
 FL_HANG=300
-kt_init fleet_cycle
-knot_init || kt_fail "knot_init"
-etcd_init || kt_fail "etcd_init"
-cleanup() {
-	for _p in ${SPIDS:-}; do kill "$_p" 2>/dev/null; done
-	fl_cleanup
-	kt_cleanup
-	knot_stop_all
-	rm -rf "$KNOT_DIR"
-	etcd_stop_all
-	rm -rf "$KT_ETCD_DIR"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
+fl_init fleet_cycle
 P=$KNOT_PORT
 
 knot_pair fc.test 127.0.0.91 127.0.0.92 1 keyturn ||
@@ -80,25 +62,10 @@ L=$(fl_leader) || kt_fail "no daemon leads the rotation"
 kt_ok "daemon $L leads the rotation"
 
 kt_msg "$W/msg.eml" "From: alice@fc.test"
-rm -f "$W/stop"
-SPIDS=
-for i in 1 2 3; do
-	"$PYTHON3" "$top_srcdir/t/lib/ztstream.py" stream --miltc "$MILTC" \
-	    --socket "unix:$S/s$i" --msg "$W/msg.eml" \
-	    --dns "127.0.0.91:$P" --dns "127.0.0.92:$P" \
-	    --out "$W/stream$i.log" --stop "$W/stop" --max $((3 * FL_HANG)) \
-	    --keep "$W/failed$i" 2> "$W/stream$i.err" &
-	SPIDS="$SPIDS $!"
-done
+fl_streams "$W/msg.eml" "127.0.0.91:$P" "127.0.0.92:$P" 1 2 3
 
-# alive - the streams and the daemons are up
 alive() {
-	for _p in $SPIDS; do
-		kill -0 "$_p" 2>/dev/null || kt_fail "a stream stopped"
-	done
-	for i in 1 2 3; do
-		kill -0 "$(fl_pid $i)" 2>/dev/null || kt_fail "keyturnd $i died"
-	done
+	fl_alive 1 2 3
 }
 count() {
 	grep -c "$1" "$W/hist.now" || true
@@ -130,11 +97,7 @@ for i in 1 2 3; do
 	eval "n0_$i=$(wc -l < "$W/stream$i.log")"
 done
 fl_until "no more mail after the revocations" more_mail
-touch "$W/stop"
-for _p in $SPIDS; do
-	wait "$_p" || kt_fail "a stream failed"
-done
-SPIDS=
+fl_streams_stop
 # quiet: an hour's durations, then the daemons stop
 fl_cli 1 domain set fc.test --rotate-after 1h --retire-after 1h
 kt_ok "$took s: $sw swaps ($swr rsa, $swe ed25519) and $rv revocations by the fleet's leader"
@@ -150,16 +113,7 @@ sed 's/^/  /' "$W/status.out"
 for i in 1 2 3; do
 	fl_stop $i
 done
-mkdir -p "$W/fresh"
-sed "s#^KeyStore .*#KeyStore $W/fresh/ks#" "$W/k1.conf" > "$W/fresh.conf"
-"$KEYTURN" -c "$W/fresh.conf" init >/dev/null 2>&1 &&
-    "$KEYTURN" -c "$W/fresh.conf" list > /dev/null 2>&1 ||
-    kt_fail "a fresh mirror cannot be made"
-for i in 1 2 3; do
-	diff -r -x lock -x generation -x journal -x keyturn.keystore \
-	    "$W/fresh/ks" "$W/ks$i" > "$W/diff$i" ||
-	    kt_fail "mirror $i differs from etcd: $(head -5 "$W/diff$i")"
-done
+fl_mirrors_equal 1 2 3
 kt_ok "every mirror holds what etcd holds"
 
 # one leader per term, terms in order
@@ -175,13 +129,7 @@ kt_ok "$ncommit rotation writes in $nterm term(s), one daemon each"
     kt_fail "keyturn history"
 cat "$W/k1.log" "$W/k2.log" "$W/k3.log" | sort > "$W/all.log"
 for i in 1 2 3; do
-	"$PYTHON3" "$top_srcdir/t/lib/ztstream.py" check \
-	    --log "$W/stream$i.log" --history "$W/history.json" \
-	    --domain fc.test --daemon-log "$W/all.log" --min-signers 3 \
-	    > "$W/check$i.out"
-	rc=$?
-	sed "s/^/  daemon $i: /" "$W/check$i.out"
-	[ $rc = 0 ] || kt_fail "daemon $i's stream does not match the history"
+	fl_streams_check fc.test $i --daemon-log "$W/all.log" --min-signers 3
 done
 "$KEYTURN" -K "$W/ks1" history fc.test > "$W/history.txt"
 for s in $(awk '$4 == "->" && $5 == "active" { print $2 }' "$W/history.txt"); do

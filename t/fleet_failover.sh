@@ -20,27 +20,9 @@
 . "$top_srcdir/t/lib/knot.sh"
 . "$top_srcdir/t/lib/etcd.sh"
 . "$top_srcdir/t/lib/fleet.sh"
-knot_available || kt_skip "knotd, knotc or kdig missing (Debian: knot, knot-dnsutils)"
-etcd_available || kt_skip "etcd or etcdctl missing (Debian: etcd-server, etcd-client)"
-command -v nsupdate >/dev/null || kt_skip "nsupdate missing (Debian: dnsutils)"
-"$PYTHON3" -c 'import dns.message' 2>/dev/null ||
-    kt_skip "$PYTHON3 lacks dnspython (python3-dnspython)"
-
+fl_needs_dns
 FL_HANG=180
-kt_init fleet_failover
-knot_init || kt_fail "knot_init"
-etcd_init || kt_fail "etcd_init"
-cleanup() {
-	for _p in ${SPIDS:-}; do kill "$_p" 2>/dev/null; done
-	fl_cleanup
-	kt_cleanup
-	knot_stop_all
-	rm -rf "$KNOT_DIR"
-	etcd_stop_all
-	rm -rf "$KT_ETCD_DIR"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
+fl_init fleet_failover
 P=$KNOT_PORT
 
 knot_pair ff.test 127.0.0.93 127.0.0.94 1 keyturn ||
@@ -87,16 +69,7 @@ kt_ok "daemon $L (pid $LPID) leads; the first key is active"
 
 # mail to the two daemons that keep running
 kt_msg "$W/msg.eml" "From: alice@ff.test"
-rm -f "$W/stop"
-SPIDS=
-for i in $N $M; do
-	"$PYTHON3" "$top_srcdir/t/lib/ztstream.py" stream --miltc "$MILTC" \
-	    --socket "unix:$S/s$i" --msg "$W/msg.eml" \
-	    --dns "127.0.0.93:$P" --dns "127.0.0.94:$P" \
-	    --out "$W/stream$i.log" --stop "$W/stop" --max $((3 * FL_HANG)) \
-	    --keep "$W/failed$i" 2> "$W/stream$i.err" &
-	SPIDS="$SPIDS $!"
-done
+fl_streams "$W/msg.eml" "127.0.0.93:$P" "127.0.0.94:$P" $N $M
 
 # L publishes a new key and is held in its hook, then paused
 touch "$W/hold.$L"
@@ -149,11 +122,7 @@ more() {
 	[ "$(wc -l < "$W/stream$M.log")" -ge $((n0 + 5)) ]
 }
 fl_until "no mail after the swap" more
-touch "$W/stop"
-for _p in $SPIDS; do
-	wait "$_p" || kt_fail "a stream failed"
-done
-SPIDS=
+fl_streams_stop
 
 # L holds no lead; its commits all precede the new term's
 lpid_now=$(fl_leader_pid)
@@ -174,12 +143,7 @@ kt_ok "old leader's last commit at revision ${lrev:-none} (term ${lterm:-none}),
 "$KEYTURN" -K "$W/ks$M" history ff.test --json > "$W/history.json" ||
     kt_fail "keyturn history"
 for i in $N $M; do
-	"$PYTHON3" "$top_srcdir/t/lib/ztstream.py" check \
-	    --log "$W/stream$i.log" --history "$W/history.json" \
-	    --domain ff.test > "$W/check$i.out"
-	rc=$?
-	sed "s/^/  daemon $i: /" "$W/check$i.out"
-	[ $rc = 0 ] || kt_fail "daemon $i's stream does not match the history"
+	fl_streams_check ff.test $i
 done
 # each transition of next1 happened once
 "$KEYTURN" -K "$W/ks$M" history ff.test next1 > "$W/next1.txt"

@@ -22,27 +22,9 @@
 . "$top_srcdir/t/lib/knot.sh"
 . "$top_srcdir/t/lib/etcd.sh"
 . "$top_srcdir/t/lib/fleet.sh"
-knot_available || kt_skip "knotd, knotc or kdig missing (Debian: knot, knot-dnsutils)"
-etcd_available || kt_skip "etcd or etcdctl missing (Debian: etcd-server, etcd-client)"
-command -v nsupdate >/dev/null || kt_skip "nsupdate missing (Debian: dnsutils)"
-"$PYTHON3" -c 'import dns.message' 2>/dev/null ||
-    kt_skip "$PYTHON3 lacks dnspython (python3-dnspython)"
-
+fl_needs_dns
 FL_HANG=180
-kt_init fleet_quorum
-knot_init || kt_fail "knot_init"
-etcd_init || kt_fail "etcd_init"
-cleanup() {
-	for _p in ${SPIDS:-}; do kill "$_p" 2>/dev/null; done
-	fl_cleanup
-	kt_cleanup
-	knot_stop_all
-	rm -rf "$KNOT_DIR"
-	etcd_stop_all
-	rm -rf "$KT_ETCD_DIR"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
+fl_init fleet_quorum
 P=$KNOT_PORT
 
 knot_pair fq.test 127.0.0.95 127.0.0.96 1 keyturn ||
@@ -67,12 +49,7 @@ for i in 1 2 3; do
 done
 fl_leader > /dev/null || kt_fail "no daemon leads the rotation"
 alive() {
-	for _p in $SPIDS; do
-		kill -0 "$_p" 2>/dev/null || kt_fail "a stream stopped"
-	done
-	for i in 1 2 3; do
-		kill -0 "$(fl_pid $i)" 2>/dev/null || kt_fail "keyturnd $i died"
-	done
+	fl_alive 1 2 3
 }
 # state I SELECTOR STATE - daemon I's mirror has SELECTOR in STATE
 state() {
@@ -87,16 +64,7 @@ active_all() {
 fl_until "the first key is not active everywhere" active_all
 
 kt_msg "$W/msg.eml" "From: alice@fq.test"
-rm -f "$W/stop"
-SPIDS=
-for i in 1 2 3; do
-	"$PYTHON3" "$top_srcdir/t/lib/ztstream.py" stream --miltc "$MILTC" \
-	    --socket "unix:$S/s$i" --msg "$W/msg.eml" \
-	    --dns "127.0.0.95:$P" --dns "127.0.0.96:$P" \
-	    --out "$W/stream$i.log" --stop "$W/stop" --max $((3 * FL_HANG)) \
-	    --keep "$W/failed$i" 2> "$W/stream$i.err" &
-	SPIDS="$SPIDS $!"
-done
+fl_streams "$W/msg.eml" "127.0.0.95:$P" "127.0.0.96:$P" 1 2 3
 # more_mail - every stream signed 10 more messages than at mark_mail
 mark_mail() {
 	for i in 1 2 3; do
@@ -174,36 +142,19 @@ fl_cli 2 key new fq.test --algorithm ed25519 --selector back
 fl_until "back was not confirmed everywhere" ready_all back
 mark_mail
 fl_until "no mail after quorum came back" more_mail
-touch "$W/stop"
-for _p in $SPIDS; do
-	wait "$_p" || kt_fail "a stream failed"
-done
-SPIDS=
+fl_streams_stop
 kt_ok "quorum back: back published and confirmed, every mirror follows"
 
 for i in 1 2 3; do
 	fl_stop $i
 done
-sed "s#^KeyStore .*#KeyStore $W/fresh#" "$W/k1.conf" > "$W/fresh.conf"
-"$KEYTURN" -c "$W/fresh.conf" init >/dev/null 2>&1 &&
-    "$KEYTURN" -c "$W/fresh.conf" list > /dev/null 2>&1 ||
-    kt_fail "a fresh mirror cannot be made"
-for i in 1 2 3; do
-	diff -r -x lock -x generation -x journal -x keyturn.keystore \
-	    "$W/fresh" "$W/ks$i" > "$W/diff$i" ||
-	    kt_fail "mirror $i differs from etcd: $(head -5 "$W/diff$i")"
-done
+fl_mirrors_equal 1 2 3
 fl_terms_ok 1 2 3 > "$W/terms.out" ||
     kt_fail "two leaders interleaved: $(cat "$W/terms.out")"
 "$KEYTURN" -K "$W/ks1" history fq.test --json > "$W/history.json" ||
     kt_fail "keyturn history"
 for i in 1 2 3; do
-	"$PYTHON3" "$top_srcdir/t/lib/ztstream.py" check \
-	    --log "$W/stream$i.log" --history "$W/history.json" \
-	    --domain fq.test > "$W/check$i.out"
-	rc=$?
-	sed "s/^/  daemon $i: /" "$W/check$i.out"
-	[ $rc = 0 ] || kt_fail "daemon $i's stream does not match the history"
+	fl_streams_check fq.test $i
 done
 kt_ok "every message of every stream signed and verified; mirrors equal etcd"
 exit 0

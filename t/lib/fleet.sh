@@ -155,3 +155,106 @@ fl_terms_ok() {
 	}
 	END { exit bad }'
 }
+
+# fl_needs_dns - what a test with Knot and verified streams needs
+fl_needs_dns() {
+	knot_available || kt_skip "knotd, knotc or kdig missing (Debian: knot, knot-dnsutils)"
+	command -v nsupdate >/dev/null || kt_skip "nsupdate missing (Debian: dnsutils)"
+	"$PYTHON3" -c 'import dns.message' 2>/dev/null ||
+	    kt_skip "$PYTHON3 lacks dnspython (python3-dnspython)"
+}
+
+# fl_init NAME - $W and $S (kt_init), etcd, and Knot when t/lib/knot.sh
+# was sourced; at exit the streams ($SPIDS), the daemons, Knot and etcd
+# are stopped and their directories removed
+fl_init() {
+	etcd_available ||
+	    kt_skip "etcd or etcdctl missing (Debian: etcd-server, etcd-client)"
+	kt_init "$1"
+	FL_KNOT=
+	if command -v knot_init >/dev/null 2>&1; then
+		knot_init || kt_fail "knot_init"
+		FL_KNOT=1
+	fi
+	etcd_init || kt_fail "etcd_init"
+	trap fl_exit EXIT
+	trap 'exit 1' INT TERM
+}
+
+fl_exit() {
+	for _p in ${SPIDS:-}; do kill "$_p" 2>/dev/null; done
+	fl_cleanup
+	kt_cleanup
+	if [ -n "${FL_KNOT:-}" ]; then
+		knot_stop_all
+		rm -rf "$KNOT_DIR"
+	fi
+	etcd_stop_all
+	rm -rf "$KT_ETCD_DIR"
+}
+
+# fl_streams MSG DNS DNS I... - t/lib/ztstream.py sending MSG to each
+# daemon I, every message verified at both DNS servers (ADDR:PORT) when
+# signed, into $W/streamI.log; their pids in $SPIDS
+fl_streams() {
+	_msg=$1 _dns1=$2 _dns2=$3
+	shift 3
+	rm -f "$W/stop"
+	SPIDS=
+	for _i; do
+		"$PYTHON3" "$top_srcdir/t/lib/ztstream.py" stream \
+		    --miltc "$MILTC" --socket "unix:$S/s$_i" --msg "$_msg" \
+		    --dns "$_dns1" --dns "$_dns2" --out "$W/stream$_i.log" \
+		    --stop "$W/stop" --max $((3 * FL_HANG)) \
+		    --keep "$W/failed$_i" 2> "$W/stream$_i.err" &
+		SPIDS="$SPIDS $!"
+	done
+}
+
+# fl_streams_stop - the streams end; each must have run without error
+fl_streams_stop() {
+	touch "$W/stop"
+	for _p in $SPIDS; do
+		wait "$_p" || kt_fail "a stream failed"
+	done
+	SPIDS=
+}
+
+# fl_streams_check DOMAIN I [CHECK-OPTIONS...] - daemon I's stream
+# against the history of DOMAIN in $W/history.json (ztstream check)
+fl_streams_check() {
+	_d=$1 _i=$2
+	shift 2
+	"$PYTHON3" "$top_srcdir/t/lib/ztstream.py" check \
+	    --log "$W/stream$_i.log" --history "$W/history.json" \
+	    --domain "$_d" "$@" > "$W/check$_i.out"
+	_rc=$?
+	sed "s/^/  daemon $_i: /" "$W/check$_i.out"
+	[ $_rc = 0 ] || kt_fail "daemon $_i's stream does not match the history"
+}
+
+# fl_mirrors_equal I... - each daemon's mirror holds what etcd holds:
+# compared with a mirror made afresh from daemon 1's configuration
+fl_mirrors_equal() {
+	sed "s#^KeyStore .*#KeyStore $W/fresh#" "$W/k1.conf" > "$W/fresh.conf"
+	rm -rf "$W/fresh"
+	"$KEYTURN" -c "$W/fresh.conf" init >/dev/null 2>&1 &&
+	    "$KEYTURN" -c "$W/fresh.conf" list > /dev/null 2>&1 ||
+	    kt_fail "a fresh mirror cannot be made"
+	for _i; do
+		diff -r -x lock -x generation -x journal -x keyturn.keystore \
+		    "$W/fresh" "$W/ks$_i" > "$W/diff$_i" ||
+		    kt_fail "mirror $_i differs from etcd: $(head -5 "$W/diff$_i")"
+	done
+}
+
+# fl_alive I... - the streams and these daemons are up, else the test fails
+fl_alive() {
+	for _p in ${SPIDS:-}; do
+		kill -0 "$_p" 2>/dev/null || kt_fail "a stream stopped"
+	done
+	for _i; do
+		kill -0 "$(fl_pid "$_i")" 2>/dev/null ||
+		    kt_fail "keyturnd $_i died"
+	done
+}
