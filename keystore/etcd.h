@@ -109,6 +109,11 @@ struct etcd_cmp {
 	int64_t		 num;		/* version, revision or lease */
 	const void	*value;		/* ETCD_VALUE */
 	size_t		 vlen;
+	const char	*range_end;	/* NULL: key alone; else every key
+					   in [key, range_end) must hold
+					   (none there: as a key that does
+					   not exist, all 0) */
+	size_t		 endlen;
 };
 enum etcd_optype { ETCD_PUT, ETCD_DELETE, ETCD_DELETE_PREFIX };
 struct etcd_op {

@@ -257,6 +257,8 @@ txn_cmp(const struct etcd_cmp *c)
 		etcd_jput_bytes(o, "value", c->value, c->vlen);
 	else
 		etcd_jput_int(o, cmp_field[c->target], c->num);
+	if (c->range_end != NULL)
+		etcd_jput_bytes(o, "range_end", c->range_end, c->endlen);
 	return o;
 }
 

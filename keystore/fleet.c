@@ -67,6 +67,7 @@ struct fleet_snap {
 	char		*domain;
 	struct ffile	*f;
 	size_t		 n;
+	int64_t		 rev;		/* etcd's revision when read */
 };
 
 static struct fleet *fleet_global;
@@ -340,7 +341,8 @@ fleet_key_domain(const struct fleet *f, const char *key, size_t keylen,
  */
 static int
 fleet_fetch(struct fleet *f, struct etcd *e, const char *domain,
-    struct ffile **out, size_t *nout, char *err, size_t errlen)
+    struct ffile **out, size_t *nout, int64_t *revp, char *err,
+    size_t errlen)
 {
 	struct etcd_range rg;
 	struct ffile *v = NULL;
@@ -357,6 +359,8 @@ fleet_fetch(struct fleet *f, struct etcd *e, const char *domain,
 		snprintf(err, errlen, "%s: %s", domain, e2);
 		goto out;
 	}
+	if (revp != NULL)
+		*revp = rg.revision;
 	v = xcalloc(rg.n + 1, sizeof(*v));
 	for (i = 0; i < rg.n; i++) {
 		struct etcd_kv *kv = &rg.kvs[i];
@@ -759,7 +763,8 @@ fleet_sync_domain(struct fleet *f, struct store *s, struct etcd *e,
 	 */
 	if (store_lock(s, err, errlen) == -1)
 		return -1;
-	if ((r = fleet_fetch(f, e, domain, &v, &n, err, errlen)) == 0) {
+	if ((r = fleet_fetch(f, e, domain, &v, &n, NULL, err,
+	    errlen)) == 0) {
 		if ((r = fleet_check(domain, v, n, err, errlen)) == 0)
 			r = fleet_apply(s, domain, v, n, changed, err, errlen);
 		ffiles_free(v, n);
@@ -984,7 +989,8 @@ sfleet_begin(struct store *s, const char *domain, char *err, size_t errlen)
 	}
 	sn = xcalloc(1, sizeof(*sn));
 	sn->domain = xstrdup(domain);
-	if (fleet_fetch(f, e, domain, &sn->f, &sn->n, err, errlen) == -1 ||
+	if (fleet_fetch(f, e, domain, &sn->f, &sn->n, &sn->rev, err,
+	    errlen) == -1 ||
 	    fleet_check(domain, sn->f, sn->n, err, errlen) == -1 ||
 	    fleet_apply(s, domain, sn->f, sn->n, &changed, err,
 	    errlen) == -1) {
@@ -1007,6 +1013,15 @@ fleet_seal(struct fleet *f, const char *key, const struct ffile *ff,
 	    len, err, errlen);
 }
 
+/* fleet_file_key - the etcd key of a domain's file */
+static char *
+fleet_file_key(const struct fleet *f, const char *domain,
+    const struct ffile *ff)
+{
+	return xasprintf("%s%s%s/%s", f->prefix, ff->removed ? FLEET_REMOVED :
+	    FLEET_DOMAINS, domain, ff->rel);
+}
+
 /*
  * fleet_commit - the mirror's files of the domain that differ from what
  * was fetched, in one transaction fenced on what was fetched; 1 when
@@ -1018,20 +1033,19 @@ fleet_commit(struct store *s, struct fleet_snap *sn, char *err,
 {
 	struct fleet *f = s->fleet;
 	struct ffile *local = NULL, *l, *o;
-	struct etcd_cmp *cmps = NULL;
+	struct etcd_cmp cmps[5];
 	struct etcd_op *ops = NULL;
-	char **keys = NULL, *lkey = NULL;
+	char **keys = NULL, *lkey = NULL, *dpre, *dend, *rkey, *skey;
 	unsigned char **blobs = NULL;
-	size_t nlocal = 0, ncmp = 0, nops = 0, nkeys = 0, i, max;
+	size_t nlocal = 0, ncmp = 0, nops = 0, nkeys = 0, i, max, dendlen;
 	int64_t term, lease, rev;
 	int r = -1;
 
 	if (fleet_local(s, sn->domain, &local, &nlocal, err, errlen) == -1)
 		return -1;
 	max = nlocal + sn->n + 2;
-	cmps = xcalloc(max, sizeof(*cmps));
 	ops = xcalloc(max, sizeof(*ops));
-	keys = xcalloc(2 * max, sizeof(*keys));
+	keys = xcalloc(max, sizeof(*keys));
 	blobs = xcalloc(max, sizeof(*blobs));
 	for (i = 0; i < nlocal; i++) {
 		l = &local[i];
@@ -1039,101 +1053,107 @@ fleet_commit(struct store *s, struct fleet_snap *sn, char *err,
 		if (o != NULL && o->len == l->len &&
 		    memcmp(o->data, l->data, l->len) == 0)
 			continue;
-		keys[nkeys] = l->removed ? xasprintf("%s%s%s/%s", f->prefix,
-		    FLEET_REMOVED, sn->domain, l->rel) : xasprintf("%s%s%s/%s",
-		    f->prefix, FLEET_DOMAINS, sn->domain, l->rel);
+		keys[nkeys] = fleet_file_key(f, sn->domain, l);
 		ops[nops].type = ETCD_PUT;
-		ops[nops].key = keys[nkeys];
+		ops[nops].key = keys[nkeys++];
 		if (l->secret) {
-			if (fleet_seal(f, keys[nkeys], l, &blobs[nops],
-			    &ops[nops].vlen, err, errlen) == -1) {
-				nkeys++;
+			if (fleet_seal(f, ops[nops].key, l, &blobs[nops],
+			    &ops[nops].vlen, err, errlen) == -1)
 				goto out;
-			}
 			ops[nops].value = blobs[nops];
 		} else {
 			ops[nops].value = l->data;
 			ops[nops].vlen = l->len;
 		}
 		nops++;
-		if (o == NULL) {	/* nobody made it meanwhile */
-			cmps[ncmp].key = keys[nkeys];
-			cmps[ncmp].target = ETCD_VERSION;
-			cmps[ncmp].op = ETCD_EQ;
-			cmps[ncmp].num = 0;
-			ncmp++;
-		}
-		nkeys++;
 	}
 	for (i = 0; i < sn->n; i++) {
 		o = &sn->f[i];
-		keys[nkeys] = o->removed ? xasprintf("%s%s%s/%s", f->prefix,
-		    FLEET_REMOVED, sn->domain, o->rel) : xasprintf("%s%s%s/%s",
-		    f->prefix, FLEET_DOMAINS, sn->domain, o->rel);
-		cmps[ncmp].key = keys[nkeys];
-		cmps[ncmp].target = ETCD_MOD;
-		cmps[ncmp].op = ETCD_EQ;
-		cmps[ncmp].num = o->mod_rev;
-		ncmp++;
-		if (ffind(local, nlocal, o->rel, o->removed) == NULL) {
-			ops[nops].type = ETCD_DELETE;
-			ops[nops].key = keys[nkeys];
-			nops++;
-		}
-		nkeys++;
+		if (ffind(local, nlocal, o->rel, o->removed) != NULL)
+			continue;
+		keys[nkeys] = fleet_file_key(f, sn->domain, o);
+		ops[nops].type = ETCD_DELETE;
+		ops[nops].key = keys[nkeys++];
+		nops++;
 	}
 	if (nops == 0) {
 		r = 1;
 		goto out;
 	}
+	/*
+	 * What was read is what is there: no file of the domain written
+	 * (or made) since the revision it was read at, nor its removed
+	 * history, and its state, when it had one, not deleted (the
+	 * domain removed). Three compares whatever the domain's size.
+	 */
+	memset(cmps, 0, sizeof(cmps));
+	dpre = xasprintf("%s%s%s/", f->prefix, FLEET_DOMAINS, sn->domain);
+	dend = etcd_prefix_end(dpre, strlen(dpre), &dendlen);
+	rkey = xasprintf("%s%s%s/%s", f->prefix, FLEET_REMOVED, sn->domain,
+	    STORE_HISTORY);
+	skey = xasprintf("%s%s", dpre, STORE_STATE);
+	cmps[ncmp].key = dpre;
+	cmps[ncmp].range_end = dend;
+	cmps[ncmp].endlen = dendlen;
+	cmps[ncmp].target = ETCD_MOD;
+	cmps[ncmp].op = ETCD_LT;
+	cmps[ncmp++].num = sn->rev + 1;
+	cmps[ncmp].key = rkey;
+	cmps[ncmp].target = ETCD_MOD;
+	cmps[ncmp].op = ETCD_LT;
+	cmps[ncmp++].num = sn->rev + 1;
+	if (ffind(sn->f, sn->n, STORE_STATE, 0) != NULL) {
+		cmps[ncmp].key = skey;
+		cmps[ncmp].target = ETCD_VERSION;
+		cmps[ncmp].op = ETCD_GT;
+		cmps[ncmp++].num = 0;
+	}
 	pthread_mutex_lock(&f->lock);
 	term = f->term;
 	lease = f->lease;
 	pthread_mutex_unlock(&f->lock);
-	if (f->need_fence) {
-		if (term == 0) {
-			snprintf(err, errlen, "%s: not committed: this "
-			    "keyturnd does not lead the fleet's rotation",
-			    sn->domain);
-			r = 0;
-			goto out;
+	if (f->need_fence && term == 0) {
+		snprintf(err, errlen, "%s: not committed: this keyturnd does "
+		    "not lead the fleet's rotation", sn->domain);
+		r = 0;
+	} else {
+		if (f->need_fence) {
+			lkey = fleet_key(f, FLEET_LEADER, NULL);
+			cmps[ncmp].key = lkey;
+			cmps[ncmp].target = ETCD_CREATE;
+			cmps[ncmp].op = ETCD_EQ;
+			cmps[ncmp++].num = term;
+			cmps[ncmp].key = lkey;
+			cmps[ncmp].target = ETCD_LEASE;
+			cmps[ncmp].op = ETCD_EQ;
+			cmps[ncmp++].num = lease;
 		}
-		lkey = fleet_key(f, FLEET_LEADER, NULL);
-		cmps[ncmp].key = lkey;
-		cmps[ncmp].target = ETCD_CREATE;
-		cmps[ncmp].op = ETCD_EQ;
-		cmps[ncmp].num = term;
-		ncmp++;
-		cmps[ncmp].key = lkey;
-		cmps[ncmp].target = ETCD_LEASE;
-		cmps[ncmp].op = ETCD_EQ;
-		cmps[ncmp].num = lease;
-		ncmp++;
+		r = etcd_txn(fleet_client(s, err, errlen), cmps, ncmp, ops,
+		    nops, &rev, err, errlen);
 	}
-	r = etcd_txn(fleet_client(s, err, errlen), cmps, ncmp, ops, nops,
-	    &rev, err, errlen);
 	if (r == 1) {
 		if (f->need_fence)
 			log_info("fleet: %s committed at revision %" PRId64
 			    " (leader term %" PRId64 ")", sn->domain, rev,
 			    term);
-	} else if (r == 0)
+	} else if (r == 0 && !(f->need_fence && term == 0))
 		snprintf(err, errlen, "%s: not committed: %s", sn->domain,
 		    f->need_fence ? "etcd refused the transaction (the "
 		    "domain changed meanwhile, or this keyturnd no longer "
 		    "holds the rotation lease)" : "the domain changed in "
 		    "etcd while this write was made; nothing was written, "
 		    "try again");
+	free(dpre);
+	free(dend);
+	free(rkey);
+	free(skey);
 out:
-	for (i = 0; i < max; i++) {
-		if (blobs[i] != NULL)
-			free(blobs[i]);
-	}
+	for (i = 0; i < max; i++)
+		free(blobs[i]);
 	for (i = 0; i < nkeys; i++)
 		free(keys[i]);
 	free(keys);
 	free(blobs);
-	free(cmps);
 	free(ops);
 	free(lkey);
 	ffiles_free(local, nlocal);
@@ -1209,7 +1229,7 @@ sfleet_end(struct store *s, const char *domain, int r, char *err,
 	if (r == -1) {
 		/* the mirror is etcd's again, whatever the write left */
 		if (s->etcd != NULL && fleet_fetch(s->fleet, s->etcd, domain,
-		    &v, &n, e2, sizeof(e2)) == 0) {
+		    &v, &n, NULL, e2, sizeof(e2)) == 0) {
 			if (fleet_apply(s, domain, v, n, &changed, e2,
 			    sizeof(e2)) == -1)
 				log_warnx("fleet: %s", e2);
