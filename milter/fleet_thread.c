@@ -228,7 +228,7 @@ fleet_mirror_thread(void *arg)
 	size_t changed, bad;
 	int64_t rev, compact;
 	long long wait = FLEET_RETRY_MS;
-	int r;
+	int r, synced;
 
 	(void)arg;
 	if (fl == NULL)
@@ -242,8 +242,13 @@ fleet_mirror_thread(void *arg)
 		store_close(m.st);
 		return NULL;
 	}
+	/* the start's sync is the first: watch from where it left off */
+	synced = atomic_load(&fl_mirror_rev) > 0;
 	do {
-		if (fleet_sync(fl, m.st, m.e, &rev, &changed, &bad, err,
+		if (synced) {
+			rev = atomic_load(&fl_mirror_rev);
+			synced = 0;
+		} else if (fleet_sync(fl, m.st, m.e, &rev, &changed, &bad, err,
 		    sizeof(err)) == -1) {
 			if (strcmp(err, last) != 0)
 				log_warnx("fleet: sync: %s; signing from the "
@@ -251,19 +256,20 @@ fleet_mirror_thread(void *arg)
 			strlcpy(last, err, sizeof(last));
 			fleet_stale_check();
 			continue;
+		} else {
+			last[0] = '\0';
+			fleet_contact();
+			atomic_fetch_add(&fl_syncs, 1);
+			atomic_fetch_add(&fl_domains, changed);
+			atomic_fetch_add(&fl_bad, bad);
+			atomic_store(&fl_mirror_rev, rev);
+			if (changed)
+				daemon_refresh();
+			log_info("fleet: the mirror is etcd's at revision %"
+			    PRId64 " (%zu domains written, %zu left as they "
+			    "were)", rev, changed, bad);
 		}
-		last[0] = '\0';
 		wait = FLEET_RETRY_MS;
-		fleet_contact();
-		atomic_fetch_add(&fl_syncs, 1);
-		atomic_fetch_add(&fl_domains, changed);
-		atomic_fetch_add(&fl_bad, bad);
-		atomic_store(&fl_mirror_rev, rev);
-		if (changed)
-			daemon_refresh();
-		log_info("fleet: the mirror is etcd's at revision %" PRId64
-		    " (%zu domains written, %zu left as they were)", rev,
-		    changed, bad);
 		r = etcd_watch(m.e, fleet_prefix(fl), rev + 1,
 		    daemon_cancel_fd(), 0, mirror_events, &m, &compact, err,
 		    sizeof(err));
