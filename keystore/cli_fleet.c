@@ -71,7 +71,8 @@ cli_fleet_sync(struct cli *c, struct store *s, int rdonly)
 
 	if ((e = fleet_etcd(cli_fl, err, sizeof(err))) == NULL)
 		return cli_fail("fleet: %s", err);
-	r = fleet_sync(cli_fl, s, e, &rev, &changed, &bad, err, sizeof(err));
+	r = fleet_sync_since(cli_fl, s, e, &rev, &changed, &bad, err,
+	    sizeof(err));
 	etcd_free(e);
 	if (r == -1 && !rdonly)
 		return cli_fail("fleet: %s: nothing was changed", err);

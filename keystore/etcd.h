@@ -94,6 +94,14 @@ int		 etcd_range(struct etcd *, const char *key, size_t keylen,
 int		 etcd_range_all(struct etcd *, const char *prefix, int64_t page,
 		    int flags, struct etcd_range *out, char *err,
 		    size_t errlen);
+/*
+ * etcd_range_since - the keys (no values) under prefix written at
+ * min_mod or later and still there, at the latest revision (one answer;
+ * out->revision). 0 or -1.
+ */
+int		 etcd_range_since(struct etcd *, const char *prefix,
+		    int64_t min_mod, struct etcd_range *out, char *err,
+		    size_t errlen);
 /* etcd_prefix_end - the range_end of every key starting with prefix
  * (malloc'd, *len set) */
 char		*etcd_prefix_end(const char *prefix, size_t plen, size_t *len);

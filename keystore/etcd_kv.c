@@ -144,6 +144,34 @@ etcd_range(struct etcd *e, const char *key, size_t keylen,
 	return rc;
 }
 
+int
+etcd_range_since(struct etcd *e, const char *prefix, int64_t min_mod,
+    struct etcd_range *out, char *err, size_t errlen)
+{
+	json_object *q, *o;
+	size_t endlen;
+	char *end = etcd_prefix_end(prefix, strlen(prefix), &endlen);
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	q = range_req(prefix, strlen(prefix), end, endlen, 0, 0,
+	    ETCD_KEYS_ONLY);
+	etcd_jput_int(q, "min_mod_revision", min_mod);
+	free(end);
+	rc = etcd_call(e, "/v3/kv/range", q, &o, err, errlen);
+	json_object_put(q);
+	if (rc != 0)
+		return -1;
+	if (range_parse(o, out) == -1) {
+		snprintf(err, errlen, "etcd %s: /v3/kv/range: a malformed "
+		    "answer", etcd_endpoint(e));
+		etcd_range_free(out);
+		rc = -1;
+	}
+	json_object_put(o);
+	return rc;
+}
+
 /* range_take - move the keys of pg onto the end of out */
 static void
 range_take(struct etcd_range *out, struct etcd_range *pg)

@@ -373,6 +373,7 @@ fleet_fetch(struct fleet *f, struct etcd *e, const char *domain,
 			snprintf(err, errlen, "%s: %s: not a file keyturn "
 			    "keeps in etcd", domain, kv->key);
 			n++;
+			r = -2;
 			goto out;
 		}
 		n++;
@@ -384,6 +385,7 @@ fleet_fetch(struct fleet *f, struct etcd *e, const char *domain,
 			    sizeof(e2)) == -1) {
 				snprintf(err, errlen, "%s: key %s: %s", domain,
 				    ff->rel + strlen(STORE_KEYS) + 1, e2);
+				r = -2;
 				goto out;
 			}
 		} else {
@@ -420,9 +422,9 @@ out:
 	etcd_range_free(&rg);
 	free(pre);
 	free(end);
-	if (r == -1) {
+	if (r != 0) {
 		ffiles_free(v, n);
-		return -1;
+		return r;
 	}
 	*out = v;
 	*nout = n;
@@ -747,11 +749,75 @@ out:
 	return r;
 }
 
+/*
+ * The mirror's list of domains left as they were (KEYSTORE/.fleet-bad,
+ * one name a line): a sync from a revision asks for them again whatever
+ * changed, so a domain is never forgotten as bad until it syncs, and
+ * keyturn says so at each command.
+ */
+static char **
+fleet_bad_load(struct store *s, size_t *n)
+{
+	char *path = store_path(s, FLEET_BAD_FILE, NULL, NULL), e2[256];
+	char *buf = NULL, *p, *line, **v = NULL;
+	size_t len;
+
+	*n = 0;
+	if (sfile_read(s->owner, path, SFILE_OPTIONAL, &buf, &len, NULL, e2,
+	    sizeof(e2)) == 0) {
+		for (p = buf; (line = strsep(&p, "\n")) != NULL;) {
+			if (*line == '\0' || store_domain_valid(line, e2,
+			    sizeof(e2)) == -1)
+				continue;
+			v = xreallocarray(v, *n + 1, sizeof(*v));
+			v[(*n)++] = xstrdup(line);
+		}
+		free(buf);
+	}
+	free(path);
+	return v;
+}
+
+/* fleet_bad_mark - domain on the list (bad) or off it; the lock held */
+static void
+fleet_bad_mark(struct store *s, const char *domain, int bad)
+{
+	char **v, *text = xstrdup(""), *t, *path, e2[256];
+	size_t n, i;
+	int found = 0;
+
+	v = fleet_bad_load(s, &n);
+	for (i = 0; i < n; i++) {
+		if (strcmp(v[i], domain) == 0) {
+			found = 1;
+			if (!bad)
+				continue;
+		}
+		t = xasprintf("%s%s\n", text, v[i]);
+		free(text);
+		text = t;
+	}
+	if (bad && !found) {
+		t = xasprintf("%s%s\n", text, domain);
+		free(text);
+		text = t;
+	}
+	if (found != bad) {
+		path = store_path(s, FLEET_BAD_FILE, NULL, NULL);
+		if (store_file_replace(path, text, strlen(text), 0600, e2,
+		    sizeof(e2)) == -1)
+			log_warnx("fleet: %s", e2);
+		free(path);
+	}
+	free(text);
+	store_names_free(v, n);
+}
+
 int
 fleet_sync_domain(struct fleet *f, struct store *s, struct etcd *e,
     const char *domain, int *changed, char *err, size_t errlen)
 {
-	struct ffile *v;
+	struct ffile *v = NULL;
 	size_t n;
 	int r;
 
@@ -769,8 +835,11 @@ fleet_sync_domain(struct fleet *f, struct store *s, struct etcd *e,
 			r = fleet_apply(s, domain, v, n, changed, err, errlen);
 		ffiles_free(v, n);
 	}
+	/* etcd answered (-1 from the fetch: it did not): bad, or not */
+	if (!(r == -1 && v == NULL))
+		fleet_bad_mark(s, domain, r != 0);
 	store_unlock(s);
-	return r;
+	return r == 0 ? 0 : -1;
 }
 
 /* ---- the whole mirror ---- */
@@ -861,6 +930,117 @@ fleet_sync(struct fleet *f, struct store *s, struct etcd *e, int64_t *rev,
 	for (i = 0; i < n; i++)
 		free(names[i]);
 	free(names);
+	return 0;
+}
+
+/* ---- what the mirror has caught up with ---- */
+
+/*
+ * The mirror's revision file: "REV" when every change of etcd up to REV
+ * is in the mirror (written after a sync reached it, and by keyturnd as
+ * its watch goes). A later sync asks etcd only for the keys written
+ * since: every write of a domain changes a file of it that stays (its
+ * state, policy, history or memo; a removed domain's history under
+ * removed/), so the keys written since name every domain that changed.
+ */
+int
+fleet_revision_load(struct store *s, int64_t *rev)
+{
+	char *path = store_path(s, FLEET_REVISION_FILE, NULL, NULL);
+	char *buf = NULL, e2[256], *end;
+	size_t len;
+	long long v;
+	int r;
+
+	*rev = 0;
+	r = sfile_read(s->owner, path, SFILE_OPTIONAL, &buf, &len, NULL, e2,
+	    sizeof(e2));
+	free(path);
+	if (r != 0)
+		return -1;
+	v = strtoll(buf, &end, 10);
+	r = (end != buf && (*end == '\n' || *end == '\0') && v > 0) ? 0 : -1;
+	if (r == 0)
+		*rev = v;
+	free(buf);
+	return r;
+}
+
+int
+fleet_revision_save(struct store *s, int64_t rev, char *err, size_t errlen)
+{
+	char *path = store_path(s, FLEET_REVISION_FILE, NULL, NULL), line[32];
+	int r;
+
+	snprintf(line, sizeof(line), "%" PRId64 "\n", rev);
+	r = store_file_replace(path, line, strlen(line), 0600, err, errlen);
+	free(path);
+	return r;
+}
+
+int
+fleet_sync_since(struct fleet *f, struct store *s, struct etcd *e,
+    int64_t *rev, size_t *changed, size_t *bad, char *err, size_t errlen)
+{
+	struct etcd_range rg;
+	char dom[STORE_DOMAIN_MAX + 1], e2[1024], **names = NULL, **bads;
+	size_t i, j, n = 0, nbad;
+	int64_t from;
+	int ch, r = 0;
+
+	if (fleet_revision_load(s, &from) == -1) {
+		if (fleet_sync(f, s, e, rev, changed, bad, err, errlen) == -1)
+			return -1;
+		(void)fleet_revision_save(s, *rev, e2, sizeof(e2));
+		return 0;
+	}
+	*changed = *bad = 0;
+	if (fleet_format(f, e, 0, err, errlen) == -1)
+		return -1;
+	{
+		char *pre = fleet_key(f, "", NULL);
+
+		r = etcd_range_since(e, pre, from + 1, &rg, err, errlen);
+		free(pre);
+	}
+	if (r == -1)
+		return -1;
+	*rev = rg.revision;
+	names = xcalloc(rg.n + 1, sizeof(*names));
+	for (i = 0; i < rg.n; i++) {
+		if (!fleet_key_domain(f, rg.kvs[i].key, rg.kvs[i].keylen, dom,
+		    sizeof(dom)) || store_domain_valid(dom, e2,
+		    sizeof(e2)) == -1)
+			continue;
+		for (j = 0; j < n && strcmp(names[j], dom) != 0; j++)
+			;
+		if (j == n)
+			names[n++] = xstrdup(dom);
+	}
+	etcd_range_free(&rg);
+	/* and the domains still bad, whatever changed */
+	bads = fleet_bad_load(s, &nbad);
+	names = xreallocarray(names, n + nbad + 1, sizeof(*names));
+	for (i = 0; i < nbad; i++) {
+		for (j = 0; j < n && strcmp(names[j], bads[i]) != 0; j++)
+			;
+		if (j == n)
+			names[n++] = xstrdup(bads[i]);
+	}
+	store_names_free(bads, nbad);
+	for (i = 0; i < n; i++) {
+		if (fleet_sync_domain(f, s, e, names[i], &ch, e2,
+		    sizeof(e2)) == -1) {
+			log_warnx("fleet: %s: the mirror keeps the domain as "
+			    "it was", e2);
+			(*bad)++;
+		} else if (ch)
+			(*changed)++;
+		free(names[i]);
+	}
+	free(names);
+	if (fleet_revision_save(s, *rev, e2, sizeof(e2)) == -1)
+		log_warnx("fleet: %s", e2);
 	return 0;
 }
 
@@ -990,7 +1170,7 @@ sfleet_begin(struct store *s, const char *domain, char *err, size_t errlen)
 	sn = xcalloc(1, sizeof(*sn));
 	sn->domain = xstrdup(domain);
 	if (fleet_fetch(f, e, domain, &sn->f, &sn->n, &sn->rev, err,
-	    errlen) == -1 ||
+	    errlen) != 0 ||
 	    fleet_check(domain, sn->f, sn->n, err, errlen) == -1 ||
 	    fleet_apply(s, domain, sn->f, sn->n, &changed, err,
 	    errlen) == -1) {

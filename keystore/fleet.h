@@ -28,8 +28,10 @@
  *	on a store opened after fleet_attach reads the domain from etcd into
  *	the mirror under the keystore lock, makes the change in the mirror
  *	as without a fleet, then commits the domain's changed files to etcd
- *	in one transaction that compares the mod revision of every file it
- *	read (and that the ones it creates do not exist). With a fence (the
+ *	in one transaction that checks that no file of the domain was written
+ *	or made since the revision it was read at, and that its state was
+ *	not deleted (three compares, whatever the domain's size). With a
+ *	fence (the
  *	rotation leader's, fleet_fence), the transaction also compares the
  *	leader key's create revision and lease: a leader that lost its lease
  *	cannot commit. When the transaction fails the mirror is read back
@@ -92,6 +94,20 @@ int		 fleet_format(struct fleet *, struct etcd *, int create,
  */
 int		 fleet_sync(struct fleet *, struct store *, struct etcd *,
 		    int64_t *rev, size_t *changed, size_t *bad, char *err,
+		    size_t errlen);
+/*
+ * fleet_sync_since - fleet_sync from where the mirror left off: the
+ * domains written in etcd since the revision in KEYSTORE/.fleet-revision
+ * (all of them when there is none), then that file set to *rev
+ */
+int		 fleet_sync_since(struct fleet *, struct store *, struct etcd *,
+		    int64_t *rev, size_t *changed, size_t *bad, char *err,
+		    size_t errlen);
+/* fleet_revision_load, _save - KEYSTORE/.fleet-revision; 0 or -1 */
+#define FLEET_REVISION_FILE	".fleet-revision"
+#define FLEET_BAD_FILE		".fleet-bad"
+int		 fleet_revision_load(struct store *, int64_t *rev);
+int		 fleet_revision_save(struct store *, int64_t rev, char *err,
 		    size_t errlen);
 /* fleet_sync_domain - one domain; *changed 1 when its files changed */
 int		 fleet_sync_domain(struct fleet *, struct store *,

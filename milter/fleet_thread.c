@@ -136,7 +136,7 @@ fleet_thread_first_sync(void)
 		return;
 	if ((st = store_open(fl_keystore, 0, err, sizeof(err))) == NULL ||
 	    (e = fleet_etcd(fl, err, sizeof(err))) == NULL ||
-	    fleet_sync(fl, st, e, &rev, &changed, &bad, err,
+	    fleet_sync_since(fl, st, e, &rev, &changed, &bad, err,
 	    sizeof(err)) == -1)
 		log_warnx("fleet: at start: %s; serving from the mirror as it "
 		    "is", err);
@@ -189,7 +189,7 @@ mirror_events(const struct etcd_event *ev, size_t n, int64_t revision,
     void *arg)
 {
 	struct mirror *m = arg;
-	char dom[STORE_DOMAIN_MAX + 1];
+	char dom[STORE_DOMAIN_MAX + 1], err[512];
 	size_t i, j;
 
 	fleet_contact();
@@ -215,8 +215,13 @@ mirror_events(const struct etcd_event *ev, size_t n, int64_t revision,
 		free(m->names[j]);
 	}
 	m->n = 0;
-	if (revision > atomic_load(&fl_mirror_rev))
+	if (revision > atomic_load(&fl_mirror_rev)) {
 		atomic_store(&fl_mirror_rev, revision);
+		/* a restart, or keyturn, catches up from here */
+		if (fleet_revision_save(m->st, revision, err,
+		    sizeof(err)) == -1)
+			log_warnx("fleet: %s", err);
+	}
 	return 0;
 }
 
@@ -248,8 +253,8 @@ fleet_mirror_thread(void *arg)
 		if (synced) {
 			rev = atomic_load(&fl_mirror_rev);
 			synced = 0;
-		} else if (fleet_sync(fl, m.st, m.e, &rev, &changed, &bad, err,
-		    sizeof(err)) == -1) {
+		} else if (fleet_sync_since(fl, m.st, m.e, &rev, &changed, &bad,
+		    err, sizeof(err)) == -1) {
 			if (strcmp(err, last) != 0)
 				log_warnx("fleet: sync: %s; signing from the "
 				    "mirror as it is", err);

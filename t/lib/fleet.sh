@@ -243,6 +243,7 @@ fl_mirrors_equal() {
 	    kt_fail "a fresh mirror cannot be made"
 	for _i; do
 		diff -r -x lock -x generation -x journal -x keyturn.keystore \
+		    -x .fleet-revision -x .fleet-bad \
 		    "$W/fresh" "$W/ks$_i" > "$W/diff$_i" ||
 		    kt_fail "mirror $_i differs from etcd: $(head -5 "$W/diff$_i")"
 	done
