@@ -989,9 +989,19 @@ fleet_sync_since(struct fleet *f, struct store *s, struct etcd *e,
 	int ch, r = 0;
 
 	if (fleet_revision_load(s, &from) == -1) {
-		if (fleet_sync(f, s, e, rev, changed, bad, err, errlen) == -1)
+		/*
+		 * The whole prefix, durable at the end: until the revision
+		 * is saved, a crash has the next sync do it all again.
+		 */
+		sfile_batch_begin();
+		r = fleet_sync(f, s, e, rev, changed, bad, err, errlen);
+		if (sfile_batch_end(s->dir, r == 0 ? err : e2, r == 0 ?
+		    errlen : sizeof(e2)) == -1)
+			r = -1;
+		if (r == -1)
 			return -1;
-		(void)fleet_revision_save(s, *rev, e2, sizeof(e2));
+		if (fleet_revision_save(s, *rev, e2, sizeof(e2)) == -1)
+			log_warnx("fleet: %s", e2);
 		return 0;
 	}
 	*changed = *bad = 0;

@@ -49,6 +49,8 @@ int	 sfile_read(uid_t owner, const char *path, int flags, char **buf,
 int	 sfile_check_dir(uid_t owner, const char *path, char *err,
 	    size_t errlen);
 int	 sfile_fsync_dir(const char *dir, char *err, size_t errlen);
+void	 sfile_batch_begin(void);
+int	 sfile_batch_end(const char *dir, char *err, size_t errlen);
 int	 sfile_mkdir(const char *path, char *err, size_t errlen);
 void	 sfile_rmtree(const char *path);
 void	 sfile_clean_tmp(const char *dir);
