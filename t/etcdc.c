@@ -156,8 +156,9 @@ cmd_del(struct etcd *e, char **av, enum etcd_optype t)
 static int
 cmd_txn(struct etcd *e, char **av, int mod)
 {
-	struct etcd_cmp c = { av[1], mod ? ETCD_MOD : ETCD_CREATE, ETCD_EQ,
-	    mod ? num(av[2], 0, INT64_MAX) : 0, NULL, 0 };
+	struct etcd_cmp c = { .key = av[1],
+	    .target = mod ? ETCD_MOD : ETCD_CREATE, .op = ETCD_EQ,
+	    .num = mod ? num(av[2], 0, INT64_MAX) : 0 };
 	struct etcd_op op = { ETCD_PUT, av[1], NULL, 0, 0 };
 	unsigned char *v;
 	int rc;
