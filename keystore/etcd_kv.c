@@ -178,7 +178,8 @@ range_take(struct etcd_range *out, struct etcd_range *pg)
 {
 	out->kvs = xreallocarray(out->kvs, out->n + pg->n + 1,
 	    sizeof(*out->kvs));
-	memcpy(out->kvs + out->n, pg->kvs, pg->n * sizeof(*pg->kvs));
+	if (pg->n > 0)		/* an empty page has no kvs at all */
+		memcpy(out->kvs + out->n, pg->kvs, pg->n * sizeof(*pg->kvs));
 	out->n += pg->n;
 	free(pg->kvs);
 	memset(pg, 0, sizeof(*pg));

@@ -367,6 +367,13 @@ fleet_fetch(struct fleet *f, struct etcd *e, const char *domain,
 		struct ffile *ff = &v[n];
 		const char *aad = kv->key + strlen(f->prefix);
 
+		/* an etcd that answers with another key is not believed */
+		if (kv->keylen <= plen || memcmp(kv->key, pre, plen) != 0) {
+			snprintf(err, errlen, "%s: etcd answered with a key "
+			    "outside %s", domain, pre);
+			r = -2;
+			goto out;
+		}
 		ff->rel = xstrndup(kv->key + plen, kv->keylen - plen);
 		ff->mod_rev = kv->mod_rev;
 		if (!fleet_rel_ok(ff->rel) || kv->vlen > FLEET_FILE_MAX) {
