@@ -588,6 +588,17 @@ txt_join(const ldns_rr *rr)
 	return s;
 }
 
+/* prop_rcode - "rcode NAME" of an answer (ldns's name is malloc'd) */
+static char *
+prop_rcode(const ldns_pkt *p)
+{
+	char *rc = ldns_pkt_rcode2str(ldns_pkt_get_rcode(p)), *s;
+
+	s = xasprintf("rcode %s", rc != NULL ? rc : "?");
+	free(rc);
+	return s;
+}
+
 /* judge_no - NXDOMAIN or NODATA with the SOA's negative TTL, else an
  * error: what an address says when it has no record at name */
 static void
@@ -606,8 +617,7 @@ judge_no(const ldns_pkt *p, struct prop_obs *o)
 		}
 	} else {
 		o->status = PROP_ERROR;
-		o->detail = xasprintf("rcode %s", ldns_pkt_rcode2str(
-		    ldns_pkt_get_rcode(p)));
+		o->detail = prop_rcode(p);
 	}
 }
 
@@ -710,8 +720,7 @@ judge_answer(struct ctx *c, const ldns_pkt *p, const char *name,
 			o->detail = xasprintf("CNAME to %s", end);
 	} else {
 		o->status = PROP_ERROR;
-		o->detail = xasprintf("rcode %s", ldns_pkt_rcode2str(
-		    ldns_pkt_get_rcode(p)));
+		o->detail = prop_rcode(p);
 	}
 	free(end);
 }
