@@ -997,7 +997,7 @@ imp_rules_order(struct imp *im)
 						imp_rule_domain(im,
 						    &im->rules[i],
 						    im->rules[j].domains[k]);
-	if (!im->refile || im->multisig)
+	if ((!im->refile || im->multisig) && im->nrules > 0)
 		qsort(im->rules, im->nrules, sizeof(*im->rules),
 		    imp_rule_cmp);
 }
