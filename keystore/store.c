@@ -134,9 +134,21 @@ store_time_parse(const char *s, time_t *t)
 	struct tm tm;
 	const char *end;
 
+	static const char shape[] = "dddd-dd-ddTdd:dd:ddZ";
+	size_t i;
+
+	/* the exact shape store_time_format writes: four digits of year
+	 * from 1000 (strftime writes 999 as "999"), no blanks strptime
+	 * would skip, nothing after */
+	if (strlen(s) != sizeof(shape) - 1 || s[0] == '0')
+		return -1;
+	for (i = 0; shape[i] != '\0'; i++)
+		if (shape[i] == 'd' ? !isdigit((unsigned char)s[i]) :
+		    s[i] != shape[i])
+			return -1;
 	memset(&tm, 0, sizeof(tm));
-	if (strlen(s) != 20 || (end = strptime(s, "%Y-%m-%dT%H:%M:%SZ",
-	    &tm)) == NULL || *end != '\0')
+	if ((end = strptime(s, "%Y-%m-%dT%H:%M:%SZ", &tm)) == NULL ||
+	    *end != '\0')
 		return -1;
 	*t = timegm(&tm);
 	return 0;
