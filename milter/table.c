@@ -126,7 +126,7 @@ table_matches(const char *key, const char *local, const char *domain)
 		dl = strlen(domain);
 		return dl > kl && strcasecmp(domain + dl - kl, key) == 0;
 	}
-	if ((at = strchr(key, '@')) == NULL)
+	if ((at = strrchr(key, '@')) == NULL)
 		return strcasecmp(key, domain) == 0;
 	return local != NULL && strlen(local) == (size_t)(at - key) &&
 	    strncasecmp(key, local, (size_t)(at - key)) == 0 &&
