@@ -125,7 +125,7 @@ evidence_cname_bad(const struct prop_result *res, char *buf, size_t len)
 		o = &res->obs[i];
 		if (o->source != PROP_SRC_AUTH || o->status == PROP_MATCH)
 			continue;
-		n = snprintf(one, sizeof(one), "%s%s %s %s", o_len ? "; " : "",
+		n = snprintf(one, sizeof(one), "%s%s %s %s", o_len ? ", " : "",
 		    o->server ? o->server : "?", o->addr ? o->addr : "?",
 		    prop_status_name(o->status));
 		if (left > 0 || o_len + n + 20 >= len) {
