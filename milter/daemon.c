@@ -2,21 +2,29 @@
  * daemon - start-up, privilege drop, signals, reloads and shutdown
  *
  * Start-up order (STYLE.md 9): as root, open the milter socket and set its
- * mode and owner, load the keystore (acting as UserID, who owns it), go to
- * the background, write the pidfile; then drop to UserID for good and
- * serve.
+ * mode and owner, bind MetricsListen, load the keystore (acting as
+ * UserID, who owns it), go to the background, write the pidfile; then
+ * drop to UserID for good. Then keyturnd forks (supervise.c): the parent
+ * keeps the listening sockets and only watches; the child serves, with
+ * every thread below, and a child that dies is replaced by a new one on
+ * the same sockets. What follows is the child's life, which is what a
+ * lone keyturnd did before; the parent's is in supervise.c.
  *
- * Signals. main blocks SIGHUP, SIGTERM and SIGINT first thing, and
- * daemon_run installs the handlers before anything slow, so a signal that
- * comes during start-up (a SIGHUP while a big keystore loads) waits and is
- * handled once keyturnd serves, instead of killing it. Once serving, the
- * main thread is the one thread that takes them: a handler, which they do
- * not interrupt, notes each in a flag and wakes the main loop through a
- * pipe.
+ * Signals. main blocks SIGHUP, SIGTERM and SIGINT first thing; they stay
+ * blocked through start-up (a SIGHUP while a big keystore loads waits
+ * instead of killing keyturnd) and in the parent, which lets them in only
+ * while it waits (ppoll) and sends them on to the child. The child
+ * installs its handlers before anything slow and unblocks the signals
+ * once it serves.
+ * There the main thread is the one thread that takes them: a handler,
+ * which they do not interrupt, notes each in a flag and wakes the main
+ * loop through a pipe.
  * Every other thread blocks them, and libmilter's signal thread, which
  * would stop the filter on any of them (SIGHUP included, which keyturnd
  * keeps for reloading), waits through keyturnd's own sigwait, which
- * leaves them out.
+ * leaves them out. The end of file on the parent's lifeline
+ * (supervise_lifeline) stops the child as SIGTERM would: a child whose
+ * parent is gone is not left serving.
  *
  * Stopping: a unix socket's file is removed at once (an MTA connecting
  * gets an error and applies its default action; an inet socket still
@@ -26,7 +34,9 @@
  * last replies to reach the MTA, before it exits 0. libmilter is not
  * stopped before that: smfi_stop ends its worker pool, which would never
  * read again a session that was waiting for the MTA (between MAIL and
- * DATA, say).
+ * DATA, say); nor does the child ever call smfi_stop otherwise: libmilter
+ * would then close the listening socket and remove its file, which the
+ * parent keeps for the next child.
  *
  * Keystore changes: domains are read on their first message into the
  * cache (keycache.c); a watcher thread polls the keystore's generation
@@ -34,15 +44,20 @@
  * which domains were written and reads those again if they are cached
  * (loader.c), so that a change costs what changed. SIGHUP builds a new
  * snapshot from a freshly read configuration and checks every cached
- * domain's files. Both hold daemon_reload_lock.
+ * domain's files. Both hold daemon_reload_lock. A child started after a
+ * death inherits the snapshot of the start-up: its watcher catches up
+ * with the keystore at its first poll, and when a SIGHUP ever came it
+ * reads the configuration again before it serves.
  * Long-running services get their thread next to the watcher, in
  * daemon_services: the rotation (rotation_thread.c) waits with
  * daemon_sleep and installs its keystore changes with daemon_refresh.
+ * They run in the child only, so a rotation never runs twice at once.
  *
  * MetricsListen: its socket is bound as root with the milter's (a port
- * below 1024 needs it) and served by libmicrohttpd's own thread, started
- * after the privilege drop and stopped at shutdown (metrics.c). Each
- * snapshot installed is counted there.
+ * below 1024 needs it), kept open by the parent, and served in each
+ * child by libmicrohttpd's own thread, started after the privilege drop
+ * and stopped at shutdown (metrics.c). Each snapshot installed is counted
+ * there; the counters start again with each child.
  */
 #include "config.h"
 
@@ -77,6 +92,7 @@
 #include "fleet.h"
 #include "fleet_thread.h"
 #include "snapshot.h"
+#include "supervise.h"
 #include "xmalloc.h"
 
 #define DAEMON_POLL_MS		200	/* keystore change detection */
@@ -903,26 +919,45 @@ daemon_stop_new(void)
 }
 
 /*
- * daemon_loop - the main thread: wait for a signal or for libmilter's end.
- * 1 when stopped by a signal (*nstop: the stop signals counted then, so
- * that the drain knows a later one), 0 when smfi_main returned by itself.
+ * daemon_stopping - a stop to begin: a SIGTERM or SIGINT noted, or the
+ * parent gone (its lifeline at end of file); its name for the log, or NULL
+ */
+static const char *
+daemon_stopping(const struct pollfd *life)
+{
+	int stop = daemon_got_stop;
+
+	if (stop != 0)
+		return stop == SIGTERM ? "SIGTERM" : "SIGINT";
+	if (life->revents != 0)
+		return "the supervising process is gone";
+	return NULL;
+}
+
+/*
+ * daemon_loop - the main thread: wait for a signal, for libmilter's end or
+ * for the parent's. 1 when stopped (*nstop: the stop signals counted
+ * then, so that the drain knows a later one), 0 when smfi_main returned
+ * by itself.
  */
 static int
 daemon_loop(int *nstop)
 {
-	struct pollfd pfd = { daemon_pipe[0], POLLIN, 0 };
+	struct pollfd pfd[2] = {
+		{ daemon_pipe[0], POLLIN, 0 },
+		{ supervise_lifeline(), POLLIN, 0 },
+	};
 	unsigned char buf[256];
-	int stop;
+	const char *why;
 
 	for (;;) {
 		while (read(daemon_pipe[0], buf, sizeof(buf)) > 0)
 			;			/* the notes say what came */
-		if ((stop = daemon_got_stop) != 0) {
+		if ((why = daemon_stopping(&pfd[1])) != NULL) {
 			*nstop = daemon_nstop;	/* read after the flag */
 			/* logged once no new message can start */
 			daemon_stop_new();
-			log_info("%s: finishing %u message%s in flight",
-			    stop == SIGTERM ? "SIGTERM" : "SIGINT",
+			log_info("%s: finishing %u message%s in flight", why,
 			    filter_inflight(), filter_inflight() == 1 ? "" :
 			    "s");
 			return 1;
@@ -936,7 +971,7 @@ daemon_loop(int *nstop)
 			daemon_reload();
 			continue;
 		}
-		(void)poll(&pfd, 1, -1);
+		(void)poll(pfd, 2, -1);
 	}
 }
 
@@ -1004,7 +1039,8 @@ daemon_prepare(struct kt_conf *conf, const struct daemon_opts *o,
  * daemon_background - what daemon(3) does, but the signals that came for
  * the parent during start-up (blocked, so still pending in it, and a child
  * does not inherit them) are sent on to the child before the parent leaves;
- * there they wait for the handlers like those of a foreground start-up
+ * there they wait, as in a foreground start-up, to be taken by the
+ * supervising loop and sent on to the signing process
  */
 static int
 daemon_background(void)
@@ -1043,24 +1079,18 @@ daemon_background(void)
 }
 
 /*
- * daemon_start - STYLE.md 9's order up to serving: handlers, socket and
- * keystore as root, background, pidfile, privilege drop, threads; -1
- * means exit 1
+ * daemon_start - STYLE.md 9's order up to the fork: socket and keystore as
+ * root, background, pidfile, privilege drop; -1 means exit 1. The signals
+ * stay blocked: the parent and the child each install their handlers.
  */
 static int
 daemon_start(struct kt_conf *conf, const struct daemon_opts *o,
-    const char *pidfile, pthread_t *milter, pthread_t *svc)
+    const char *pidfile)
 {
 	struct privs_id id;
 	char err[256];
-	int hasuser, r;
-	size_t i;
+	int hasuser;
 
-	/* before anything slow: the signals (blocked by main) wait for us */
-	if (daemon_signals() == -1) {
-		log_warn("start-up: signal handlers");
-		return -1;
-	}
 	if (daemon_prepare(conf, o, &id, &hasuser) == -1 ||
 	    (!o->foreground && daemon_background() == -1) ||
 	    daemon_pidfile(pidfile) == -1)
@@ -1070,29 +1100,6 @@ daemon_start(struct kt_conf *conf, const struct daemon_opts *o,
 		log_warnx("dropping privileges to %s: %s", id.name, err);
 		goto failpid;
 	}
-	fleet_thread_first_sync();
-	/* what came during start-up goes to the pipe now, for daemon_loop */
-	daemon_unblock_signals();
-	daemon_stacks();
-	if (metrics_start(err, sizeof(err)) == -1) {
-		log_warnx("MetricsListen %s: %s", conf->metrics_listen, err);
-		goto failpid;
-	}
-	if ((r = daemon_spawn(milter, daemon_milter, NULL)) != 0) {
-		log_warnx("start-up: %s", strerror(r));
-		goto failpid;
-	}
-	for (i = 0; i < DAEMON_NSERVICES; i++)
-		if ((r = daemon_spawn(&svc[i], daemon_services[i].fn,
-		    NULL)) != 0) {
-			log_warnx("starting the %s: %s",
-			    daemon_services[i].name, strerror(r));
-			/* the threads started use what the caller frees */
-			daemon_stop_services(svc, i);
-			smfi_stop();
-			pthread_join(*milter, NULL);
-			goto failpid;
-		}
 	return 0;
 failpid:
 	if (pidfile != NULL)
@@ -1103,28 +1110,87 @@ fail:
 	return -1;
 }
 
-/* daemon_run - the start-up order of STYLE.md 9, then the main loop */
-int
-daemon_run(struct kt_conf *conf, const struct daemon_opts *o)
+/*
+ * daemon_catch_up - what the child does before it serves: the first one
+ * makes the fleet's mirror equal to etcd; one that replaces a dead child
+ * reads the configuration again if a SIGHUP ever came (the dead child had
+ * reloaded it; this one was forked from the start-up's)
+ */
+static void
+daemon_catch_up(void)
+{
+	if (supervise_restarts() == 0) {
+		fleet_thread_first_sync();
+		return;
+	}
+	if (supervise_hups() > 0) {
+		log_info("signing process %ld: reading the configuration "
+		    "again, as the last SIGHUP did", (long)getpid());
+		daemon_reload();
+	}
+}
+
+/*
+ * daemon_threads - the child up to serving: handlers, the milter thread
+ * and the services; -1 means exit 1. When a service does not start, the
+ * milter thread is left running to the exit: smfi_stop would close the
+ * listening socket and remove its file, which the parent keeps for the
+ * next child.
+ */
+static int
+daemon_threads(const char *maddr, pthread_t *milter, pthread_t *svc)
+{
+	char err[256];
+	size_t i;
+	int r;
+
+	/* before anything slow: the signals (blocked since main) wait */
+	if (daemon_signals() == -1) {
+		log_warn("start-up: signal handlers");
+		return -1;
+	}
+	daemon_catch_up();
+	/* what came meanwhile goes to the pipe now, for daemon_loop */
+	daemon_unblock_signals();
+	daemon_stacks();
+	if (metrics_start(err, sizeof(err)) == -1) {
+		log_warnx("MetricsListen %s: %s", maddr, err);
+		return -1;
+	}
+	if ((r = daemon_spawn(milter, daemon_milter, NULL)) != 0) {
+		log_warnx("start-up: %s", strerror(r));
+		return -1;
+	}
+	for (i = 0; i < DAEMON_NSERVICES; i++)
+		if ((r = daemon_spawn(&svc[i], daemon_services[i].fn,
+		    NULL)) != 0) {
+			log_warnx("starting the %s: %s",
+			    daemon_services[i].name, strerror(r));
+			/* the threads started use what the exit frees */
+			daemon_stop_services(svc, i);
+			_exit(1);
+		}
+	return 0;
+}
+
+/*
+ * daemon_serve - the signing child's life: threads, the main loop, the
+ * drain; its exit status
+ */
+static int
+daemon_serve(const char *sock, const char *maddr)
 {
 	pthread_t milter, svc[DAEMON_NSERVICES];
-	char *pidfile, *sock;
 	int status, nstop;
 
-	daemon_confpath = o->confpath;
-	pidfile = conf->pidfile != NULL ? xstrdup(conf->pidfile) : NULL;
-	sock = xstrdup(conf->socket);
-	if (daemon_start(conf, o, pidfile, &milter, svc) == -1) {
-		metrics_stop();
-		snapshot_shutdown();
-		loader_free(daemon_loader);
-		free(pidfile);
-		free(sock);
-		free(daemon_sockpath);
+	if (daemon_threads(maddr, &milter, svc) == -1)
 		return 1;
-	}
-	log_info("keyturnd %s started on %s", PACKAGE_VERSION,
-	    sock);
+	supervise_ready();
+	if (supervise_restarts() == 0)
+		log_info("keyturnd %s started on %s", PACKAGE_VERSION, sock);
+	else
+		log_notice("signing process %ld serves on %s (restart %u)",
+		    (long)getpid(), sock, supervise_restarts());
 	/* after a signal, drain the sessions and leave: exit closes the rest */
 	if (daemon_loop(&nstop)) {
 		daemon_drain(nstop);
@@ -1139,13 +1205,45 @@ daemon_run(struct kt_conf *conf, const struct daemon_opts *o)
 	daemon_stop_services(svc, DAEMON_NSERVICES);
 	metrics_stop();
 	log_info("stopped");
-	if (pidfile != NULL)
+	return status;
+}
+
+/*
+ * daemon_run - the start-up order of STYLE.md 9, then the fork: the child
+ * serves, the parent watches it (supervise.c) and removes the pid file at
+ * the end
+ */
+int
+daemon_run(struct kt_conf *conf, const struct daemon_opts *o)
+{
+	char *pidfile, *sock, *maddr;
+	int status;
+
+	daemon_confpath = o->confpath;
+	pidfile = conf->pidfile != NULL ? xstrdup(conf->pidfile) : NULL;
+	sock = xstrdup(conf->socket);
+	maddr = xstrdup(conf->metrics_listen != NULL ? conf->metrics_listen :
+	    "");
+	if (daemon_start(conf, o, pidfile) == -1)
+		status = 1;
+	else if (supervise_run(daemon_sockpath, &status) == SUPERVISE_CHILD)
+		status = daemon_serve(sock, maddr);
+	else if (pidfile != NULL)
 		(void)unlink(pidfile);
+	metrics_stop();
 	snapshot_shutdown();
 	loader_free(daemon_loader);
 	fleet_thread_free();
 	free(pidfile);
 	free(sock);
+	free(maddr);
 	free(daemon_sockpath);
 	return status;
+}
+
+/* daemon_pid - the supervising parent's pid, from either process */
+pid_t
+daemon_pid(void)
+{
+	return supervise_parent();
 }

@@ -1,13 +1,18 @@
 /*
  * daemon - keyturnd's life: start as root, serve, reload, stop
  *
- * Threads: the main thread owns the signals (SIGHUP reloads, SIGTERM and
- * SIGINT stop); one thread runs libmilter's smfi_main; one polls the
- * keystore for changes. Every other thread is started with those signals
- * blocked.
+ * Processes: after start-up a parent keeps the sockets and restarts the
+ * signing child whenever it dies (supervise.h); the child serves.
+ * Threads, all in the child: the main thread owns the signals (SIGHUP
+ * reloads, SIGTERM and SIGINT stop; the parent forwards them); one thread
+ * runs libmilter's smfi_main; one polls the keystore for changes; the
+ * services (rotation, fleet). Every other thread is started with those
+ * signals blocked.
  */
 #ifndef KEYTURN_DAEMON_H
 #define KEYTURN_DAEMON_H
+
+#include <sys/types.h>
 
 struct kt_conf;
 
@@ -25,7 +30,10 @@ void	daemon_block_signals(void);
 void	daemon_unblock_signals(void);
 /* daemon_check - keyturnd -n: 0 when config and keystore load, else 1 */
 int	daemon_check(struct kt_conf *, const char *confpath);
-/* daemon_run - serve until stopped; the exit status */
+/*
+ * daemon_run - start, then serve until stopped; returns in both processes
+ * (the signing child's status in it, keyturnd's in the parent)
+ */
 int	daemon_run(struct kt_conf *, const struct daemon_opts *);
 
 /* For the service threads (daemon_services in daemon.c): */
@@ -38,5 +46,10 @@ void	daemon_refresh(void);
  * when keyturnd begins to stop: a rotation pass gives up on it
  */
 int	daemon_cancel_fd(void);
+/*
+ * daemon_pid - the pid operators know (the pid file's, the supervising
+ * parent's), the same in the child: what a keyturnd tells others it is
+ */
+pid_t	daemon_pid(void);
 
 #endif

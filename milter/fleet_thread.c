@@ -368,7 +368,7 @@ session_register(struct session *s)
 
 	val = xasprintf("host=%s pid=%ld revision=%" PRId64 " generation=%"
 	    PRIu64 " updated=%s leader=%s term=%" PRId64 "\n", fleet_host(fl),
-	    (long)getpid(), atomic_load(&fl_mirror_rev),
+	    (long)daemon_pid(), atomic_load(&fl_mirror_rev),
 	    s->st != NULL ? store_generation(s->st) : 0,
 	    store_time_format(time(NULL), when, sizeof(when)),
 	    lead ? "yes" : "no", term);
@@ -395,7 +395,7 @@ session_campaign(struct session *s)
 	int64_t rev;
 	int r;
 
-	val = xasprintf("host=%s pid=%ld\n", fleet_host(fl), (long)getpid());
+	val = xasprintf("host=%s pid=%ld\n", fleet_host(fl), (long)daemon_pid());
 	memset(&cmp, 0, sizeof(cmp));
 	cmp.key = s->leader;
 	cmp.target = ETCD_CREATE;
@@ -457,7 +457,7 @@ fleet_session_thread(void *arg)
 	}
 	s.st = store_open(fl_keystore, STORE_RDONLY, err, sizeof(err));
 	s.member = xasprintf("%s%s%s:%ld", fleet_prefix(fl), FLEET_MEMBERS,
-	    fleet_host(fl), (long)getpid());
+	    fleet_host(fl), (long)daemon_pid());
 	s.leader = fleet_key(fl, FLEET_LEADER, NULL);
 	period = fleet_lease_ttl(fl) * 1000 / 3;
 	if (period < 500)

@@ -6,7 +6,10 @@
  * -c names the configuration (default SYSCONFDIR/keyturn.conf), -f stays
  * in the foreground and logs to stderr, -n checks the configuration and
  * the keystore and exits (0, or 1 after one "file:line: error" per
- * problem), -V prints the version. See keyturnd(8) and keyturn.conf(5).
+ * problem), -V prints the version. Once started, keyturnd is two
+ * processes: a parent that keeps the sockets (the pid file's) and a
+ * signing process it restarts if it dies (daemon.c, supervise.c). See
+ * keyturnd(8) and keyturn.conf(5).
  */
 #include "config.h"
 

@@ -19,6 +19,7 @@ sbin_PROGRAMS += keyturnd
 keyturnd_SOURCES = \
 	milter/keyturnd.c \
 	milter/daemon.c milter/daemon.h \
+	milter/supervise.c milter/supervise.h \
 	milter/filter.c milter/filter.h \
 	milter/metrics.c milter/metrics.h \
 	milter/privs.c milter/privs.h \

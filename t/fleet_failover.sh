@@ -78,7 +78,8 @@ in_hook() {
 	[ -e "$W/inhook.$L" ]
 }
 fl_until "the leader never ran its publish hook" in_hook
-kill -STOP "$LPID"
+LSIG=$(kt_signer "$LPID") || kt_fail "daemon $L has no signing process"
+kill -STOP "$LSIG"
 kt_ok "daemon $L paused inside its publish of next1"
 
 # another daemon leads, and rotates: next1 published and confirmed
@@ -102,7 +103,7 @@ out_of_hook() {
 	[ ! -e "$W/inhook.$L" ]
 }
 fl_until "the held hook did not end" out_of_hook
-kill -CONT "$LPID"
+kill -CONT "$LSIG"
 stepped_down() {
 	grep -q "no longer leading the rotation\|lease of term .* is lost\|not written: this keyturnd does not lead\|not committed" "$W/k$L.log"
 }

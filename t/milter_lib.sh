@@ -113,6 +113,19 @@ kt_launch() {
 	KPID=$!
 }
 
+# kt_signer [PID] - the pid of the signing process that keyturnd PID
+# (default KPID) supervises, once there is one (keyturnd(8) PROCESSES)
+kt_signer() {
+	_i=0
+	while :; do
+		_c=$(ps -o pid= --ppid "${1:-$KPID}" 2>/dev/null | tr -d ' ')
+		[ -n "$_c" ] && { echo "$_c"; return 0; }
+		_i=$((_i + 1))
+		[ $_i -gt 200 ] && return 1
+		sleep 0.05
+	done
+}
+
 # kt_ready [SOCKET] - until keyturnd's socket ($S/sock) listens; fails if
 # keyturnd died (the bound only catches a keyturnd that never listens)
 kt_ready() {

@@ -20,8 +20,10 @@ line = b"0123456789abcdefghijklmnopqrstuvwxyz ABCDEFGHIJKLMNOPQRSTUVWXYZ 0123456
 sys.stdout.buffer.write(line * (10 * 1024 * 1024 // len(line)))'
 } >"$W/big.eml"
 
+# the signing process's (keyturnd(8) PROCESSES)
+SPID=$(kt_signer) || kt_fail "keyturnd has no signing process"
 hwm() {
-	sed -n 's/^VmHWM:[ 	]*\([0-9]*\) kB/\1/p' "/proc/$KPID/status"
+	sed -n 's/^VmHWM:[ 	]*\([0-9]*\) kB/\1/p' "/proc/$SPID/status"
 }
 
 kt_miltc -n 200 -c 4 -k 10 --client 127.0.0.1 -q "$W/small.eml" ||
