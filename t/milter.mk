@@ -31,3 +31,13 @@ MILTER_SH = t/milter_sign.sh t/milter_roundrobin.sh t/milter_onerror.sh \
 TESTS += $(MILTER_SH)
 EXTRA_DIST += $(MILTER_SH) t/milter_lib.sh t/milter_verify.py \
 	t/lib/sendmail.sh
+
+# t/protofuzz: mutated milter sessions against a running keyturnd, with an
+# oracle on what gets signed (t/milter_protofuzz.sh); crashes contained by
+# keyturnd's supervising parent (t/milter_crash.sh).
+check_PROGRAMS += t/protofuzz
+t_protofuzz_SOURCES = t/protofuzz.c t/miltc.h t/miltc_wire.c
+t_protofuzz_CFLAGS = $(AM_CFLAGS) $(MILTER_CFLAGS)
+t_protofuzz_LDADD = $(KEYSTORE_LIBS) $(PTHREAD_LIBS)
+TESTS += t/milter_protofuzz.sh t/milter_crash.sh
+EXTRA_DIST += t/milter_protofuzz.sh t/milter_crash.sh
