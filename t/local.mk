@@ -8,3 +8,4 @@ include t/fleet.mk
 include t/rotate.mk
 include t/milter.mk
 include t/harness.mk
+include t/fuzz.mk
