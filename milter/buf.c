@@ -26,18 +26,37 @@ buf_free(struct buf *b)
 }
 
 /* buf_reserve - room for more bytes (and a NUL), doubling to stay amortized */
-void
-buf_reserve(struct buf *b, size_t more)
+/* buf_grow - the capacity for more bytes after len; -1 when no memory */
+static int
+buf_grow(struct buf *b, size_t more, int abort_on_fail)
 {
 	size_t	 cap;
+	char	*p;
 
 	if (b->cap - b->len > more)
-		return;
+		return 0;
 	cap = b->cap ? b->cap : 256;
 	while (cap - b->len <= more)
 		cap *= 2;
-	b->p = xreallocarray(b->p, cap, 1);
+	if (abort_on_fail)
+		p = xreallocarray(b->p, cap, 1);
+	else if ((p = realloc(b->p, cap)) == NULL)
+		return -1;
+	b->p = p;
 	b->cap = cap;
+	return 0;
+}
+
+void
+buf_reserve(struct buf *b, size_t more)
+{
+	(void)buf_grow(b, more, 1);
+}
+
+int
+buf_try_reserve(struct buf *b, size_t more)
+{
+	return buf_grow(b, more, 0);
 }
 
 /* buf_add - append n bytes */

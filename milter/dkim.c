@@ -28,7 +28,6 @@
 #include "dkim.h"
 #include "hdrsel.h"
 #include "sigval.h"
-#include "xmalloc.h"
 
 struct dkim_field {
 	size_t	 name;		/* offsets into the arena */
@@ -80,8 +79,10 @@ dkim_sha256(void)
 struct dkim_msg *
 dkim_msg_new(enum dkim_canon hcanon, enum dkim_canon bcanon)
 {
-	struct dkim_msg *m = xmalloc(sizeof(*m));
+	struct dkim_msg *m = malloc(sizeof(*m));
 
+	if (m == NULL)
+		return NULL;
 	/* all but the canonicalizer's batch, which is written before it is
 	 * read: clearing it would touch pages a short message never uses */
 	memset(m, 0, offsetof(struct dkim_msg, body));
@@ -188,10 +189,17 @@ dkim_msg_header(struct dkim_msg *m, const char *name, const char *value,
 	    DKIM_OK || (st = dkim_check_value(m, name, namelen, value,
 	    valuelen, err, errlen)) != DKIM_OK)
 		return st;
+	/* the fields grow with the message: out of memory fails it alone */
 	if (m->nf == m->fcap) {
-		m->fcap = m->fcap ? m->fcap * 2 : 32;
-		m->f = xreallocarray(m->f, m->fcap, sizeof(*m->f));
+		size_t cap = m->fcap ? m->fcap * 2 : 32;
+
+		if ((f = reallocarray(m->f, cap, sizeof(*m->f))) == NULL)
+			goto nomem;
+		m->f = f;
+		m->fcap = cap;
 	}
+	if (buf_try_reserve(&m->arena, namelen + valuelen) == -1)
+		goto nomem;
 	m->hsel = NULL;			/* a selection made before is stale */
 	f = &m->f[m->nf++];
 	f->name = m->arena.len;
@@ -203,6 +211,10 @@ dkim_msg_header(struct dkim_msg *m, const char *name, const char *value,
 	buf_add(&m->arena, value, valuelen);
 	m->hbytes += namelen + valuelen + 4;	/* ": " and CRLF */
 	return DKIM_OK;
+nomem:
+	snprintf(err, errlen, "out of memory keeping header field %.64s "
+	    "(%zu bytes of header so far)", name, m->hbytes);
+	return DKIM_ENOMEM;
 }
 
 /* dkim_msg_body - hash a chunk; ignored once the body hash is final */
@@ -349,14 +361,16 @@ dkim_canon_name(enum dkim_canon h, enum dkim_canon b)
 	return b == DKIM_CANON_RELAXED ? "simple/relaxed" : "simple/simple";
 }
 
-/* dkim_value - the tags up to "b=", in the order and folding of the result */
+/*
+ * dkim_value - the tags up to "b=", in the order and folding of the result,
+ * into v made with sigval_init
+ */
 static void
 dkim_value(const struct dkim_msg *m, const struct dkim_sign *s,
     const char *hlist, struct sigval *v)
 {
 	char	 num[32];
 
-	sigval_init(v);
 	sigval_tag(v, "v", "1");
 	sigval_tag(v, "a", dkim_alg_name(s->alg));
 	sigval_tag(v, "c", dkim_canon_name(m->hcanon, m->bcanon));
@@ -373,19 +387,35 @@ dkim_value(const struct dkim_msg *m, const struct dkim_sign *s,
 	sigval_b64tag(v, "b");
 }
 
-/* dkim_select - the fields list l selects, once per list and message */
-static void
-dkim_select(struct dkim_msg *m, const struct dkim_hdrlist *l)
+/*
+ * dkim_select - the fields list l selects, once per list and message.
+ * What grows with the header is reserved first, where running out of
+ * memory can still fail the message alone: the canonical form of a field
+ * is never longer than the field counted in hbytes, nor its name in h=.
+ */
+static enum dkim_status
+dkim_select(struct dkim_msg *m, const struct dkim_hdrlist *l, char *err,
+    size_t errlen)
 {
 	struct hdrsel_field *names;
 	size_t	*idx, n, i;
 
 	if (m->hsel == l)
-		return;
+		return DKIM_OK;
+	m->hsel = NULL;
 	m->hlist.len = 0;
 	m->hdata.len = 0;
-	names = xreallocarray(NULL, m->nf + 1, sizeof(*names));
-	idx = xreallocarray(NULL, m->nf + 1, sizeof(*idx));
+	names = reallocarray(NULL, m->nf + 1, sizeof(*names));
+	idx = reallocarray(NULL, m->nf + 1, sizeof(*idx));
+	if (names == NULL || idx == NULL ||
+	    buf_try_reserve(&m->hlist, m->hbytes + 4096) == -1 ||
+	    buf_try_reserve(&m->hdata, m->hbytes + 1) == -1) {
+		free(names);
+		free(idx);
+		snprintf(err, errlen, "out of memory selecting %zu header "
+		    "fields (%zu bytes)", m->nf, m->hbytes);
+		return DKIM_ENOMEM;
+	}
 	for (i = 0; i < m->nf; i++) {
 		names[i].name = m->arena.p + m->f[i].name;
 		names[i].len = m->f[i].namecore;
@@ -400,20 +430,39 @@ dkim_select(struct dkim_msg *m, const struct dkim_hdrlist *l)
 	free(names);
 	free(idx);
 	m->hsel = l;
+	return DKIM_OK;
 }
 
-/* dkim_signed_data - the canonical selected fields, then DKIM-Signature */
-static void
+/*
+ * dkim_signed_data - the canonical selected fields, then DKIM-Signature;
+ * on DKIM_ENOMEM v is not made
+ */
+static enum dkim_status
 dkim_signed_data(struct dkim_msg *m, const struct dkim_hdrlist *l,
-    struct buf *data, struct sigval *v, const struct dkim_sign *s)
+    struct buf *data, struct sigval *v, const struct dkim_sign *s,
+    char *err, size_t errlen)
 {
-	dkim_select(m, l);
+	enum dkim_status st;
+
+	if ((st = dkim_select(m, l, err, errlen)) != DKIM_OK)
+		return st;
+	/* the value: h= folded, the other tags and b= within 2 KB */
+	sigval_init(v);
+	if (buf_try_reserve(&v->b, 2 * m->hlist.len + 2048) == -1 ||
+	    buf_try_reserve(data, m->hdata.len + 2 * m->hlist.len + 2048) ==
+	    -1) {
+		sigval_free(v);
+		snprintf(err, errlen, "out of memory for the %zu bytes to "
+		    "sign", m->hdata.len);
+		return DKIM_ENOMEM;
+	}
 	dkim_value(m, s, buf_cstr(&m->hlist), v);
 	if (m->hdata.len > 0)
 		buf_add(data, m->hdata.p, m->hdata.len);
 	canon_header(data, m->hcanon, SIGVAL_NAME, strlen(SIGVAL_NAME),
 	    v->b.p, v->b.len);
 	data->len -= 2;				/* no CRLF (3.7) */
+	return DKIM_OK;
 }
 
 /*
@@ -470,17 +519,30 @@ dkim_msg_sign(struct dkim_msg *m, const struct dkim_sign *s, char **value,
 	    (st = dkim_body_hash(m, err, errlen)) != DKIM_OK)
 		return st;
 	buf_init(&data);
-	dkim_signed_data(m, l, &data, &v, s);
-	siglen = (size_t)EVP_PKEY_get_size(s->key);
-	sig = xmalloc(siglen);
-	st = dkim_pkey_sign(s, &data, sig, &siglen, err, errlen);
-	if (st == DKIM_OK) {
-		b64 = xmalloc(4 * ((siglen + 2) / 3) + 1);
-		EVP_EncodeBlock((unsigned char *)b64, sig, (int)siglen);
-		sigval_b64data(&v, b64, 1);
-		free(b64);
-		*value = xstrdup(buf_cstr(&v.b));
+	if ((st = dkim_signed_data(m, l, &data, &v, s, err, errlen)) !=
+	    DKIM_OK) {
+		buf_free(&data);
+		return st;
 	}
+	siglen = (size_t)EVP_PKEY_get_size(s->key);
+	if ((sig = malloc(siglen)) == NULL)
+		st = DKIM_ENOMEM;
+	else
+		st = dkim_pkey_sign(s, &data, sig, &siglen, err, errlen);
+	if (st == DKIM_OK) {
+		if ((b64 = malloc(4 * ((siglen + 2) / 3) + 1)) == NULL)
+			st = DKIM_ENOMEM;
+		else {
+			EVP_EncodeBlock((unsigned char *)b64, sig,
+			    (int)siglen);
+			sigval_b64data(&v, b64, 1);
+			free(b64);
+			if ((*value = strdup(buf_cstr(&v.b))) == NULL)
+				st = DKIM_ENOMEM;
+		}
+	}
+	if (st == DKIM_ENOMEM)
+		snprintf(err, errlen, "out of memory for the signature");
 	free(sig);
 	buf_free(&data);
 	sigval_free(&v);

@@ -28,7 +28,8 @@ enum dkim_status {
 	DKIM_ETOOLONG,		/* header field or header block over the limits */
 	DKIM_EFROM,		/* no From, several, group syntax, unparsable */
 	DKIM_EKEY,		/* key unusable for the algorithm */
-	DKIM_EINTERNAL		/* OpenSSL or other internal failure */
+	DKIM_EINTERNAL,		/* OpenSSL or other internal failure */
+	DKIM_ENOMEM		/* no memory for this message: try it later */
 };
 
 enum dkim_alg {
@@ -70,6 +71,7 @@ struct dkim_sign {
 
 struct dkim_msg;
 
+/* dkim_msg_new - NULL when there is no memory for another message */
 struct dkim_msg	*dkim_msg_new(enum dkim_canon hcanon, enum dkim_canon bcanon);
 void		 dkim_msg_free(struct dkim_msg *);
 

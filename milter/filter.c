@@ -63,6 +63,7 @@ struct filter_conn {
 	int			 authenticated;	/* SMTP AUTH */
 	char			 herr[256];	/* first header error */
 	int			 bad;
+	int			 nomem;		/* out of memory: tempfail */
 };
 
 static atomic_uint filter_nmsg;
@@ -174,6 +175,7 @@ filter_end(struct filter_conn *c)
 	snapshot_unref(c->snap);
 	c->snap = NULL;
 	c->bad = 0;
+	c->nomem = 0;
 	c->begun = 0;
 	c->down = 0;
 	free(c->login);
@@ -345,7 +347,14 @@ filter_begin(SMFICTX *ctx, struct filter_conn *c)
 	c->login = dc.auth_authen != NULL && dc.auth_authen[0] != '\0' ?
 	    xstrdup(dc.auth_authen) : NULL;
 	c->authenticated = decide_authenticated(&dc);
-	c->msg = dkim_msg_new(DKIM_CANON_RELAXED, DKIM_CANON_RELAXED);
+	if ((c->msg = dkim_msg_new(DKIM_CANON_RELAXED, DKIM_CANON_RELAXED)) ==
+	    NULL) {
+		snprintf(c->herr, sizeof(c->herr),
+		    "out of memory for a new message");
+		c->nomem = 1;
+		return filter_onerror(ctx, c->snap, c->herr,
+		    MT_OUT_OF_MEMORY);
+	}
 	return SMFIS_CONTINUE;
 }
 
@@ -377,6 +386,7 @@ static sfsistat
 filter_header(SMFICTX *ctx, char *name, char *value)
 {
 	struct filter_conn *c = filter_conn_get(ctx);
+	enum dkim_status st;
 
 	filter_late(ctx, c);
 	if (c->msg == NULL || c->bad)
@@ -384,9 +394,11 @@ filter_header(SMFICTX *ctx, char *name, char *value)
 	if (name == NULL || value == NULL) {
 		snprintf(c->herr, sizeof(c->herr), "header field without value");
 		c->bad = 1;
-	} else if (dkim_msg_header(c->msg, name, value, strlen(value),
-	    c->herr, sizeof(c->herr)) != DKIM_OK)
+	} else if ((st = dkim_msg_header(c->msg, name, value, strlen(value),
+	    c->herr, sizeof(c->herr))) != DKIM_OK) {
 		c->bad = 1;
+		c->nomem = st == DKIM_ENOMEM;
+	}
 	return filter_noreply(SMFIP_NR_HDR);
 }
 
@@ -412,17 +424,19 @@ filter_insert(SMFICTX *ctx, struct filter_conn *c, struct dkim_sign *plan,
 {
 	char *value[DECIDE_MAXSIGS] = { NULL };
 	char err[256];
+	enum dkim_status st;
 	sfsistat r = SMFIS_CONTINUE;
 	size_t i;
 
 	for (i = 0; i < n; i++)
-		if (dkim_msg_sign(c->msg, &plan[i], &value[i], err,
-		    sizeof(err)) != DKIM_OK) {
+		if ((st = dkim_msg_sign(c->msg, &plan[i], &value[i], err,
+		    sizeof(err))) != DKIM_OK) {
 			char why[320];
 
 			snprintf(why, sizeof(why), "signing d=%s s=%s: %s",
 			    plan[i].domain, plan[i].selector, err);
 			r = filter_onerror(ctx, c->snap, why,
+			    st == DKIM_ENOMEM ? MT_OUT_OF_MEMORY :
 			    MT_SIGNING_ERROR);
 			goto out;
 		}
@@ -525,6 +539,12 @@ filter_eom(SMFICTX *ctx)
 	sfsistat r;
 
 	filter_late(ctx, c);
+	if (c->nomem) {
+		/* what could not be kept cannot be signed: try it later */
+		r = filter_onerror(ctx, c->snap, c->herr, MT_OUT_OF_MEMORY);
+		filter_end(c);
+		return r;
+	}
 	if (c->msg == NULL) {
 		/* an MTA without DATA learns of a shutdown only here */
 		r = c->down ? SMFIS_TEMPFAIL : SMFIS_CONTINUE;

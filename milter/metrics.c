@@ -55,7 +55,7 @@ static const char *metrics_unsigned_names[MU_N] = {
 
 static const char *metrics_tempfail_names[MT_N] = {
 	"shutting_down", "no_active_key", "domain_unusable", "domain_missing",
-	"signing_error", "mta_refused", "login_mismatch"
+	"signing_error", "mta_refused", "login_mismatch", "out_of_memory"
 };
 
 /* Upper bounds of the signing time buckets, in nanoseconds. */

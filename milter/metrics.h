@@ -43,6 +43,7 @@ enum metrics_tempfail {
 	MT_SIGNING_ERROR,	/* the signature could not be made */
 	MT_MTA_REFUSED,		/* the MTA refused the header field */
 	MT_LOGIN_MISMATCH,	/* SenderLogins, SenderMismatch tempfail */
+	MT_OUT_OF_MEMORY,	/* no memory for the message */
 	MT_N
 };
 

@@ -39,5 +39,5 @@ check_PROGRAMS += t/protofuzz
 t_protofuzz_SOURCES = t/protofuzz.c t/miltc.h t/miltc_wire.c
 t_protofuzz_CFLAGS = $(AM_CFLAGS) $(MILTER_CFLAGS)
 t_protofuzz_LDADD = $(KEYSTORE_LIBS) $(PTHREAD_LIBS)
-TESTS += t/milter_protofuzz.sh t/milter_crash.sh
-EXTRA_DIST += t/milter_protofuzz.sh t/milter_crash.sh
+TESTS += t/milter_protofuzz.sh t/milter_crash.sh t/milter_oom.sh
+EXTRA_DIST += t/milter_protofuzz.sh t/milter_crash.sh t/milter_oom.sh
