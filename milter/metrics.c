@@ -40,6 +40,7 @@
 #include "metrics.h"
 #include "snapshot.h"
 #include "store.h"
+#include "supervise.h"
 #include "xmalloc.h"
 
 #define METRICS_NACT		(POL_A_ALARM + 1)
@@ -431,6 +432,9 @@ metrics_keycache(FILE *f)
 			keycache_stats(s->kc, &st);
 		snapshot_unref(s);
 	}
+	metrics_head(f, "keyturn_signer_restarts_total", "counter",
+	    "Signing processes started again after one died.");
+	fprintf(f, "keyturn_signer_restarts_total %u\n", supervise_restarts());
 	metrics_head(f, "keyturn_keystore_generation", "gauge",
 	    "The keystore generation whose changes keyturnd has read.");
 	fprintf(f, "keyturn_keystore_generation %llu\n",

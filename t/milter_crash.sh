@@ -45,13 +45,15 @@ signs() {
 	    kt_fail "signed without $1: $(cat "$W/m.txt")"
 }
 
-# metrics - /metrics answers
+# metrics N - /metrics answers, and counts N restarts
 metrics() {
 	"$PYTHON3" -c '
 import sys, urllib.request
 body = urllib.request.urlopen(sys.argv[1], timeout=10).read().decode()
-sys.exit(0 if "keyturn_messages_signed_total" in body else 1)' \
-	    "http://127.0.0.1:$MPORT/metrics" || kt_fail "/metrics: no answer"
+sys.exit(0 if "keyturn_messages_signed_total" in body and
+         "\nkeyturn_signer_restarts_total %s\n" % sys.argv[2] in body else 1)' \
+	    "http://127.0.0.1:$MPORT/metrics" "$1" ||
+	    kt_fail "/metrics: no answer, or not $1 restarts"
 }
 
 # logged COUNT PATTERN - until the log has PATTERN COUNT times
@@ -79,7 +81,7 @@ c1=$(child)
 [ "$(ps -o pgid= -p "$c1" | tr -d ' ')" = "$c1" ] ||
     kt_fail "the signing process is not in a process group of its own"
 signs
-metrics
+metrics 0
 kt_ok "the parent ($KPID) in the pid file; signing process $c1 in its own group"
 
 crash
@@ -88,7 +90,7 @@ grep -q "signing process $c1 killed by signal 11 (Segmentation fault).*a new one
 c2=$(child)
 [ "$c2" != "$c1" ] || kt_fail "the same signing process after a crash"
 signs
-metrics
+metrics 1
 kill -0 "$KPID" || kt_fail "the parent died"
 [ "$(cat "$W/keyturnd.pid")" = "$KPID" ] || kt_fail "pid file changed"
 kt_ok "signing process $c1 crashed (logged with its signal); $c2 signs, /metrics answers"
