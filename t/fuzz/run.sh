@@ -1,7 +1,7 @@
 #!/bin/sh
 # run.sh - build the libFuzzer harnesses of t/fuzz and run each for a while
 #
-#	t/fuzz/run.sh [-m] [-k] [SECONDS] [NAME...]
+#	t/fuzz/run.sh [-m] [-k] [-j N] [SECONDS] [NAME...]
 #
 # The project is built once more with clang, ASan, UBSan and the fuzzer's
 # coverage (-fsanitize=fuzzer-no-link) in its own directory, $KT_FUZZ_BUILD
@@ -15,7 +15,7 @@
 # New inputs go to a work directory, not to the corpus: -m merges the ones
 # that add coverage into t/fuzz/corpus/NAME afterwards. -k keeps the work
 # directories ($KT_FUZZ_BUILD/fuzz-work/NAME: the log, new inputs, crash
-# files). Per harness one line: executions, libFuzzer's final cov: and
+# files). -j N runs N harnesses at a time (default 1). Per harness one line: executions, libFuzzer's final cov: and
 # ft:, the corpus it ended with, its seed corpus (files, KiB). Any finding
 # (crash, leak, timeout, UBSan) is reported with the input's path and the
 # command that reruns it; the exit status is then 1 (2: the build failed).
@@ -37,16 +37,18 @@ LIBS="milter/libkeyturnd.a milter/libdkim.a rotate/librotate.a
 	keystore/libkeystore.a t/libmsgfile.a"
 
 usage() {
-	echo "usage: t/fuzz/run.sh [-m] [-k] [SECONDS] [NAME...]" >&2
+	echo "usage: t/fuzz/run.sh [-m] [-k] [-j N] [SECONDS] [NAME...]" >&2
 	exit 2
 }
 
 merge=0
 keep=0
-while getopts mkh opt; do
+par=1
+while getopts mkj:h opt; do
 	case $opt in
 	m) merge=1 ;;
 	k) keep=1 ;;
+	j) case $OPTARG in '' | *[!0-9]* | 0) usage ;; esac; par=$OPTARG ;;
 	*) usage ;;
 	esac
 done
@@ -155,17 +157,17 @@ if [ -z "${KT_FUZZ_STRICT:-}" ]; then
 	export LSAN_OPTIONS
 fi
 
-found=0
 row='%-10s %10s %8s  %-36s %s\n'
-# shellcheck disable=SC2059
-printf "$row" harness execs exec/s "coverage (final)" seeds
-for n in $names; do
+
+# one NAME - run harness NAME; its row, and what it found, on stdout
+one() {
+	n=$1
 	bin=$B/t/fuzz/fuzz_$n
 	corpus=$here/corpus/$n
 	w=$B/fuzz-work/$n
 	rm -rf "$w"
 	mkdir -p "$w/new" "$corpus"
-	tmp=$(mktemp -d "$tbase/ktfuzz-$n.XXXXXX") || exit 2
+	tmp=$(mktemp -d "$tbase/ktfuzz-$n.XXXXXX") || return 2
 	dict=
 	[ -f "$here/$n.dict" ] && dict="-dict=$here/$n.dict"
 	# -close_fd_mask=3: the harness's own output (the logs of the code
@@ -186,7 +188,6 @@ for n in $names; do
 	art=$(sed -n "s/.*Test unit written to //p" "$w/log" | head -1)
 	keepw=$keep
 	if [ $rc -ne 0 ] || [ -n "$art" ]; then
-		found=1
 		what=$(grep -m1 -E \
 		    '^(==[0-9]+== ?ERROR|.*runtime error|ALARM)' "$w/log")
 		echo "FINDING in fuzz_$n (exit $rc): $what"
@@ -202,7 +203,31 @@ for n in $names; do
 	fi
 	rm -rf "$tmp"
 	[ $keepw -eq 1 ] || rm -rf "$w"
+	return 0
+}
+
+# the harnesses, par at a time; each batch's rows once it is done
+found=0
+# shellcheck disable=SC2059
+printf "$row" harness execs exec/s "coverage (final)" seeds
+batch=
+flush() {
+	wait
+	for b in $batch; do
+		cat "$B/fuzz-work/$b.out"
+		grep -q '^FINDING' "$B/fuzz-work/$b.out" && found=1
+		rm -f "$B/fuzz-work/$b.out"
+	done
+	batch=
+}
+i=0
+for n in $names; do
+	one "$n" >"$B/fuzz-work/$n.out" 2>&1 &
+	batch="$batch $n"
+	i=$((i + 1))
+	[ $((i % par)) -eq 0 ] && flush
 done
+flush
 end=$(date +%s)
 echo "run.sh: $((end - start))s in all"
 exit $found
