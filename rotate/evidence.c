@@ -117,7 +117,7 @@ evidence_cname_bad(const struct prop_result *res, char *buf, size_t len)
 {
 	const struct prop_obs *o;
 	size_t i, o_len = 0, left = 0;
-	char one[POL_CNAME_BAD];
+	char one[POL_CNAME_BAD], *p;
 	int n;
 
 	buf[0] = '\0';
@@ -128,6 +128,14 @@ evidence_cname_bad(const struct prop_result *res, char *buf, size_t len)
 		n = snprintf(one, sizeof(one), "%s%s %s %s", o_len ? ", " : "",
 		    o->server ? o->server : "?", o->addr ? o->addr : "?",
 		    prop_status_name(o->status));
+		if (n < 0 || (size_t)n >= sizeof(one))
+			n = (int)strlen(one);
+		/* a server's name comes from DNS: the memo keeps this in a
+		 * tag, which ';' would end, and logs it on one line */
+		for (p = one; *p != '\0'; p++)
+			if (*p == ';' || (unsigned char)*p < 0x20 ||
+			    (unsigned char)*p == 0x7f)
+				*p = '?';
 		if (left > 0 || o_len + n + 20 >= len) {
 			left++;
 			continue;

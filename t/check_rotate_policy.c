@@ -1066,7 +1066,7 @@ START_TEST(test_evidence_cname_bad)
 {
 	struct prop_result r;
 	struct prop_obs o[3];
-	char buf[64];
+	char buf[64], big[256];
 
 	slot_result(&r, o, 3, 3, PROP_NXDOMAIN, 0, 5);
 	evidence_cname_bad(&r, buf, sizeof(buf));
@@ -1078,6 +1078,12 @@ START_TEST(test_evidence_cname_bad)
 	ck_assert_msg(strchr(buf, ';') == NULL, "%s", buf);
 	evidence_cname_bad(&r, buf, 20);
 	ck_assert_msg(strcmp(buf, " and 3 more") == 0, "\"%s\"", buf);
+	/* a name from DNS with ';' (ldns writes it "\;") or a control */
+	o[0].server = "ns\\;1.x.test";
+	o[1].server = "ns2\n.x.test";
+	evidence_cname_bad(&r, big, sizeof(big));
+	ck_assert_msg(strncmp(big, "ns\\?1.x.test 127.0.0.81:53 nxdomain, "
+	    "ns2?.x.test ", 49) == 0, "%s", big);
 }
 END_TEST
 
