@@ -6,7 +6,8 @@
  * UDP on a connected socket (an ICMP refusal is an error, silence is a
  * timeout), EDNS0 with a 1232-byte payload, and the same query over TCP
  * (RFC 7766 framing) when the answer comes back truncated. A reply is
- * taken only when its id, QR bit and question match the query.
+ * taken only when its id, QR bit and question match the query; a reply
+ * over TCP that is truncated again is an error, never an answer.
  */
 #include "config.h"
 
@@ -149,24 +150,53 @@ wait_fd(int fd, short events, long long deadline, int cancel)
 	}
 }
 
+/* mismatch - what makes a reply no answer to q, or NULL */
+static const char *
+mismatch(const ldns_pkt *q, const ldns_pkt *a)
+{
+	ldns_rr *qq, *aq;
+
+	qq = ldns_rr_list_rr(ldns_pkt_question(q), 0);
+	aq = ldns_rr_list_rr(ldns_pkt_question(a), 0);
+	if (ldns_pkt_id(a) != ldns_pkt_id(q))
+		return "another query id";
+	if (!ldns_pkt_qr(a))
+		return "not a response";
+	if (aq == NULL || ldns_rr_get_type(aq) != ldns_rr_get_type(qq) ||
+	    ldns_dname_compare(ldns_rr_owner(aq), ldns_rr_owner(qq)) != 0)
+		return "another question";
+	return NULL;
+}
+
 /* reply_for - is this packet the answer to our query? */
 static ldns_pkt *
 reply_for(const ldns_pkt *q, const uint8_t *buf, size_t len)
 {
 	ldns_pkt *a = NULL;
-	ldns_rr *qq, *aq;
 
 	if (ldns_wire2pkt(&a, buf, len) != LDNS_STATUS_OK)
 		return NULL;
-	qq = ldns_rr_list_rr(ldns_pkt_question(q), 0);
-	aq = ldns_rr_list_rr(ldns_pkt_question(a), 0);
-	if (ldns_pkt_id(a) != ldns_pkt_id(q) || !ldns_pkt_qr(a) ||
-	    aq == NULL || ldns_rr_get_type(aq) != ldns_rr_get_type(qq) ||
-	    ldns_dname_compare(ldns_rr_owner(aq), ldns_rr_owner(qq)) != 0) {
+	if (mismatch(q, a) != NULL) {
 		ldns_pkt_free(a);
 		return NULL;
 	}
 	return a;
+}
+
+/* reply_why - why a packet reply_for refused is no answer, for the error
+ * of a query that got none */
+static const char *
+reply_why(const ldns_pkt *q, const uint8_t *buf, size_t len)
+{
+	ldns_pkt *a = NULL;
+	ldns_status st;
+	const char *why;
+
+	if ((st = ldns_wire2pkt(&a, buf, len)) != LDNS_STATUS_OK)
+		return ldns_get_errorstr_by_id(st);
+	why = mismatch(q, a);
+	ldns_pkt_free(a);
+	return why != NULL ? why : "not the answer";
 }
 
 /* xchg_udp - send up to tries times, wait for the matching reply */
@@ -177,8 +207,9 @@ xchg_udp(const struct dnsio_opts *c, const struct dnsio_addr *to,
 {
 	uint8_t buf[65535];
 	long long deadline;
+	const char *why = NULL;
 	ssize_t n;
-	int fd, t, w;
+	int fd, t, w, ignored = 0;
 
 	/* close-on-exec: a publish hook that another rotation worker
 	 * starts meanwhile must not inherit the socket */
@@ -202,13 +233,20 @@ xchg_udp(const struct dnsio_opts *c, const struct dnsio_addr *to,
 				close(fd);
 				return DNSIO_OK;
 			}
+			why = reply_why(q, buf, n);	/* wait for ours */
+			ignored++;
 		}
 		if (w != 0)
 			break;
 	}
 	if (t == c->tries) {
 		close(fd);
-		*err = xasprintf("no answer in %d ms", c->timeout_ms);
+		if (ignored > 0)
+			*err = xasprintf("no answer in %d ms, %d replies "
+			    "ignored (the last: %s)", c->timeout_ms, ignored,
+			    why);
+		else
+			*err = xasprintf("no answer in %d ms", c->timeout_ms);
 		return DNSIO_TIMEOUT;
 	}
 	*err = xasprintf("udp: %s", strerror(errno));
@@ -269,6 +307,7 @@ xchg_tcp(const struct dnsio_opts *c, const struct dnsio_addr *to,
 {
 	uint8_t *buf, hdr[2];
 	long long deadline = now_ms() + c->timeout_ms;
+	const char *why = NULL;
 	enum dnsio_status x;
 	size_t len;
 	int fd;
@@ -293,15 +332,16 @@ xchg_tcp(const struct dnsio_opts *c, const struct dnsio_addr *to,
 		if ((x = read_full(fd, buf, len, deadline, c->cancel_fd)) ==
 		    DNSIO_OK &&
 		    (*ans = reply_for(q, buf, len)) == NULL) {
+			why = reply_why(q, buf, len);
 			x = DNSIO_ERROR;
-			errno = EBADMSG;
 		}
 	} else if (x == DNSIO_OK)
 		x = DNSIO_ERROR;
 	if (x == DNSIO_TIMEOUT)
 		*err = xasprintf("tcp: no answer in %d ms", c->timeout_ms);
 	else if (x == DNSIO_ERROR)
-		*err = xasprintf("tcp: %s", strerror(errno));
+		*err = xasprintf("tcp: %s", why != NULL ? why :
+		    strerror(errno));
 	free(buf);
 	close(fd);
 	return x;
@@ -340,6 +380,13 @@ dnsio_query(const struct dnsio_opts *c, const struct dnsio_addr *to,
 		*ans = NULL;
 		*tcp = 1;
 		x = xchg_tcp(c, to, q, wire, wlen, ans, err);
+	}
+	/* truncated over TCP too: part of an answer is not an answer */
+	if (x == DNSIO_OK && ldns_pkt_tc(*ans)) {
+		ldns_pkt_free(*ans);
+		*ans = NULL;
+		*err = xstrdup("tcp: answer truncated");
+		x = DNSIO_ERROR;
 	}
 	free(wire);
 	ldns_pkt_free(q);

@@ -667,9 +667,16 @@ judge_answer(struct ctx *c, const ldns_pkt *p, const char *name,
     const char *zone, struct prop_obs *o, char **cname)
 {
 	ldns_rr *rr[8], *soa[1];
+	ldns_pkt_rcode rc = ldns_pkt_get_rcode(p);
 	char *end, *txt[8];
-	size_t n, i;
+	size_t n, i, total = 0;
 
+	/* records under SERVFAIL, REFUSED and the like are no answer */
+	if (rc != LDNS_RCODE_NOERROR && rc != LDNS_RCODE_NXDOMAIN) {
+		o->status = PROP_ERROR;
+		o->detail = prop_rcode(p);
+		return;
+	}
 	if (zone != NULL && c->q->cname_to != NULL) {
 		judge_cname(c, p, name, o);
 		return;
@@ -692,11 +699,17 @@ judge_answer(struct ctx *c, const ldns_pkt *p, const char *name,
 			*cname = xstrdup(end);
 	}
 	/* a record outside the zone asked is left to that zone's servers */
-	n = zone != NULL && !name_in(end, zone) ? 0 : rrs_of(p, end,
-	    LDNS_RR_TYPE_TXT, LDNS_SECTION_ANSWER, rr, 8);
+	n = zone != NULL && !name_in(end, zone) ? 0 : rrs_total(p, end,
+	    LDNS_RR_TYPE_TXT, LDNS_SECTION_ANSWER, rr, 8, &total);
 	if (n == 0 && o->cname != NULL && zone != NULL && !name_in(end, zone)) {
 		o->status = PROP_NODATA;
 		o->detail = xasprintf("CNAME to %s", end);
+	} else if (n > 0 && rc != LDNS_RCODE_NOERROR) {
+		/* a name that does not exist has no record */
+		rrs_free(rr, n);
+		o->status = PROP_ERROR;
+		o->detail = xasprintf("rcode NXDOMAIN with %zu TXT records",
+		    total);
 	} else if (n > 0) {
 		for (i = 0; i < n; i++) {
 			txt[i] = txt_join(rr[i]);
@@ -707,10 +720,20 @@ judge_answer(struct ctx *c, const ldns_pkt *p, const char *name,
 		for (i = 0; i < n; i++)
 			free(txt[i]);
 		rrs_free(rr, n);
-	} else if (ldns_pkt_get_rcode(p) == LDNS_RCODE_NXDOMAIN ||
-	    ldns_pkt_get_rcode(p) == LDNS_RCODE_NOERROR) {
-		o->status = ldns_pkt_get_rcode(p) == LDNS_RCODE_NXDOMAIN ?
-		    PROP_NXDOMAIN : PROP_NODATA;
+		if (total > n) {	/* prop_judge saw the first n */
+			free(o->detail);
+			o->detail = xasprintf("%zu TXT records at the name",
+			    total);
+		}
+	} else if (o->cname == NULL && ldns_pkt_ancount(p) > 0) {
+		/* records, none at name nor on a CNAME chain from it: an
+		 * answer to another question, which is no "no" either */
+		o->status = PROP_ERROR;
+		o->detail = xasprintf("%u answer records, none a TXT or CNAME "
+		    "at %s", (unsigned)ldns_pkt_ancount(p), name);
+	} else {
+		o->status = rc == LDNS_RCODE_NXDOMAIN ? PROP_NXDOMAIN :
+		    PROP_NODATA;
 		if (rrs_of(p, NULL, LDNS_RR_TYPE_SOA, LDNS_SECTION_AUTHORITY,
 		    soa, 1) == 1) {
 			o->neg_ttl = soa_neg(soa[0]);
@@ -718,9 +741,6 @@ judge_answer(struct ctx *c, const ldns_pkt *p, const char *name,
 		}
 		if (o->cname != NULL)
 			o->detail = xasprintf("CNAME to %s", end);
-	} else {
-		o->status = PROP_ERROR;
-		o->detail = prop_rcode(p);
 	}
 	free(end);
 }
