@@ -44,10 +44,11 @@ t_rotate_run_LDADD = $(ROTATE_LIBS)
 
 TESTS += t/rotate_dns.sh t/rotate_cycle.sh t/cli_rotate.sh t/cli_root.sh \
 	t/publish_nsupdate.sh t/rotate_zero_touch.sh t/rotate_sigterm.sh \
-	t/rotate_recheck.sh t/rotate_delegated.sh
+	t/rotate_recheck.sh t/rotate_delegated.sh t/rotate_dnsfault.sh
 EXTRA_DIST += t/rotate_dns.sh t/rotate_cycle.sh t/cli_rotate.sh \
 	t/cli_root.sh t/publish_nsupdate.sh t/rotate_zero_touch.sh \
 	t/rotate_sigterm.sh t/rotate_recheck.sh t/rotate_delegated.sh \
+	t/rotate_dnsfault.sh t/dnsfault.py \
 	t/lib/knot.sh t/lib/unbound.sh t/lib/silent_udp.py t/lib/ztstream.py
 
 # Scale benchmark (run by hand, not by make check): one rotation pass over
