@@ -520,8 +520,11 @@ END_TEST
  * "test." with NS n0.test, whose TXT answer for sel.* is a CNAME to
  * x.other plus, out of its zone, "x.other CNAME y.other2" and y.other2's
  * TXT record with key_a.
+ * FAKE_LIAR: zone "test." with NS n0.test, whose TXT answer for sel.* is
+ * as fake.liar says: the record under SERVFAIL, the record under
+ * NXDOMAIN, only a record of another owner, or (3) the record as it is.
  */
-enum fake_mode { FAKE_REFER, FAKE_WIDE, FAKE_FAMILY, FAKE_CNAME };
+enum fake_mode { FAKE_REFER, FAKE_WIDE, FAKE_FAMILY, FAKE_CNAME, FAKE_LIAR };
 
 static struct {
 	int		 fd;
@@ -533,6 +536,7 @@ static struct {
 	int		 asked;
 	int		 rd_soa_ttl;	/* > 0: the SOA's TTL when RD is set, as
 					   a cache that counted it down says */
+	int		 liar;		/* FAKE_LIAR: which lie */
 } fake;
 
 /* fake_rr - one record from text */
@@ -595,9 +599,17 @@ fake_answer(const ldns_pkt *q)
 		return a;
 	}
 	ldns_pkt_set_aa(a, 1);
-	if (fake.mode == FAKE_CNAME && t == LDNS_RR_TYPE_NS &&
-	    strcmp(qn, "test.") == 0)
+	if ((fake.mode == FAKE_CNAME || fake.mode == FAKE_LIAR) &&
+	    t == LDNS_RR_TYPE_NS && strcmp(qn, "test.") == 0)
 		fake_rr(a, LDNS_SECTION_ANSWER, "test. 300 IN NS n0.test.");
+	else if (fake.mode == FAKE_LIAR && t == LDNS_RR_TYPE_TXT &&
+	    strncmp(qn, "sel.", 4) == 0) {
+		if (fake.liar == 0)
+			ldns_pkt_set_rcode(a, LDNS_RCODE_SERVFAIL);
+		else if (fake.liar == 1)
+			ldns_pkt_set_rcode(a, LDNS_RCODE_NXDOMAIN);
+		fake_txt(a, fake.liar == 2 ? "other.test." : qn);
+	}
 	else if (fake.mode == FAKE_CNAME && t == LDNS_RR_TYPE_TXT &&
 	    strncmp(qn, "sel.", 4) == 0) {
 		fake_rr(a, LDNS_SECTION_ANSWER, "%s 300 IN CNAME x.other.",
@@ -850,6 +862,55 @@ START_TEST(test_cname_out_of_zone)
 END_TEST
 
 /*
+ * The authoritative server's answer carries the right record, but under
+ * SERVFAIL, under NXDOMAIN, or only for another owner: none is a yes (nor
+ * a no); each is an error that says why. The same server telling the
+ * truth is a yes.
+ */
+START_TEST(test_lying_answers)
+{
+	static const char *why[] = { "rcode SERVFAIL",
+	    "rcode NXDOMAIN with 1 TXT", "none a TXT or CNAME at" };
+	struct prop_result res;
+	size_t i, n;
+
+	setup();
+	for (fake.liar = 0; fake.liar < 4; fake.liar++) {
+		fake_start(FAKE_LIAR, 0);
+		(void)fake_check("sel._domainkey.test", ANSWERED_MS, &res);
+		fake_end();
+		for (i = n = 0; i < res.nobs; i++) {
+			if (res.obs[i].zone == NULL ||
+			    strcmp(res.obs[i].zone, "test") != 0)
+				continue;
+			n++;
+			if (fake.liar == 3) {
+				ck_assert_int_eq(res.obs[i].status,
+				    PROP_MATCH);
+				continue;
+			}
+			ck_assert_msg(res.obs[i].status == PROP_ERROR &&
+			    res.obs[i].detail != NULL &&
+			    strstr(res.obs[i].detail, why[fake.liar]) != NULL,
+			    "lie %d: status %d, %s", fake.liar,
+			    res.obs[i].status, res.obs[i].detail ?
+			    res.obs[i].detail : "no detail");
+		}
+		ck_assert_uint_eq(n, 3);
+		if (fake.liar == 3)
+			ck_assert_int_eq(res.verdict, PROP_V_PUBLISHED);
+		else {
+			ck_assert_int_eq(res.published, 0);
+			ck_assert_int_ne(res.verdict, PROP_V_PUBLISHED);
+			ck_assert_int_ne(res.verdict, PROP_V_REVOKED);
+		}
+		prop_result_free(&res);
+	}
+	fake.liar = 0;
+}
+END_TEST
+
+/*
  * The resolver gives the zone's SOA with 7 s left of its TTL in cache;
  * the negative TTL of the hold is the zone's own, 300 s, from the
  * authoritative servers.
@@ -1004,6 +1065,7 @@ prop_suite(void)
 	tcase_add_test(tc, test_cancel);
 	tcase_add_test(tc, test_family_failed);
 	tcase_add_test(tc, test_cname_out_of_zone);
+	tcase_add_test(tc, test_lying_answers);
 	tcase_add_test(tc, test_neg_from_auth);
 	suite_add_tcase(s, tc);
 	return s;
