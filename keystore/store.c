@@ -390,6 +390,26 @@ store_close(struct store *s)
 	free(s);
 }
 
+/*
+ * store_lock_mark - the lock file holds the pid of the writer that holds
+ * the lock, and is emptied when it lets go: a pid found there is a writer
+ * that died holding it, whose half-made files at the keystore's top go
+ * before this write begins. The top is read only then: at a million
+ * domains it is a million entries.
+ */
+static void
+store_lock_mark(struct store *s)
+{
+	char buf[32];
+	int n;
+
+	if (pread(s->lockfd, buf, 1, 0) == 1)
+		sfile_clean_top(s->dir);
+	n = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
+	if (pwrite(s->lockfd, buf, (size_t)n, 0) != n)
+		(void)ftruncate(s->lockfd, 0);	/* no mark: no clean-up */
+}
+
 /* store_lock - writers serialise here; nested calls only count */
 int
 store_lock(struct store *s, char *err, size_t errlen)
@@ -421,6 +441,7 @@ store_lock(struct store *s, char *err, size_t errlen)
 		s->lockdepth = 0;
 		return -1;
 	}
+	store_lock_mark(s);
 	return 0;
 }
 
@@ -435,6 +456,7 @@ store_unlock(struct store *s)
 		s->jgen = 0;
 		free(s->jdomain);
 		s->jdomain = NULL;
+		(void)ftruncate(s->lockfd, 0);	/* see store_lock_mark */
 		(void)flock(s->lockfd, LOCK_UN);
 	}
 }

@@ -54,6 +54,7 @@ int	 sfile_batch_end(const char *dir, char *err, size_t errlen);
 int	 sfile_mkdir(const char *path, char *err, size_t errlen);
 void	 sfile_rmtree(const char *path);
 void	 sfile_clean_tmp(const char *dir);
+void	 sfile_clean_top(const char *dir);
 void	 sfile_wipe_free(char *buf, size_t len);
 int	 sfile_replace(const char *path, const void *data, size_t len,
 	    mode_t mode, int *renamed, char *err, size_t errlen);

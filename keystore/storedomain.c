@@ -426,14 +426,21 @@ sdom_strip(struct store *s, const char *name)
 {
 	char *p;
 
+	struct stat st;
+
 	p = store_path(s, STORE_REMOVED_DIR, name, STORE_KEYS);
 	sfile_rmtree(p);
+	if (lstat(p, &st) == 0)
+		log_warnx("%s: removed domain %s, its private keys not "
+		    "removed", p, name);
 	free(p);
 	p = store_path(s, STORE_REMOVED_DIR, name, STORE_POLICY);
-	unlink(p);
+	if (unlink(p) == -1 && errno != ENOENT)
+		log_warn("%s", p);
 	free(p);
 	p = store_path(s, STORE_REMOVED_DIR, name, STORE_STATE);
-	unlink(p);
+	if (unlink(p) == -1 && errno != ENOENT)
+		log_warn("%s", p);
 	free(p);
 }
 

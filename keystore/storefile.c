@@ -326,6 +326,36 @@ sfile_wipe_free(char *buf, size_t len)
 }
 
 /*
+ * sfile_clean_top - what writes that died left at the keystore's top: the
+ * temporary files of its own files (generation, journal) and the aside
+ * directory of a domain being added; only under the lock, where no live
+ * writer can own one. A domain's own directory is never touched.
+ */
+void
+sfile_clean_top(const char *dir)
+{
+	DIR *d;
+	struct dirent *de;
+	struct stat st;
+	char *p;
+
+	if ((d = opendir(dir)) == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		if (strncmp(de->d_name, ".new-", 5) != 0 &&
+		    strstr(de->d_name, ".tmp.") == NULL)
+			continue;
+		p = xasprintf("%s/%s", dir, de->d_name);
+		if (strncmp(de->d_name, ".new-", 5) == 0)
+			sfile_rmtree(p);
+		else if (lstat(p, &st) == 0 && S_ISREG(st.st_mode))
+			(void)unlink(p);
+		free(p);
+	}
+	closedir(d);
+}
+
+/*
  * sfile_clean_tmp - remove the temporary files of writes that died; only
  * under the lock, where no live writer can own one
  */

@@ -22,6 +22,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -184,7 +185,7 @@ int
 store_domain_file_save(struct store *s, const char *domain, const char *file,
     const void *data, size_t len, char *err, size_t errlen)
 {
-	char *path;
+	char *path, *dir;
 	int r;
 
 	if (store_lock(s, err, errlen) == -1)
@@ -194,6 +195,9 @@ store_domain_file_save(struct store *s, const char *domain, const char *file,
 		return -1;
 	}
 	path = store_domain_path(s, domain, file);
+	dir = xstrdup(path);
+	sfile_clean_tmp(dirname(dir));	/* left by a save that died */
+	free(dir);
 	r = store_file_replace(path, data, len, 0600, err, errlen);
 	free(path);
 	r = sfleet_end(s, domain, r, err, errlen);
@@ -394,7 +398,11 @@ swrite_apply(struct store *s, struct store_domain *d,
 			    c[i].selector);
 			file = skey_file_name(k);
 			pem = store_path(s, d->name, STORE_KEYS, file);
-			(void)unlink(pem);
+			/* revoked: done; its private key should not stay */
+			if (unlink(pem) == -1 && errno != ENOENT)
+				log_warn("%s: revoked key %s of %s, private "
+				    "key not removed", pem, k->selector,
+				    d->name);
 			free(pem);
 			free(file);
 		}
