@@ -13,11 +13,21 @@ t_keystore_writer_SOURCES = t/keystore_writer.c
 t_keystore_writer_CFLAGS = $(AM_CFLAGS) $(CRYPTO_CFLAGS)
 t_keystore_writer_LDADD = $(KEYSTORE_LIBS)
 
+# An LD_PRELOAD object that fails (or kills the process at) the Nth
+# file-system call under a directory: t/keystore_fault.sh and
+# t/keystore_crash.sh. A shared object built as a program: no libtool.
+check_PROGRAMS += t/faultshim.so
+t_faultshim_so_SOURCES = t/faultshim.c
+t_faultshim_so_CFLAGS = $(AM_CFLAGS) -fPIC
+t_faultshim_so_LDFLAGS = -shared
+t_faultshim_so_LDADD = -ldl
+
 TESTS += t/cli_keystore.sh t/keystore_concurrent.sh t/keystore_crash.sh \
-	t/keystore_perms.sh t/cli_import_opendkim.sh t/cli_doctor.sh
+	t/keystore_fault.sh t/keystore_perms.sh t/cli_import_opendkim.sh \
+	t/cli_doctor.sh
 EXTRA_DIST += t/cli_keystore.sh t/keystore_concurrent.sh \
-	t/keystore_crash.sh t/keystore_perms.sh t/keystore_lib.sh \
-	t/cli_import_opendkim.sh t/cli_doctor.sh
+	t/keystore_crash.sh t/keystore_fault.sh t/keystore_perms.sh \
+	t/keystore_lib.sh t/cli_import_opendkim.sh t/cli_doctor.sh
 # delegated domains through the CLI (signs with t/ktsign, no DNS)
 TESTS += t/cli_delegated.sh
 EXTRA_DIST += t/cli_delegated.sh

@@ -53,62 +53,44 @@ run 0 kt key new crash.example
 left=$(find "$K/crash.example" -name '*.tmp.*')
 [ -z "$left" ] || fail "temporary files left: $left"
 # --- a committed change moves the generation even when the directory
-# fsync after the state rename fails (an fsync shim fails it on purpose)
-CC=${CC:-cc}
-if command -v "$CC" >/dev/null 2>&1; then
-	cat >"$T/shim.c" <<'EOF'
-#define _GNU_SOURCE
-#include <sys/stat.h>
-#include <dlfcn.h>
-#include <errno.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
-int fsync(int fd)
-{
-	static int (*real)(int);
-	const char *want = getenv("KT_FAIL_DIRSYNC");
-	char link[64], path[4096];
-	struct stat st;
-	ssize_t n;
-
-	if (real == NULL)
-		*(void **)&real = dlsym(RTLD_NEXT, "fsync");
-	if (want != NULL && fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
-		snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
-		if ((n = readlink(link, path, sizeof(path) - 1)) > 0) {
-			path[n] = '\0';
-			if (strcmp(path, want) == 0) {
-				errno = EIO;
-				return -1;
-			}
-		}
-	}
-	return real(fd);
+# fsync after the state rename fails (t/faultshim.so fails it on purpose)
+SHIM="$top_builddir/t/faultshim.so"
+[ -f "$SHIM" ] || fail "$SHIM not built (make check builds it)"
+R=$(realpath "$K")
+# fsync_step DIR CMD... - which fsync of CMD (run on a copy of the
+# keystore) is the first of directory DIR
+fsync_step() {
+	dir=$1
+	shift
+	rm -rf "$T/copy" "$T/fsyncs"
+	cp -a "$K" "$T/copy"
+	KT_FAULT_DIR="$T/copy" KT_FAULT_CALLS=fsync KT_FAULT_LOG="$T/fsyncs" \
+	    LD_PRELOAD="$SHIM" "$KT" -K "$T/copy" "$@" >/dev/null 2>&1 ||
+	    fail "$* on a copy"
+	awk -v d="$T/copy${dir#"$R"}" '$3 == d { print $1; exit }' \
+	    "$T/fsyncs"
 }
-EOF
-	"$CC" -shared -fPIC -o "$T/shim.so" "$T/shim.c" -ldl ||
-	    fail "cannot build the fsync shim"
-	run 0 kt domain add sync.example --algorithms ed25519
-	run 0 kt key new sync.example
-	sel=$(head -n1 "$T/out")
-	g0=$(cat "$K/generation")
-	KT_FAIL_DIRSYNC=$(realpath "$K/sync.example") \
-	    LD_PRELOAD="$T/shim.so" run 1 kt activate sync.example "$sel" --force
-	has "$T/err" "fsync"
-	g1=$(cat "$K/generation")
-	[ "$g1" -eq $((g0 + 1)) ] ||
-	    fail "generation $g0 -> $g1 after a committed change"
-	run 0 kt list sync.example; has "$T/out" "active"
-	# a removal is committed by its rename: the same holds
-	KT_FAIL_DIRSYNC="$(realpath "$K")/.removed" \
-	    LD_PRELOAD="$T/shim.so" run 1 kt domain remove sync.example --force
-	[ "$(cat "$K/generation")" -eq $((g1 + 1)) ] ||
-	    fail "generation not bumped after a removal"
-	[ ! -d "$K/sync.example" ] || fail "domain still there"
-	run 0 kt history sync.example; has "$T/out" "domain removed"
-elif [ "${KEYTURN_REQUIRE_ALL:-}" = 1 ]; then
-	fail "no C compiler for the fsync shim"
-fi
+run 0 kt domain add sync.example --algorithms ed25519
+run 0 kt key new sync.example
+sel=$(head -n1 "$T/out")
+g0=$(cat "$K/generation")
+n=$(fsync_step "$R/sync.example" activate sync.example "$sel" --force)
+[ -n "$n" ] || fail "activate syncs no directory"
+KT_FAULT_DIR=$R KT_FAULT_CALLS=fsync KT_FAULT_N=$n LD_PRELOAD="$SHIM" \
+    run 1 "$KT" -K "$R" activate sync.example "$sel" --force
+has "$T/err" "$R/sync.example: fsync: Input/output error"
+g1=$(cat "$K/generation")
+[ "$g1" -eq $((g0 + 1)) ] ||
+    fail "generation $g0 -> $g1 after a committed change"
+run 0 kt list sync.example; has "$T/out" "active"
+# a removal is committed by its rename: the same holds
+n=$(fsync_step "$R/.removed" domain remove sync.example --force)
+[ -n "$n" ] || fail "domain remove syncs no .removed"
+KT_FAULT_DIR=$R KT_FAULT_CALLS=fsync KT_FAULT_N=$n LD_PRELOAD="$SHIM" \
+    run 1 "$KT" -K "$R" domain remove sync.example --force
+has "$T/err" "$R/.removed: fsync: Input/output error"
+[ "$(cat "$K/generation")" -eq $((g1 + 1)) ] ||
+    fail "generation not bumped after a removal"
+[ ! -d "$K/sync.example" ] || fail "domain still there"
+run 0 kt history sync.example; has "$T/out" "domain removed"
 echo "ok: $ROUNDS kills"
