@@ -66,6 +66,11 @@
 #   and put back as built (t/bench/keystore_bench -r) once keyturnd has
 #   stopped, at the next run if this one was killed.
 #
+#   keyturnd's CPU and memory above are its signing process's (keyturnd(8),
+#   PROCESSES: the only child of the parent started here, it does all the
+#   work while the parent waits for it); the start lines of (a) also give
+#   the parent's VmRSS. OpenDKIM -f is one process.
+#
 # Environment: BENCH_SKIP, parts to leave out, of "library floor sweep
 # opendkim"; BENCH_ROUNDS, rounds of t/bench/milter_bench.sh (default 3);
 # BENCH_KEEP=1 keeps the work directory.
@@ -111,7 +116,7 @@ done
 FIX=$CACHE/$N
 W=$(mktemp -d /tmp/ktks.XXXXXX) || exit 1
 MSG=$W/msg-2k.eml
-DPID=
+DPID= SPID=
 
 # skip PART - is PART in BENCH_SKIP
 skip() {
@@ -190,8 +195,20 @@ field() {
 	printf '%s\n' "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"
 }
 
+# worker PID - the process that serves the daemon PID's messages: its
+# only child if it has one (keyturnd's signing process), else PID itself
+worker() {
+	_w=$(ps -o pid= --ppid "$1" | tr -d ' ')
+	case $_w in
+	'') echo "$1" ;;
+	*[!0-9]*) fail "pid $1 has several children" ;;
+	*) echo "$_w" ;;
+	esac
+}
+
 # start_daemon FIRST COMMAND... - start it, wait until a message from
-# domain number FIRST comes back signed; START_MS: exec to that reply
+# domain number FIRST comes back signed; START_MS: exec to that reply;
+# the daemon's pid in DPID, the pid of the process that signs in SPID
 start_daemon() {
 	_first=$1
 	shift
@@ -201,6 +218,7 @@ start_daemon() {
 	DPID=$!
 	_r=$("$DOMSEND" -S -s "unix:$W/sock" -f "$_first" "$MSG") ||
 	    fail "$1 signed nothing"
+	SPID=$(worker "$DPID") || exit 1
 	START_MS=$(awk -v a="$(field "$_r" signed_at_ns)" -v b="$(cat "$W/t0")" \
 	    'BEGIN { printf "%.1f", (a - b) / 1e6 }')
 }
@@ -210,7 +228,7 @@ stop_daemon() {
 	[ -n "$DPID" ] || return 0
 	kill -TERM "$DPID" 2>/dev/null
 	wait "$DPID" 2>/dev/null
-	DPID=
+	DPID= SPID=
 }
 
 # pass NAME ARGS... - one domsend run; its line in $W/NAME, the daemon's
@@ -218,9 +236,9 @@ stop_daemon() {
 pass() {
 	_p=$1
 	shift
-	_c0=$(cpu_ticks "$DPID")
+	_c0=$(cpu_ticks "$SPID")
 	send "$@" >"$W/$_p" || fail "$_p: $(cat "$W/$_p")"
-	_c1=$(cpu_ticks "$DPID")
+	_c1=$(cpu_ticks "$SPID")
 	_l=$(cat "$W/$_p")
 	[ "$(field "$_l" unsigned)" = 0 ] || fail "$_p: unsigned messages: $_l"
 	CPU_US=$(awk -v d=$((_c1 - _c0)) -v t="$TCK" -v n="$(field "$_l" messages)" \
@@ -299,7 +317,9 @@ echo "(a) start: exec to the first signed reply"
 i=0
 while [ $i -lt "$STARTS" ]; do
 	start_daemon $((N / 2 + i)) "$KEYTURND" -f -c "$W/keyturnd.conf"
-	echo "  keyturnd start $((i + 1)): $START_MS ms, VmRSS $(mb "$(status_kb "$DPID" VmRSS)") MB"
+	echo "  keyturnd start $((i + 1)): $START_MS ms, VmRSS" \
+	    "$(mb "$(status_kb "$SPID" VmRSS)") MB (parent" \
+	    "$(mb "$(status_kb "$DPID" VmRSS)") MB)"
 	echo "$START_MS" >>"$W/starts"
 	stop_daemon
 	i=$((i + 1))
@@ -312,7 +332,7 @@ echo
 echo "(b) $SAMPLE domains, one message each, one after the other"
 start_daemon 0 "$KEYTURND" -f -c "$W/keyturnd.conf"
 cold_warm keyturnd
-RSS_SAMPLE=$(status_kb "$DPID" VmRSS)
+RSS_SAMPLE=$(status_kb "$SPID" VmRSS)
 DIFF=$(awk -v c="$(field "$(cat "$W/keyturnd-cold")" mean_us)" \
     -v w="$(field "$(cat "$W/keyturnd-warm")" mean_us)" \
     'BEGIN { printf "%.2f", (c - w) / 1e3 }')
@@ -349,17 +369,17 @@ while [ $k -lt "$CHANGES" ] && [ $((j + k)) -lt "$SAMPLE" ]; do
 done
 cat "$W/cpuchanges" >>"$FIX/dirty"
 sleep 1
-t0=$(now_ns) c0=$(cpu_ticks "$DPID") n0=$(run_ns "$DPID")
+t0=$(now_ns) c0=$(cpu_ticks "$SPID") n0=$(run_ns "$SPID")
 sleep 5
-t1=$(now_ns) c1=$(cpu_ticks "$DPID") n1=$(run_ns "$DPID")
+t1=$(now_ns) c1=$(cpu_ticks "$SPID") n1=$(run_ns "$SPID")
 while read -r d; do
 	"$KEYTURN" -K "$KS" compromised "$d" "$SEL_A" >>"$W/keyturn.log" 2>&1 ||
 	    fail "keyturn compromised $d"
 done <"$W/cpuchanges"
 sleep 1
-t2=$(now_ns) c2=$(cpu_ticks "$DPID") n2=$(run_ns "$DPID")
+t2=$(now_ns) c2=$(cpu_ticks "$SPID") n2=$(run_ns "$SPID")
 sleep 5
-t3=$(now_ns) c3=$(cpu_ticks "$DPID") n3=$(run_ns "$DPID")
+t3=$(now_ns) c3=$(cpu_ticks "$SPID") n3=$(run_ns "$SPID")
 CHG=$(awk -v k="$k" -v t="$TCK" -v i0="$t0" -v i1="$t1" -v i2="$t2" \
     -v i3="$t3" -v c0="$c0" -v c1="$c1" -v c2="$c2" -v c3="$c3" \
     -v n0="$n0" -v n1="$n1" -v n2="$n2" -v n3="$n3" '
@@ -393,14 +413,14 @@ if ! skip sweep; then
 		    fail "sweep: $(cat "$W/sweep")"
 		[ "$(field "$(cat "$W/sweep")" unsigned)" = 0 ] ||
 		    fail "sweep: unsigned messages: $(cat "$W/sweep")"
-		RSS_ALL=$(status_kb "$DPID" VmRSS)
+		RSS_ALL=$(status_kb "$SPID" VmRSS)
 		printf '  %7d  %8s  %8s  %7s  %6s\n' "$cp" "$(mb "$RSS_ALL")" \
-		    "$(mb "$(status_kb "$DPID" VmHWM)")" \
+		    "$(mb "$(status_kb "$SPID" VmHWM)")" \
 		    "$(field "$(cat "$W/sweep")" seconds)" \
 		    "$(field "$(cat "$W/sweep")" msgs_per_s)"
 		from=$cp
 	done
-	HWM_ALL=$(status_kb "$DPID" VmHWM)
+	HWM_ALL=$(status_kb "$SPID" VmHWM)
 fi
 stop_daemon
 restore_dirty
@@ -412,7 +432,7 @@ if ! skip opendkim; then
 	start_daemon 0 "$KEYTURND" -f -c "$W/keyturnd-rsa.conf"
 	KT_RSA_START=$START_MS
 	cold_warm keyturnd-rsa
-	KT_RSA_RSS=$(status_kb "$DPID" VmRSS)
+	KT_RSA_RSS=$(status_kb "$SPID" VmRSS)
 	stop_daemon
 	cat >"$W/opendkim.conf" <<EOF
 Mode			s
@@ -424,10 +444,10 @@ RequireSafeKeys		no
 EOF
 	start_daemon $((N / 2)) opendkim -f -x "$W/opendkim.conf"
 	OD_START=$START_MS
-	OD_RSS0=$(status_kb "$DPID" VmRSS)
+	OD_RSS0=$(status_kb "$SPID" VmRSS)
 	echo "  opendkim start: $OD_START ms, VmRSS $(mb "$OD_RSS0") MB"
 	cold_warm opendkim
-	OD_RSS=$(status_kb "$DPID" VmRSS)
+	OD_RSS=$(status_kb "$SPID" VmRSS)
 	stop_daemon
 fi
 
