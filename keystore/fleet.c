@@ -980,7 +980,13 @@ fleet_revision_save(struct store *s, int64_t rev, char *err, size_t errlen)
 	int r;
 
 	snprintf(line, sizeof(line), "%" PRId64 "\n", rev);
-	r = store_file_replace(path, line, strlen(line), 0600, err, errlen);
+	/* under the lock: what a save that dies leaves, the next write
+	 * clears (store_lock) */
+	if ((r = store_lock(s, err, errlen)) == 0) {
+		r = store_file_replace(path, line, strlen(line), 0600, err,
+		    errlen);
+		store_unlock(s);
+	}
 	free(path);
 	return r;
 }
@@ -1195,6 +1201,13 @@ sfleet_begin(struct store *s, const char *domain, char *err, size_t errlen)
 		s->fdepth--;
 		return -1;
 	}
+	/*
+	 * The write changes the mirror before its commit: until the commit
+	 * (or the mirror is read back), the domain is on the list a sync
+	 * reads again, so that a writer that dies in between leaves a
+	 * mirror the next catch-up repairs, not one with what etcd lacks.
+	 */
+	fleet_bad_mark(s, domain, 1);
 	s->fsnap = sn;
 	return 0;
 }
@@ -1422,6 +1435,8 @@ sfleet_end(struct store *s, const char *domain, int r, char *err,
 			fleet_lost_check(s);
 		if (c != 1)
 			r = -1;
+		else
+			fleet_bad_mark(s, domain, 0);	/* etcd has it */
 	}
 	if (r == -1) {
 		/* the mirror is etcd's again, whatever the write left */
@@ -1430,6 +1445,8 @@ sfleet_end(struct store *s, const char *domain, int r, char *err,
 			if (fleet_apply(s, domain, v, n, &changed, e2,
 			    sizeof(e2)) == -1)
 				log_warnx("fleet: %s", e2);
+			else
+				fleet_bad_mark(s, domain, 0);
 			ffiles_free(v, n);
 		} else
 			log_warnx("fleet: %s: the mirror may hold a change "
