@@ -33,6 +33,11 @@ TESTS += t/fleet_cli.sh t/fleet_corrupt.sh t/fleet_cycle.sh \
 EXTRA_DIST += t/fleet_cli.sh t/fleet_corrupt.sh t/fleet_cycle.sh \
 	t/fleet_failover.sh t/fleet_quorum.sh t/lib/fleet.sh
 
+# the mirror's file system failing under keyturn's fleet writes
+# (t/faultshim.so, built by t/keystore.mk)
+TESTS += t/fleet_fault.sh
+EXTRA_DIST += t/fleet_fault.sh
+
 # Benchmark (run by hand, prints numbers): a swap's way to three
 # keyturnd, the mirror's sync at 10,000 domains, CPU per message
 EXTRA_DIST += t/bench/fleet_bench.sh t/bench/fleet_swap.py
